@@ -1,0 +1,1 @@
+fn main() { println!("demo: see issue 2 helper"); }

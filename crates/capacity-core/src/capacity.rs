@@ -1,0 +1,279 @@
+use std::fmt;
+
+use crate::{CapacityError, ContainerInstance, InstanceStatus, Resources, WorstCase};
+
+/// A resource that can bind (limit) the number of worst-case tasks on a host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Resource {
+    Cpu,
+    Memory,
+    PortsTcp,
+    PortsUdp,
+    Gpu,
+    Eni,
+}
+
+impl Resource {
+    /// Every resource, in the order used to break ties when two bind equally.
+    pub const ALL: [Resource; 6] = [
+        Resource::Cpu,
+        Resource::Memory,
+        Resource::PortsTcp,
+        Resource::PortsUdp,
+        Resource::Gpu,
+        Resource::Eni,
+    ];
+
+    /// ECS's name for the resource (`CPU`, `MEMORY`, `PORTS`, `PORTS_UDP`, `GPU`), `ENI`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resource::Cpu => "CPU",
+            Resource::Memory => "MEMORY",
+            Resource::PortsTcp => "PORTS",
+            Resource::PortsUdp => "PORTS_UDP",
+            Resource::Gpu => "GPU",
+            Resource::Eni => "ENI",
+        }
+    }
+}
+
+impl fmt::Display for Resource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Worst-case slots per resource on one instance; `None` for a resource the worst case
+/// does not need (it cannot bind).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceSlots {
+    pub cpu: Option<u32>,
+    pub memory: Option<u32>,
+    pub ports_tcp: Option<u32>,
+    pub ports_udp: Option<u32>,
+    pub gpu: Option<u32>,
+    pub eni: Option<u32>,
+}
+
+impl ResourceSlots {
+    /// The slots for one resource.
+    pub fn get(&self, resource: Resource) -> Option<u32> {
+        match resource {
+            Resource::Cpu => self.cpu,
+            Resource::Memory => self.memory,
+            Resource::PortsTcp => self.ports_tcp,
+            Resource::PortsUdp => self.ports_udp,
+            Resource::Gpu => self.gpu,
+            Resource::Eni => self.eni,
+        }
+    }
+
+    /// The minimum over the needed resources and the first resource that attains it, or
+    /// `None` when nothing is needed.
+    pub fn binding(&self) -> Option<(u32, Resource)> {
+        Resource::ALL
+            .into_iter()
+            .filter_map(|r| self.get(r).map(|s| (s, r)))
+            .min_by_key(|(s, _)| *s)
+    }
+
+    /// The slots of `resources` for `worst`; `eni` is the free ENI slots (or `None` when the
+    /// limit is unknown, and then ENIs do not bind).
+    ///
+    /// Static ports count 1 when none of the worst case's ports is taken, else 0: each
+    /// static port admits one task per host, so a task with any static port fits at most
+    /// once per host whatever else is free.
+    fn compute(resources: &Resources, eni: Option<u32>, worst: &WorstCase) -> ResourceSlots {
+        let per = |remaining: u32, need: u32| (need > 0).then(|| remaining / need);
+        let ports = |taken: &std::collections::BTreeSet<u16>,
+                     need: &std::collections::BTreeSet<u16>| {
+            (!need.is_empty()).then(|| u32::from(need.is_disjoint(taken)))
+        };
+        ResourceSlots {
+            cpu: per(resources.cpu, worst.cpu),
+            memory: per(resources.memory_mib, worst.memory_mib),
+            ports_tcp: ports(&resources.ports_tcp, &worst.ports_tcp),
+            ports_udp: ports(&resources.ports_udp, &worst.ports_udp),
+            gpu: per(resources.gpus, worst.gpus),
+            eni: if worst.awsvpc { eni } else { None },
+        }
+    }
+}
+
+/// Why an instance counts no slots whatever its resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exclusion {
+    /// Not ACTIVE (DRAINING, REGISTERING, …): ECS places nothing there.
+    NotActive(InstanceStatus),
+    /// The agent is disconnected: ECS places nothing there.
+    AgentDisconnected,
+}
+
+impl fmt::Display for Exclusion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exclusion::NotActive(status) => write!(f, "status {status}"),
+            Exclusion::AgentDisconnected => f.write_str("agent disconnected"),
+        }
+    }
+}
+
+/// The explanation for one instance: its slots and what binds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSlots {
+    /// Index of the instance in the slice given to [`cluster_capacity`].
+    pub index: usize,
+    /// Worst-case tasks that still fit (0 when excluded).
+    pub slots: u32,
+    /// The resource that attains the minimum (`None` when excluded).
+    pub binding: Option<Resource>,
+    /// Why the instance counts nothing, when it does not.
+    pub exclusion: Option<Exclusion>,
+    /// Per-resource slots from the remaining resources (computed for excluded ones too, so
+    /// a report can show them).
+    pub per_resource: ResourceSlots,
+    /// Worst-case slots of this instance when empty, from its registered resources.
+    pub slots_when_empty: u32,
+}
+
+/// Per-resource capacity of the cluster: Σ over counted instances of that resource's slots;
+/// `None` when the worst case does not need the resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResourceTotals {
+    pub cpu: Option<u64>,
+    pub memory: Option<u64>,
+    pub ports_tcp: Option<u64>,
+    pub ports_udp: Option<u64>,
+    pub gpu: Option<u64>,
+    pub eni: Option<u64>,
+}
+
+impl ResourceTotals {
+    /// The total for one resource.
+    pub fn get(&self, resource: Resource) -> Option<u64> {
+        match resource {
+            Resource::Cpu => self.cpu,
+            Resource::Memory => self.memory,
+            Resource::PortsTcp => self.ports_tcp,
+            Resource::PortsUdp => self.ports_udp,
+            Resource::Gpu => self.gpu,
+            Resource::Eni => self.eni,
+        }
+    }
+
+    fn add(&mut self, slots: &ResourceSlots) {
+        for (total, s) in [
+            (&mut self.cpu, slots.cpu),
+            (&mut self.memory, slots.memory),
+            (&mut self.ports_tcp, slots.ports_tcp),
+            (&mut self.ports_udp, slots.ports_udp),
+            (&mut self.gpu, slots.gpu),
+            (&mut self.eni, slots.eni),
+        ] {
+            if let Some(s) = s {
+                *total = Some(total.unwrap_or(0) + u64::from(s));
+            }
+        }
+    }
+}
+
+/// The capacity of a cluster in worst-case tasks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterCapacity {
+    /// How many more worst-case tasks fit: Σ over ACTIVE, connected instances of the
+    /// per-instance minimum over resources.
+    pub container_capacity: u64,
+    /// H: the most worst-case slots any single ACTIVE, connected instance has when empty.
+    pub largest_host_slots: u32,
+    /// Spare capacity in whole hosts: `container_capacity / largest_host_slots`, 0 when
+    /// there is no such host (or the worst case fits on none).
+    pub idle_host_capacity: f64,
+    /// Instances counted (ACTIVE with a connected agent).
+    pub counted_instances: usize,
+    /// Per-resource sums over counted instances (the book's per-resource metrics).
+    pub per_resource: ResourceTotals,
+    /// One explanation per input instance, in input order.
+    pub instances: Vec<InstanceSlots>,
+}
+
+impl ClusterCapacity {
+    /// The book's formula: the minimum over resources of the per-resource sums. It is never
+    /// below [`ClusterCapacity::container_capacity`] and overstates capacity when different
+    /// hosts are short of different resources; kept for comparison in reports.
+    pub fn book_capacity(&self) -> u64 {
+        Resource::ALL
+            .into_iter()
+            .filter_map(|r| self.per_resource.get(r))
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+/// Computes the cluster's capacity for `worst` over `instances`.
+///
+/// Each instance is validated (remaining never above registered); the first bad one is an
+/// error naming it. Instances that are not ACTIVE or whose agent is disconnected count 0.
+///
+/// Cost: O(instances × (resources + worst-case ports × log ports taken)); no allocation
+/// beyond the result's one `Vec`.
+pub fn cluster_capacity(
+    instances: &[ContainerInstance],
+    worst: &WorstCase,
+) -> Result<ClusterCapacity, CapacityError> {
+    if worst.cpu == 0 && worst.memory_mib == 0 {
+        return Err(CapacityError::EmptyTaskShape {
+            shape: "worst case".to_owned(),
+        });
+    }
+    let mut out = ClusterCapacity {
+        container_capacity: 0,
+        largest_host_slots: 0,
+        idle_host_capacity: 0.0,
+        counted_instances: 0,
+        per_resource: ResourceTotals::default(),
+        instances: Vec::with_capacity(instances.len()),
+    };
+    for (index, instance) in instances.iter().enumerate() {
+        instance.validate()?;
+        let per_resource = ResourceSlots::compute(
+            &instance.remaining,
+            instance.eni.map(|e| e.free_task_slots()),
+            worst,
+        );
+        let empty = ResourceSlots::compute(
+            &instance.registered,
+            instance.eni.map(|e| e.task_slots_when_empty()),
+            worst,
+        );
+        let slots_when_empty = empty.binding().map_or(0, |(s, _)| s);
+        let exclusion = if instance.status != InstanceStatus::Active {
+            Some(Exclusion::NotActive(instance.status.clone()))
+        } else if !instance.agent_connected {
+            Some(Exclusion::AgentDisconnected)
+        } else {
+            None
+        };
+        let (slots, binding) = match (&exclusion, per_resource.binding()) {
+            (None, Some((slots, resource))) => (slots, Some(resource)),
+            _ => (0, None),
+        };
+        if exclusion.is_none() {
+            out.counted_instances += 1;
+            out.container_capacity += u64::from(slots);
+            out.largest_host_slots = out.largest_host_slots.max(slots_when_empty);
+            out.per_resource.add(&per_resource);
+        }
+        out.instances.push(InstanceSlots {
+            index,
+            slots,
+            binding,
+            exclusion,
+            per_resource,
+            slots_when_empty,
+        });
+    }
+    if out.largest_host_slots > 0 {
+        out.idle_host_capacity = out.container_capacity as f64 / f64::from(out.largest_host_slots);
+    }
+    Ok(out)
+}

@@ -1,0 +1,134 @@
+use std::fmt;
+
+use crate::{CapacityError, ClusterCapacity};
+
+/// How much room the cluster keeps for the worst-case task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScalePolicy {
+    headroom: u32,
+}
+
+impl Default for ScalePolicy {
+    fn default() -> Self {
+        ScalePolicy { headroom: 1 }
+    }
+}
+
+impl ScalePolicy {
+    /// A policy that scales out when fewer than `headroom` worst-case tasks fit (≥ 1).
+    pub fn new(headroom: u32) -> Result<ScalePolicy, CapacityError> {
+        if headroom == 0 {
+            return Err(CapacityError::InvalidHeadroom(headroom));
+        }
+        Ok(ScalePolicy { headroom })
+    }
+
+    /// Worst-case tasks that must always fit.
+    pub fn headroom(&self) -> u32 {
+        self.headroom
+    }
+}
+
+/// What the cluster should do now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleDecision {
+    /// Fewer than `headroom` worst-case tasks fit: add `hosts` hosts of the largest type.
+    ScaleOut { hosts: u32 },
+    /// Enough room, and removing a host would leave too little.
+    Hold,
+    /// Even without its largest host the cluster keeps the headroom: remove one host.
+    ScaleIn { hosts: u32 },
+    /// The worst case does not fit even on an empty ACTIVE host: more hosts of these types
+    /// will not help (a task shape or an instance type must change).
+    TaskDoesNotFit,
+}
+
+impl fmt::Display for ScaleDecision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScaleDecision::ScaleOut { hosts } => write!(f, "scale out by {hosts}"),
+            ScaleDecision::Hold => f.write_str("hold"),
+            ScaleDecision::ScaleIn { hosts } => write!(f, "scale in by {hosts}"),
+            ScaleDecision::TaskDoesNotFit => f.write_str("task does not fit"),
+        }
+    }
+}
+
+impl ClusterCapacity {
+    /// The fewest new hosts, each with [`ClusterCapacity::largest_host_slots`] slots, that
+    /// bring ContainerCapacity back to `headroom`. 0 when there is room already, or when the
+    /// worst case fits on no ACTIVE host; 1 when there is no ACTIVE host at all (its size is
+    /// unknown until it registers, and the next run refines the figure).
+    pub fn hosts_to_add(&self, policy: &ScalePolicy) -> u32 {
+        let headroom = u64::from(policy.headroom);
+        if self.container_capacity >= headroom {
+            return 0;
+        }
+        if self.counted_instances == 0 {
+            return 1;
+        }
+        if self.largest_host_slots == 0 {
+            return 0;
+        }
+        let missing = headroom - self.container_capacity;
+        u32::try_from(missing.div_ceil(u64::from(self.largest_host_slots))).unwrap_or(u32::MAX)
+    }
+
+    /// The scale decision for this capacity.
+    ///
+    /// Scale out when ContainerCapacity < headroom. Scale in only when IdleHostCapacity is
+    /// strictly above 1 **and** the capacity left after removing the largest host still
+    /// meets the headroom: at exactly 1.0 removing a host leaves no room and the next run
+    /// scales out again — the flapping loop this rule exists to prevent.
+    pub fn decide(&self, policy: &ScalePolicy) -> ScaleDecision {
+        let headroom = u64::from(policy.headroom);
+        if self.container_capacity < headroom {
+            if self.counted_instances > 0 && self.largest_host_slots == 0 {
+                return ScaleDecision::TaskDoesNotFit;
+            }
+            return ScaleDecision::ScaleOut {
+                hosts: self.hosts_to_add(policy),
+            };
+        }
+        let after_removal = self
+            .container_capacity
+            .saturating_sub(u64::from(self.largest_host_slots));
+        if self.idle_host_capacity > 1.0 && after_removal >= headroom {
+            ScaleDecision::ScaleIn { hosts: 1 }
+        } else {
+            ScaleDecision::Hold
+        }
+    }
+
+    /// One sentence on why [`ClusterCapacity::decide`] decides what it does.
+    pub fn explain(&self, policy: &ScalePolicy) -> String {
+        let headroom = policy.headroom;
+        let (cap, h, idle) = (
+            self.container_capacity,
+            self.largest_host_slots,
+            self.idle_host_capacity,
+        );
+        match self.decide(policy) {
+            ScaleDecision::ScaleOut { hosts } if self.counted_instances == 0 => {
+                format!("no ACTIVE container instance: add {hosts} host to place anything")
+            }
+            ScaleDecision::ScaleOut { hosts } => format!(
+                "ContainerCapacity {cap} is below the headroom of {headroom}: {hosts} host(s) of {h} slots bring it back"
+            ),
+            ScaleDecision::TaskDoesNotFit => format!(
+                "ContainerCapacity {cap} is below the headroom of {headroom}, but the worst-case task fits on no empty ACTIVE host: adding hosts of these types will not help"
+            ),
+            ScaleDecision::ScaleIn { .. } => format!(
+                "IdleHostCapacity {idle:.2} > 1: without its largest host ({h} slots) the cluster still fits {} worst-case task(s)",
+                cap - u64::from(h)
+            ),
+            ScaleDecision::Hold if idle > 1.0 => format!(
+                "IdleHostCapacity {idle:.2} > 1, but removing a host of {h} slots would leave {} of the {headroom} task(s) of headroom",
+                cap.saturating_sub(u64::from(h))
+            ),
+            ScaleDecision::Hold => format!(
+                "ContainerCapacity {cap} meets the headroom of {headroom} and IdleHostCapacity {idle:.2} is not above 1"
+            ),
+        }
+    }
+}
