@@ -1,0 +1,1 @@
+//! Draining a container instance and completing its lifecycle action (lifecycle-drainer).
