@@ -229,10 +229,7 @@ fn capacity_cases() -> Vec<CapacityCase> {
         },
         CapacityCase {
             behaviour: "IdleHostCapacity is against the largest empty host for mixed sizes",
-            instances: vec![
-                host("m5.xlarge", 4096, 8192),
-                host("t3.small", 1024, 2048),
-            ],
+            instances: vec![host("m5.xlarge", 4096, 8192), host("t3.small", 1024, 2048)],
             shapes: vec![TaskShape::new("web:1", 512, 1024)],
             slots: vec![8, 2],
             binding: vec![Some(Cpu), Some(Cpu)],
@@ -294,7 +291,11 @@ fn capacity_table() {
             expect_eq("slots", slots(&cap), c.slots.clone())?;
             let binding: Vec<_> = cap.instances.iter().map(|i| i.binding).collect();
             expect_eq("binding", binding, c.binding.clone())?;
-            expect_eq("ContainerCapacity", cap.container_capacity, c.container_capacity)?;
+            expect_eq(
+                "ContainerCapacity",
+                cap.container_capacity,
+                c.container_capacity,
+            )?;
             expect_eq("H", cap.largest_host_slots, c.largest_host_slots)?;
             expect_eq(
                 "IdleHostCapacity",
@@ -420,7 +421,11 @@ fn decision_cases() -> Vec<DecisionCase> {
         DecisionCase {
             behaviour: "custom headroom: idle above 1 holds when removing the largest host breaks the headroom",
             // capacity 5, H 2 (idle 2.5), but 5 - 2 = 3 < 4.
-            instances: vec![empty("a"), empty("b"), host("c", 1000, 1000).remaining(500, 500)],
+            instances: vec![
+                empty("a"),
+                empty("b"),
+                host("c", 1000, 1000).remaining(500, 500),
+            ],
             shapes: web(),
             headroom: 4,
             decision: ScaleDecision::Hold,
@@ -532,7 +537,12 @@ fn decisions_read_as_words() {
     .collect();
     assert_eq!(
         words,
-        ["scale out by 2", "hold", "scale in by 1", "task does not fit"]
+        [
+            "scale out by 2",
+            "hold",
+            "scale in by 1",
+            "task does not fit"
+        ]
     );
 }
 

@@ -35,7 +35,11 @@ fn book_example_2_idle_exactly_one_does_not_scale_in() {
 
     let cap = capacity(&hosts, &shapes);
     assert_eq!(slots(&cap), [1, 1]);
-    assert!(cap.instances.iter().all(|i| i.binding == Some(Resource::Cpu)));
+    assert!(
+        cap.instances
+            .iter()
+            .all(|i| i.binding == Some(Resource::Cpu))
+    );
     assert_eq!(cap.container_capacity, 2);
     assert_eq!(cap.largest_host_slots, 2); // min(1000/400, 1000/200) = min(2, 5)
     assert_eq!(cap.idle_host_capacity, 1.0);
