@@ -11,7 +11,7 @@ export MOTO_PYTHON := $(CURDIR)/$(PY)
 .PHONY: help test lint bench demo venv clean
 
 help: ## this list
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): tests/requirements.txt
 	python3 -m venv $(VENV)
@@ -20,7 +20,7 @@ $(STAMP): tests/requirements.txt
 
 venv: $(STAMP) ## install the test tools (moto, cfn-lint) into .venv
 
-test: $(STAMP) ## run every test (unit, property, doc, integration against moto)
+test: $(STAMP) infra-check ## run every test (unit, property, doc, integration against moto)
 	cargo test --workspace --all-targets
 	cargo test --workspace --doc
 
@@ -37,3 +37,44 @@ demo: ## print a capacity report for an embedded example cluster
 clean: ## remove build output and the venv
 	cargo clean
 	rm -rf $(VENV)
+
+# ---- infra/: template checks, Lambda packages, deployment (see README "Deploying")
+TOOLS := .tools
+CFN_GUARD := $(TOOLS)/bin/cfn-guard
+LAMBDA_TOOLS := $(VENV)/.lambda-tools
+SAM := $(TOOLS)/sam/bin/sam
+LAMBDAS := capacity-calculator lifecycle-drainer
+STACK ?= ecs-capacity
+
+.PHONY: infra-check package deploy
+
+$(CFN_GUARD): infra/install-cfn-guard.sh
+	infra/install-cfn-guard.sh $(TOOLS)
+
+infra-check: $(STAMP) $(CFN_GUARD) ## cfn-lint and the cfn-guard rules on infra/template.yaml (part of make test)
+	$(VENV)/bin/cfn-lint infra/template.yaml
+	$(CFN_GUARD) validate --rules infra/rules --data infra/template.yaml --show-summary fail
+	for rules in infra/rules/*.guard; do \
+	  tests=infra/rules/tests/$$(basename $$rules .guard)_tests.yaml; \
+	  out=$$($(CFN_GUARD) test --rules-file $$rules --test-data $$tests 2>&1) || { echo "$$out"; exit 1; }; \
+	done
+	@echo "infra-check: cfn-lint clean, cfn-guard rules pass on the template and on their own tests"
+
+$(LAMBDA_TOOLS): $(STAMP)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2 ziglang==0.17.1
+	touch $@
+
+package: $(LAMBDA_TOOLS) ## build both functions for arm64 into target/lambda/<name>/bootstrap.zip
+	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(LAMBDAS))
+	@ls -l $(foreach l,$(LAMBDAS),target/lambda/$(l)/bootstrap.zip)
+
+$(SAM):
+	python3 -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
+
+deploy: package $(SAM) ## sam deploy (AWS account needed): CLUSTER=name ASG=name [STACK=] [REGION=] [PARAMS='Key=Value ...']
+	@test -n "$(CLUSTER)" && test -n "$(ASG)" || { echo "usage: make deploy CLUSTER=<ECS cluster name> ASG=<Auto Scaling group name> [STACK=ecs-capacity] [REGION=eu-west-1] [PARAMS='ScaleOutHeadroom=2 ...']" >&2; exit 2; }
+	$(SAM) deploy --template-file infra/template.yaml --stack-name $(STACK) $(if $(REGION),--region $(REGION)) \
+	  --resolve-s3 --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
+	  --parameter-overrides ClusterName=$(CLUSTER) AutoScalingGroupName=$(ASG) $(PARAMS)
