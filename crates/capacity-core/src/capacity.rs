@@ -137,7 +137,8 @@ pub struct InstanceSlots {
 }
 
 /// Per-resource capacity of the cluster: Σ over counted instances of that resource's slots;
-/// `None` when the worst case does not need the resource.
+/// `None` when the worst case does not need the resource, or when the sum is unbounded
+/// (ENI: an `awsvpc` worst case and a counted instance whose ENI limit is unknown).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ResourceTotals {
     pub cpu: Option<u64>,
@@ -233,6 +234,9 @@ pub fn cluster_capacity(
         per_resource: ResourceTotals::default(),
         instances: Vec::with_capacity(instances.len()),
     };
+    // An instance whose ENI limit is unknown has unbounded ENI slots; summing only the
+    // known ones would understate the cluster's ENI capacity (and the book's formula with it).
+    let mut eni_unbounded = false;
     for (index, instance) in instances.iter().enumerate() {
         instance.validate()?;
         let per_resource = ResourceSlots::compute(
@@ -258,6 +262,7 @@ pub fn cluster_capacity(
             _ => (0, None),
         };
         if exclusion.is_none() {
+            eni_unbounded |= worst.awsvpc && instance.eni.is_none();
             out.counted_instances += 1;
             out.container_capacity += u64::from(slots);
             out.largest_host_slots = out.largest_host_slots.max(slots_when_empty);
@@ -271,6 +276,9 @@ pub fn cluster_capacity(
             per_resource,
             slots_when_empty,
         });
+    }
+    if eni_unbounded {
+        out.per_resource.eni = None;
     }
     if out.largest_host_slots > 0 {
         out.idle_host_capacity = out.container_capacity as f64 / f64::from(out.largest_host_slots);

@@ -552,3 +552,33 @@ fn cpu_memory_worst_case_from_configuration() {
     let cap = worst.and_then(|w| cluster_capacity(&[host("a", 4096, 8192)], &w));
     assert_eq!(cap.map(|c| c.container_capacity), Ok(4));
 }
+
+#[test]
+fn an_unknown_eni_limit_leaves_the_clusters_eni_total_unbounded() {
+    // One host with a known, exhausted ENI limit and one whose limit is unknown: the ENI
+    // total is not 0 (the second host still takes awsvpc tasks), so the book's formula must
+    // not say 0 either.
+    let shapes = [TaskShape::new("svc:1", 256, 512).with_awsvpc()];
+    let cap = capacity(
+        &[
+            host("known", 2048, 4096).enis(2, 1),
+            host("unknown", 2048, 4096),
+        ],
+        &shapes,
+    );
+    assert_eq!(slots(&cap), [0, 8]);
+    assert_eq!(cap.per_resource.eni, None);
+    assert_eq!(cap.book_capacity(), 16); // min(CPU 16, MEMORY 16)
+    assert!(cap.container_capacity <= cap.book_capacity());
+
+    // With every limit known the ENI total is their sum.
+    let known = capacity(
+        &[
+            host("a", 2048, 4096).enis(3, 1),
+            host("b", 2048, 4096).enis(4, 0),
+        ],
+        &shapes,
+    );
+    assert_eq!(known.per_resource.eni, Some(4));
+    assert_eq!(known.book_capacity(), 4);
+}
