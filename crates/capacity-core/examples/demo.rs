@@ -1,1 +1,3 @@
-fn main() { println!("demo: see issue 2 helper"); }
+fn main() {
+    println!("demo: see issue 2 helper");
+}
