@@ -73,8 +73,9 @@ $(SAM):
 	python3 -m venv $(TOOLS)/sam
 	$(TOOLS)/sam/bin/pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
 
-deploy: package $(SAM) ## sam deploy (AWS account needed): CLUSTER=name ASG=name [STACK=] [REGION=] [PARAMS='Key=Value ...']
+deploy: ## sam deploy (AWS account needed): CLUSTER=name ASG=name [STACK=] [REGION=] [PARAMS='Key=Value ...']
 	@test -n "$(CLUSTER)" && test -n "$(ASG)" || { echo "usage: make deploy CLUSTER=<ECS cluster name> ASG=<Auto Scaling group name> [STACK=ecs-capacity] [REGION=eu-west-1] [PARAMS='ScaleOutHeadroom=2 ...']" >&2; exit 2; }
-	$(SAM) deploy --template-file infra/template.yaml --stack-name $(STACK) $(if $(REGION),--region $(REGION)) \
+	$(MAKE) --no-print-directory package $(SAM)
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file infra/template.yaml --stack-name $(STACK) $(if $(REGION),--region $(REGION)) \
 	  --resolve-s3 --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
 	  --parameter-overrides ClusterName=$(CLUSTER) AutoScalingGroupName=$(ASG) $(PARAMS)
