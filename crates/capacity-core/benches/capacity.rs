@@ -1,1 +1,139 @@
-fn main() {}
+//! The whole computation for ECS's largest cluster: 5,000 container instances (the
+//! per-cluster limit) × 50 task shapes, worst case + cluster capacity + decision.
+//! Target: under 1 ms.
+
+use std::hint::black_box;
+
+use capacity_core::{
+    ContainerInstance, EniLimit, InstanceStatus, Resources, ScalePolicy, TaskShape, WorstCase,
+    cluster_capacity,
+};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const INSTANCES: usize = 5_000;
+const SHAPES: usize = 50;
+/// The ports the ECS agent reserves on every host.
+const RESERVED_PORTS: [u16; 5] = [22, 2375, 2376, 51678, 51679];
+/// Static host ports some task shapes use.
+const STATIC_PORTS: [u16; 6] = [80, 443, 8080, 8443, 9000, 9090];
+
+/// A small deterministic generator (xorshift64*), so every run measures the same input.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A value in `0..n` (`n` > 0).
+    fn below(&mut self, n: u32) -> u32 {
+        (self.next() % u64::from(n)) as u32
+    }
+}
+
+/// Mixed instance types: (name, CPU units, MiB registered, max ENIs).
+const TYPES: [(&str, u32, u32, u32); 5] = [
+    ("t3.small", 2048, 1930, 3),
+    ("m5.large", 2048, 7680, 3),
+    ("m5.xlarge", 4096, 15_576, 4),
+    ("c5.2xlarge", 8192, 15_576, 4),
+    ("r5.4xlarge", 16_384, 126_976, 8),
+];
+
+fn instances(rng: &mut Rng) -> Vec<ContainerInstance> {
+    (0..INSTANCES)
+        .map(|n| {
+            let (name, cpu, memory_mib, max_enis) = TYPES[n % TYPES.len()];
+            let registered = Resources {
+                ports_tcp: RESERVED_PORTS.into(),
+                ..Resources::new(cpu, memory_mib)
+            };
+            let mut remaining = Resources {
+                ports_tcp: RESERVED_PORTS.into(),
+                ..Resources::new(rng.below(cpu + 1), rng.below(memory_mib + 1))
+            };
+            // Tasks hold some static ports and, now and then, dynamic ones.
+            for port in STATIC_PORTS {
+                if rng.below(4) == 0 {
+                    remaining.ports_tcp.insert(port);
+                }
+            }
+            for _ in 0..rng.below(8) {
+                remaining.ports_tcp.insert(32768 + rng.below(28_000) as u16);
+            }
+            if rng.below(10) == 0 {
+                remaining.ports_udp.insert(53);
+            }
+            let status = match rng.below(50) {
+                0 => InstanceStatus::Draining,
+                1 => InstanceStatus::Registering,
+                _ => InstanceStatus::Active,
+            };
+            ContainerInstance {
+                id: format!("arn:aws:ecs:eu-west-1:123456789012:container-instance/bench/{n:032x}"),
+                ec2_instance_id: Some(format!("i-{n:017x}")),
+                instance_type: Some(name.to_owned()),
+                status,
+                agent_connected: rng.below(100) != 0,
+                registered,
+                remaining,
+                eni: (n % 3 != 0).then(|| EniLimit {
+                    max_enis,
+                    task_enis_in_use: rng.below(max_enis),
+                }),
+            }
+        })
+        .collect()
+}
+
+fn shapes(rng: &mut Rng) -> Vec<TaskShape> {
+    (0..SHAPES)
+        .map(|n| {
+            let mut shape = TaskShape::new(
+                format!("service-{n}:{}", 1 + rng.below(40)),
+                128 * (1 + rng.below(16)),
+                256 * (1 + rng.below(16)),
+            );
+            if n % 10 == 0 {
+                shape = shape.with_port(STATIC_PORTS[n / 10 % STATIC_PORTS.len()]);
+            }
+            if n % 7 == 0 {
+                shape = shape.with_awsvpc();
+            }
+            shape
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let mut rng = Rng(0x5eed_cafe_f00d_beef);
+    let instances = instances(&mut rng);
+    let shapes = shapes(&mut rng);
+    let policy = ScalePolicy::default();
+
+    c.bench_function(
+        "5000 instances x 50 shapes: worst case + capacity + decide",
+        |b| {
+            b.iter(|| {
+                let worst = WorstCase::of(black_box(&shapes)).expect("generated shapes are valid");
+                let capacity = cluster_capacity(black_box(&instances), &worst)
+                    .expect("generated input is valid");
+                black_box(capacity.decide(&policy))
+            })
+        },
+    );
+
+    let worst = WorstCase::of(&shapes).expect("generated shapes are valid");
+    c.bench_function("worst case of 50 shapes", |b| {
+        b.iter(|| WorstCase::of(black_box(&shapes)))
+    });
+    c.bench_function("cluster capacity of 5000 instances", |b| {
+        b.iter(|| cluster_capacity(black_box(&instances), black_box(&worst)))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
