@@ -1,6 +1,28 @@
 //! AWS I/O for the ECS capacity functions.
 //!
 //! One small trait per capability, implemented on the SDK clients, with in-memory fakes for
-//! tests. SDK types become `capacity-core` types here, with typed errors for missing fields.
+//! tests ([`fake`]):
+//! * [`ClusterReader`]: every container instance of a cluster (ListContainerInstances page
+//!   by page, DescribeContainerInstances in batches of 100, concurrently with a bound), and
+//!   the task definitions in use (ACTIVE services' deployments, running tasks).
+//! * [`TaskDefinitionReader`]: a task definition by ARN, cached across warm invocations by
+//!   [`TaskShapeCache`] (revisions are immutable).
+//! * [`MetricsPublisher`]: one PutMetricData call per computation.
+//! * [`drain`]: what the lifecycle drainer needs.
+//!
+//! SDK types become `capacity-core` types in [`convert`], with typed errors for missing
+//! fields — never a silent 0.
 
+pub mod cluster;
+pub mod convert;
 pub mod drain;
+mod error;
+pub mod fake;
+pub mod metrics;
+
+pub use cluster::{
+    ClusterReader, ClusterSnapshot, EcsReader, TaskDefinitionReader, TaskShapeCache, cluster_name,
+    snapshot, worst_case,
+};
+pub use error::Error;
+pub use metrics::{CloudWatchPublisher, Metric, MetricsPublisher, Unit};

@@ -1,1 +1,24 @@
-fn main() {}
+use capacity_aws::{CloudWatchPublisher, EcsReader, TaskShapeCache};
+use capacity_calculator::{Config, Deps, handle};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config =
+        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let reader = EcsReader::new(aws_sdk_ecs::Client::new(&sdk));
+    let deps = Deps {
+        cluster: reader.clone(),
+        task_shapes: TaskShapeCache::new(reader),
+        metrics: CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk)),
+        config,
+    };
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(event.payload, deps).await
+    }))
+    .await
+}

@@ -1,0 +1,65 @@
+use capacity_core::CapacityError;
+use thiserror::Error;
+
+/// A failure to read the cluster or to publish its metrics.
+///
+/// Each variant names the cluster (and the AWS operation) it is about. The SDK has already
+/// retried throttling and 5xx answers by the time one of these is returned.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An AWS call failed (after the SDK's own retries).
+    #[error("{operation} for cluster {cluster} failed: {message}")]
+    Aws {
+        operation: &'static str,
+        cluster: String,
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// ECS answered, but listed failures for part of the request: the read is partial.
+    #[error("{operation} for cluster {cluster} returned failures: {failures}")]
+    PartialRead {
+        operation: &'static str,
+        cluster: String,
+        failures: String,
+    },
+    /// ECS answered without a field the math cannot do without.
+    #[error("{what} {id}: ECS answered without {field}")]
+    MissingField {
+        what: &'static str,
+        id: String,
+        field: &'static str,
+    },
+    /// A number from ECS that does not fit its unit (e.g. a negative port).
+    #[error("{what} {id}: {field} has invalid value {value}")]
+    InvalidField {
+        what: &'static str,
+        id: String,
+        field: &'static str,
+        value: String,
+    },
+    /// The cluster's resources or task definitions are inconsistent.
+    #[error(transparent)]
+    Capacity(#[from] CapacityError),
+    /// Nothing to size for: no worst case configured and no task definition in use.
+    #[error(
+        "cluster {cluster} runs no service or task to take a worst case from; set CONTAINER_MAX_CPU and CONTAINER_MAX_MEMORY"
+    )]
+    NoTaskDefinitions { cluster: String },
+}
+
+impl Error {
+    /// Wraps an SDK error with the operation and cluster it came from.
+    pub fn aws<E>(operation: &'static str, cluster: &str, err: E) -> Error
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Error::Aws {
+            operation,
+            cluster: cluster.to_owned(),
+            message: aws_sdk_ecs::error::DisplayErrorContext(&err).to_string(),
+            source: Box::new(err),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Publishing metrics to CloudWatch.
+
+use std::future::Future;
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+
+use crate::Error;
+
+/// AWS limit: PutMetricData takes at most 1,000 metrics per call.
+pub const MAX_METRICS_PER_CALL: usize = 1000;
+
+/// The unit of a published value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    None,
+}
+
+/// One value to publish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metric {
+    pub name: &'static str,
+    pub value: f64,
+    pub unit: Unit,
+    /// `(name, value)` pairs, e.g. `("ClusterName", "prod")`.
+    pub dimensions: Vec<(&'static str, String)>,
+}
+
+/// Publishes metrics.
+pub trait MetricsPublisher: Send + Sync {
+    /// Publishes all of `metrics` under `namespace` in one call (at most
+    /// [`MAX_METRICS_PER_CALL`]), so that alarms never see half of one computation.
+    fn publish(
+        &self,
+        namespace: &str,
+        metrics: &[Metric],
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+}
+
+/// [`MetricsPublisher`] on the CloudWatch SDK client.
+#[derive(Debug, Clone)]
+pub struct CloudWatchPublisher {
+    client: aws_sdk_cloudwatch::Client,
+}
+
+impl CloudWatchPublisher {
+    pub fn new(client: aws_sdk_cloudwatch::Client) -> CloudWatchPublisher {
+        CloudWatchPublisher { client }
+    }
+}
+
+impl MetricsPublisher for CloudWatchPublisher {
+    async fn publish(&self, namespace: &str, metrics: &[Metric]) -> Result<(), Error> {
+        if metrics.len() > MAX_METRICS_PER_CALL {
+            return Err(Error::InvalidField {
+                what: "metric namespace",
+                id: namespace.to_owned(),
+                field: "MetricData",
+                value: format!("{} metrics (at most {MAX_METRICS_PER_CALL})", metrics.len()),
+            });
+        }
+        let data = metrics
+            .iter()
+            .map(|m| {
+                MetricDatum::builder()
+                    .metric_name(m.name)
+                    .value(m.value)
+                    .unit(match m.unit {
+                        Unit::Count => StandardUnit::Count,
+                        Unit::None => StandardUnit::None,
+                    })
+                    .set_dimensions(Some(
+                        m.dimensions
+                            .iter()
+                            .map(|(name, value)| {
+                                Dimension::builder().name(*name).value(value).build()
+                            })
+                            .collect(),
+                    ))
+                    .build()
+            })
+            .collect();
+        self.client
+            .put_metric_data()
+            .namespace(namespace)
+            .set_metric_data(Some(data))
+            .send()
+            .await
+            .map_err(|e| Error::Aws {
+                operation: "PutMetricData",
+                cluster: metrics
+                    .first()
+                    .and_then(|m| m.dimensions.first())
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+                message: aws_sdk_cloudwatch::error::DisplayErrorContext(&e).to_string(),
+                source: Box::new(e),
+            })?;
+        Ok(())
+    }
+}

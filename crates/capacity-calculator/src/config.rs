@@ -1,0 +1,229 @@
+//! The calculator's settings, read from the environment at start.
+
+use std::num::NonZeroU32;
+
+use capacity_core::{ScalePolicy, WorstCase};
+use thiserror::Error;
+
+/// Worst-case task CPU units; with [`CONTAINER_MAX_MEMORY`], skips discovery.
+pub const CONTAINER_MAX_CPU: &str = "CONTAINER_MAX_CPU";
+/// Worst-case task memory, MiB; set together with [`CONTAINER_MAX_CPU`].
+pub const CONTAINER_MAX_MEMORY: &str = "CONTAINER_MAX_MEMORY";
+/// CloudWatch namespace of the published metrics.
+pub const METRIC_NAMESPACE: &str = "METRIC_NAMESPACE";
+pub const DEFAULT_METRIC_NAMESPACE: &str = "ECS/ClusterCapacity";
+/// Worst-case tasks that must always fit (scale-out threshold and HostsToAdd target).
+pub const SCALE_OUT_HEADROOM: &str = "SCALE_OUT_HEADROOM";
+pub const DEFAULT_SCALE_OUT_HEADROOM: u32 = 1;
+
+/// Largest CPU units and memory for one task ECS accepts on EC2 (192 vCPU, 24 TiB would
+/// be absurd; these are the documented task-size maxima with room for the largest hosts).
+const MAX_TASK_CPU: u32 = 196_608;
+const MAX_TASK_MEMORY: u32 = 24 * 1024 * 1024;
+const MAX_HEADROOM: u32 = 10_000;
+
+/// Every environment variable the binary reads: `(name, required)`.
+pub const ENV_VARS: &[(&str, bool)] = &[
+    (CONTAINER_MAX_CPU, false),
+    (CONTAINER_MAX_MEMORY, false),
+    (METRIC_NAMESPACE, false),
+    (SCALE_OUT_HEADROOM, false),
+];
+
+/// A setting that cannot be used; the message names the variable and what is valid.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ConfigError {
+    #[error("{name}={value:?} is not valid: expected {expected}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        expected: String,
+    },
+    #[error(
+        "{set} is set but {unset} is not: set both to give the worst case, or neither to discover it"
+    )]
+    HalfWorstCase {
+        set: &'static str,
+        unset: &'static str,
+    },
+}
+
+/// The calculator's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// The configured worst case, or `None` to discover it from the cluster.
+    pub worst_case: Option<WorstCase>,
+    pub metric_namespace: String,
+    pub policy: ScalePolicy,
+}
+
+impl Config {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    /// Reads the settings through `lookup` (a variable's value, `None` when unset). An empty
+    /// value counts as unset, as CloudFormation passes empty optional parameters.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |key| lookup(key).filter(|v| !v.trim().is_empty());
+        let cpu = get(CONTAINER_MAX_CPU)
+            .map(|v| range(CONTAINER_MAX_CPU, &v, 1, MAX_TASK_CPU))
+            .transpose()?;
+        let memory = get(CONTAINER_MAX_MEMORY)
+            .map(|v| range(CONTAINER_MAX_MEMORY, &v, 1, MAX_TASK_MEMORY))
+            .transpose()?;
+        let worst_case =
+            match (cpu, memory) {
+                (Some(cpu), Some(memory)) => Some(WorstCase::cpu_memory(cpu, memory).map_err(
+                    |e| ConfigError::Invalid {
+                        name: CONTAINER_MAX_CPU,
+                        value: cpu.to_string(),
+                        expected: e.to_string(),
+                    },
+                )?),
+                (None, None) => None,
+                (Some(_), None) => {
+                    return Err(ConfigError::HalfWorstCase {
+                        set: CONTAINER_MAX_CPU,
+                        unset: CONTAINER_MAX_MEMORY,
+                    });
+                }
+                (None, Some(_)) => {
+                    return Err(ConfigError::HalfWorstCase {
+                        set: CONTAINER_MAX_MEMORY,
+                        unset: CONTAINER_MAX_CPU,
+                    });
+                }
+            };
+        let metric_namespace = match get(METRIC_NAMESPACE) {
+            None => DEFAULT_METRIC_NAMESPACE.to_owned(),
+            Some(ns) => namespace(ns)?,
+        };
+        let headroom = get(SCALE_OUT_HEADROOM)
+            .map(|v| range(SCALE_OUT_HEADROOM, &v, 1, MAX_HEADROOM))
+            .transpose()?
+            .unwrap_or(DEFAULT_SCALE_OUT_HEADROOM);
+        let headroom =
+            NonZeroU32::new(headroom).map_or(DEFAULT_SCALE_OUT_HEADROOM, NonZeroU32::get);
+        let policy = ScalePolicy::new(headroom).map_err(|e| ConfigError::Invalid {
+            name: SCALE_OUT_HEADROOM,
+            value: headroom.to_string(),
+            expected: e.to_string(),
+        })?;
+        Ok(Config {
+            worst_case,
+            metric_namespace,
+            policy,
+        })
+    }
+}
+
+fn range(name: &'static str, value: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
+    value
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|v| (min..=max).contains(v))
+        .ok_or_else(|| ConfigError::Invalid {
+            name,
+            value: value.to_owned(),
+            expected: format!("a whole number from {min} to {max}"),
+        })
+}
+
+/// CloudWatch namespaces: 1–255 characters of letters, digits and `.-_/#:`, not starting
+/// with `:` nor with `AWS/` (reserved for AWS services).
+fn namespace(ns: String) -> Result<String, ConfigError> {
+    let valid_chars = ns
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c));
+    if ns.len() > 255 || !valid_chars || ns.starts_with(':') || ns.starts_with("AWS/") {
+        return Err(ConfigError::Invalid {
+            name: METRIC_NAMESPACE,
+            value: ns,
+            expected: "1 to 255 characters of letters, digits and . - _ / # : space, not starting with \"AWS/\" (reserved) or \":\"".to_owned(),
+        });
+    }
+    Ok(ns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|key| {
+            vars.iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn defaults_discover_the_worst_case_and_use_the_default_namespace() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.worst_case, None);
+        assert_eq!(c.metric_namespace, "ECS/ClusterCapacity");
+        assert_eq!(c.policy.headroom(), 1);
+    }
+
+    #[test]
+    fn both_worst_case_variables_give_the_worst_case() {
+        let c = config(&[(CONTAINER_MAX_CPU, "250"), (CONTAINER_MAX_MEMORY, "400")]).unwrap();
+        assert_eq!(c.worst_case, Some(WorstCase::cpu_memory(250, 400).unwrap()));
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let c = config(&[
+            (CONTAINER_MAX_CPU, ""),
+            (CONTAINER_MAX_MEMORY, " "),
+            (METRIC_NAMESPACE, ""),
+        ])
+        .unwrap();
+        assert_eq!(c.worst_case, None);
+        assert_eq!(c.metric_namespace, DEFAULT_METRIC_NAMESPACE);
+    }
+
+    #[test]
+    fn half_a_worst_case_is_refused_naming_the_missing_variable() {
+        let err = config(&[(CONTAINER_MAX_CPU, "250")]).unwrap_err();
+        assert!(
+            err.to_string().contains("CONTAINER_MAX_MEMORY is not"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_name_the_variable_and_the_range() {
+        for (name, value) in [
+            (CONTAINER_MAX_CPU, "0"),
+            (CONTAINER_MAX_CPU, "-5"),
+            (CONTAINER_MAX_CPU, "a lot"),
+            (SCALE_OUT_HEADROOM, "0"),
+            (SCALE_OUT_HEADROOM, "10001"),
+        ] {
+            let vars = [(name, value), (CONTAINER_MAX_MEMORY, "512")];
+            let err = config(&vars).unwrap_err().to_string();
+            assert!(
+                err.contains(name) && err.contains("whole number from"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn reserved_and_malformed_namespaces_are_refused() {
+        for ns in ["AWS/ECS", ":x", "bad*chars", &"n".repeat(256)] {
+            let err = config(&[(METRIC_NAMESPACE, ns)]).unwrap_err().to_string();
+            assert!(err.contains("METRIC_NAMESPACE"), "{err}");
+        }
+        assert_eq!(
+            config(&[(METRIC_NAMESPACE, "Team/ECS-prod")])
+                .unwrap()
+                .metric_namespace,
+            "Team/ECS-prod"
+        );
+    }
+}

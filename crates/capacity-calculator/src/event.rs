@@ -1,0 +1,160 @@
+//! The input event: EventBridge's "ECS Container Instance State Change".
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+
+/// The `detail-type` the calculator is wired to.
+pub const DETAIL_TYPE: &str = "ECS Container Instance State Change";
+/// The `source` of ECS events.
+pub const SOURCE: &str = "aws.ecs";
+
+/// The `detail` of a container instance state change: a ContainerInstance as
+/// DescribeContainerInstances returns it, plus `clusterArn`. aws_lambda_events has no type
+/// for it. Only the cluster is read (the calculator reads the whole cluster fresh: the
+/// triggering instance's figures are one of many and may be stale); the rest is kept as it
+/// came, so the event round-trips.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerInstanceStateChange {
+    pub cluster_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_instance_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ec2_instance_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Every other field of the detail, unchanged.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// The event, typed.
+pub type StateChangeEvent = EventBridgeEvent<ContainerInstanceStateChange>;
+
+/// An input that is not the event the calculator is wired to.
+#[derive(Debug, Error)]
+pub enum EventError {
+    #[error("expected an EventBridge event (detail-type {DETAIL_TYPE:?}, source {SOURCE:?}): {0}")]
+    Shape(#[source] serde_json::Error),
+    #[error(
+        "expected detail-type {DETAIL_TYPE:?} from source {SOURCE:?}, got detail-type {detail_type:?} from source {source_name:?}"
+    )]
+    WrongKind {
+        detail_type: String,
+        source_name: String,
+    },
+    #[error(
+        "detail.clusterArn {0:?} is not an ECS cluster ARN (arn:PARTITION:ecs:REGION:ACCOUNT:cluster/NAME)"
+    )]
+    BadClusterArn(String),
+}
+
+/// Parses and checks the event; returns it with the cluster ARN validated.
+pub fn parse(event: Value) -> Result<StateChangeEvent, EventError> {
+    let event: StateChangeEvent = serde_json::from_value(event).map_err(EventError::Shape)?;
+    if event.detail_type != DETAIL_TYPE || event.source != SOURCE {
+        return Err(EventError::WrongKind {
+            detail_type: event.detail_type,
+            source_name: event.source,
+        });
+    }
+    let arn = &event.detail.cluster_arn;
+    let valid = arn.starts_with("arn:")
+        && arn.split(':').nth(2) == Some("ecs")
+        && arn
+            .rsplit_once(":cluster/")
+            .is_some_and(|(_, name)| !name.is_empty() && !name.contains('/'));
+    if !valid {
+        return Err(EventError::BadClusterArn(arn.clone()));
+    }
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AWS_DOCS: &str =
+        include_str!("../tests/fixtures/aws-docs-container-instance-state-change.json");
+    const BOOK: &str =
+        include_str!("../tests/fixtures/book-ch12-container-instance-state-change.json");
+
+    fn json(s: &str) -> Value {
+        serde_json::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn aws_documented_example_parses_and_round_trips() {
+        let event = parse(json(AWS_DOCS)).unwrap();
+        assert_eq!(
+            event.detail.cluster_arn,
+            "arn:aws:ecs:us-east-1:111122223333:cluster/default"
+        );
+        assert_eq!(event.detail.ec2_instance_id.as_deref(), Some("i-f3a8506b"));
+        assert_eq!(serde_json::to_value(&event).unwrap(), json(AWS_DOCS));
+    }
+
+    #[test]
+    fn book_chapter_12_event_parses_and_round_trips() {
+        let event = parse(json(BOOK)).unwrap();
+        assert_eq!(
+            event.detail.cluster_arn,
+            "arn:aws:ecs:us-east-1:385605022855:cluster/todobackend-cluster"
+        );
+        assert_eq!(serde_json::to_value(&event).unwrap(), json(BOOK));
+    }
+
+    #[test]
+    fn another_detail_type_is_refused_naming_what_was_expected() {
+        let mut event = json(AWS_DOCS);
+        event["detail-type"] = "ECS Task State Change".into();
+        let err = parse(event).unwrap_err().to_string();
+        assert!(
+            err.contains("ECS Container Instance State Change")
+                && err.contains("ECS Task State Change"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn another_source_is_refused() {
+        let mut event = json(AWS_DOCS);
+        event["source"] = "custom.app".into();
+        assert!(matches!(parse(event), Err(EventError::WrongKind { .. })));
+    }
+
+    #[test]
+    fn an_sns_event_is_refused_as_the_wrong_shape() {
+        let err = parse(serde_json::json!({"Records": [{"Sns": {"Message": "{}"}}]})).unwrap_err();
+        assert!(matches!(err, EventError::Shape(_)), "{err}");
+        assert!(
+            err.to_string().contains("expected an EventBridge event"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_missing_or_malformed_cluster_arn_is_refused() {
+        let mut event = json(AWS_DOCS);
+        event["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("clusterArn");
+        assert!(matches!(parse(event), Err(EventError::Shape(_))));
+        for arn in [
+            "default",
+            "arn:aws:ec2:us-east-1:1:cluster/x",
+            "arn:aws:ecs:us-east-1:1:cluster/",
+            "arn:aws:ecs:us-east-1:1:service/x/y",
+        ] {
+            let mut event = json(AWS_DOCS);
+            event["detail"]["clusterArn"] = arn.into();
+            assert!(
+                matches!(parse(event), Err(EventError::BadClusterArn(_))),
+                "{arn}"
+            );
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The handler: read the cluster, compute, publish. Generic over the I/O traits.
+
+use capacity_aws::{
+    ClusterReader, Metric, MetricsPublisher, TaskDefinitionReader, TaskShapeCache, Unit,
+};
+use capacity_core::{ClusterCapacity, Resource, ScaleDecision, WorstCase, cluster_capacity};
+use serde::Serialize;
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::config::Config;
+use crate::event::{self, EventError};
+
+/// Metric names, all with dimension `ClusterName`.
+pub const CONTAINER_CAPACITY: &str = "ContainerCapacity";
+pub const IDLE_HOST_CAPACITY: &str = "IdleHostCapacity";
+/// Hosts of the largest type that bring ContainerCapacity back to the headroom (0 when
+/// there is room): the step scaling policy adds this many.
+pub const HOSTS_TO_ADD: &str = "HostsToAdd";
+/// Per-resource capacity, with a second dimension `Resource` (CPU, MEMORY, PORTS, …).
+pub const RESOURCE_CAPACITY: &str = "ResourceCapacity";
+/// ACTIVE container instances with a connected agent.
+pub const ACTIVE_INSTANCES: &str = "ActiveContainerInstances";
+
+/// What the handler needs, built once per process and reused across warm invocations.
+pub struct Deps<C, T, M> {
+    pub cluster: C,
+    pub task_shapes: TaskShapeCache<T>,
+    pub metrics: M,
+    pub config: Config,
+}
+
+/// Why an invocation failed. Nothing was published when it did.
+#[derive(Debug, Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+    #[error("reading cluster {cluster} failed, nothing published: {source}")]
+    Read {
+        cluster: String,
+        #[source]
+        source: capacity_aws::Error,
+    },
+    #[error("computing the capacity of cluster {cluster} failed, nothing published: {source}")]
+    Capacity {
+        cluster: String,
+        #[source]
+        source: capacity_core::CapacityError,
+    },
+    #[error("publishing the metrics of cluster {cluster} failed: {source}")]
+    Publish {
+        cluster: String,
+        #[source]
+        source: capacity_aws::Error,
+    },
+}
+
+/// The invocation's result, as the function returns it (and logs it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub cluster: String,
+    pub container_capacity: u64,
+    pub idle_host_capacity: f64,
+    pub largest_host_slots: u32,
+    pub hosts_to_add: u32,
+    pub decision: String,
+    pub reason: String,
+    pub instances: usize,
+    pub active_instances: usize,
+    pub worst_case: WorstCaseSummary,
+    pub namespace: String,
+    pub metrics_published: usize,
+}
+
+/// The worst case the figures are in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorstCaseSummary {
+    pub cpu: u32,
+    pub memory_mib: u32,
+    pub ports_tcp: Vec<u16>,
+    pub ports_udp: Vec<u16>,
+    pub gpus: u32,
+    pub awsvpc: bool,
+    /// `configured`, or `discovered from N task definitions`.
+    pub source: String,
+}
+
+/// Handles one event: parse it, read the whole cluster, compute, publish in one call.
+/// Any failed read returns an error before anything is published.
+pub async fn handle<C, T, M>(event: Value, deps: &Deps<C, T, M>) -> Result<Summary, HandlerError>
+where
+    C: ClusterReader,
+    T: TaskDefinitionReader,
+    M: MetricsPublisher,
+{
+    let event = event::parse(event)?;
+    let cluster_arn = event.detail.cluster_arn.as_str();
+    let cluster_name = capacity_aws::cluster_name(cluster_arn).to_owned();
+    let snapshot = capacity_aws::snapshot(
+        &deps.cluster,
+        &deps.task_shapes,
+        cluster_arn,
+        deps.config.worst_case.clone(),
+    )
+    .await
+    .map_err(|source| HandlerError::Read {
+        cluster: cluster_name.clone(),
+        source,
+    })?;
+    let capacity =
+        cluster_capacity(&snapshot.instances, &snapshot.worst_case).map_err(|source| {
+            HandlerError::Capacity {
+                cluster: cluster_name.clone(),
+                source,
+            }
+        })?;
+    let policy = &deps.config.policy;
+    let decision = capacity.decide(policy);
+    let hosts_to_add = capacity.hosts_to_add(policy);
+    let metrics = metrics(&cluster_name, &capacity, hosts_to_add);
+    deps.metrics
+        .publish(&deps.config.metric_namespace, &metrics)
+        .await
+        .map_err(|source| HandlerError::Publish {
+            cluster: cluster_name.clone(),
+            source,
+        })?;
+
+    let reason = capacity.explain(policy);
+    if decision == ScaleDecision::TaskDoesNotFit {
+        tracing::warn!(cluster = %cluster_name, reason = %reason, "worst-case task fits on no host");
+    }
+    tracing::info!(
+        cluster = %cluster_name,
+        container_capacity = capacity.container_capacity,
+        idle_host_capacity = capacity.idle_host_capacity,
+        hosts_to_add,
+        decision = %decision,
+        instances = snapshot.instances.len(),
+        "published cluster capacity"
+    );
+    Ok(Summary {
+        cluster: cluster_name,
+        container_capacity: capacity.container_capacity,
+        idle_host_capacity: capacity.idle_host_capacity,
+        largest_host_slots: capacity.largest_host_slots,
+        hosts_to_add,
+        decision: decision.to_string(),
+        reason,
+        instances: snapshot.instances.len(),
+        active_instances: capacity.counted_instances,
+        worst_case: worst_case_summary(&snapshot.worst_case, snapshot.task_shapes.len()),
+        namespace: deps.config.metric_namespace.clone(),
+        metrics_published: metrics.len(),
+    })
+}
+
+fn worst_case_summary(worst: &WorstCase, shapes: usize) -> WorstCaseSummary {
+    WorstCaseSummary {
+        cpu: worst.cpu,
+        memory_mib: worst.memory_mib,
+        ports_tcp: worst.ports_tcp.iter().copied().collect(),
+        ports_udp: worst.ports_udp.iter().copied().collect(),
+        gpus: worst.gpus,
+        awsvpc: worst.awsvpc,
+        source: if shapes == 0 {
+            "configured".to_owned()
+        } else {
+            format!("discovered from {shapes} task definition(s)")
+        },
+    }
+}
+
+/// The metrics of one computation: ContainerCapacity, IdleHostCapacity, HostsToAdd,
+/// ActiveContainerInstances and one ResourceCapacity per resource the worst case needs.
+pub fn metrics(cluster_name: &str, capacity: &ClusterCapacity, hosts_to_add: u32) -> Vec<Metric> {
+    let cluster = || vec![("ClusterName", cluster_name.to_owned())];
+    let mut out = vec![
+        Metric {
+            name: CONTAINER_CAPACITY,
+            value: capacity.container_capacity as f64,
+            unit: Unit::Count,
+            dimensions: cluster(),
+        },
+        Metric {
+            name: IDLE_HOST_CAPACITY,
+            value: capacity.idle_host_capacity,
+            unit: Unit::None,
+            dimensions: cluster(),
+        },
+        Metric {
+            name: HOSTS_TO_ADD,
+            value: f64::from(hosts_to_add),
+            unit: Unit::Count,
+            dimensions: cluster(),
+        },
+        Metric {
+            name: ACTIVE_INSTANCES,
+            value: capacity.counted_instances as f64,
+            unit: Unit::Count,
+            dimensions: cluster(),
+        },
+    ];
+    for resource in Resource::ALL {
+        if let Some(total) = capacity.per_resource.get(resource) {
+            let mut dimensions = cluster();
+            dimensions.push(("Resource", resource.as_str().to_owned()));
+            out.push(Metric {
+                name: RESOURCE_CAPACITY,
+                value: total as f64,
+                unit: Unit::Count,
+                dimensions,
+            });
+        }
+    }
+    out
+}
+
+impl HandlerError {
+    /// Whether the same event may succeed when retried: AWS failures (after the SDK's own
+    /// retries) may; a malformed event or inconsistent cluster data will not.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            HandlerError::Read { .. } | HandlerError::Publish { .. }
+        )
+    }
+
+    /// The Lambda error type: `Retryable.*` or `Permanent.*`.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::Event(_) => "Permanent.InvalidEvent",
+            HandlerError::Capacity { .. } => "Permanent.InvalidClusterData",
+            HandlerError::Read { .. } => "Retryable.ClusterReadFailed",
+            HandlerError::Publish { .. } => "Retryable.PublishFailed",
+        }
+    }
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(err: HandlerError) -> lambda_runtime::Diagnostic {
+        tracing::error!(error = %err, error_type = err.error_type(), "invocation failed");
+        lambda_runtime::Diagnostic {
+            error_type: err.error_type().to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
