@@ -23,6 +23,18 @@ fn book_example_1_t2_micro_memory_binds() {
     assert_eq!(one_task.instances[0].per_resource.memory, Some(1));
     assert_eq!(one_task.container_capacity, 1);
     assert_eq!(one_task.idle_host_capacity, 0.5);
+
+    // The README's table goes one step further: a second task leaves 524 / 193.
+    let two_tasks = capacity(&[host("t2.micro", 1024, 993).remaining(524, 193)], &web);
+    assert_eq!(two_tasks.container_capacity, 0);
+
+    let policy = ScalePolicy::default();
+    assert_eq!(empty.decide(&policy), ScaleDecision::Hold);
+    assert_eq!(one_task.decide(&policy), ScaleDecision::Hold);
+    assert_eq!(
+        two_tasks.decide(&policy),
+        ScaleDecision::ScaleOut { hosts: 1 }
+    );
 }
 
 #[test]
