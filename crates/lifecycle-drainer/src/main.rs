@@ -1,1 +1,30 @@
-fn main() {}
+//! The Lambda entry point: init tracing, read the configuration, build the SDK clients once,
+//! then hand every invocation to [`lifecycle_drainer::handle`].
+
+use capacity_aws::drain::AwsDrain;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use lifecycle_drainer::{Config, SystemClock, handle};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env().inspect_err(|err| {
+        tracing::error!(error = %err, "invalid configuration");
+    })?;
+    let sdk_config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let aws = AwsDrain::from_conf(&sdk_config);
+    tracing::info!(cluster = %config.cluster, "lifecycle-drainer ready");
+    let (config, aws) = (&config, &aws);
+    run(service_fn(move |event: LambdaEvent<Value>| {
+        // Boxed: the drain's future is deep, and the runtime's layers nest it further.
+        Box::pin(handle(
+            event.payload,
+            event.context.deadline,
+            config,
+            aws,
+            &SystemClock,
+        ))
+    }))
+    .await
+}

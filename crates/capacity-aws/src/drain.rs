@@ -1,1 +1,0 @@
-//! Draining a container instance and completing its lifecycle action (lifecycle-drainer).
