@@ -1,7 +1,5 @@
 //! The calculator's settings, read from the environment at start.
 
-use std::num::NonZeroU32;
-
 use capacity_core::{ScalePolicy, WorstCase};
 use thiserror::Error;
 
@@ -104,8 +102,6 @@ impl Config {
             .map(|v| range(SCALE_OUT_HEADROOM, &v, 1, MAX_HEADROOM))
             .transpose()?
             .unwrap_or(DEFAULT_SCALE_OUT_HEADROOM);
-        let headroom =
-            NonZeroU32::new(headroom).map_or(DEFAULT_SCALE_OUT_HEADROOM, NonZeroU32::get);
         let policy = ScalePolicy::new(headroom).map_err(|e| ConfigError::Invalid {
             name: SCALE_OUT_HEADROOM,
             value: headroom.to_string(),
@@ -204,7 +200,10 @@ mod tests {
             (SCALE_OUT_HEADROOM, "0"),
             (SCALE_OUT_HEADROOM, "10001"),
         ] {
-            let vars = [(name, value), (CONTAINER_MAX_MEMORY, "512")];
+            let mut vars = vec![(name, value), (CONTAINER_MAX_MEMORY, "512")];
+            if name != CONTAINER_MAX_CPU {
+                vars.push((CONTAINER_MAX_CPU, "256"));
+            }
             let err = config(&vars).unwrap_err().to_string();
             assert!(
                 err.contains(name) && err.contains("whole number from"),
