@@ -327,7 +327,8 @@ class Harness:
         if cluster not in backend.clusters:
             raise KeyError(f"cluster {cluster} does not exist")
         reservation = ec2_backends[ACCOUNT][region].run_instances(
-            "ami-12c6146b", count, None, [], instance_type=request.get("instance_type", "m5.large"))
+            "ami-12c6146b", count, None, [], instance_type=request.get("instance_type", "m5.large"),
+            is_instance_type_default=True, placement=None, region_name=region)
         created = []
         for instance in reservation.instances:
             ci = backend.register_container_instance(cluster, instance.id)

@@ -1,0 +1,268 @@
+//! The calculator end to end through the real SDK over HTTP, against the moto emulator
+//! (tests/moto_server.py, started per test by `moto-harness`).
+//!
+//! moto's gaps (../shared/TOOLING.md) shape the set-up, not what is checked: container
+//! instances are created through the harness API (moto's RegisterContainerInstance needs a
+//! running EC2 instance and ignores `totalResources`), and PutMetricData, which the Rust SDK
+//! sends as RPCv2-CBOR, is decoded by the harness into moto's own CloudWatch backend, from
+//! which the published values are read back.
+
+use aws_sdk_ecs::types::{ContainerDefinition, ContainerInstanceStatus, PortMapping};
+use capacity_aws::{CloudWatchPublisher, EcsReader, TaskShapeCache};
+use capacity_calculator::{Config, Deps, Summary, handle};
+use moto_harness::MotoServer;
+use serde_json::{Value, json};
+
+const CLUSTER: &str = "todobackend-cluster";
+
+fn event() -> Value {
+    let mut event: Value = serde_json::from_str(include_str!(
+        "fixtures/book-ch12-container-instance-state-change.json"
+    ))
+    .expect("fixture is JSON");
+    event["detail"]["clusterArn"] =
+        format!("arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}").into();
+    event
+}
+
+struct Env {
+    moto: MotoServer,
+    ecs: aws_sdk_ecs::Client,
+    sdk: aws_config::SdkConfig,
+}
+
+async fn env() -> Env {
+    let moto = MotoServer::start();
+    let sdk = moto.sdk_config().await;
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    ecs.create_cluster()
+        .cluster_name(CLUSTER)
+        .send()
+        .await
+        .expect("create cluster");
+    Env { moto, ecs, sdk }
+}
+
+impl Env {
+    fn deps(&self, vars: &[(&str, &str)]) -> Deps<EcsReader, EcsReader, CloudWatchPublisher> {
+        let config = Config::from_lookup(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .expect("valid config");
+        let reader = EcsReader::new(self.ecs.clone());
+        Deps {
+            cluster: reader.clone(),
+            task_shapes: TaskShapeCache::new(reader),
+            metrics: CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&self.sdk)),
+            config,
+        }
+    }
+
+    /// `count` hosts of 2048 CPU units / 4096 MiB, empty.
+    fn hosts(&self, count: usize) -> Vec<(String, String)> {
+        self.moto.add_container_instances(
+            CLUSTER,
+            count,
+            &json!({
+                "registered": {"CPU": 2048, "MEMORY": 4096},
+                "remaining": {"CPU": 2048, "MEMORY": 4096},
+            }),
+        )
+    }
+
+    /// Registers a task definition of one container with hard `memory` only (moto deducts
+    /// the hard limit; ECS deducts the reservation, which we then leave unset).
+    async fn task_definition(
+        &self,
+        family: &str,
+        cpu: i32,
+        memory: i32,
+        host_port: Option<i32>,
+    ) -> String {
+        let mut container = ContainerDefinition::builder()
+            .name("app")
+            .image("nginx")
+            .cpu(cpu)
+            .memory(memory);
+        if let Some(port) = host_port {
+            container = container.port_mappings(
+                PortMapping::builder()
+                    .container_port(80)
+                    .host_port(port)
+                    .build(),
+            );
+        }
+        self.ecs
+            .register_task_definition()
+            .family(family)
+            .container_definitions(container.build())
+            .send()
+            .await
+            .expect("register task definition")
+            .task_definition()
+            .and_then(|t| t.task_definition_arn())
+            .expect("task definition ARN")
+            .to_owned()
+    }
+
+    async fn run_tasks(&self, task_definition: &str, count: i32) {
+        let out = self
+            .ecs
+            .run_task()
+            .cluster(CLUSTER)
+            .task_definition(task_definition)
+            .count(count)
+            .send()
+            .await
+            .expect("run task");
+        assert_eq!(
+            out.tasks().len(),
+            count as usize,
+            "moto placed every task: {:?}",
+            out.failures()
+        );
+    }
+
+    /// The last value published for `name` (dimension ClusterName only).
+    fn published(&self, namespace: &str, name: &str) -> Vec<f64> {
+        self.moto
+            .metrics(namespace)
+            .iter()
+            .filter(|m| m["name"] == name && m["dimensions"] == json!({"ClusterName": CLUSTER}))
+            .filter_map(|m| m["value"].as_f64())
+            .collect()
+    }
+
+    fn resource_published(&self, namespace: &str, resource: &str) -> Vec<f64> {
+        self.moto
+            .metrics(namespace)
+            .iter()
+            .filter(|m| m["name"] == "ResourceCapacity" && m["dimensions"]["Resource"] == resource)
+            .filter_map(|m| m["value"].as_f64())
+            .collect()
+    }
+}
+
+async fn run(env: &Env, vars: &[(&str, &str)]) -> Summary {
+    handle(event(), &env.deps(vars)).await.expect("handled")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn running_tasks_define_the_worst_case_and_the_published_metrics_read_back() {
+    let env = env().await;
+    env.hosts(3);
+    let web = env.task_definition("web", 512, 1024, None).await;
+    env.run_tasks(&web, 2).await;
+
+    let summary = run(&env, &[]).await;
+
+    // 3 hosts x min(2048/512, 4096/1024) = 12 slots, 2 taken by the running tasks.
+    assert_eq!(summary.container_capacity, 10);
+    assert_eq!(summary.largest_host_slots, 4);
+    assert_eq!(summary.idle_host_capacity, 2.5);
+    assert_eq!(summary.decision, "scale in by 1");
+    assert_eq!(summary.worst_case.cpu, 512);
+    assert_eq!(summary.worst_case.memory_mib, 1024);
+    let ns = "ECS/ClusterCapacity";
+    assert_eq!(env.published(ns, "ContainerCapacity"), vec![10.0]);
+    assert_eq!(env.published(ns, "IdleHostCapacity"), vec![2.5]);
+    assert_eq!(env.published(ns, "HostsToAdd"), vec![0.0]);
+    assert_eq!(env.published(ns, "ActiveContainerInstances"), vec![3.0]);
+    assert_eq!(env.resource_published(ns, "CPU"), vec![10.0]);
+    assert_eq!(env.resource_published(ns, "MEMORY"), vec![10.0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_draining_instance_is_excluded() {
+    let env = env().await;
+    let hosts = env.hosts(3);
+    env.ecs
+        .update_container_instances_state()
+        .cluster(CLUSTER)
+        .container_instances(&hosts[0].0)
+        .status(ContainerInstanceStatus::Draining)
+        .send()
+        .await
+        .expect("set DRAINING");
+
+    let summary = run(
+        &env,
+        &[
+            ("CONTAINER_MAX_CPU", "512"),
+            ("CONTAINER_MAX_MEMORY", "1024"),
+        ],
+    )
+    .await;
+
+    assert_eq!(summary.instances, 3);
+    assert_eq!(summary.active_instances, 2);
+    assert_eq!(summary.container_capacity, 8);
+    assert_eq!(
+        env.published("ECS/ClusterCapacity", "ContainerCapacity"),
+        vec![8.0]
+    );
+    assert_eq!(
+        env.published("ECS/ClusterCapacity", "ActiveContainerInstances"),
+        vec![2.0]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_task_definition_with_a_static_port_sets_the_worst_case() {
+    let env = env().await;
+    env.hosts(2);
+    let small = env.task_definition("worker", 256, 512, None).await;
+    env.run_tasks(&small, 1).await;
+    let big = env.task_definition("api", 1024, 1024, Some(8080)).await;
+    env.ecs
+        .create_service()
+        .cluster(CLUSTER)
+        .service_name("api")
+        .task_definition(&big)
+        .desired_count(0)
+        .send()
+        .await
+        .expect("create service");
+
+    let summary = run(&env, &[("METRIC_NAMESPACE", "Test/Capacity")]).await;
+
+    assert_eq!(
+        summary.worst_case.cpu, 1024,
+        "the service's task definition is the largest"
+    );
+    assert_eq!(summary.worst_case.memory_mib, 1024);
+    assert_eq!(summary.worst_case.ports_tcp, vec![8080]);
+    assert_eq!(
+        summary.worst_case.source,
+        "discovered from 2 task definition(s)"
+    );
+    // A static port admits one task per host: 2 hosts, 1 slot each.
+    assert_eq!(summary.container_capacity, 2);
+    assert_eq!(summary.largest_host_slots, 1);
+    assert_eq!(
+        env.published("Test/Capacity", "ContainerCapacity"),
+        vec![2.0]
+    );
+    assert!(
+        env.published("ECS/ClusterCapacity", "ContainerCapacity")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_cluster_is_an_error_and_publishes_nothing() {
+    let moto = MotoServer::start();
+    let sdk = moto.sdk_config().await;
+    let reader = EcsReader::new(aws_sdk_ecs::Client::new(&sdk));
+    let deps = Deps {
+        cluster: reader.clone(),
+        task_shapes: TaskShapeCache::new(reader),
+        metrics: CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk)),
+        config: Config::from_lookup(|_| None).expect("defaults"),
+    };
+    let err = handle(event(), &deps).await.unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(moto.metrics("ECS/ClusterCapacity").is_empty());
+}
