@@ -1,1 +1,303 @@
-fn main() {}
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use capacity_core::{ScalePolicy, TaskShape, WorstCase};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ecs_capacity::scenario::{self, PolicyKind};
+use ecs_capacity::summary::{Summary, summary_table, timeline};
+use ecs_capacity::{chart, dump, live, report, sim};
+
+/// Capacity of an ECS cluster on EC2 in worst-case tasks: report on a cluster now, or
+/// simulate how its alarms and scaling policies behave under a load.
+#[derive(Parser)]
+#[command(name = "ecs-capacity", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Per-instance slots, ContainerCapacity, IdleHostCapacity and the scale decision, from a
+    /// live cluster (--cluster) or from `aws ecs` JSON dumps (--instances)
+    #[command(after_help = REPORT_EXAMPLES)]
+    Report(ReportArgs),
+    /// Simulate the scaling loop (Auto Scaling group, ECS scheduler, services, CloudWatch
+    /// alarms, scaling policies, lifecycle-hook drains) on a scenario
+    #[command(after_help = SIMULATE_EXAMPLES)]
+    Simulate(SimulateArgs),
+}
+
+const REPORT_EXAMPLES: &str = "\
+Examples:
+  aws ecs describe-container-instances --cluster prod --container-instances ... > ci.json
+  aws ecs describe-task-definition --task-definition web:42 > web.json
+  ecs-capacity report --instances ci.json --task-definitions web.json
+  ecs-capacity report --instances ci.json --task-cpu 250 --task-memory 400 --port 80
+  ecs-capacity report --cluster prod --format json";
+
+const SIMULATE_EXAMPLES: &str = "\
+Examples:
+  ecs-capacity simulate                      # the book's walk-through (embedded: book)
+  ecs-capacity simulate diurnal --compare --chart out/day.svg
+  ecs-capacity simulate my-scenario.yaml --policy hosts-to-add --seed 3
+  ecs-capacity simulate diurnal --print-scenario > my-scenario.yaml";
+
+#[derive(Args)]
+struct ReportArgs {
+    /// Read this live cluster (name or ARN), read-only, with the standard AWS configuration
+    /// (profile, region, AWS_ENDPOINT_URL); the worst case is discovered as the calculator
+    /// does unless given by --task-definitions or the --task-* flags
+    #[arg(
+        long,
+        value_name = "NAME",
+        conflicts_with = "instances",
+        required_unless_present = "instances"
+    )]
+    cluster: Option<String>,
+    /// JSON printed by `aws ecs describe-container-instances`; several files are merged;
+    /// `-` reads standard input
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    instances: Vec<String>,
+    /// JSON printed by `aws ecs describe-task-definition`, one file per task definition the
+    /// cluster must be able to place
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    task_definitions: Vec<String>,
+    /// A task shape by flags: CPU units it reserves (1024 = 1 vCPU)
+    #[arg(long, value_name = "UNITS")]
+    task_cpu: Option<u32>,
+    /// A task shape by flags: MiB it reserves
+    #[arg(long, value_name = "MIB")]
+    task_memory: Option<u32>,
+    /// A static TCP host port of that task (repeatable)
+    #[arg(long = "port", value_name = "PORT")]
+    ports: Vec<u16>,
+    /// A static UDP host port of that task (repeatable)
+    #[arg(long = "udp-port", value_name = "PORT")]
+    udp_ports: Vec<u16>,
+    /// The task uses awsvpc networking (one ENI per task)
+    #[arg(long)]
+    awsvpc: bool,
+    /// GPUs the task needs
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    gpus: u32,
+    /// Worst-case tasks that must always fit (the scale-out threshold)
+    #[arg(long, value_name = "TASKS", default_value_t = 1)]
+    headroom: u32,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// An embedded scenario (book, diurnal) or a YAML or JSON scenario file
+    #[arg(default_value = "book", value_name = "SCENARIO")]
+    scenario: String,
+    /// Run the scenario with the book's ±1 policy, the hosts-to-add policy and the
+    /// hosts-to-add+pending what-if, side by side
+    #[arg(long, conflicts_with = "policy")]
+    compare: bool,
+    /// Override the scenario's scale-out policy
+    #[arg(long, value_enum)]
+    policy: Option<PolicyArg>,
+    /// Override the scenario's seed (which instance a scale-in terminates)
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write a chart of the run(s) to this SVG file
+    #[arg(long, value_name = "FILE.svg")]
+    chart: Option<PathBuf>,
+    /// Print the timeline of events (default for a single run; with --compare, both)
+    #[arg(long, conflicts_with = "no_timeline")]
+    timeline: bool,
+    /// Print only the summary
+    #[arg(long)]
+    no_timeline: bool,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Print the scenario's source (e.g. an embedded one, to start a file of your own) and exit
+    #[arg(long)]
+    print_scenario: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyArg {
+    /// Alarm on ContainerCapacity below the headroom, simple policy +1 with a cooldown
+    Book,
+    /// Alarm on HostsToAdd, step policy adding that many hosts, with instance warmup
+    HostsToAdd,
+    /// What-if: hosts-to-add, with HostsToAdd also sizing for tasks that could not be placed
+    HostsToAddPending,
+}
+
+type Failure = Box<dyn std::error::Error>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Report(args) => run_report(args),
+        Command::Simulate(args) => run_simulate(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut message = format!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                message.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn flag_shape(args: &ReportArgs) -> Option<TaskShape> {
+    let given = args.task_cpu.is_some()
+        || args.task_memory.is_some()
+        || !args.ports.is_empty()
+        || !args.udp_ports.is_empty()
+        || args.awsvpc
+        || args.gpus > 0;
+    given.then(|| {
+        let mut shape = TaskShape::new(
+            "--task-* flags",
+            args.task_cpu.unwrap_or(0),
+            args.task_memory.unwrap_or(0),
+        )
+        .with_gpus(args.gpus);
+        shape.ports_tcp.extend(args.ports.iter().copied());
+        shape.ports_udp.extend(args.udp_ports.iter().copied());
+        shape.awsvpc = args.awsvpc;
+        shape
+    })
+}
+
+fn run_report(args: ReportArgs) -> Result<(), Failure> {
+    let policy = ScalePolicy::new(args.headroom)?;
+    let mut shapes = dump::load_task_shapes(&args.task_definitions)?;
+    shapes.extend(flag_shape(&args));
+    let report = if let Some(cluster) = &args.cluster {
+        let given = if shapes.is_empty() {
+            None
+        } else {
+            Some(WorstCase::of(&shapes)?)
+        };
+        let snap = live::snapshot(cluster, given)?;
+        if !snap.task_shapes.is_empty() {
+            shapes = snap.task_shapes;
+        }
+        report::build(
+            &snap.cluster_name,
+            &snap.instances,
+            &shapes,
+            &snap.worst_case,
+            &policy,
+        )?
+    } else {
+        if shapes.is_empty() {
+            return Err(
+                "no task shape: give --task-definitions FILE... or --task-cpu/--task-memory".into(),
+            );
+        }
+        let worst = WorstCase::of(&shapes)?;
+        let loaded = dump::load_instances(&args.instances)?;
+        for f in &loaded.failures {
+            eprintln!("warning: ECS could not describe {f}");
+        }
+        let files: Vec<&str> = args
+            .instances
+            .iter()
+            .map(|f| if f == "-" { "<stdin>" } else { f.as_str() })
+            .collect();
+        let name = format!("offline, from {}", files.join(", "));
+        report::build(&name, &loaded.instances, &shapes, &worst, &policy)?
+    };
+    match args.format {
+        Format::Text => print!("{}", report.to_text()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    Ok(())
+}
+
+fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
+    if args.print_scenario {
+        let text = match scenario::EMBEDDED.iter().find(|(n, _)| *n == args.scenario) {
+            Some((_, text)) => (*text).to_owned(),
+            None => std::fs::read_to_string(&args.scenario)
+                .map_err(|e| format!("cannot read scenario {}: {e}", args.scenario))?,
+        };
+        print!("{text}");
+        return Ok(());
+    }
+    let mut base = scenario::load(&args.scenario)?;
+    if let Some(seed) = args.seed {
+        base.seed = seed;
+    }
+    let policies = if args.compare {
+        vec![
+            PolicyKind::Book,
+            PolicyKind::HostsToAdd,
+            PolicyKind::HostsToAddPending,
+        ]
+    } else {
+        vec![match args.policy {
+            Some(PolicyArg::Book) => PolicyKind::Book,
+            Some(PolicyArg::HostsToAdd) => PolicyKind::HostsToAdd,
+            Some(PolicyArg::HostsToAddPending) => PolicyKind::HostsToAddPending,
+            None => base.policy,
+        }]
+    };
+    let show_progress = std::io::stderr().is_terminal();
+    let mut outcomes = Vec::new();
+    for policy in policies {
+        let sc = base.with_policy(policy);
+        let label = policy.label();
+        let outcome = sim::run(&sc, &mut |done| {
+            if show_progress {
+                eprint!("\rsimulating {} ({label}): {:3.0} %", sc.name, done * 100.0);
+                let _ = std::io::stderr().flush();
+            }
+        })?;
+        if show_progress {
+            eprint!("\r{:60}\r", "");
+        }
+        outcomes.push(outcome);
+    }
+    let summaries: Vec<Summary> = outcomes.iter().map(Summary::of).collect();
+    if let Some(path) = &args.chart {
+        let title = format!("{}: {}", base.name, base.description);
+        let svg = chart::render(&title, &outcomes)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        std::fs::write(path, svg).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&summaries)?),
+        Format::Text => {
+            let show_timeline = !args.no_timeline && (args.timeline || outcomes.len() == 1);
+            println!("Scenario {}: {}", base.name, base.description);
+            if show_timeline {
+                for o in &outcomes {
+                    println!("\nTimeline ({}):", o.policy);
+                    print!("{}", timeline(o));
+                }
+            }
+            println!("\nSummary:");
+            print!("{}", summary_table(&summaries));
+            if let Some(path) = &args.chart {
+                println!("\nChart written to {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,357 @@
+//! `ecs-capacity report`: the cluster in worst-case tasks, per instance and in total.
+
+use std::fmt::Write as _;
+
+use capacity_core::{
+    CapacityError, ClusterCapacity, ContainerInstance, Resource, ScaleDecision, ScalePolicy,
+    TaskShape, WorstCase, cluster_capacity,
+};
+use serde::Serialize;
+
+/// Everything the report shows, ready for text or JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub cluster: String,
+    pub worst_case: WorstCaseJson,
+    pub task_shapes: Vec<TaskShapeJson>,
+    pub instances: Vec<InstanceRow>,
+    pub container_capacity: u64,
+    /// The book's min-over-resources-of-sums figure, for comparison.
+    pub book_capacity: u64,
+    pub idle_host_capacity: f64,
+    pub largest_host_slots: u32,
+    pub counted_instances: usize,
+    pub per_resource: Vec<ResourceTotal>,
+    pub headroom: u32,
+    pub hosts_to_add: u32,
+    pub decision: DecisionJson,
+    pub explanation: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WorstCaseJson {
+    pub cpu: u32,
+    pub memory_mib: u32,
+    pub ports_tcp: Vec<u16>,
+    pub ports_udp: Vec<u16>,
+    pub gpus: u32,
+    pub awsvpc: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskShapeJson {
+    pub name: String,
+    pub cpu: u32,
+    pub memory_mib: u32,
+    pub ports_tcp: Vec<u16>,
+    pub ports_udp: Vec<u16>,
+    pub gpus: u32,
+    pub awsvpc: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InstanceRow {
+    pub id: String,
+    pub ec2_instance_id: Option<String>,
+    pub instance_type: Option<String>,
+    pub status: String,
+    pub agent_connected: bool,
+    pub remaining_cpu: u32,
+    pub remaining_memory_mib: u32,
+    /// The worst case's static ports that are taken on this instance.
+    pub worst_case_ports_taken: Vec<String>,
+    pub remaining_gpus: u32,
+    pub slots: u32,
+    pub slots_when_empty: u32,
+    /// The resource that binds, or why the instance counts nothing.
+    pub binding: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResourceTotal {
+    pub resource: &'static str,
+    pub slots: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum DecisionJson {
+    ScaleOut { hosts: u32 },
+    Hold,
+    ScaleIn { hosts: u32 },
+    TaskDoesNotFit,
+}
+
+impl From<ScaleDecision> for DecisionJson {
+    fn from(d: ScaleDecision) -> Self {
+        match d {
+            ScaleDecision::ScaleOut { hosts } => DecisionJson::ScaleOut { hosts },
+            ScaleDecision::Hold => DecisionJson::Hold,
+            ScaleDecision::ScaleIn { hosts } => DecisionJson::ScaleIn { hosts },
+            ScaleDecision::TaskDoesNotFit => DecisionJson::TaskDoesNotFit,
+        }
+    }
+}
+
+impl From<&TaskShape> for TaskShapeJson {
+    fn from(s: &TaskShape) -> Self {
+        TaskShapeJson {
+            name: s.name.clone(),
+            cpu: s.cpu,
+            memory_mib: s.memory_mib,
+            ports_tcp: s.ports_tcp.iter().copied().collect(),
+            ports_udp: s.ports_udp.iter().copied().collect(),
+            gpus: s.gpus,
+            awsvpc: s.awsvpc,
+        }
+    }
+}
+
+impl From<&WorstCase> for WorstCaseJson {
+    fn from(w: &WorstCase) -> Self {
+        WorstCaseJson {
+            cpu: w.cpu,
+            memory_mib: w.memory_mib,
+            ports_tcp: w.ports_tcp.iter().copied().collect(),
+            ports_udp: w.ports_udp.iter().copied().collect(),
+            gpus: w.gpus,
+            awsvpc: w.awsvpc,
+        }
+    }
+}
+
+fn ports_taken(instance: &ContainerInstance, worst: &WorstCase) -> Vec<String> {
+    let tcp = worst
+        .ports_tcp
+        .intersection(&instance.remaining.ports_tcp)
+        .map(|p| p.to_string());
+    let udp = worst
+        .ports_udp
+        .intersection(&instance.remaining.ports_udp)
+        .map(|p| format!("{p}/udp"));
+    tcp.chain(udp).collect()
+}
+
+/// Computes the report with capacity-core.
+pub fn build(
+    cluster: &str,
+    instances: &[ContainerInstance],
+    shapes: &[TaskShape],
+    worst: &WorstCase,
+    policy: &ScalePolicy,
+) -> Result<Report, CapacityError> {
+    let cap: ClusterCapacity = cluster_capacity(instances, worst)?;
+    let rows = instances
+        .iter()
+        .zip(&cap.instances)
+        .map(|(inst, slots)| InstanceRow {
+            id: inst.id.clone(),
+            ec2_instance_id: inst.ec2_instance_id.clone(),
+            instance_type: inst.instance_type.clone(),
+            status: inst.status.to_string(),
+            agent_connected: inst.agent_connected,
+            remaining_cpu: inst.remaining.cpu,
+            remaining_memory_mib: inst.remaining.memory_mib,
+            worst_case_ports_taken: ports_taken(inst, worst),
+            remaining_gpus: inst.remaining.gpus,
+            slots: slots.slots,
+            slots_when_empty: slots.slots_when_empty,
+            binding: match (&slots.exclusion, slots.binding) {
+                (Some(why), _) => format!("excluded: {why}"),
+                (None, Some(r)) => r.to_string(),
+                (None, None) => "-".to_owned(),
+            },
+        })
+        .collect();
+    let per_resource = Resource::ALL
+        .into_iter()
+        .filter_map(|r| {
+            cap.per_resource.get(r).map(|slots| ResourceTotal {
+                resource: r.as_str(),
+                slots,
+            })
+        })
+        .collect();
+    Ok(Report {
+        cluster: cluster.to_owned(),
+        worst_case: worst.into(),
+        task_shapes: shapes.iter().map(TaskShapeJson::from).collect(),
+        instances: rows,
+        container_capacity: cap.container_capacity,
+        book_capacity: cap.book_capacity(),
+        idle_host_capacity: cap.idle_host_capacity,
+        largest_host_slots: cap.largest_host_slots,
+        counted_instances: cap.counted_instances,
+        per_resource,
+        headroom: policy.headroom(),
+        hosts_to_add: cap.hosts_to_add(policy),
+        decision: cap.decide(policy).into(),
+        explanation: cap.explain(policy),
+    })
+}
+
+fn describe_shape(
+    cpu: u32,
+    memory: u32,
+    tcp: &[u16],
+    udp: &[u16],
+    gpus: u32,
+    awsvpc: bool,
+) -> String {
+    let mut s = format!("{cpu} CPU units, {memory} MiB");
+    if !tcp.is_empty() {
+        let ports: Vec<String> = tcp.iter().map(u16::to_string).collect();
+        let _ = write!(s, ", static TCP port(s) {}", ports.join(" "));
+    }
+    if !udp.is_empty() {
+        let ports: Vec<String> = udp.iter().map(u16::to_string).collect();
+        let _ = write!(s, ", static UDP port(s) {}", ports.join(" "));
+    }
+    if gpus > 0 {
+        let _ = write!(s, ", {gpus} GPU(s)");
+    }
+    if awsvpc {
+        s.push_str(", awsvpc (1 ENI)");
+    }
+    s
+}
+
+/// Renders a table of rows; the first row is the header. Columns are left-aligned except
+/// those listed in `right`.
+pub fn table(rows: &[Vec<String>], right: &[usize]) -> String {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let w = widths.get(c).copied().unwrap_or(0);
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if right.contains(&c) {
+                let _ = write!(line, "{cell:>w$}");
+            } else {
+                let _ = write!(line, "{cell:<w$}");
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+impl Report {
+    /// The human-readable report.
+    pub fn to_text(&self) -> String {
+        let w = &self.worst_case;
+        let mut out = String::new();
+        let _ = writeln!(out, "Cluster: {}", self.cluster);
+        let _ = writeln!(
+            out,
+            "Worst-case task: {}",
+            describe_shape(
+                w.cpu,
+                w.memory_mib,
+                &w.ports_tcp,
+                &w.ports_udp,
+                w.gpus,
+                w.awsvpc
+            )
+        );
+        for s in &self.task_shapes {
+            let _ = writeln!(
+                out,
+                "  from {}: {}",
+                s.name,
+                describe_shape(
+                    s.cpu,
+                    s.memory_mib,
+                    &s.ports_tcp,
+                    &s.ports_udp,
+                    s.gpus,
+                    s.awsvpc
+                )
+            );
+        }
+        out.push('\n');
+        let mut rows = vec![
+            [
+                "INSTANCE",
+                "EC2 ID",
+                "TYPE",
+                "STATUS",
+                "CPU LEFT",
+                "MEM LEFT",
+                "PORTS TAKEN",
+                "GPUS",
+                "SLOTS",
+                "EMPTY",
+                "BINDS",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for r in &self.instances {
+            rows.push(vec![
+                r.id.clone(),
+                r.ec2_instance_id.clone().unwrap_or_else(|| "-".to_owned()),
+                r.instance_type.clone().unwrap_or_else(|| "-".to_owned()),
+                if r.agent_connected {
+                    r.status.clone()
+                } else {
+                    format!("{} (agent off)", r.status)
+                },
+                r.remaining_cpu.to_string(),
+                r.remaining_memory_mib.to_string(),
+                if r.worst_case_ports_taken.is_empty() {
+                    "-".to_owned()
+                } else {
+                    r.worst_case_ports_taken.join(",")
+                },
+                r.remaining_gpus.to_string(),
+                r.slots.to_string(),
+                r.slots_when_empty.to_string(),
+                r.binding.clone(),
+            ]);
+        }
+        out.push_str(&table(&rows, &[4, 5, 7, 8, 9]));
+        out.push('\n');
+        let _ = writeln!(
+            out,
+            "ContainerCapacity: {} worst-case task(s) on {} counted instance(s) (book formula, min of per-resource sums: {})",
+            self.container_capacity, self.counted_instances, self.book_capacity
+        );
+        let per: Vec<String> = self
+            .per_resource
+            .iter()
+            .map(|r| format!("{} {}", r.resource, r.slots))
+            .collect();
+        let _ = writeln!(out, "Per resource: {}", per.join(", "));
+        let _ = writeln!(
+            out,
+            "IdleHostCapacity: {:.2} (largest host holds {} worst-case task(s) when empty)",
+            self.idle_host_capacity, self.largest_host_slots
+        );
+        let decision = match &self.decision {
+            DecisionJson::ScaleOut { hosts } => format!("scale out by {hosts}"),
+            DecisionJson::Hold => "hold".to_owned(),
+            DecisionJson::ScaleIn { hosts } => format!("scale in by {hosts}"),
+            DecisionJson::TaskDoesNotFit => "task does not fit".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "Decision (headroom {}): {decision}: {}",
+            self.headroom, self.explanation
+        );
+        out
+    }
+}
