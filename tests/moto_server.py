@@ -16,6 +16,11 @@ What moto lacks and this file adds (see ../shared/TOOLING.md, "moto"):
   "No active Lifecycle Action found ...".
 * ECS ListContainerInstances `filter`: moto ignores it. The one form the drainer uses,
   `ec2InstanceId == i-...`, is applied here.
+* ECS tasks: by default moto moves a task one status on (RUNNING, DEACTIVATING, STOPPING,
+  DEPROVISIONING, STOPPED) each time DescribeTasks returns it, so tasks stop by being looked
+  at. POST /_harness/state-transition sets moto's state manager, e.g.
+  {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}} keeps
+  tasks RUNNING until StopTask.
 
 Test set-up that moto cannot do through the API (its container instances always register with
 4096 CPU / 7482 MiB, and registration needs a running EC2 instance) goes through the harness
@@ -43,6 +48,7 @@ from moto.cloudwatch.models import cloudwatch_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ec2.models import ec2_backends
 from moto.ecs.models import ContainerInstance, ecs_backends
+from moto.moto_api import state_manager
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -282,6 +288,7 @@ class Harness:
                 ("GET", "/_harness/stats"): lambda r, q: {"aws_calls": self.aws_calls, "faults": dict(self.faults),
                                                           "calls_by_operation": dict(self.calls_by_operation)},
                 ("POST", "/_harness/fault-rate"): self.api_fault_rate,
+                ("POST", "/_harness/state-transition"): self.api_state_transition,
             }.get((method, path))
             if handler is None:
                 raise KeyError(f"no harness route {method} {path}")
@@ -368,6 +375,11 @@ class Harness:
                 "dimensions": {d.name: d.value for d in datum.dimensions},
             })
         return {"metrics": out}
+
+    @staticmethod
+    def api_state_transition(request, _query):
+        state_manager.set_transition(request["model_name"], request["transition"])
+        return {"model_name": request["model_name"], "transition": request["transition"]}
 
     def api_fault_rate(self, request, _query):
         self.fault_rate = float(request.get("rate", 0.0))

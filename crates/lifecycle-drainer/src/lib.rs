@@ -65,7 +65,7 @@ impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| decide::millis(d))
+            .map(decide::millis)
             .unwrap_or(0)
     }
 

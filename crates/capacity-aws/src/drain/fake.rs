@@ -111,8 +111,7 @@ fn injected(operation: Operation) -> DrainError {
         operation: "injected",
         cluster: "fake".to_owned(),
         subject: format!("{operation:?}"),
-        message: format!("injected failure of {operation:?}"),
-        source: "injected failure".into(),
+        source: format!("injected failure of {operation:?}").into(),
     }
 }
 

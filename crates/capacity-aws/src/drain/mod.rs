@@ -159,13 +159,12 @@ pub struct Republication {
 #[non_exhaustive]
 pub enum DrainError {
     /// An ECS call failed.
-    #[error("{operation} for {subject} in cluster {cluster} failed: {message}")]
+    #[error("{operation} for {subject} in cluster {cluster} failed: {}", error_chain(source.as_ref()))]
     Ecs {
         operation: &'static str,
         cluster: String,
         /// The EC2 instance id or container instance ARN the call was about.
         subject: String,
-        message: String,
         #[source]
         source: BoxError,
     },
@@ -188,33 +187,32 @@ pub enum DrainError {
     },
     /// An Auto Scaling call failed.
     #[error(
-        "{operation} for instance {ec2_instance_id} (group {auto_scaling_group_name}, hook {lifecycle_hook_name}) failed: {message}"
+        "{operation} for instance {ec2_instance_id} (group {auto_scaling_group_name}, hook {lifecycle_hook_name}) failed: {}",
+        error_chain(source.as_ref())
     )]
     AutoScaling {
         operation: &'static str,
         auto_scaling_group_name: String,
         lifecycle_hook_name: String,
         ec2_instance_id: String,
-        message: String,
         #[source]
         source: BoxError,
     },
     /// DescribeLifecycleHooks failed.
     #[error(
-        "DescribeLifecycleHooks for hook {lifecycle_hook_name} of group {auto_scaling_group_name} failed: {message}"
+        "DescribeLifecycleHooks for hook {lifecycle_hook_name} of group {auto_scaling_group_name} failed: {}",
+        error_chain(source.as_ref())
     )]
     DescribeHook {
         auto_scaling_group_name: String,
         lifecycle_hook_name: String,
-        message: String,
         #[source]
         source: BoxError,
     },
     /// SNS Publish failed (or its request could not be built).
-    #[error("publish to topic {topic_arn} failed: {message}")]
+    #[error("publish to topic {topic_arn} failed: {}", error_chain(source.as_ref()))]
     Publish {
         topic_arn: String,
-        message: String,
         #[source]
         source: BoxError,
     },

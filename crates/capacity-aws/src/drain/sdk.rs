@@ -11,7 +11,6 @@ use super::{
     ActionAnswer, AttributeValue, BoxError, DescribeLifecycleHook, DrainError, DrainingState,
     FindContainerInstance, HookTimeouts, LifecycleActionRef, LifecycleActionResult,
     LifecycleActions, ListInstanceTasks, ObservedTask, Republication, Republish, SetDraining,
-    error_chain,
 };
 
 /// ECS accepts at most 100 task ARNs per DescribeTasks call.
@@ -59,7 +58,6 @@ where
         operation,
         cluster: cluster.to_owned(),
         subject: subject.to_owned(),
-        message: error_chain(&err),
         source: Box::new(err),
     }
 }
@@ -73,7 +71,6 @@ where
         auto_scaling_group_name: action.auto_scaling_group_name.clone(),
         lifecycle_hook_name: action.lifecycle_hook_name.clone(),
         ec2_instance_id: action.ec2_instance_id.clone(),
-        message: error_chain(&err),
         source: Box::new(err),
     }
 }
@@ -214,11 +211,11 @@ impl ListInstanceTasks for AwsDrain {
                         operation: "DescribeTasks",
                         cluster: cluster.to_owned(),
                         subject: failure.arn().unwrap_or(container_instance_arn).to_owned(),
-                        message: format!(
-                            "failure {}",
+                        source: format!(
+                            "answered with failure {}",
                             failure.reason().unwrap_or("without a reason")
-                        ),
-                        source: "DescribeTasks failure".into(),
+                        )
+                        .into(),
                     });
                 }
             }
@@ -310,7 +307,6 @@ impl DescribeLifecycleHook for AwsDrain {
             .map_err(|err| DrainError::DescribeHook {
                 auto_scaling_group_name: auto_scaling_group_name.to_owned(),
                 lifecycle_hook_name: lifecycle_hook_name.to_owned(),
-                message: error_chain(&err),
                 source: Box::new(err),
             })?;
         let Some(hook) = answer
@@ -327,8 +323,7 @@ impl DescribeLifecycleHook for AwsDrain {
                 .ok_or_else(|| DrainError::DescribeHook {
                     auto_scaling_group_name: auto_scaling_group_name.to_owned(),
                     lifecycle_hook_name: lifecycle_hook_name.to_owned(),
-                    message: format!("answered without a valid {field}"),
-                    source: format!("missing or negative {field}").into(),
+                    source: format!("answered without a valid {field}").into(),
                 })
         };
         Ok(Some(HookTimeouts {
@@ -341,10 +336,9 @@ impl DescribeLifecycleHook for AwsDrain {
 impl Republish for AwsDrain {
     async fn republish(&self, republication: &Republication) -> Result<String, DrainError> {
         let topic_arn = &republication.topic_arn;
-        let publish_error = |err: BoxError| DrainError::Publish {
+        let publish_error = |source: BoxError| DrainError::Publish {
             topic_arn: topic_arn.clone(),
-            message: error_chain(err.as_ref()),
-            source: err,
+            source,
         };
         let mut request = self
             .sns
