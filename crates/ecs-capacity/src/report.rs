@@ -294,7 +294,7 @@ impl Report {
                 "PORTS TAKEN",
                 "GPUS",
                 "SLOTS",
-                "EMPTY",
+                "WHEN EMPTY",
                 "BINDS",
             ]
             .map(str::to_owned)

@@ -153,7 +153,7 @@ pub enum Strategy {
 #[serde(deny_unknown_fields)]
 struct ServiceFile {
     name: String,
-    task: TaskFile,
+    task: Spanned<TaskFile>,
     desired: u32,
     #[serde(default = "default_min_healthy")]
     minimum_healthy_percent: u32,
@@ -194,7 +194,7 @@ struct ChangeFile {
     desired: Option<u32>,
     ramp_to: Option<u32>,
     until: Option<Secs>,
-    deploy: Option<TaskFile>,
+    deploy: Option<Spanned<TaskFile>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -535,9 +535,15 @@ fn line<T>(s: &Spanned<T>) -> u64 {
 
 /// Parses and validates a scenario. `file` names it in errors.
 pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let raw: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| ScenarioError::Syntax {
-        file: file.to_owned(),
-        message: e.to_string(),
+    let raw: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        ScenarioError::Syntax {
+            file: file.to_owned(),
+            message: message
+                .strip_prefix("error: ")
+                .unwrap_or(&message)
+                .to_owned(),
+        }
     })?;
     let c = Checker { file };
 
@@ -553,7 +559,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
             "must be between 1s and 31 days",
         ));
     }
-    if duration % step != 0 {
+    if !duration.is_multiple_of(step) {
         return Err(c.err(
             line(&raw.duration),
             "duration",
@@ -678,7 +684,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                 format!("service {:?} is defined twice", s.name),
             ));
         }
-        let shape = task_shape(&c, svc_line, &format!("{base}.task"), &s.name, 1, &s.task)?;
+        let shape = task_shape(
+            &c,
+            line(&s.task),
+            &format!("{base}.task"),
+            &s.name,
+            1,
+            &s.task.value,
+        )?;
         if s.maximum_percent < 100 || s.maximum_percent > 400 {
             return Err(c.err(
                 svc_line,
@@ -748,11 +761,11 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                     revision += 1;
                     ChangeKind::Deploy(task_shape(
                         &c,
-                        ch_line,
+                        line(task),
                         &format!("{field}.deploy"),
                         &s.name,
                         revision,
-                        task,
+                        &task.value,
                     )?)
                 }
                 _ => {
@@ -804,7 +817,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         },
     };
     let calculator_schedule = raw.calculator.value.schedule.map_or(60, |s| s.0);
-    if calculator_schedule % step != 0 {
+    if !calculator_schedule.is_multiple_of(step) {
         return Err(c.err(
             line(&raw.calculator),
             "calculator.schedule",
@@ -855,7 +868,7 @@ fn alarm_settings(
     let l = line(a);
     let a = &a.value;
     let period = a.period.map_or(60, |p| p.0);
-    if period < step || period % step != 0 {
+    if period < step || !period.is_multiple_of(step) {
         return Err(c.err(
             l,
             format!("{field}.period"),
@@ -866,7 +879,7 @@ fn alarm_settings(
             ),
         ));
     }
-    if ![10, 30].contains(&period) && period % 60 != 0 {
+    if ![10, 30].contains(&period) && !period.is_multiple_of(60) {
         return Err(c.err(
             l,
             format!("{field}.period"),

@@ -49,6 +49,8 @@ pub struct Sample {
     pub active_instances: u32,
     /// Tasks RUNNING.
     pub running_tasks: u32,
+    /// Tasks holding resources on an instance: starting, running or stopping.
+    pub placed_tasks: u32,
     /// Σ services' desired counts.
     pub desired_tasks: u32,
     /// Tasks a service wants but the scheduler could not place for lack of room.
@@ -311,7 +313,7 @@ impl<'a> Sim<'a> {
         let cap = self.capacity()?;
         let pending: u32 = self.services.iter().map(|s| s.pending).sum();
         let scheduled =
-            self.sc.calculator_schedule > 0 && self.t % self.sc.calculator_schedule == 0;
+            self.sc.calculator_schedule > 0 && self.t.is_multiple_of(self.sc.calculator_schedule);
         if let Some(cap) = &cap
             && (self.changed || scheduled)
         {
@@ -337,6 +339,7 @@ impl<'a> Sim<'a> {
                 .iter()
                 .filter(|t| t.state == TaskState::Running)
                 .count() as u32,
+            placed_tasks: self.tasks.len() as u32,
             desired_tasks: self.services.iter().map(|s| s.desired).sum(),
             pending_tasks: pending,
             container_capacity: cap.as_ref().map_or(0, |c| c.container_capacity),
@@ -850,7 +853,7 @@ impl<'a> Sim<'a> {
             .into_iter()
             .enumerate()
         {
-            if self.t == 0 || self.t % alarm.period != 0 {
+            if self.t == 0 || !self.t.is_multiple_of(alarm.period) {
                 continue;
             }
             let (state, latest) = self.evaluate(alarm, index);

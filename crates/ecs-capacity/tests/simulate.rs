@@ -1,0 +1,270 @@
+//! Known behaviours of the scaling loop, reproduced by the simulator.
+
+use ecs_capacity::scenario::{self, PolicyKind, Scenario};
+use ecs_capacity::sim::{self, Outcome};
+use ecs_capacity::summary::Summary;
+
+fn parse(text: &str) -> Scenario {
+    scenario::parse("test.yaml", text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn run(sc: &Scenario) -> Outcome {
+    sim::run(sc, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn book() -> Scenario {
+    parse(scenario::BOOK)
+}
+
+fn has_event(o: &Outcome, text: &str) -> bool {
+    o.events.iter().any(|e| e.what.contains(text))
+}
+
+#[test]
+fn the_book_scales_out_once_and_back_in_once() {
+    let o = run(&book());
+    let s = Summary::of(&o);
+    assert_eq!(
+        (s.scale_outs, s.scale_ins, s.flaps),
+        (1, 1, 0),
+        "{:#?}",
+        o.events
+    );
+    assert_eq!(s.max_hosts, 2);
+    // The second task still fits on the t2.micro: nothing ever waits.
+    assert_eq!(s.task_minutes_pending, 0.0);
+    let out = o.actions[0];
+    let back = o.actions[1];
+    assert_eq!((out.from, out.to, back.from, back.to), (1, 2, 2, 1));
+    // Scale out one alarm period after the service grows at 5m (two tasks leave no room).
+    assert_eq!(out.t, 6 * 60);
+    // Scale in only after 5 evaluation periods above 1 once the service shrank at 30m.
+    assert!(back.t >= 30 * 60 + 5 * 60, "scale-in at {}", back.t);
+    assert_eq!(o.samples.last().map(|s| s.instances), Some(1));
+}
+
+#[test]
+fn the_book_passes_through_idle_host_capacity_one_and_one_and_a_half() {
+    let o = run(&book());
+    let at = |t: u64| {
+        o.samples
+            .iter()
+            .find(|s| s.t == t)
+            .copied()
+            .expect("sample")
+    };
+    // One task: 774 / 593 left → 1 slot of 2 → 0.5.
+    assert_eq!(
+        (at(60).container_capacity, at(60).idle_host_capacity),
+        (1, 0.5)
+    );
+    // Two tasks on the first host, the second host empty: 0 + 2 → exactly 1.0.
+    assert_eq!(
+        (
+            at(20 * 60).container_capacity,
+            at(20 * 60).idle_host_capacity
+        ),
+        (2, 1.0)
+    );
+    // Back to one task: 1 + 2 → 1.5, above 1: scale in.
+    assert_eq!(
+        (
+            at(33 * 60).container_capacity,
+            at(33 * 60).idle_host_capacity
+        ),
+        (3, 1.5)
+    );
+}
+
+#[test]
+fn a_scale_in_threshold_at_exactly_one_flaps_and_the_strict_rule_does_not() {
+    let strict = Summary::of(&run(&book()));
+    let loose = parse(&scenario::BOOK.replace(
+        "comparison: GreaterThanThreshold",
+        "comparison: GreaterThanOrEqualToThreshold",
+    ));
+    let loose_run = run(&loose);
+    let loose = Summary::of(&loose_run);
+    assert_eq!(strict.flaps, 0);
+    assert!(loose.flaps >= 2, "{:#?}", loose_run.events);
+    assert!(loose.scale_outs >= 2 && loose.scale_ins >= 2);
+    // Each scale-in at 1.0 removes the only spare room: the cluster spends time with none.
+    assert!(loose.minutes_without_room > strict.minutes_without_room);
+}
+
+const BURST: &str = r#"
+name: burst
+description: a service jumps from 2 to 24 tasks on small hosts
+duration: 2h
+step: 10s
+instance_types:
+  small: { cpu: 2048, memory: 4096 }
+asg:
+  min: 2
+  max: 20
+  desired: 2
+  instance_types: [small]
+  launch_delay: 4m
+  lifecycle_hook: { timeout: 15m }
+services:
+  - name: web
+    task: { cpu: 512, memory: 1024 }
+    desired: 2
+    changes:
+      - { at: 10m, desired: 24 }
+scaling:
+  policy: book
+  headroom: HEADROOM
+  scale_in: { threshold: THRESHOLD }
+"#;
+
+fn burst(headroom: u32, scale_in_threshold: f64) -> Scenario {
+    parse(
+        &BURST
+            .replace("HEADROOM", &headroom.to_string())
+            .replace("THRESHOLD", &scale_in_threshold.to_string()),
+    )
+}
+
+#[test]
+fn a_hosts_to_add_policy_removes_pending_time_that_plus_one_leaves() {
+    // A headroom of 8 tasks on hosts of 4 slots: HostsToAdd asks for 2 hosts at a time.
+    // Scale-in is kept out of the picture (threshold 100) to compare scale-out alone.
+    let sc = burst(8, 100.0);
+    let book = Summary::of(&run(&sc.with_policy(PolicyKind::Book)));
+    let computed_run = run(&sc.with_policy(PolicyKind::HostsToAdd));
+    let computed = Summary::of(&computed_run);
+    assert!(book.task_minutes_pending > 0.0);
+    assert!(
+        computed.task_minutes_pending < book.task_minutes_pending,
+        "hosts-to-add {} vs book {}",
+        computed.task_minutes_pending,
+        book.task_minutes_pending
+    );
+    assert!(
+        has_event(&computed_run, "HostsToAdd 2"),
+        "{:#?}",
+        computed_run.events
+    );
+}
+
+#[test]
+fn at_a_headroom_of_one_hosts_to_add_is_the_book_and_counting_pending_tasks_is_faster() {
+    let sc = burst(1, 100.0);
+    let book = Summary::of(&run(&sc.with_policy(PolicyKind::Book)));
+    let computed = Summary::of(&run(&sc.with_policy(PolicyKind::HostsToAdd)));
+    let pending = Summary::of(&run(&sc.with_policy(PolicyKind::HostsToAddPending)));
+    // HostsToAdd is 0 or 1 when the headroom is one task: the same hosts at the same times.
+    assert_eq!(computed.task_minutes_pending, book.task_minutes_pending);
+    assert_eq!(computed.instance_hours, book.instance_hours);
+    // Sizing for the 22 unplaced tasks too adds every host in one round.
+    assert!(pending.task_minutes_pending < book.task_minutes_pending / 2.0);
+}
+
+#[test]
+fn a_headroom_above_one_host_makes_the_idle_host_alarm_flap() {
+    // IdleHostCapacity > 1 does not know the headroom: with 8 tasks of headroom on hosts of
+    // 4 slots, removing a host at 1.5 leaves 2 < 8, and the scale-out alarm fires again.
+    let flapping = Summary::of(&run(&burst(8, 1.0)));
+    let calm = Summary::of(&run(&burst(1, 1.0)));
+    assert!(flapping.flaps > 0, "{flapping:#?}");
+    assert_eq!(calm.flaps, 0, "{calm:#?}");
+}
+
+#[test]
+fn a_scenario_and_a_seed_give_one_result() {
+    let sc = parse(scenario::DIURNAL);
+    let a = run(&sc.with_policy(PolicyKind::HostsToAdd));
+    let b = run(&sc.with_policy(PolicyKind::HostsToAdd));
+    assert_eq!(a.events, b.events);
+    assert_eq!(a.samples, b.samples);
+}
+
+#[test]
+fn the_diurnal_day_runs_a_rolling_deployment_that_briefly_doubles_the_service() {
+    let o = run(&parse(scenario::DIURNAL));
+    assert!(has_event(&o, "service api deploys api:2"));
+    let during = o
+        .samples
+        .iter()
+        .filter(|s| (15 * 3600..15 * 3600 + 600).contains(&s.t));
+    // Old and new revisions overlap: more tasks hold resources than the services want, and
+    // the new ones wait for room (the deployment is what asks for hosts here).
+    assert!(during.into_iter().any(|s| s.placed_tasks > s.desired_tasks));
+    assert!(has_event(&o, "task(s) pending: api"), "{:#?}", o.events);
+    let s = Summary::of(&o);
+    assert!(s.max_hosts > 10 && s.max_hosts <= 40, "{s:#?}");
+    // By the night the group is back near its minimum.
+    assert!(o.samples.last().is_some_and(|x| x.instances <= 5));
+}
+
+#[test]
+fn the_lifecycle_hook_drains_before_terminating_and_without_it_tasks_are_killed() {
+    // Shrink a busy group by hand: scale in with many tasks spread on every host.
+    let text = r#"
+name: shrink
+duration: 1h
+instance_types:
+  m: { cpu: 4096, memory: 8192 }
+asg: { min: 1, max: 6, desired: 4, instance_types: [m], launch_delay: 3m, HOOK }
+ecs: { strategy: spread }
+services:
+  - name: app
+    task: { cpu: 256, memory: 512 }
+    desired: 8
+    changes:
+      - { at: 5m, desired: 4 }
+scaling:
+  scale_in: { evaluation_periods: 2, cooldown: 3m }
+"#;
+    let hooked = run(&parse(
+        &text.replace("HOOK", "lifecycle_hook: { timeout: 15m }"),
+    ));
+    assert!(has_event(&hooked, "set DRAINING with"));
+    assert!(has_event(&hooked, "drained: lifecycle action completed"));
+    assert!(!has_event(&hooked, "killed"));
+    assert_eq!(Summary::of(&hooked).task_minutes_pending, 0.0);
+
+    let unhooked = run(&parse(&text.replace(", HOOK", "")));
+    assert!(
+        has_event(&unhooked, "no lifecycle hook"),
+        "{:#?}",
+        unhooked.events
+    );
+    assert!(
+        unhooked
+            .events
+            .iter()
+            .any(|e| e.what.contains("no lifecycle hook") && !e.what.contains(" 0 task(s) killed")),
+        "{:#?}",
+        unhooked.events
+    );
+}
+
+#[test]
+fn missing_data_treated_as_breaching_scales_out_a_quiet_cluster() {
+    // The calculator runs on events only: a quiet cluster publishes nothing.
+    let text = r#"
+name: quiet
+duration: 30m
+instance_types:
+  m: { cpu: 4096, memory: 8192 }
+asg: { min: 1, max: 3, desired: 1, instance_types: [m] }
+services:
+  - { name: app, task: { cpu: 256, memory: 512 }, desired: 1 }
+scaling:
+  scale_out: { missing_data: MODE, cooldown: 10m }
+calculator: { schedule: 0 }
+"#;
+    let ignore = Summary::of(&run(&parse(&text.replace("MODE", "ignore"))));
+    let breaching = Summary::of(&run(&parse(&text.replace("MODE", "breaching"))));
+    assert_eq!(ignore.scale_outs, 0);
+    assert!(breaching.scale_outs >= 1);
+}
+
+#[test]
+fn both_embedded_scenarios_are_valid() {
+    for (name, text) in scenario::EMBEDDED {
+        scenario::parse(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
