@@ -11,7 +11,7 @@ export MOTO_PYTHON := $(CURDIR)/$(PY)
 .PHONY: help test lint bench demo venv clean
 
 help: ## this list
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): tests/requirements.txt
 	python3 -m venv $(VENV)
@@ -45,20 +45,21 @@ LAMBDA_TOOLS := $(VENV)/.lambda-tools
 SAM := $(TOOLS)/sam/bin/sam
 LAMBDAS := capacity-calculator lifecycle-drainer
 STACK ?= ecs-capacity
+TEMPLATES := infra/template.yaml infra/example-stack.yaml
 
-.PHONY: infra-check package deploy
+.PHONY: infra-check package deploy deploy-example
 
 $(CFN_GUARD): infra/install-cfn-guard.sh
 	infra/install-cfn-guard.sh $(TOOLS)
 
-infra-check: $(STAMP) $(CFN_GUARD) ## cfn-lint and the cfn-guard rules on infra/template.yaml (part of make test)
-	$(VENV)/bin/cfn-lint infra/template.yaml
-	$(CFN_GUARD) validate --rules infra/rules --data infra/template.yaml --show-summary fail
+infra-check: $(STAMP) $(CFN_GUARD) ## cfn-lint and the cfn-guard rules on the infra/ templates (part of make test)
+	$(VENV)/bin/cfn-lint $(TEMPLATES)
+	$(CFN_GUARD) validate --rules infra/rules $(addprefix --data ,$(TEMPLATES)) --show-summary fail
 	for rules in infra/rules/*.guard; do \
 	  tests=infra/rules/tests/$$(basename $$rules .guard)_tests.yaml; \
 	  out=$$($(CFN_GUARD) test --rules-file $$rules --test-data $$tests 2>&1) || { echo "$$out"; exit 1; }; \
 	done
-	@echo "infra-check: cfn-lint clean, cfn-guard rules pass on the template and on their own tests"
+	@echo "infra-check: cfn-lint clean, cfn-guard rules pass on the templates and on their own tests"
 
 $(LAMBDA_TOOLS): $(STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2 ziglang==0.17.1
@@ -79,3 +80,11 @@ deploy: ## sam deploy (AWS account needed): CLUSTER=name ASG=name [STACK=] [REGI
 	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file infra/template.yaml --stack-name $(STACK) $(if $(REGION),--region $(REGION)) \
 	  --resolve-s3 --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset \
 	  --parameter-overrides ClusterName=$(CLUSTER) AutoScalingGroupName=$(ASG) $(PARAMS)
+
+deploy-example: ## new cluster, hosts, example service and this loop: VPC=vpc-.. SUBNETS=subnet-a,subnet-b [STACK=] [REGION=] [PARAMS=]
+	@test -n "$(VPC)" && test -n "$(SUBNETS)" || { echo "usage: make deploy-example VPC=<vpc id> SUBNETS=<subnet id>,<subnet id> [STACK=ecs-capacity-example] [REGION=eu-west-1] [PARAMS='InstanceType=t4g.small ...']" >&2; exit 2; }
+	$(MAKE) --no-print-directory package $(SAM)
+	SAM_CLI_TELEMETRY=0 $(SAM) deploy --template-file infra/example-stack.yaml \
+	  --stack-name $(if $(filter command line,$(origin STACK)),$(STACK),ecs-capacity-example) $(if $(REGION),--region $(REGION)) \
+	  --resolve-s3 --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+	  --parameter-overrides VpcId=$(VPC) SubnetIds=$(SUBNETS) $(PARAMS)
