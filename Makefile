@@ -28,11 +28,13 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-bench: ## criterion benchmarks of the capacity math
+bench: $(STAMP) ## criterion benchmark of the math; cold/warm start and RSS of the calculator as Lambda runs it
 	cargo bench -p capacity-core --bench capacity
+	cargo build --release -p capacity-calculator
+	$(PY) tests/bench_lambda.py target/release/capacity-calculator --runs 20 --instances 100
 
-demo: ## print a capacity report for an embedded example cluster
-	cargo run --quiet -p capacity-core --example demo
+demo: ## simulate a day of a mixed cluster, book +1 vs hosts-to-add: summary, chart in out/demo.svg
+	cargo run --quiet -p ecs-capacity -- simulate diurnal --compare --chart out/demo.svg
 
 clean: ## remove build output and the venv
 	cargo clean

@@ -161,7 +161,7 @@ fn draw(svg: &mut String, title: &str, runs: &[Outcome]) -> Result<(), Box<dyn s
             let colour = COLOURS.get(i).copied().unwrap_or(BLACK);
             chart.draw_series(LineSeries::new(
                 thin(&run.samples, run.step).map(|s| (hours(s), (panel.value)(s))),
-                colour.stroke_width(if i == 0 { 3 } else { 2 }),
+                colour.stroke_width(if i == 0 { 5 } else { 2 }),
             ))?;
         }
     }

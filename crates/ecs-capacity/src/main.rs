@@ -227,6 +227,27 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Worst-case slots of the largest instance type for the scenario's first task shapes.
+fn largest_slots(sc: &scenario::Scenario) -> u32 {
+    let Ok(worst) = WorstCase::of(sc.services.iter().map(|s| &s.shape)) else {
+        return 0;
+    };
+    sc.instance_types
+        .iter()
+        .filter_map(|t| {
+            let host = capacity_core::ContainerInstance::active(
+                t.name.clone(),
+                capacity_core::Resources::new(t.cpu, t.memory_mib),
+                capacity_core::Resources::new(t.cpu, t.memory_mib),
+            );
+            capacity_core::cluster_capacity(&[host], &worst)
+                .ok()
+                .map(|c| c.largest_host_slots)
+        })
+        .max()
+        .unwrap_or(0)
+}
+
 fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
     if args.print_scenario {
         let text = match scenario::EMBEDDED.iter().find(|(n, _)| *n == args.scenario) {
@@ -294,6 +315,25 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
             }
             println!("\nSummary:");
             print!("{}", summary_table(&summaries));
+            let same = |a: &Summary, b: &Summary| {
+                Summary {
+                    policy: String::new(),
+                    ..a.clone()
+                } == Summary {
+                    policy: String::new(),
+                    ..b.clone()
+                }
+            };
+            if let [book, computed, ..] = summaries.as_slice()
+                && args.compare
+                && same(book, computed)
+            {
+                println!(
+                    "\nhosts-to-add behaves as book ±1 here: with a headroom of {} task(s) and hosts of up to {} slot(s),\nHostsToAdd is never above 1. hosts-to-add+pending (a what-if the calculator does not do)\nalso sizes for the tasks that could not be placed.",
+                    base.headroom.headroom(),
+                    largest_slots(&base)
+                );
+            }
             if let Some(path) = &args.chart {
                 println!("\nChart written to {}", path.display());
             }
