@@ -245,6 +245,8 @@ struct Progress {
     last_error: Option<String>,
     /// The last call failed: skip the next look, wait first.
     back_off: bool,
+    /// Tasks holding the host at the last successful look.
+    tasks_holding: Option<usize>,
 }
 
 impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
@@ -449,7 +451,13 @@ impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
         match self.aws.list_instance_tasks(cluster, &arn).await {
             Ok(tasks) => {
                 let holding = tasks.iter().filter(|t| t.holds_the_host()).count();
-                tracing::info!(container_instance_arn = %arn, tasks_holding_the_host = holding, "polled the draining instance");
+                // Info only when the count changes: a long drain polls thousands of times.
+                if progress.tasks_holding != Some(holding) {
+                    tracing::info!(container_instance_arn = %arn, tasks_holding_the_host = holding, "tasks still on the draining instance");
+                    progress.tasks_holding = Some(holding);
+                } else {
+                    tracing::debug!(container_instance_arn = %arn, tasks_holding_the_host = holding, "polled the draining instance");
+                }
                 Observation::Tasks(tasks)
             }
             Err(err) => unavailable(progress, err),
