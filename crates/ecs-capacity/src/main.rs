@@ -150,7 +150,12 @@ fn main() -> ExitCode {
             let mut message = format!("error: {e}");
             let mut source = e.source();
             while let Some(s) = source {
-                message.push_str(&format!(": {s}"));
+                // Some errors already quote their source (the SDK's): say it once.
+                let text = s.to_string();
+                if !message.contains(&text) {
+                    message.push_str(": ");
+                    message.push_str(&text);
+                }
                 source = s.source();
             }
             eprintln!("{message}");

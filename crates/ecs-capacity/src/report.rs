@@ -95,8 +95,13 @@ impl From<ScaleDecision> for DecisionJson {
 
 impl From<&TaskShape> for TaskShapeJson {
     fn from(s: &TaskShape) -> Self {
+        // Shapes read from a live cluster are named by ARN; `family:revision` says it all.
+        let name = s
+            .name
+            .rsplit_once(":task-definition/")
+            .map_or(s.name.as_str(), |(_, short)| short);
         TaskShapeJson {
-            name: s.name.clone(),
+            name: name.to_owned(),
             cpu: s.cpu,
             memory_mib: s.memory_mib,
             ports_tcp: s.ports_tcp.iter().copied().collect(),

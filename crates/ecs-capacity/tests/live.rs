@@ -1,0 +1,160 @@
+//! `report --cluster` through the real SDK over HTTP, against the moto emulator (started per
+//! test by `moto-harness`). The binary gets the emulator the standard way, through
+//! `AWS_ENDPOINT_URL`, exactly as a user points it at any endpoint.
+//!
+//! moto's gaps shape the set-up: container instances are created through the harness API
+//! (moto's RegisterContainerInstance needs a running EC2 instance and ignores
+//! `totalResources`), and moto deducts a container's hard `memory` limit when it places a task.
+
+use std::process::{Command, Output};
+
+use aws_sdk_ecs::types::ContainerDefinition;
+use moto_harness::{MotoServer, REGION};
+use serde_json::{Value, json};
+
+const CLUSTER: &str = "report-cluster";
+
+fn report(moto: &MotoServer, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ecs-capacity"))
+        .args(["report", "--cluster", CLUSTER, "--format", "json"])
+        .args(extra)
+        .env("AWS_ENDPOINT_URL", moto.endpoint())
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+async fn cluster_with_hosts(count: usize) -> (MotoServer, aws_sdk_ecs::Client) {
+    let moto = MotoServer::start();
+    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
+    ecs.create_cluster()
+        .cluster_name(CLUSTER)
+        .send()
+        .await
+        .expect("create cluster");
+    moto.add_container_instances(
+        CLUSTER,
+        count,
+        &json!({
+            "registered": {"CPU": 2048, "MEMORY": 4096},
+            "remaining": {"CPU": 2048, "MEMORY": 4096},
+        }),
+    );
+    (moto, ecs)
+}
+
+#[tokio::test]
+async fn a_live_cluster_with_the_task_shape_given_by_flags() {
+    let (moto, _ecs) = cluster_with_hosts(2).await;
+    let json = json_of(&report(
+        &moto,
+        &["--task-cpu", "512", "--task-memory", "1024"],
+    ));
+    assert_eq!(json["cluster"], CLUSTER);
+    assert_eq!(json["instances"].as_array().map(Vec::len), Some(2));
+    // 2 hosts × min(2048/512, 4096/1024) = 8; H = 4.
+    assert_eq!(json["container_capacity"], 8);
+    assert_eq!(json["largest_host_slots"], 4);
+    assert_eq!(json["idle_host_capacity"], 2.0);
+    assert_eq!(json["decision"]["action"], "scale_in");
+}
+
+#[tokio::test]
+async fn a_live_cluster_discovers_the_worst_case_from_its_running_tasks() {
+    let (moto, ecs) = cluster_with_hosts(2).await;
+    let arn = ecs
+        .register_task_definition()
+        .family("api")
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image("nginx")
+                .cpu(1024)
+                .memory(2048)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("register task definition")
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .expect("task definition ARN")
+        .to_owned();
+    let run = ecs
+        .run_task()
+        .cluster(CLUSTER)
+        .task_definition(&arn)
+        .count(1)
+        .send()
+        .await
+        .expect("run task");
+    assert_eq!(
+        run.tasks().len(),
+        1,
+        "moto placed the task: {:?}",
+        run.failures()
+    );
+
+    let json = json_of(&report(&moto, &[]));
+    assert_eq!(json["worst_case"]["cpu"], 1024);
+    assert_eq!(json["worst_case"]["memory_mib"], 2048);
+    assert_eq!(
+        json["task_shapes"][0]["name"], "api:1",
+        "the ARN is shortened"
+    );
+    // One host has one slot left, the other two: 3, H = 2 → 1.5.
+    assert_eq!(json["container_capacity"], 3);
+    assert_eq!(json["idle_host_capacity"], 1.5);
+}
+
+#[test]
+fn an_unreachable_endpoint_is_an_error_that_names_the_call_and_the_cluster() {
+    // Port 1 on the loopback: nothing listens there. No number is printed for a failed read.
+    let out = Command::new(env!("CARGO_BIN_EXE_ecs-capacity"))
+        .args([
+            "report",
+            "--cluster",
+            CLUSTER,
+            "--task-cpu",
+            "512",
+            "--task-memory",
+            "1024",
+        ])
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .expect("the binary runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: cannot read the cluster: "),
+        "{stderr}"
+    );
+    assert!(stderr.contains(CLUSTER), "{stderr}");
+}
