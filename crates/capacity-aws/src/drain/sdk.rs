@@ -392,3 +392,187 @@ mod tests {
         assert!(!is_no_active_action(&throttled));
     }
 }
+
+/// The ECS side against the SDK's own mocks, for what moto cannot show: ListTasks paging
+/// (moto never pages), DescribeTasks batches, and `failures` entries other than MISSING.
+#[cfg(test)]
+mod sdk_mock_tests {
+    use super::*;
+    use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+    use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+    use aws_sdk_ecs::operation::update_container_instances_state::UpdateContainerInstancesStateOutput;
+    use aws_sdk_ecs::types::{ContainerInstance, Failure, Task};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    fn drain_with(ecs: aws_sdk_ecs::Client) -> AwsDrain {
+        // Never called in these tests.
+        let autoscaling = aws_sdk_autoscaling::Client::from_conf(
+            aws_sdk_autoscaling::Config::builder()
+                .behavior_version(aws_sdk_autoscaling::config::BehaviorVersion::latest())
+                .region(aws_sdk_autoscaling::config::Region::new("us-east-1"))
+                .build(),
+        );
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::Config::builder()
+                .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+                .region(aws_sdk_sns::config::Region::new("us-east-1"))
+                .build(),
+        );
+        AwsDrain::new(ecs, autoscaling, sns)
+    }
+
+    fn arns(range: std::ops::Range<u32>) -> Vec<String> {
+        range
+            .map(|i| format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{i}"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn tasks_are_listed_page_by_page_for_both_desired_statuses_and_described_by_100() {
+        let running_first = mock!(aws_sdk_ecs::Client::list_tasks)
+            .match_requests(|r| {
+                r.desired_status() == Some(&DesiredStatus::Running) && r.next_token().is_none()
+            })
+            .then_output(|| {
+                ListTasksOutput::builder()
+                    .set_task_arns(Some(arns(0..100)))
+                    .next_token("page-2")
+                    .build()
+            });
+        let running_second = mock!(aws_sdk_ecs::Client::list_tasks)
+            .match_requests(|r| r.next_token() == Some("page-2"))
+            .then_output(|| {
+                ListTasksOutput::builder()
+                    .set_task_arns(Some(arns(100..150)))
+                    .build()
+            });
+        let stopped = mock!(aws_sdk_ecs::Client::list_tasks)
+            .match_requests(|r| r.desired_status() == Some(&DesiredStatus::Stopped))
+            .then_output(|| {
+                ListTasksOutput::builder()
+                    .set_task_arns(Some(arns(150..151)))
+                    .build()
+            });
+        let describe = mock!(aws_sdk_ecs::Client::describe_tasks)
+            .match_requests(|r| r.tasks().len() <= 100)
+            .then_compute_output(|r| {
+                let tasks = r.tasks().iter().map(|arn| {
+                    let status = if arn.ends_with("/150") {
+                        "STOPPING"
+                    } else {
+                        "RUNNING"
+                    };
+                    Task::builder().task_arn(arn).last_status(status).build()
+                });
+                DescribeTasksOutput::builder()
+                    .set_tasks(Some(tasks.collect()))
+                    .build()
+            });
+        let ecs = mock_client!(
+            aws_sdk_ecs,
+            RuleMode::MatchAny,
+            &[&running_first, &running_second, &stopped, &describe]
+        );
+
+        let tasks = drain_with(ecs).list_instance_tasks("prod", "ci-1").await;
+        let tasks = tasks.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(tasks.len(), 151);
+        assert_eq!(
+            tasks.iter().filter(|t| t.last_status == "STOPPING").count(),
+            1,
+            "the task ECS is stopping is seen"
+        );
+        assert_eq!(running_first.num_calls(), 1);
+        assert_eq!(running_second.num_calls(), 1);
+        assert_eq!(stopped.num_calls(), 1);
+        assert_eq!(
+            describe.num_calls(),
+            2,
+            "151 tasks: two DescribeTasks calls"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_task_missing_at_describe_time_is_gone_but_another_failure_is_an_error() {
+        for (reason, fails) in [("MISSING", false), ("ACCESS_DENIED", true)] {
+            let list = mock!(aws_sdk_ecs::Client::list_tasks).then_output(|| {
+                ListTasksOutput::builder()
+                    .set_task_arns(Some(arns(0..1)))
+                    .build()
+            });
+            let describe = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(move || {
+                DescribeTasksOutput::builder()
+                    .failures(
+                        Failure::builder()
+                            .arn("arn:aws:ecs:us-east-1:123456789012:task/prod/0")
+                            .reason(reason)
+                            .build(),
+                    )
+                    .build()
+            });
+            let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&list, &describe]);
+            let answer = drain_with(ecs).list_instance_tasks("prod", "ci-1").await;
+            match answer {
+                Ok(tasks) => {
+                    assert!(!fails, "{reason} should fail");
+                    assert!(tasks.is_empty());
+                }
+                Err(err) => {
+                    assert!(fails, "{reason}: {err}");
+                    let text = err.to_string();
+                    assert!(
+                        text.contains("task/prod/0")
+                            && text.contains("ACCESS_DENIED")
+                            && text.contains("cluster prod"),
+                        "{text}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn draining_reads_the_failures_list() {
+        let cases = [
+            (None, Some(DrainingState::Draining)),
+            (Some("MISSING"), Some(DrainingState::NotInCluster)),
+            (Some("INACTIVE"), None),
+        ];
+        for (reason, expected) in cases {
+            let update = mock!(aws_sdk_ecs::Client::update_container_instances_state)
+                .match_requests(|r| r.status() == Some(&ContainerInstanceStatus::Draining))
+                .then_output(move || match reason {
+                    None => UpdateContainerInstancesStateOutput::builder()
+                        .container_instances(
+                            ContainerInstance::builder()
+                                .container_instance_arn("ci-1")
+                                .status("DRAINING")
+                                .build(),
+                        )
+                        .build(),
+                    Some(reason) => UpdateContainerInstancesStateOutput::builder()
+                        .failures(Failure::builder().arn("ci-1").reason(reason).build())
+                        .build(),
+                });
+            let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&update]);
+            let answer = drain_with(ecs).set_draining("prod", "ci-1").await;
+            match (answer, expected) {
+                (Ok(state), Some(expected)) => assert_eq!(state, expected),
+                (
+                    Err(DrainError::DrainingRefused {
+                        container_instance_arn,
+                        reason,
+                        ..
+                    }),
+                    None,
+                ) => {
+                    assert_eq!(
+                        (container_instance_arn.as_str(), reason.as_str()),
+                        ("ci-1", "INACTIVE")
+                    );
+                }
+                (other, _) => panic!("{reason:?}: unexpected {other:?}"),
+            }
+        }
+    }
+}
