@@ -478,7 +478,10 @@ impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
                     .clone()
                     .unwrap_or_else(|| topic_arn.clone()),
                 message.clone(),
-                subject.clone(),
+                // SNS refuses a subject over 100 characters; the message is what matters.
+                subject
+                    .clone()
+                    .filter(|s| !s.is_empty() && s.chars().count() <= 100),
             ),
             Delivery::EventBridge { message, .. } => match &self.config.republish_topic_arn {
                 Some(topic) => (topic.clone(), message.clone(), None),

@@ -1051,3 +1051,20 @@ fn an_sns_event_of_the_wrong_shape_is_named() {
         "{err:?}"
     );
 }
+
+#[tokio::test]
+async fn a_subject_sns_would_refuse_is_dropped_from_the_republished_message() {
+    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let aws = world(&clock, vec![vec![task(1, "RUNNING")]]);
+    let mut event = fixture(SNS_TERMINATING);
+    event["Records"][0]["Sns"]["Subject"] = json!("x".repeat(101));
+    let answer = run(event, clock.now_ms() + 60_000, &config(), &aws, &clock).await;
+    assert_eq!(
+        outcomes(&answer).first().map(|o| o["outcome"].clone()),
+        Some(json!("republished"))
+    );
+    assert_eq!(
+        aws.republished().first().map(|r| r.subject.clone()),
+        Some(None)
+    );
+}
