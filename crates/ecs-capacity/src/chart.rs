@@ -60,6 +60,20 @@ fn thin(samples: &[Sample], step: u64) -> impl Iterator<Item = &Sample> {
         .map(|(_, s)| s)
 }
 
+/// A staircase through the points: values hold until the next point, as the state does.
+fn staircase(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (x, y) in points {
+        if let Some(&(_, previous)) = out.last()
+            && previous != y
+        {
+            out.push((x, previous));
+        }
+        out.push((x, y));
+    }
+    out
+}
+
 fn hours(s: &Sample) -> f64 {
     s.t as f64 / 3600.0
 }
@@ -135,8 +149,11 @@ fn draw(svg: &mut String, title: &str, runs: &[Outcome]) -> Result<(), Box<dyn s
             .y_label_formatter(&|v| {
                 if panel.reference.is_some() {
                     format!("{v:.1}")
-                } else {
+                } else if (v - v.round()).abs() < 1e-6 {
                     format!("{v:.0}")
+                } else {
+                    // Counts are whole: no label between two integers.
+                    String::new()
                 }
             })
             .light_line_style(RGBColor(238, 238, 238))
@@ -153,14 +170,17 @@ fn draw(svg: &mut String, title: &str, runs: &[Outcome]) -> Result<(), Box<dyn s
             && let Some(first) = runs.first()
         {
             chart.draw_series(LineSeries::new(
-                thin(&first.samples, first.step).map(|s| (hours(s), f64::from(s.desired_tasks))),
+                staircase(
+                    thin(&first.samples, first.step)
+                        .map(|s| (hours(s), f64::from(s.desired_tasks))),
+                ),
                 RGBColor(160, 160, 160).stroke_width(3),
             ))?;
         }
         for (i, run) in runs.iter().enumerate() {
             let colour = COLOURS.get(i).copied().unwrap_or(BLACK);
             chart.draw_series(LineSeries::new(
-                thin(&run.samples, run.step).map(|s| (hours(s), (panel.value)(s))),
+                staircase(thin(&run.samples, run.step).map(|s| (hours(s), (panel.value)(s)))),
                 colour.stroke_width(if i == 0 { 5 } else { 2 }),
             ))?;
         }

@@ -686,6 +686,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         }
         let shape = task_shape(
             &c,
+            &instance_types,
             line(&s.task),
             &format!("{base}.task"),
             &s.name,
@@ -761,6 +762,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
                     revision += 1;
                     ChangeKind::Deploy(task_shape(
                         &c,
+                        &instance_types,
                         line(task),
                         &format!("{field}.deploy"),
                         &s.name,
@@ -923,12 +925,32 @@ fn alarm_settings(
 
 fn task_shape(
     c: &Checker,
+    types: &[InstanceType],
     line: u64,
     field: &str,
     service: &str,
     revision: u32,
     t: &TaskFile,
 ) -> Result<TaskShape, ScenarioError> {
+    let fits = |ty: &InstanceType| {
+        ty.cpu >= t.cpu
+            && ty.memory_mib >= t.memory
+            && ty.gpus >= t.gpus
+            && (!t.awsvpc || ty.max_enis.is_none_or(|m| m >= 2))
+    };
+    if !types.iter().any(fits) {
+        return Err(c.err(
+            line,
+            field,
+            format!(
+                "{} CPU units / {} MiB / {} GPU(s){} fits on no instance type of the scenario",
+                t.cpu,
+                t.memory,
+                t.gpus,
+                if t.awsvpc { " / 1 ENI" } else { "" }
+            ),
+        ));
+    }
     if t.cpu == 0 && t.memory == 0 {
         return Err(c.err(
             line,

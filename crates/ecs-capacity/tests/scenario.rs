@@ -151,6 +151,18 @@ fn an_empty_task_and_a_zero_headroom_are_rejected() {
 }
 
 #[test]
+fn a_task_larger_than_every_instance_type_is_rejected() {
+    let e = error_of(&book_with(
+        "task: { cpu: 250, memory: 400 }",
+        "task: { cpu: 250, memory: 1024 }",
+    ));
+    assert_eq!(
+        e,
+        "s.yaml:26: services[0].task: 250 CPU units / 1024 MiB / 0 GPU(s) fits on no instance type of the scenario"
+    );
+}
+
+#[test]
 fn syntax_errors_are_syntax_errors() {
     let e = scenario::parse("s.yaml", "name: [unclosed\n").expect_err("bad YAML");
     assert!(matches!(e, ScenarioError::Syntax { .. }), "{e}");
