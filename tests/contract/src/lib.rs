@@ -1,14 +1,24 @@
-//! The contract between `infra/template.yaml` and the Lambda binaries it deploys: every
-//! environment variable the template sets is one the binary reads, and every variable the
-//! binary requires is set on every deployment, not only under some template condition.
+//! The contract between `infra/template.yaml` and the Lambda binaries it deploys:
+//!
+//! * every environment variable the template sets is one the binary reads, and every variable
+//!   the binary requires is set on every deployment, not only under some template condition
+//!   ([`check`]);
+//! * every value a deployment can give a variable — each parameter's default, minimum,
+//!   maximum and allowed values — is one the binary accepts
+//!   ([`Template::deployable_environments`], fed to the binaries' own config parsers);
+//! * the alarms watch the metrics the calculator publishes, and the scale-out step policy adds
+//!   the hosts the calculator computed (the tests in `tests/`).
 //!
 //! Each binary lists what it reads as `ENV_VARS: &[(name, required)]`; this crate reads the
 //! template's functions (SAM or plain Lambda) and checks one against the other.
 //!
 //! ```
-//! use infra_contract::{check, Template};
+//! use infra_contract::{check, Source, Template};
 //!
 //! let template = Template::parse(r#"
+//! Parameters:
+//!   ClusterName: { Type: String }
+//!   Poll: { Type: Number, Default: 5, MinValue: 1, MaxValue: 300 }
 //! Resources:
 //!   Drainer:
 //!     Type: AWS::Serverless::Function
@@ -21,14 +31,16 @@
 //! "#).unwrap();
 //! let drainer = &template.functions()[0];
 //! assert_eq!(drainer.binary.as_deref(), Some("lifecycle-drainer"));
+//! assert_eq!(drainer.variables["ECS_CLUSTER"], Source::Parameter("ClusterName".into()));
 //! let reads = &[("ECS_CLUSTER", true), ("POLL_INTERVAL_SECONDS", false)];
 //! assert!(check(drainer, reads).is_empty());
 //! ```
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Deserialize;
+use serde_json::Value;
 use serde_saphyr::Tagged;
 use thiserror::Error;
 
@@ -43,8 +55,23 @@ pub struct TemplateError(String);
 /// The part of a CloudFormation/SAM template the contract needs.
 #[derive(Debug, Deserialize)]
 pub struct Template {
+    #[serde(rename = "Parameters", default)]
+    parameters: BTreeMap<String, Parameter>,
     #[serde(rename = "Resources")]
     resources: BTreeMap<String, Resource>,
+}
+
+/// A template parameter's constraints, as written (numbers stay numbers).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Parameter {
+    #[serde(rename = "Default", default)]
+    pub default: Option<Value>,
+    #[serde(rename = "MinValue", default)]
+    pub min_value: Option<Value>,
+    #[serde(rename = "MaxValue", default)]
+    pub max_value: Option<Value>,
+    #[serde(rename = "AllowedValues", default)]
+    pub allowed_values: Option<Vec<Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,22 +79,48 @@ struct Resource {
     #[serde(rename = "Type")]
     kind: String,
     #[serde(rename = "Properties", default)]
-    properties: Option<FunctionProperties>,
+    properties: Option<Properties>,
 }
 
+/// The properties the contract reads, of whatever resource type (others are ignored).
+/// Short-form tags (`!Ref`, `!If`, ...) are kept one level deep: on the property itself, and on
+/// each environment variable.
 #[derive(Debug, Default, Deserialize)]
-struct FunctionProperties {
-    /// SAM: the build output, `../target/lambda/<binary>/bootstrap.zip`.
-    #[serde(rename = "CodeUri", default)]
-    code_uri: Option<serde_json::Value>,
-    #[serde(rename = "Environment", default)]
+#[serde(rename_all = "PascalCase")]
+pub struct Properties {
+    /// SAM function: the build output, `../target/lambda/<binary>/bootstrap.zip`.
+    #[serde(default)]
+    code_uri: Option<Value>,
+    #[serde(default)]
     environment: Option<Environment>,
+    /// CloudWatch alarm.
+    #[serde(default)]
+    pub namespace: Option<Tagged<Value>>,
+    #[serde(default)]
+    pub metric_name: Option<Value>,
+    #[serde(default)]
+    pub dimensions: Option<Value>,
+    #[serde(default)]
+    pub statistic: Option<Value>,
+    #[serde(default)]
+    pub threshold: Option<Tagged<Value>>,
+    #[serde(default)]
+    pub comparison_operator: Option<Value>,
+    #[serde(default)]
+    pub alarm_actions: Option<Tagged<Value>>,
+    /// Auto Scaling policy.
+    #[serde(default)]
+    pub policy_type: Option<Value>,
+    #[serde(default)]
+    pub step_adjustments: Option<Tagged<Value>>,
+    #[serde(default)]
+    pub metric_aggregation_type: Option<Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 struct Environment {
     #[serde(rename = "Variables", default)]
-    variables: BTreeMap<String, Tagged<serde_json::Value>>,
+    variables: BTreeMap<String, Tagged<Value>>,
 }
 
 /// One function of the template and the environment it is given.
@@ -77,17 +130,34 @@ pub struct Function {
     pub logical_id: String,
     /// The binary, from a `CodeUri` ending in `/<binary>/bootstrap.zip`.
     pub binary: Option<String>,
-    /// Variable name and how it is set.
-    pub variables: BTreeMap<String, Setting>,
+    /// Variable name and where its value comes from.
+    pub variables: BTreeMap<String, Source>,
 }
 
-/// How the template sets a variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Setting {
-    /// On every deployment: a literal, `!Ref`, `!Sub`, ...
-    Always,
-    /// Only under a template condition (`!If` / `Fn::If`, which may yield `AWS::NoValue`).
-    Conditionally,
+/// Where the template takes a variable's value from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// `!Ref P` of a template parameter: on every deployment.
+    Parameter(String),
+    /// `!If [C, !Ref P, !Ref AWS::NoValue]`: only when parameter P differs from its default
+    /// (the template's convention for conditions that guard a variable).
+    ParameterUnlessDefault(String),
+    /// A literal, on every deployment.
+    Literal(String),
+    /// Known only at deploy time (a resource's `!Ref` or `!GetAtt`, `!Sub`, ...), on every
+    /// deployment.
+    DeployTime,
+    /// Any other conditional value.
+    Conditional,
+}
+
+impl Source {
+    fn always_set(&self) -> bool {
+        !matches!(
+            self,
+            Source::ParameterUnlessDefault(_) | Source::Conditional
+        )
+    }
 }
 
 /// A breach of the contract between the template and a binary.
@@ -132,6 +202,27 @@ impl Template {
         serde_saphyr::from_str(yaml).map_err(|e| TemplateError(e.to_string()))
     }
 
+    /// A parameter by name.
+    pub fn parameter(&self, name: &str) -> Option<&Parameter> {
+        self.parameters.get(name)
+    }
+
+    /// Logical id and properties of each resource of type `kind`, in logical-id order.
+    pub fn resources_of_type<'a>(
+        &'a self,
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a Properties)> + 'a {
+        self.resources
+            .iter()
+            .filter(move |(_, r)| r.kind == kind)
+            .filter_map(|(id, r)| Some((id.as_str(), r.properties.as_ref()?)))
+    }
+
+    /// The properties of one resource.
+    pub fn resource(&self, logical_id: &str) -> Option<&Properties> {
+        self.resources.get(logical_id)?.properties.as_ref()
+    }
+
     /// The template's Lambda functions, in logical-id order.
     pub fn functions(&self) -> Vec<Function> {
         self.resources
@@ -141,14 +232,14 @@ impl Template {
                 let properties = r.properties.as_ref();
                 let binary = properties
                     .and_then(|p| p.code_uri.as_ref())
-                    .and_then(serde_json::Value::as_str)
+                    .and_then(Value::as_str)
                     .and_then(binary_of_code_uri);
                 let variables = properties
                     .and_then(|p| p.environment.as_ref())
                     .map(|e| {
                         e.variables
                             .iter()
-                            .map(|(name, value)| (name.clone(), setting(value)))
+                            .map(|(name, value)| (name.clone(), self.source(value)))
                             .collect()
                     })
                     .unwrap_or_default();
@@ -160,6 +251,146 @@ impl Template {
             })
             .collect()
     }
+
+    fn source(&self, value: &Tagged<Value>) -> Source {
+        let parameter = |name: &str| self.parameters.contains_key(name).then(|| name.to_owned());
+        match (value.1.as_deref(), &value.0) {
+            (Some("!Ref"), Value::String(name)) => {
+                parameter(name).map_or(Source::DeployTime, Source::Parameter)
+            }
+            (Some("!If"), Value::Array(branches)) => conditional_parameter(branches)
+                .and_then(parameter)
+                .map_or(Source::Conditional, Source::ParameterUnlessDefault),
+            (Some(_), _) => Source::DeployTime,
+            (None, Value::Object(map)) => match map.iter().next() {
+                Some((key, Value::String(name))) if key == "Ref" && map.len() == 1 => {
+                    parameter(name).map_or(Source::DeployTime, Source::Parameter)
+                }
+                Some((key, Value::Array(branches))) if key == "Fn::If" && map.len() == 1 => {
+                    conditional_parameter(branches)
+                        .and_then(parameter)
+                        .map_or(Source::Conditional, Source::ParameterUnlessDefault)
+                }
+                _ => Source::DeployTime,
+            },
+            (None, Value::String(s)) => Source::Literal(s.clone()),
+            (None, Value::Number(n)) => Source::Literal(n.to_string()),
+            (None, Value::Bool(b)) => Source::Literal(b.to_string()),
+            (None, _) => Source::DeployTime,
+        }
+    }
+
+    /// Every value parameter `name` can take that its constraints single out: default,
+    /// minimum, maximum, each allowed value (as CloudFormation passes them: strings).
+    pub fn notable_values(&self, name: &str) -> BTreeSet<String> {
+        let Some(p) = self.parameters.get(name) else {
+            return BTreeSet::new();
+        };
+        p.default
+            .iter()
+            .chain(&p.min_value)
+            .chain(&p.max_value)
+            .chain(p.allowed_values.iter().flatten())
+            .map(as_parameter_string)
+            .collect()
+    }
+
+    /// The environments a deployment can give `function`: everything at its default, at its
+    /// minimum, at its maximum, and each allowed value of each parameter on top of the
+    /// defaults. `supplied(variable)` stands in for what the template does not fix: values
+    /// known only at deploy time, and parameters without a default.
+    pub fn deployable_environments(
+        &self,
+        function: &Function,
+        supplied: impl Fn(&str) -> String,
+    ) -> Vec<BTreeMap<String, String>> {
+        let mut environments = vec![
+            self.environment(function, &supplied, |_, _| None),
+            self.environment(function, &supplied, |_, p| p.min_value.clone()),
+            self.environment(function, &supplied, |_, p| p.max_value.clone()),
+        ];
+        let parameters: BTreeSet<&str> = function
+            .variables
+            .values()
+            .filter_map(|source| match source {
+                Source::Parameter(p) | Source::ParameterUnlessDefault(p) => Some(p.as_str()),
+                _ => None,
+            })
+            .collect();
+        for name in parameters {
+            let allowed = self
+                .parameters
+                .get(name)
+                .and_then(|p| p.allowed_values.clone())
+                .unwrap_or_default();
+            for value in allowed {
+                environments.push(self.environment(function, &supplied, |n, _| {
+                    (n == name).then(|| value.clone())
+                }));
+            }
+        }
+        environments.sort();
+        environments.dedup();
+        environments
+    }
+
+    /// `function`'s environment when each parameter takes `choose(name, parameter)`, or its
+    /// default when that is `None`.
+    fn environment(
+        &self,
+        function: &Function,
+        supplied: &impl Fn(&str) -> String,
+        choose: impl Fn(&str, &Parameter) -> Option<Value>,
+    ) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        for (variable, source) in &function.variables {
+            let value = match source {
+                Source::Parameter(name) | Source::ParameterUnlessDefault(name) => {
+                    let parameter = self.parameters.get(name).cloned().unwrap_or_default();
+                    let value = choose(name, &parameter).or_else(|| parameter.default.clone());
+                    let unset = matches!(source, Source::ParameterUnlessDefault(_))
+                        && value == parameter.default;
+                    match value {
+                        _ if unset => None,
+                        Some(value) => Some(as_parameter_string(&value)),
+                        None => Some(supplied(variable)),
+                    }
+                }
+                Source::Literal(v) => Some(v.clone()),
+                Source::DeployTime => Some(supplied(variable)),
+                Source::Conditional => None,
+            };
+            if let Some(value) = value {
+                env.insert(variable.clone(), value);
+            }
+        }
+        env
+    }
+}
+
+/// `[C, P, AWS::NoValue]` (tags dropped) or `[C, {Ref: P}, {Ref: AWS::NoValue}]` -> `P`.
+fn conditional_parameter(branches: &[Value]) -> Option<&str> {
+    fn name(v: &Value) -> Option<&str> {
+        match v {
+            Value::String(s) => Some(s.as_str()),
+            Value::Object(m) => m.get("Ref").and_then(Value::as_str),
+            _ => None,
+        }
+    }
+    match branches {
+        [_, then, otherwise] if name(otherwise) == Some("AWS::NoValue") => name(then),
+        _ => None,
+    }
+}
+
+/// A parameter value as CloudFormation hands it to a resource: a string, integers without
+/// a fraction.
+fn as_parameter_string(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.as_i64().map_or_else(|| n.to_string(), |i| i.to_string()),
+        other => other.to_string(),
+    }
 }
 
 /// `../target/lambda/<binary>/bootstrap.zip` -> `<binary>` (cargo-lambda's output layout).
@@ -170,16 +401,6 @@ fn binary_of_code_uri(uri: &str) -> Option<String> {
         .ends_with("target/lambda")
         .then(|| binary.to_owned())
         .filter(|b| !b.is_empty())
-}
-
-fn setting(value: &Tagged<serde_json::Value>) -> Setting {
-    let short_form_if = value.1.as_deref() == Some("!If");
-    let long_form_if = value.0.get("Fn::If").is_some();
-    if short_form_if || long_form_if {
-        Setting::Conditionally
-    } else {
-        Setting::Always
-    }
 }
 
 /// Every breach of the contract between `function` and the binary that reads `reads`
@@ -202,11 +423,11 @@ pub fn check(function: &Function, reads: &[(&str, bool)]) -> Vec<Breach> {
                 function: name(),
                 variable,
             }),
-            Some(Setting::Conditionally) => breaches.push(Breach::RequiredConditional {
+            Some(source) if !source.always_set() => breaches.push(Breach::RequiredConditional {
                 function: name(),
                 variable,
             }),
-            Some(Setting::Always) => {}
+            Some(_) => {}
         }
     }
     breaches
@@ -217,6 +438,11 @@ mod tests {
     use super::*;
 
     const TEMPLATE: &str = r#"
+Parameters:
+  MetricNamespace: { Type: String, Default: ECS/ClusterCapacity }
+  Cpu: { Type: Number, Default: 0, MinValue: 0, MaxValue: 4096 }
+  Memory: { Type: Number, Default: 0, MinValue: 0, MaxValue: 8192 }
+  Result: { Type: String, Default: CONTINUE, AllowedValues: [CONTINUE, ABANDON] }
 Resources:
   Topic:
     Type: AWS::SNS::Topic
@@ -231,15 +457,21 @@ Resources:
           CONTAINER_MAX_MEMORY:
             Fn::If: [HasMemory, { Ref: Memory }, { Ref: AWS::NoValue }]
           SCALE_OUT_HEADROOM: 1
+          TOPIC: !Ref Topic
+          RESULT: !Ref Result
+          SOMETIMES: !If [C, literal, !Ref AWS::NoValue]
   Plain:
     Type: AWS::Lambda::Function
     Properties:
       Code: { ZipFile: "" }
 "#;
 
+    fn template() -> Template {
+        Template::parse(TEMPLATE).expect("test template parses")
+    }
+
     fn calculator() -> Function {
-        let template = Template::parse(TEMPLATE).expect("test template parses");
-        template
+        template()
             .functions()
             .into_iter()
             .find(|f| f.logical_id == "Calculator")
@@ -248,8 +480,7 @@ Resources:
 
     #[test]
     fn functions_are_found_by_type_with_their_binary() {
-        let template = Template::parse(TEMPLATE).expect("test template parses");
-        let found: Vec<_> = template
+        let found: Vec<_> = template()
             .functions()
             .into_iter()
             .map(|f| (f.logical_id, f.binary))
@@ -267,12 +498,23 @@ Resources:
     }
 
     #[test]
-    fn short_and_long_form_if_are_conditional_other_values_always_set() {
-        let f = calculator();
-        assert_eq!(f.variables["METRIC_NAMESPACE"], Setting::Always);
-        assert_eq!(f.variables["SCALE_OUT_HEADROOM"], Setting::Always);
-        assert_eq!(f.variables["CONTAINER_MAX_CPU"], Setting::Conditionally);
-        assert_eq!(f.variables["CONTAINER_MAX_MEMORY"], Setting::Conditionally);
+    fn sources_tell_parameters_from_resources_literals_and_conditions() {
+        let v = calculator().variables;
+        assert_eq!(
+            v["METRIC_NAMESPACE"],
+            Source::Parameter("MetricNamespace".into())
+        );
+        assert_eq!(v["SCALE_OUT_HEADROOM"], Source::Literal("1".into()));
+        assert_eq!(v["TOPIC"], Source::DeployTime);
+        assert_eq!(
+            v["CONTAINER_MAX_CPU"],
+            Source::ParameterUnlessDefault("Cpu".into())
+        );
+        assert_eq!(
+            v["CONTAINER_MAX_MEMORY"],
+            Source::ParameterUnlessDefault("Memory".into())
+        );
+        assert_eq!(v["SOMETIMES"], Source::Conditional);
     }
 
     #[test]
@@ -281,6 +523,9 @@ Resources:
             ("METRIC_NAMESPACE", false),
             ("CONTAINER_MAX_CPU", false),
             ("CONTAINER_MAX_MEMORY", false),
+            ("TOPIC", false),
+            ("RESULT", false),
+            ("SOMETIMES", false),
         ];
         assert_eq!(
             check(&calculator(), reads),
@@ -298,21 +543,71 @@ Resources:
             ("CONTAINER_MAX_CPU", true),
             ("CONTAINER_MAX_MEMORY", false),
             ("SCALE_OUT_HEADROOM", false),
+            ("TOPIC", true),
+            ("RESULT", false),
+            ("SOMETIMES", true),
             ("ECS_CLUSTER", true),
         ];
+        let breach = |v: &str, conditional| {
+            let (function, variable) = ("Calculator".to_owned(), v.to_owned());
+            if conditional {
+                Breach::RequiredConditional { function, variable }
+            } else {
+                Breach::RequiredMissing { function, variable }
+            }
+        };
         assert_eq!(
             check(&calculator(), reads),
             [
-                Breach::RequiredConditional {
-                    function: "Calculator".into(),
-                    variable: "CONTAINER_MAX_CPU".into()
-                },
-                Breach::RequiredMissing {
-                    function: "Calculator".into(),
-                    variable: "ECS_CLUSTER".into()
-                },
+                breach("CONTAINER_MAX_CPU", true),
+                breach("SOMETIMES", true),
+                breach("ECS_CLUSTER", false),
             ]
         );
+    }
+
+    #[test]
+    fn deployable_environments_cover_defaults_bounds_and_allowed_values() {
+        let t = template();
+        let envs = t.deployable_environments(&calculator(), |v| format!("<{v}>"));
+        let has = |pairs: &[(&str, Option<&str>)]| {
+            envs.iter().any(|env| {
+                pairs
+                    .iter()
+                    .all(|(k, v)| env.get(*k).map(String::as_str) == *v)
+            })
+        };
+        // Defaults: the conditional pair unset (their parameters are at their defaults).
+        assert!(has(&[
+            ("CONTAINER_MAX_CPU", None),
+            ("CONTAINER_MAX_MEMORY", None),
+            ("METRIC_NAMESPACE", Some("ECS/ClusterCapacity")),
+            ("SCALE_OUT_HEADROOM", Some("1")),
+            ("TOPIC", Some("<TOPIC>")),
+            ("RESULT", Some("CONTINUE")),
+        ]));
+        // Maximum: the pair set together.
+        assert!(has(&[
+            ("CONTAINER_MAX_CPU", Some("4096")),
+            ("CONTAINER_MAX_MEMORY", Some("8192"))
+        ]));
+        // Each allowed value.
+        assert!(has(&[("RESULT", Some("ABANDON"))]));
+        // Never one of the pair without the other.
+        assert!(
+            !envs.iter().any(|env| env.contains_key("CONTAINER_MAX_CPU")
+                != env.contains_key("CONTAINER_MAX_MEMORY"))
+        );
+        assert!(envs.iter().all(|env| !env.contains_key("SOMETIMES")));
+    }
+
+    #[test]
+    fn notable_values_are_strings_as_cloudformation_passes_them() {
+        let t = template();
+        let values: Vec<_> = t.notable_values("Cpu").into_iter().collect();
+        assert_eq!(values, ["0", "4096"]);
+        let values: Vec<_> = t.notable_values("Result").into_iter().collect();
+        assert_eq!(values, ["ABANDON", "CONTINUE"]);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `infra/template.yaml` against the binaries: every environment variable the template sets
-//! is one the binary reads, and every required one is set on every deployment.
+//! is one the binary reads, every required one is set on every deployment, and every value a
+//! deployment can give is one the binary's own config parser accepts.
 
 use std::collections::BTreeSet;
 
@@ -64,4 +65,80 @@ fn the_binaries_list_each_variable_once() {
         let names: BTreeSet<_> = reads.iter().map(|(n, _)| *n).collect();
         assert_eq!(names.len(), reads.len(), "{binary} lists a variable twice");
     }
+}
+
+/// Stands in for what the template does not fix: resource ARNs known at deploy time, and
+/// parameters the user must give.
+fn supplied(variable: &str) -> String {
+    match variable {
+        "REPUBLISH_TOPIC_ARN" => {
+            "arn:aws:sns:eu-west-1:123456789012:ecs-capacity-LifecycleTopic".into()
+        }
+        "ECS_CLUSTER" => "my-cluster".into(),
+        other => panic!("no stand-in for {other}: add one"),
+    }
+}
+
+#[test]
+fn every_deployable_environment_is_accepted_by_the_binary() {
+    let template = template();
+    let mut refused = Vec::new();
+    for function in template.functions() {
+        for env in template.deployable_environments(&function, supplied) {
+            let lookup = |key: &str| env.get(key).cloned();
+            let result = match function.binary.as_deref() {
+                Some("capacity-calculator") => capacity_calculator::Config::from_lookup(lookup)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                Some("lifecycle-drainer") => lifecycle_drainer::Config::from_lookup(lookup)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
+                _ => continue,
+            };
+            if let Err(e) = result {
+                refused.push(format!(
+                    "{}: {e} (environment {env:?})",
+                    function.logical_id
+                ));
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "the template can deploy settings the binary refuses:\n{}",
+        refused.join("\n")
+    );
+}
+
+#[test]
+fn parameter_defaults_are_the_binaries_defaults() {
+    let template = template();
+    let default = |name: &str| {
+        let values = template.notable_values(name);
+        let parameter = template.parameter(name).expect("parameter exists");
+        let default = parameter.default.as_ref().expect("parameter has a default");
+        assert!(!values.is_empty());
+        match default {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    };
+    use capacity_calculator::config as calculator;
+    use lifecycle_drainer::config as drainer;
+    assert_eq!(
+        default("MetricNamespace"),
+        calculator::DEFAULT_METRIC_NAMESPACE
+    );
+    assert_eq!(
+        default("ScaleOutHeadroom"),
+        calculator::DEFAULT_SCALE_OUT_HEADROOM.to_string()
+    );
+    assert_eq!(
+        default("DrainPollIntervalSeconds"),
+        drainer::DEFAULT_POLL_INTERVAL_SECONDS.to_string()
+    );
+    assert_eq!(
+        default("DrainMaxSeconds"),
+        drainer::DEFAULT_MAX_DRAIN_SECONDS.to_string()
+    );
 }

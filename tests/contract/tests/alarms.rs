@@ -1,0 +1,162 @@
+//! `infra/template.yaml` against the calculator's metrics: the alarms watch the metric names,
+//! namespace and dimension it publishes, and the scale-out step policy adds exactly the number
+//! of hosts it computed.
+
+use capacity_calculator::handler::{CONTAINER_CAPACITY, HOSTS_TO_ADD, IDLE_HOST_CAPACITY};
+use infra_contract::{Properties, Template};
+use serde_json::{Value, json};
+
+const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
+
+fn template() -> Template {
+    Template::parse(TEMPLATE).expect("infra/template.yaml parses")
+}
+
+fn alarm<'a>(template: &'a Template, metric: &str) -> &'a Properties {
+    let mut found = template
+        .resources_of_type("AWS::CloudWatch::Alarm")
+        .filter(|(_, p)| p.metric_name.as_ref().and_then(Value::as_str) == Some(metric));
+    let (_, alarm) = found
+        .next()
+        .unwrap_or_else(|| panic!("no alarm on {metric}"));
+    assert!(found.next().is_none(), "two alarms on {metric}");
+    alarm
+}
+
+#[test]
+fn the_alarms_watch_what_the_calculator_publishes() {
+    let template = template();
+    for (id, alarm) in template.resources_of_type("AWS::CloudWatch::Alarm") {
+        let metric = alarm.metric_name.as_ref().and_then(Value::as_str);
+        assert!(
+            [CONTAINER_CAPACITY, IDLE_HOST_CAPACITY, HOSTS_TO_ADD].contains(&metric.unwrap_or("")),
+            "{id} watches {metric:?}, which the calculator does not publish"
+        );
+        let namespace = alarm.namespace.as_ref().expect("alarm has a namespace");
+        assert_eq!(
+            (namespace.1.as_deref(), &namespace.0),
+            (Some("!Ref"), &json!("MetricNamespace")),
+            "{id}: the namespace the calculator is given"
+        );
+        // `!Ref` inside the list is read without its tag: the parameter's name.
+        assert_eq!(
+            alarm.dimensions,
+            Some(json!([{ "Name": "ClusterName", "Value": "ClusterName" }])),
+            "{id}: one dimension, ClusterName = the cluster's name"
+        );
+        assert!(alarm.threshold.is_some(), "{id} has a threshold");
+    }
+}
+
+#[test]
+fn statistics_take_the_worst_case_within_the_period() {
+    let template = template();
+    let stat = |metric| alarm(&template, metric).statistic.clone();
+    assert_eq!(stat(CONTAINER_CAPACITY), Some(json!("Minimum")));
+    assert_eq!(stat(IDLE_HOST_CAPACITY), Some(json!("Minimum")));
+    assert_eq!(stat(HOSTS_TO_ADD), Some(json!("Maximum")));
+    let op = |metric| alarm(&template, metric).comparison_operator.clone();
+    assert_eq!(op(CONTAINER_CAPACITY), Some(json!("LessThanThreshold")));
+    assert_eq!(op(IDLE_HOST_CAPACITY), Some(json!("GreaterThanThreshold")));
+    assert_eq!(
+        op(HOSTS_TO_ADD),
+        Some(json!("GreaterThanOrEqualToThreshold"))
+    );
+    let threshold = |metric| {
+        alarm(&template, metric)
+            .threshold
+            .clone()
+            .map(|t| (t.1, t.0))
+    };
+    assert_eq!(
+        threshold(IDLE_HOST_CAPACITY),
+        Some((None, json!(1))),
+        "strictly above 1"
+    );
+    assert_eq!(threshold(HOSTS_TO_ADD), Some((None, json!(1))));
+    assert_eq!(
+        threshold(CONTAINER_CAPACITY),
+        Some((Some("!Ref".into()), json!("ScaleOutHeadroom")))
+    );
+}
+
+/// One step adjustment: `[lower, upper)` relative to the alarm threshold, and the change.
+#[derive(Debug)]
+struct Step {
+    lower: Option<f64>,
+    upper: Option<f64>,
+    change: i64,
+}
+
+fn steps(list: &Value) -> Vec<Step> {
+    list.as_array()
+        .expect("a list of step adjustments")
+        .iter()
+        .map(|s| Step {
+            lower: s.get("MetricIntervalLowerBound").and_then(Value::as_f64),
+            upper: s.get("MetricIntervalUpperBound").and_then(Value::as_f64),
+            change: s
+                .get("ScalingAdjustment")
+                .and_then(Value::as_i64)
+                .expect("a whole ScalingAdjustment"),
+        })
+        .collect()
+}
+
+/// The change a step policy makes when its alarm's metric is `value` (above the threshold:
+/// lower bound inclusive, upper exclusive; below it: the other way round).
+fn change(steps: &[Step], threshold: f64, value: f64) -> Option<i64> {
+    let d = value - threshold;
+    let matching: Vec<_> = steps
+        .iter()
+        .filter(|s| {
+            let lower = s.lower.unwrap_or(f64::NEG_INFINITY);
+            let upper = s.upper.unwrap_or(f64::INFINITY);
+            if d >= 0.0 {
+                lower <= d && d < upper
+            } else {
+                lower < d && d <= upper
+            }
+        })
+        .collect();
+    assert!(
+        matching.len() <= 1,
+        "steps overlap at {value}: {matching:?}"
+    );
+    matching.first().map(|s| s.change)
+}
+
+#[test]
+fn the_step_policy_adds_the_computed_number_of_hosts() {
+    let template = template();
+    let policy = template
+        .resource("ScaleOutPolicy")
+        .expect("ScaleOutPolicy exists");
+    assert_eq!(policy.policy_type, Some(json!("StepScaling")));
+    let adjustments = policy.step_adjustments.as_ref().expect("step adjustments");
+    // !If [ScalesOutByHostsToAdd, <HostsToAdd steps>, <PlusOne steps>]
+    assert_eq!(adjustments.1.as_deref(), Some("!If"));
+    let branches = adjustments.0.as_array().expect("!If has three items");
+    let [condition, by_hosts_to_add, plus_one] = branches.as_slice() else {
+        panic!("!If has three items: {branches:?}");
+    };
+    assert_eq!(condition, &json!("ScalesOutByHostsToAdd"));
+
+    let by_hosts_to_add = steps(by_hosts_to_add);
+    for hosts in 1..=25 {
+        assert_eq!(
+            change(&by_hosts_to_add, 1.0, f64::from(hosts)),
+            Some(i64::from(hosts.min(10))),
+            "HostsToAdd = {hosts}"
+        );
+    }
+
+    let plus_one = steps(plus_one);
+    for capacity in [0.0, 1.0, 2.0] {
+        assert_eq!(
+            change(&plus_one, 3.0, capacity),
+            Some(1),
+            "capacity {capacity} < headroom 3"
+        );
+    }
+}
