@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Benchmark a Lambda bootstrap binary as Lambda runs it, on this machine.
+
+A fresh process per cold start, driven through a minimal Lambda Runtime API server of our
+own, with the AWS SDK pointed at the moto emulator (tests/moto_server.py) holding a cluster.
+Prints cold init time (spawn to the first `GET /invocation/next`), cold invocation time
+(event handed over to response posted), warm invocation time (a second event in the same
+process) and peak RSS (the process's ru_maxrss).
+
+    bench_lambda.py BINARY [--runs N] [--instances N]
+"""
+
+import argparse
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CLUSTER = "bench-cluster"
+REGION = "us-east-1"
+
+
+class RuntimeApi:
+    """The Lambda Runtime API, one invocation at a time, timing each step."""
+
+    def __init__(self):
+        self.events = queue.Queue()
+        self.first_next = None
+        self.results = queue.Queue()
+        self.handed_over = {}
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *_):
+                pass
+
+            def do_GET(self):
+                if not self.path.endswith("/runtime/invocation/next"):
+                    self.send_error(404)
+                    return
+                if api.first_next is None:
+                    api.first_next = time.perf_counter()
+                request_id, payload = api.events.get()
+                body = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30_000))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                                 "arn:aws:lambda:us-east-1:123456789012:function:capacity-calculator")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                api.handed_over[request_id] = time.perf_counter()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                now = time.perf_counter()
+                parts = self.path.strip("/").split("/")
+                # /2018-06-01/runtime/invocation/{id}/response|error, /runtime/init/error
+                if "init" in parts:
+                    api.results.put(("init-error", None, body, now))
+                else:
+                    api.results.put((parts[-1], parts[-2], body, now))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_port}"
+
+    def reset(self):
+        self.first_next = None
+        self.handed_over.clear()
+
+
+def harness(endpoint, path, body):
+    req = urllib.request.Request(endpoint + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+
+
+def ecs_call(endpoint, operation, body):
+    """An ECS JSON call to moto, unsigned (moto does not check signatures)."""
+    req = urllib.request.Request(
+        endpoint + "/", data=json.dumps(body).encode(), method="POST",
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": f"AmazonEC2ContainerServiceV20141113.{operation}",
+            "Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ecs/aws4_request",
+        })
+    with urllib.request.urlopen(req) as r:
+        return json.load(r)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("binary")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--instances", type=int, default=100)
+    args = parser.parse_args()
+
+    moto = subprocess.Popen([sys.executable, str(HERE / "moto_server.py")], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, text=True)
+    endpoint = moto.stdout.readline().strip().removeprefix("READY ")
+    ecs_call(endpoint, "CreateCluster", {"clusterName": CLUSTER})
+    harness(endpoint, "/_harness/container-instances", {
+        "cluster": CLUSTER, "count": args.instances,
+        "registered": {"CPU": 2048, "MEMORY": 4096}, "remaining": {"CPU": 1536, "MEMORY": 3072},
+    })
+    event = json.loads((HERE.parent / "crates/capacity-calculator/tests/fixtures/"
+                        "book-ch12-container-instance-state-change.json").read_text())
+    event["detail"]["clusterArn"] = f"arn:aws:ecs:{REGION}:123456789012:cluster/{CLUSTER}"
+
+    api = RuntimeApi()
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_LAMBDA_RUNTIME_API": api.address,
+        "AWS_LAMBDA_FUNCTION_NAME": "capacity-calculator",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_FORMAT": "JSON",
+        "AWS_LAMBDA_LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARN"),
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": endpoint,
+        "CONTAINER_MAX_CPU": "512",
+        "CONTAINER_MAX_MEMORY": "1024",
+    }
+    init_ms, cold_ms, warm_ms, rss_kib = [], [], [], []
+    expected = args.instances * 3  # min(1536/512, 3072/1024) = 3 per host
+    for run in range(args.runs):
+        api.reset()
+        api.events.put((f"cold-{run}", event))
+        api.events.put((f"warm-{run}", event))
+        start = time.perf_counter()
+        proc = subprocess.Popen([args.binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        outcomes = []
+        for _ in range(2):
+            try:
+                outcomes.append(api.results.get(timeout=30))
+            except queue.Empty:
+                proc.kill()
+                sys.exit(f"no answer from {args.binary}: {proc.kill() or proc.stdout.read().decode()[-3000:]}")
+        for kind, request_id, body, _ in outcomes:
+            if kind != "response":
+                proc.kill()
+                sys.exit(f"invocation {request_id} failed ({kind}): {body.decode()[:2000]}")
+            summary = json.loads(body)
+            if summary["container_capacity"] != expected:
+                sys.exit(f"wrong ContainerCapacity {summary['container_capacity']}, expected {expected}")
+        (_, cold_id, _, cold_done), (_, warm_id, _, warm_done) = outcomes
+        init_ms.append((api.first_next - start) * 1000)
+        cold_ms.append((cold_done - api.handed_over[cold_id]) * 1000)
+        warm_ms.append((warm_done - api.handed_over[warm_id]) * 1000)
+        proc.kill()
+        _, _, usage = os.wait4(proc.pid, 0)
+        rss_kib.append(usage.ru_maxrss)
+
+    moto.stdin.close()
+    moto.wait(timeout=10)
+
+    def line(name, values, unit):
+        values = sorted(values)
+        p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
+        return f"{name:<24} median {statistics.median(values):8.2f} {unit}   p95 {p95:8.2f} {unit}   max {values[-1]:8.2f} {unit}"
+
+    size = os.path.getsize(args.binary) / (1024 * 1024)
+    print(f"{Path(args.binary).name}: {args.runs} cold starts, cluster of {args.instances} container instances "
+          f"(moto on loopback), binary {size:.1f} MiB")
+    print(line("cold init", init_ms, "ms"))
+    print(line("cold invocation", cold_ms, "ms"))
+    print(line("warm invocation", warm_ms, "ms"))
+    print(line("peak RSS", [k / 1024 for k in rss_kib], "MiB"))
+
+
+if __name__ == "__main__":
+    main()
