@@ -269,9 +269,7 @@ impl<'a> Sim<'a> {
 
     fn instance_name(&self, id: u32) -> String {
         let ty = self
-            .instances
-            .iter()
-            .find(|i| i.id == id)
+            .instance(id)
             .and_then(|i| self.sc.instance_types.get(i.type_index))
             .map_or("?", |t| t.name.as_str());
         format!("i-{id} ({ty})")
@@ -530,31 +528,40 @@ impl<'a> Sim<'a> {
         }
     }
 
+    /// What is free on each registered (ACTIVE or DRAINING) instance, by instance id. One
+    /// pass over the tasks: this runs every step.
     fn usage(&self) -> Vec<(u32, Usage)> {
-        let mut out: Vec<(u32, Usage)> = Vec::new();
-        for inst in &self.instances {
-            if !matches!(inst.state, InstState::Active | InstState::Draining { .. }) {
-                continue;
-            }
-            let Some(ty) = self.sc.instance_types.get(inst.type_index) else {
-                continue;
-            };
-            let mut u = Usage {
-                cpu: ty.cpu,
-                memory: ty.memory_mib,
-                gpus: ty.gpus,
-                enis: ty.max_enis.map_or(u32::MAX, |m| m.saturating_sub(1)),
-                ports_tcp: RESERVED_PORTS.into_iter().collect(),
-                ports_udp: BTreeSet::new(),
-            };
-            for task in self.tasks.iter().filter(|k| k.instance == inst.id) {
-                if let Some(shape) = self.shape(task) {
-                    take(&mut u, shape);
+        let mut by_index: Vec<Option<Usage>> = self
+            .instances
+            .iter()
+            .map(|inst| {
+                if !matches!(inst.state, InstState::Active | InstState::Draining { .. }) {
+                    return None;
                 }
+                let ty = self.sc.instance_types.get(inst.type_index)?;
+                Some(Usage {
+                    cpu: ty.cpu,
+                    memory: ty.memory_mib,
+                    gpus: ty.gpus,
+                    enis: ty.max_enis.map_or(u32::MAX, |m| m.saturating_sub(1)),
+                    ports_tcp: RESERVED_PORTS.into_iter().collect(),
+                    ports_udp: BTreeSet::new(),
+                })
+            })
+            .collect();
+        for task in &self.tasks {
+            let slot = by_index
+                .get_mut((task.instance as usize).wrapping_sub(1))
+                .and_then(Option::as_mut);
+            if let (Some(u), Some(shape)) = (slot, self.shape(task)) {
+                take(u, shape);
             }
-            out.push((inst.id, u));
         }
-        out
+        by_index
+            .into_iter()
+            .zip(&self.instances)
+            .filter_map(|(u, inst)| u.map(|u| (inst.id, u)))
+            .collect()
     }
 
     fn shape(&self, task: &Task) -> Option<&TaskShape> {
@@ -563,10 +570,14 @@ impl<'a> Sim<'a> {
             .and_then(|s| s.revisions.get(task.revision))
     }
 
+    /// Instance ids are 1, 2, … in launch order and never reused: the id is the index + 1.
+    fn instance(&self, id: u32) -> Option<&Instance> {
+        self.instances.get((id as usize).wrapping_sub(1))
+    }
+
     fn is_active(&self, id: u32) -> bool {
-        self.instances
-            .iter()
-            .any(|i| i.id == id && i.state == InstState::Active)
+        self.instance(id)
+            .is_some_and(|i| i.state == InstState::Active)
     }
 
     /// The ECS service scheduler, service by service.
@@ -764,11 +775,10 @@ impl<'a> Sim<'a> {
                 let inst = self.instances.iter().find(|i| i.id == *id)?;
                 let ty = self.sc.instance_types.get(inst.type_index)?;
                 let reserved: BTreeSet<u16> = RESERVED_PORTS.into_iter().collect();
-                let task_enis = self
-                    .tasks
-                    .iter()
-                    .filter(|k| k.instance == *id && self.shape(k).is_some_and(|s| s.awsvpc))
-                    .count() as u32;
+                // Usage counts ENI slots down from the type's; what is missing is in use.
+                let task_enis = ty
+                    .max_enis
+                    .map_or(0, |m| m.saturating_sub(1).saturating_sub(u.enis));
                 Some(ContainerInstance {
                     id: format!("i-{id}"),
                     ec2_instance_id: Some(format!("i-{id}")),
@@ -849,6 +859,14 @@ impl<'a> Sim<'a> {
     // CloudWatch alarms and Auto Scaling policies
 
     fn evaluate_alarms(&mut self) {
+        // Only the alarms' windows are ever read: keep the datapoints bounded on long runs.
+        let window = [&self.sc.scale_out, &self.sc.scale_in]
+            .iter()
+            .map(|a| a.period * u64::from(a.evaluation_periods))
+            .max()
+            .unwrap_or(0);
+        let oldest = self.t.saturating_sub(window);
+        self.datapoints.retain(|d| d.t >= oldest);
         for (index, alarm) in [&self.sc.scale_out, &self.sc.scale_in]
             .into_iter()
             .enumerate()
