@@ -85,6 +85,7 @@ struct ReportArgs {
     /// Worst-case tasks that must always fit (the scale-out threshold)
     #[arg(long, value_name = "TASKS", default_value_t = 1)]
     headroom: u32,
+    /// Output format: text for people, json for machines
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }
@@ -107,12 +108,13 @@ struct SimulateArgs {
     /// Write a chart of the run(s) to this SVG file
     #[arg(long, value_name = "FILE.svg")]
     chart: Option<PathBuf>,
-    /// Print the timeline of events (default for a single run; with --compare, both)
+    /// Print the timeline of events also with --compare (a single run prints it anyway)
     #[arg(long, conflicts_with = "no_timeline")]
     timeline: bool,
     /// Print only the summary
     #[arg(long)]
     no_timeline: bool,
+    /// Output format: text (timeline and summary) or json (the summaries)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Print the scenario's source (e.g. an embedded one, to start a file of your own) and exit
