@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use capacity_core::{ScalePolicy, TaskShape, WorstCase};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use ecs_capacity::scenario::{self, PolicyKind};
 use ecs_capacity::summary::{Summary, summary_table, timeline};
 use ecs_capacity::{chart, dump, live, report, sim};
@@ -45,6 +45,7 @@ Examples:
   ecs-capacity simulate diurnal --print-scenario > my-scenario.yaml";
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("source").required(true).args(["cluster", "instances"])))]
 struct ReportArgs {
     /// Read this live cluster (name or ARN), read-only, with the standard AWS configuration
     /// (profile, region, AWS_ENDPOINT_URL); the worst case is discovered as the calculator
