@@ -347,3 +347,30 @@ fn cluster_and_instances_exclude_each_other() {
         stderr(&out)
     );
 }
+
+#[test]
+fn free_gpus_bind_on_a_gpu_instance() {
+    let out = run(&[
+        "report",
+        "--instances",
+        "gpu-instance.json",
+        "--task-cpu",
+        "4096",
+        "--task-memory",
+        "16384",
+        "--gpus",
+        "2",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+    // One of four GPUs is free: CPU would allow 6, memory 11, GPUs 0.
+    assert_eq!(json["instances"][0]["remaining_gpus"], 1);
+    assert_eq!(json["instances"][0]["binding"], "GPU");
+    assert_eq!(json["instances"][0]["slots_when_empty"], 2);
+    assert_eq!(json["container_capacity"], 0);
+    assert_eq!(
+        json["decision"],
+        serde_json::json!({"action": "scale_out", "hosts": 1})
+    );
+}
