@@ -59,6 +59,15 @@ pub struct Template {
     parameters: BTreeMap<String, Parameter>,
     #[serde(rename = "Resources")]
     resources: BTreeMap<String, Resource>,
+    #[serde(rename = "Outputs", default)]
+    outputs: BTreeMap<String, Output>,
+}
+
+/// A template output; `value` keeps its short-form tag (`!GetAtt`, `!Ref`, ...).
+#[derive(Debug, Deserialize)]
+pub struct Output {
+    #[serde(rename = "Value")]
+    pub value: Tagged<Value>,
 }
 
 /// A template parameter's constraints, as written (numbers stay numbers).
@@ -115,6 +124,11 @@ pub struct Properties {
     pub step_adjustments: Option<Tagged<Value>>,
     #[serde(default)]
     pub metric_aggregation_type: Option<Value>,
+    /// Nested application or stack: where its template is, and what it is given.
+    #[serde(default)]
+    pub location: Option<Value>,
+    #[serde(default)]
+    pub parameters: Option<BTreeMap<String, Value>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -205,6 +219,16 @@ impl Template {
     /// A parameter by name.
     pub fn parameter(&self, name: &str) -> Option<&Parameter> {
         self.parameters.get(name)
+    }
+
+    /// Every parameter, by name.
+    pub fn parameters(&self) -> &BTreeMap<String, Parameter> {
+        &self.parameters
+    }
+
+    /// Every output, by name.
+    pub fn outputs(&self) -> &BTreeMap<String, Output> {
+        &self.outputs
     }
 
     /// Logical id and properties of each resource of type `kind`, in logical-id order.
