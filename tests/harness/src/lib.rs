@@ -61,9 +61,7 @@ impl MotoServer {
             let _ = BufReader::new(stdout).read_line(&mut line);
             let _ = tx.send(line);
         });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_default();
+        let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
         let Some(endpoint) = line.trim().strip_prefix("READY ") else {
             let _ = child.kill();
             panic!(
@@ -89,7 +87,11 @@ impl MotoServer {
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_credential_types::Credentials::new(
-                "testing", "testing", None, None, "moto-harness",
+                "testing",
+                "testing",
+                None,
+                None,
+                "moto-harness",
             ))
             .load()
             .await
@@ -125,7 +127,10 @@ impl MotoServer {
             .iter()
             .map(|i| {
                 (
-                    i["container_instance_arn"].as_str().unwrap_or_default().to_owned(),
+                    i["container_instance_arn"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
                     i["ec2_instance_id"].as_str().unwrap_or_default().to_owned(),
                 )
             })
