@@ -1,12 +1,9 @@
 //! The Lambda entry point: init tracing, read the configuration, build the SDK clients once,
 //! then hand every invocation to [`lifecycle_drainer::handle`].
 
-use std::time::Duration;
-
-use aws_config::timeout::TimeoutConfig;
 use capacity_aws::drain::AwsDrain;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use lifecycle_drainer::{Config, SystemClock, handle};
+use lifecycle_drainer::{Config, SystemClock, handle, sdk_timeouts};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
@@ -15,14 +12,8 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|err| {
         tracing::error!(error = %err, "invalid configuration");
     })?;
-    // Bounded calls: a hung request must not eat the margin kept for republishing.
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(15))
-        .build();
     let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
+        .timeout_config(sdk_timeouts())
         .load()
         .await;
     let aws = AwsDrain::from_conf(&sdk_config);

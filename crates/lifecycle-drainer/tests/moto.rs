@@ -590,3 +590,98 @@ async fn tasks_deactivating_stopping_or_deprovisioning_hold_the_drain_until_stop
         "desired RUNNING and STOPPED, each poll"
     );
 }
+
+/// Retries `call` until it succeeds (the test's own calls go through the same faults).
+async fn until_ok<T, E: std::fmt::Debug, F: std::future::Future<Output = Result<T, E>>>(
+    what: &str,
+    call: impl Fn() -> F,
+) -> T {
+    for _ in 0..50 {
+        if let Ok(value) = call().await {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} kept failing");
+}
+
+#[tokio::test]
+async fn under_injected_faults_the_drain_still_completes_once_and_never_before_the_tasks_stop() {
+    let moto = MotoServer::start();
+    // The production bounds on each call: a dropped connection must not hang the drain.
+    let sdk = moto
+        .sdk_config()
+        .await
+        .into_builder()
+        .timeout_config(lifecycle_drainer::sdk_timeouts())
+        .build();
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    freeze_tasks(&moto);
+    let hosts = cluster_with_tasks(&moto, &ecs, 2, 2).await;
+    put_hook(&aws_sdk_autoscaling::Client::new(&sdk), 60).await;
+    let Some((victim_arn, victim_ec2, victim_tasks)) = hosts.first().cloned() else {
+        panic!("two hosts");
+    };
+    open_action(&moto, &victim_ec2);
+    // From here on, 40% of AWS calls are throttled, fail with 500, are slow or dropped.
+    moto.post("/_harness/fault-rate", &json!({"rate": 0.4, "seed": 11}));
+
+    let event = sns_event(
+        "arn:aws:sns:us-east-1:123456789012:lifecycle",
+        &notification(&victim_ec2),
+        json!({}),
+    );
+    let aws = AwsDrain::from_conf(&sdk);
+    let config = config();
+    let drain = handle(event, now_ms() + 120_000, &config, &aws, &SystemClock);
+    let ecs_side = async {
+        loop {
+            let status = until_ok("describe container instance", || {
+                ecs.describe_container_instances()
+                    .cluster(CLUSTER)
+                    .container_instances(&victim_arn)
+                    .send()
+            })
+            .await;
+            if status
+                .container_instances()
+                .first()
+                .and_then(|c| c.status())
+                == Some("DRAINING")
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let completed_early = lifecycle_calls(&moto)
+            .iter()
+            .any(|c| c["operation"] == "CompleteLifecycleAction");
+        for task in &victim_tasks {
+            until_ok("stop task", || {
+                ecs.stop_task().cluster(CLUSTER).task(task).send()
+            })
+            .await;
+        }
+        completed_early
+    };
+    let (answer, completed_early) = tokio::join!(drain, ecs_side);
+    assert!(!completed_early, "completed while tasks were running");
+    assert_eq!(
+        answer.ok(),
+        Some(
+            json!({"records": [{"outcome": "completed", "ec2_instance_id": victim_ec2, "result": "CONTINUE", "reason": "Drained"}]})
+        )
+    );
+    let accepted: Vec<Value> = lifecycle_calls(&moto)
+        .into_iter()
+        .filter(|c| c["operation"] == "CompleteLifecycleAction" && c["outcome"] == "ok")
+        .collect();
+    assert_eq!(accepted.len(), 1);
+    let faults = moto.get("/_harness/stats")["faults"].clone();
+    let injected: u64 = ["throttle", "http500", "slow", "drop"]
+        .iter()
+        .map(|k| faults[k].as_u64().unwrap_or(0))
+        .sum();
+    assert!(injected > 0, "faults were injected: {faults}");
+}
