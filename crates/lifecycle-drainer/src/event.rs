@@ -257,12 +257,23 @@ fn parse_sns_record(record: SnsRecord) -> Result<LifecycleRequest, EventError> {
         topic_arn: sns.topic_arn.clone(),
         reason,
     };
-    let notification: LifecycleNotification = serde_json::from_str(&sns.message).map_err(|e| {
+    let shape_error = |e: serde_json::Error| {
         invalid(format!(
             "the message is not a JSON object of the expected shape ({e})"
         ))
-    })?;
-    let notice = Notice::try_from(&notification).map_err(|e| invalid(e.to_string()))?;
+    };
+    let message: Value = serde_json::from_str(&sns.message).map_err(shape_error)?;
+    // An EventBridge rule may target the topic instead of the function: the message is then
+    // the EventBridge event, republished as it came.
+    let notice = if message.get("detail-type").is_some() {
+        parse_eventbridge(message)
+            .map_err(|e| invalid(e.to_string()))?
+            .notice
+    } else {
+        let notification: LifecycleNotification =
+            serde_json::from_value(message).map_err(shape_error)?;
+        Notice::try_from(&notification).map_err(|e| invalid(e.to_string()))?
+    };
     Ok(LifecycleRequest {
         notice,
         carried: carried(&sns.message_attributes, &sns.message_id),

@@ -1068,3 +1068,31 @@ async fn a_subject_sns_would_refuse_is_dropped_from_the_republished_message() {
         Some(None)
     );
 }
+
+#[tokio::test]
+async fn an_eventbridge_event_relayed_through_sns_is_drained_and_republished_as_it_came() {
+    let clock = PinnedClock::at(EVENTBRIDGE_STARTED + 2_000);
+    let c = Arc::clone(&clock);
+    let aws = FakeDrainWorld::new()
+        .with_clock(move || c.now_ms())
+        .with_instance("i-1234567890abcdef0", CONTAINER_INSTANCE)
+        .with_active_action("i-1234567890abcdef0")
+        .with_task_polls(CONTAINER_INSTANCE, vec![vec![task(1, "RUNNING")]]);
+    let relayed = fixture(EVENTBRIDGE_TERMINATE);
+    let event = sns_with(&relayed, &json!({}));
+    let answer = run(event, clock.now_ms() + 60_000, &config(), &aws, &clock).await;
+    assert_eq!(
+        outcomes(&answer).first().map(|o| o["topic_arn"].clone()),
+        Some(json!(TOPIC))
+    );
+    let republished = aws.republished();
+    let message: Option<Value> = republished
+        .first()
+        .and_then(|r| serde_json::from_str(&r.message).ok());
+    assert_eq!(message, Some(relayed));
+    assert_eq!(
+        aws.calls_of(Operation::FindContainerInstance).len(),
+        1,
+        "drained the instance the event names"
+    );
+}
