@@ -300,6 +300,11 @@ impl<R: TaskDefinitionReader> TaskShapeCache<R> {
         Ok(arns.iter().filter_map(|a| cache.get(a).cloned()).collect())
     }
 
+    /// The reader behind the cache.
+    pub fn reader(&self) -> &R {
+        &self.reader
+    }
+
     /// How many task definitions are cached.
     pub fn len(&self) -> usize {
         self.shapes.lock().unwrap_or_else(|p| p.into_inner()).len()

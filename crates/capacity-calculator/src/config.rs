@@ -13,6 +13,11 @@ pub const DEFAULT_METRIC_NAMESPACE: &str = "ECS/ClusterCapacity";
 /// Worst-case tasks that must always fit (scale-out threshold and HostsToAdd target).
 pub const SCALE_OUT_HEADROOM: &str = "SCALE_OUT_HEADROOM";
 pub const DEFAULT_SCALE_OUT_HEADROOM: u32 = 1;
+/// Seconds a full read of the cluster is reused, brought up to date by the events
+/// themselves (0: read the whole cluster on every event).
+pub const CLUSTER_REFRESH_SECONDS: &str = "CLUSTER_REFRESH_SECONDS";
+pub const DEFAULT_CLUSTER_REFRESH_SECONDS: u32 = 60;
+const MAX_CLUSTER_REFRESH_SECONDS: u32 = 3600;
 
 /// Largest CPU units and memory for one task ECS accepts on EC2 (192 vCPU, 24 TiB would
 /// be absurd; these are the documented task-size maxima with room for the largest hosts).
@@ -26,6 +31,7 @@ pub const ENV_VARS: &[(&str, bool)] = &[
     (CONTAINER_MAX_MEMORY, false),
     (METRIC_NAMESPACE, false),
     (SCALE_OUT_HEADROOM, false),
+    (CLUSTER_REFRESH_SECONDS, false),
 ];
 
 /// A setting that cannot be used; the message names the variable and what is valid.
@@ -53,6 +59,8 @@ pub struct Config {
     pub worst_case: Option<WorstCase>,
     pub metric_namespace: String,
     pub policy: ScalePolicy,
+    /// How long a full read is reused (zero: never).
+    pub cluster_refresh: std::time::Duration,
 }
 
 impl Config {
@@ -107,10 +115,15 @@ impl Config {
             value: headroom.to_string(),
             expected: e.to_string(),
         })?;
+        let refresh = get(CLUSTER_REFRESH_SECONDS)
+            .map(|v| range(CLUSTER_REFRESH_SECONDS, &v, 0, MAX_CLUSTER_REFRESH_SECONDS))
+            .transpose()?
+            .unwrap_or(DEFAULT_CLUSTER_REFRESH_SECONDS);
         Ok(Config {
             worst_case,
             metric_namespace,
             policy,
+            cluster_refresh: std::time::Duration::from_secs(u64::from(refresh)),
         })
     }
 }
@@ -162,6 +175,9 @@ mod tests {
         assert_eq!(c.worst_case, None);
         assert_eq!(c.metric_namespace, "ECS/ClusterCapacity");
         assert_eq!(c.policy.headroom(), 1);
+        assert_eq!(c.cluster_refresh, std::time::Duration::from_secs(60));
+        let c = config(&[(CLUSTER_REFRESH_SECONDS, "0")]).unwrap();
+        assert!(c.cluster_refresh.is_zero());
     }
 
     #[test]
@@ -199,6 +215,7 @@ mod tests {
             (CONTAINER_MAX_CPU, "a lot"),
             (SCALE_OUT_HEADROOM, "0"),
             (SCALE_OUT_HEADROOM, "10001"),
+            (CLUSTER_REFRESH_SECONDS, "3601"),
         ] {
             let mut vars = vec![(name, value), (CONTAINER_MAX_MEMORY, "512")];
             if name != CONTAINER_MAX_CPU {

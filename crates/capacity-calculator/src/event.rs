@@ -25,9 +25,99 @@ pub struct ContainerInstanceStateChange {
     pub ec2_instance_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_connected: Option<bool>,
+    /// ECS's version of the container instance: grows with every change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// When ECS made this change (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registered_resources: Option<Vec<EventResource>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_resources: Option<Vec<EventResource>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<Vec<EventAttribute>>,
     /// Every other field of the detail, unchanged.
     #[serde(flatten)]
     pub other: serde_json::Map<String, Value>,
+}
+
+/// A resource of the detail, as ECS serializes it (`name`, `type` and one value field).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventResource {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integer_value: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub long_value: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub double_value: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_set_value: Option<Vec<String>>,
+}
+
+/// An attribute of the detail (`ecs.instance-type`, capabilities, …).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventAttribute {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl ContainerInstanceStateChange {
+    /// The container instance as the event describes it — the same figures
+    /// DescribeContainerInstances would return at `version` — or `None` when the event lacks
+    /// a field for it (then the calculator reads the cluster instead).
+    pub fn container_instance(&self) -> Option<capacity_core::ContainerInstance> {
+        use capacity_core::{InstanceStatus, Resources};
+        let id = self.container_instance_arn.as_deref()?;
+        let resources = |side, list: &Option<Vec<EventResource>>| {
+            let list = list.as_ref()?;
+            let converted: Option<Vec<_>> = list.iter().map(EventResource::to_core).collect();
+            Resources::from_ecs(id, side, &converted?).ok()
+        };
+        Some(capacity_core::ContainerInstance {
+            id: id.to_owned(),
+            ec2_instance_id: self.ec2_instance_id.clone(),
+            instance_type: self
+                .attributes
+                .iter()
+                .flatten()
+                .find(|a| a.name == "ecs.instance-type")
+                .and_then(|a| a.value.clone()),
+            status: InstanceStatus::parse(self.status.as_deref()?),
+            agent_connected: self.agent_connected?,
+            registered: resources("registered", &self.registered_resources)?,
+            remaining: resources("remaining", &self.remaining_resources)?,
+            eni: None,
+        })
+    }
+}
+
+impl EventResource {
+    fn to_core(&self) -> Option<capacity_core::EcsResource> {
+        use capacity_core::ResourceValue;
+        let value = match self.kind.as_deref()? {
+            "INTEGER" => ResourceValue::Integer(self.integer_value.unwrap_or(0)),
+            "LONG" => ResourceValue::Long(self.long_value.unwrap_or(0)),
+            "DOUBLE" => ResourceValue::Double(self.double_value.unwrap_or(0.0)),
+            "STRINGSET" => {
+                ResourceValue::StringSet(self.string_set_value.clone().unwrap_or_default())
+            }
+            _ => return None,
+        };
+        Some(capacity_core::EcsResource {
+            name: self.name.clone()?,
+            value,
+        })
+    }
 }
 
 /// The event, typed.
@@ -104,6 +194,39 @@ mod tests {
             "arn:aws:ecs:us-east-1:385605022855:cluster/todobackend-cluster"
         );
         assert_eq!(serde_json::to_value(&event).unwrap(), json(BOOK));
+    }
+
+    #[test]
+    fn the_event_carries_the_instance_as_describe_would_return_it() {
+        let event = parse(json(BOOK)).unwrap();
+        let instance = event.detail.container_instance().expect("complete detail");
+        assert_eq!(
+            instance.registered,
+            capacity_core::Resources {
+                ports_tcp: [22, 2375, 2376, 51678, 51679].into(),
+                ..capacity_core::Resources::new(1024, 993)
+            }
+        );
+        assert_eq!(
+            (instance.remaining.cpu, instance.remaining.memory_mib),
+            (774, 593)
+        );
+        assert_eq!(instance.instance_type.as_deref(), Some("t2.micro"));
+        assert!(instance.accepts_tasks());
+        assert_eq!(event.detail.version, Some(3));
+    }
+
+    #[test]
+    fn an_incomplete_detail_carries_no_instance() {
+        let mut event = json(BOOK);
+        event["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("remainingResources");
+        assert!(parse(event).unwrap().detail.container_instance().is_none());
+        let mut event = json(BOOK);
+        event["detail"]["registeredResources"][0]["type"] = "STRINGSET".into();
+        assert!(parse(event).unwrap().detail.container_instance().is_none());
     }
 
     #[test]

@@ -3,11 +3,15 @@
 use capacity_aws::{
     ClusterReader, Metric, MetricsPublisher, TaskDefinitionReader, TaskShapeCache, Unit,
 };
+use std::sync::Arc;
+use std::time::SystemTime;
+
 use capacity_core::{ClusterCapacity, Resource, ScaleDecision, WorstCase, cluster_capacity};
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
 
+use crate::cache::{ClusterCache, ClusterView};
 use crate::config::Config;
 use crate::event::{self, EventError};
 
@@ -22,12 +26,32 @@ pub const RESOURCE_CAPACITY: &str = "ResourceCapacity";
 /// ACTIVE container instances with a connected agent.
 pub const ACTIVE_INSTANCES: &str = "ActiveContainerInstances";
 
+/// The wall clock, passed in so that tests pin it.
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
 /// What the handler needs, built once per process and reused across warm invocations.
 pub struct Deps<C, T, M> {
     pub cluster: C,
     pub task_shapes: TaskShapeCache<T>,
     pub metrics: M,
     pub config: Config,
+    /// The last read of the cluster, brought up to date by the events.
+    pub cache: ClusterCache,
+    pub clock: Clock,
+}
+
+impl<C, T: TaskDefinitionReader, M> Deps<C, T, M> {
+    /// Dependencies with empty caches and the system clock.
+    pub fn new(cluster: C, task_definitions: T, metrics: M, config: Config) -> Deps<C, T, M> {
+        Deps {
+            cluster,
+            task_shapes: TaskShapeCache::new(task_definitions),
+            metrics,
+            cache: ClusterCache::new(config.cluster_refresh),
+            config,
+            clock: Arc::new(SystemTime::now),
+        }
+    }
 }
 
 /// Why an invocation failed. Nothing was published when it did.
@@ -70,6 +94,16 @@ pub struct Summary {
     pub worst_case: WorstCaseSummary,
     pub namespace: String,
     pub metrics_published: usize,
+    /// Where the instances came from: a full `read`, or the cached read updated by this `event`.
+    pub source: Source,
+}
+
+/// Where one computation's instances came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Read,
+    Event,
 }
 
 /// The worst case the figures are in.
@@ -96,24 +130,36 @@ where
     let event = event::parse(event)?;
     let cluster_arn = event.detail.cluster_arn.as_str();
     let cluster_name = capacity_aws::cluster_name(cluster_arn).to_owned();
-    let snapshot = capacity_aws::snapshot(
-        &deps.cluster,
-        &deps.task_shapes,
-        cluster_arn,
-        deps.config.worst_case.clone(),
-    )
-    .await
-    .map_err(|source| HandlerError::Read {
-        cluster: cluster_name.clone(),
-        source,
-    })?;
-    let capacity =
-        cluster_capacity(&snapshot.instances, &snapshot.worst_case).map_err(|source| {
-            HandlerError::Capacity {
+    let now = (deps.clock)();
+    let (view, source) = match deps.cache.apply(cluster_arn, &event.detail, now) {
+        Some(view) => (view, Source::Event),
+        None => {
+            let snapshot = capacity_aws::snapshot(
+                &deps.cluster,
+                &deps.task_shapes,
+                cluster_arn,
+                deps.config.worst_case.clone(),
+            )
+            .await
+            .map_err(|source| HandlerError::Read {
                 cluster: cluster_name.clone(),
                 source,
-            }
-        })?;
+            })?;
+            deps.cache.store(cluster_arn, now, &snapshot);
+            let view = ClusterView {
+                instances: snapshot.instances,
+                worst_case: snapshot.worst_case,
+                task_shapes: snapshot.task_shapes.len(),
+            };
+            (view, Source::Read)
+        }
+    };
+    let capacity = cluster_capacity(&view.instances, &view.worst_case).map_err(|source| {
+        HandlerError::Capacity {
+            cluster: cluster_name.clone(),
+            source,
+        }
+    })?;
     let policy = &deps.config.policy;
     let decision = capacity.decide(policy);
     let hosts_to_add = capacity.hosts_to_add(policy);
@@ -136,7 +182,8 @@ where
         idle_host_capacity = capacity.idle_host_capacity,
         hosts_to_add,
         decision = %decision,
-        instances = snapshot.instances.len(),
+        instances = view.instances.len(),
+        source = ?source,
         "published cluster capacity"
     );
     Ok(Summary {
@@ -147,9 +194,10 @@ where
         hosts_to_add,
         decision: decision.to_string(),
         reason,
-        instances: snapshot.instances.len(),
+        instances: view.instances.len(),
         active_instances: capacity.counted_instances,
-        worst_case: worst_case_summary(&snapshot.worst_case, snapshot.task_shapes.len()),
+        worst_case: worst_case_summary(&view.worst_case, view.task_shapes),
+        source,
         namespace: deps.config.metric_namespace.clone(),
         metrics_published: metrics.len(),
     })

@@ -4,9 +4,10 @@
 //!
 //! The binary (`src/main.rs`) only wires the SDK clients to [`handler::handle`].
 
+pub mod cache;
 pub mod config;
 pub mod event;
 pub mod handler;
 
 pub use config::{Config, ConfigError, ENV_VARS};
-pub use handler::{Deps, HandlerError, Summary, handle};
+pub use handler::{Clock, Deps, HandlerError, Source, Summary, handle};

@@ -1,4 +1,4 @@
-use capacity_aws::{CloudWatchPublisher, EcsReader, TaskShapeCache};
+use capacity_aws::{CloudWatchPublisher, EcsReader};
 use capacity_calculator::{Config, Deps, handle};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
@@ -10,12 +10,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let reader = EcsReader::new(aws_sdk_ecs::Client::new(&sdk));
-    let deps = Deps {
-        cluster: reader.clone(),
-        task_shapes: TaskShapeCache::new(reader),
-        metrics: CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk)),
-        config,
-    };
+    let metrics = CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk));
+    let deps = Deps::new(reader.clone(), reader, metrics, config);
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(event.payload, deps).await

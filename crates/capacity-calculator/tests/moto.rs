@@ -8,7 +8,7 @@
 //! which the published values are read back.
 
 use aws_sdk_ecs::types::{ContainerDefinition, ContainerInstanceStatus, PortMapping};
-use capacity_aws::{CloudWatchPublisher, EcsReader, TaskShapeCache};
+use capacity_aws::{CloudWatchPublisher, EcsReader};
 use capacity_calculator::{Config, Deps, Summary, handle};
 use moto_harness::MotoServer;
 use serde_json::{Value, json};
@@ -52,12 +52,8 @@ impl Env {
         })
         .expect("valid config");
         let reader = EcsReader::new(self.ecs.clone());
-        Deps {
-            cluster: reader.clone(),
-            task_shapes: TaskShapeCache::new(reader),
-            metrics: CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&self.sdk)),
-            config,
-        }
+        let metrics = CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&self.sdk));
+        Deps::new(reader.clone(), reader, metrics, config)
     }
 
     /// `count` hosts of 2048 CPU units / 4096 MiB, empty.
@@ -256,12 +252,9 @@ async fn a_missing_cluster_is_an_error_and_publishes_nothing() {
     let moto = MotoServer::start();
     let sdk = moto.sdk_config().await;
     let reader = EcsReader::new(aws_sdk_ecs::Client::new(&sdk));
-    let deps = Deps {
-        cluster: reader.clone(),
-        task_shapes: TaskShapeCache::new(reader),
-        metrics: CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk)),
-        config: Config::from_lookup(|_| None).expect("defaults"),
-    };
+    let metrics = CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk));
+    let config = Config::from_lookup(|_| None).expect("defaults");
+    let deps = Deps::new(reader.clone(), reader, metrics, config);
     let err = handle(event(), &deps).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
     assert!(moto.metrics("ECS/ClusterCapacity").is_empty());

@@ -13,8 +13,8 @@ use aws_sdk_ecs::operation::list_container_instances::{
 };
 use aws_sdk_ecs::types::{ContainerInstance, Failure, Resource};
 use aws_smithy_mocks::{MockResponse, Rule, RuleMode, mock, mock_client};
+use capacity_aws::EcsReader;
 use capacity_aws::fake::FakeMetrics;
-use capacity_aws::{EcsReader, TaskShapeCache};
 use capacity_calculator::{Config, Deps, HandlerError, handle};
 use serde_json::Value;
 
@@ -95,12 +95,7 @@ fn deps(client: aws_sdk_ecs::Client) -> Deps<EcsReader, EcsReader, FakeMetrics> 
     })
     .expect("valid config");
     let reader = EcsReader::new(client);
-    Deps {
-        cluster: reader.clone(),
-        task_shapes: TaskShapeCache::new(reader),
-        metrics: FakeMetrics::default(),
-        config,
-    }
+    Deps::new(reader.clone(), reader, FakeMetrics::default(), config)
 }
 
 fn event() -> Value {

@@ -1,0 +1,137 @@
+//! The cluster as last read, kept across warm invocations and brought up to date by the
+//! events themselves.
+//!
+//! A rolling deployment on a 1,000-instance cluster fires hundreds of state-change events in
+//! minutes; reading the whole cluster for each costs 2·⌈N/100⌉ ECS calls (20 here) plus the
+//! task-definition discovery, and soon meets ECS's throttling. But each event carries the
+//! changed container instance exactly as DescribeContainerInstances returns it, with ECS's
+//! `version`. So the calculator reads the cluster once per `CLUSTER_REFRESH_SECONDS` and, in
+//! between, applies each event's instance to the view it read:
+//!
+//! * an event older than the read (`updatedAt` before the read started) is already in it;
+//! * an event whose `version` is not above the last one applied for that instance is a
+//!   redelivery or arrived out of order, and changes nothing;
+//! * an event that lacks any figure, a view of another cluster, or an old view: full read.
+//!
+//! The refresh bounds how long a lost event can leave the view wrong (and picks up newly
+//! deployed task definitions).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use capacity_aws::ClusterSnapshot;
+use capacity_core::{ContainerInstance, WorstCase};
+
+use crate::event::ContainerInstanceStateChange;
+
+/// The cluster's instances and worst case, from a read or from the cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterView {
+    pub instances: Vec<ContainerInstance>,
+    pub worst_case: WorstCase,
+    /// How many task shapes the worst case was taken from (0: configured).
+    pub task_shapes: usize,
+}
+
+#[derive(Debug)]
+struct Cached {
+    cluster: String,
+    read_started: SystemTime,
+    view: ClusterView,
+    index: HashMap<String, usize>,
+    applied_versions: HashMap<String, i64>,
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct ClusterCache {
+    refresh: Duration,
+    cached: Mutex<Option<Cached>>,
+}
+
+impl ClusterCache {
+    /// A cache whose reads stay valid for `refresh`; `Duration::ZERO` reads every time.
+    pub fn new(refresh: Duration) -> ClusterCache {
+        ClusterCache {
+            refresh,
+            cached: Mutex::new(None),
+        }
+    }
+
+    /// The cached view of `cluster` with the event applied, or `None` when the cluster must
+    /// be read (see the module documentation).
+    pub fn apply(
+        &self,
+        cluster: &str,
+        detail: &ContainerInstanceStateChange,
+        now: SystemTime,
+    ) -> Option<ClusterView> {
+        if self.refresh.is_zero() {
+            return None;
+        }
+        let mut guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        let cached = guard.as_mut().filter(|c| c.cluster == cluster)?;
+        let age = now.duration_since(cached.read_started).ok()?;
+        if age >= self.refresh {
+            return None;
+        }
+        let instance = detail.container_instance()?;
+        let version = detail.version?;
+        let updated_at = detail
+            .updated_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(SystemTime::from)?;
+        if updated_at < cached.read_started {
+            return Some(cached.view.clone());
+        }
+        if cached
+            .applied_versions
+            .get(&instance.id)
+            .is_some_and(|applied| *applied >= version)
+        {
+            return Some(cached.view.clone());
+        }
+        cached.applied_versions.insert(instance.id.clone(), version);
+        match cached.index.get(&instance.id) {
+            Some(&i) => {
+                if let Some(slot) = cached.view.instances.get_mut(i) {
+                    *slot = instance;
+                }
+            }
+            None => {
+                cached
+                    .index
+                    .insert(instance.id.clone(), cached.view.instances.len());
+                cached.view.instances.push(instance);
+            }
+        }
+        Some(cached.view.clone())
+    }
+
+    /// Keeps a fresh read of `cluster`, started at `read_started`.
+    pub fn store(&self, cluster: &str, read_started: SystemTime, snapshot: &ClusterSnapshot) {
+        if self.refresh.is_zero() {
+            return;
+        }
+        let view = ClusterView {
+            instances: snapshot.instances.clone(),
+            worst_case: snapshot.worst_case.clone(),
+            task_shapes: snapshot.task_shapes.len(),
+        };
+        let index = view
+            .instances
+            .iter()
+            .enumerate()
+            .map(|(i, ci)| (ci.id.clone(), i))
+            .collect();
+        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
+            cluster: cluster.to_owned(),
+            read_started,
+            view,
+            index,
+            applied_versions: HashMap::new(),
+        });
+    }
+}
