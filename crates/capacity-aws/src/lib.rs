@@ -26,3 +26,15 @@ pub use cluster::{
 };
 pub use error::Error;
 pub use metrics::{CloudWatchPublisher, Metric, MetricsPublisher, Unit};
+
+/// Timeouts for every SDK client of the functions: a dropped connection or a stalled answer
+/// fails the attempt (which the SDK then retries) instead of hanging until Lambda's own
+/// timeout kills the invocation mid-work.
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(15))
+        .build()
+}

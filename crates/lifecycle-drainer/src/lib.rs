@@ -52,11 +52,7 @@ pub use handler::{HandlerError, RecordOutcome, handle};
 /// Bounds on every AWS call: 3 s to connect, 5 s per attempt, 15 s per call with the SDK's
 /// retries. A hung request must not eat the margin kept for republishing.
 pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(15))
-        .build()
+    capacity_aws::sdk_timeouts()
 }
 
 /// Time, passed in so tests can pin it.

@@ -86,6 +86,9 @@ impl MotoServer {
         aws_config::defaults(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(REGION))
             .endpoint_url(&self.endpoint)
+            // As in production: a dropped connection (an injected fault) fails the attempt
+            // instead of hanging the test.
+            .timeout_config(capacity_aws::sdk_timeouts())
             .credentials_provider(aws_credential_types::Credentials::new(
                 "testing",
                 "testing",
