@@ -84,6 +84,7 @@ pub enum HandlerError {
 pub struct Summary {
     pub cluster: String,
     pub container_capacity: u64,
+    /// As published: spare hosts beyond the headroom (the plain ratio at headroom 1).
     pub idle_host_capacity: f64,
     pub largest_host_slots: u32,
     pub hosts_to_add: u32,
@@ -163,7 +164,8 @@ where
     let policy = &deps.config.policy;
     let decision = capacity.decide(policy);
     let hosts_to_add = capacity.hosts_to_add(policy);
-    let metrics = metrics(&cluster_name, &capacity, hosts_to_add);
+    let idle_host_capacity = capacity.idle_host_capacity_beyond_headroom(policy);
+    let metrics = metrics(&cluster_name, &capacity, idle_host_capacity, hosts_to_add);
     deps.metrics
         .publish(&deps.config.metric_namespace, &metrics)
         .await
@@ -179,7 +181,7 @@ where
     tracing::info!(
         cluster = %cluster_name,
         container_capacity = capacity.container_capacity,
-        idle_host_capacity = capacity.idle_host_capacity,
+        idle_host_capacity,
         hosts_to_add,
         decision = %decision,
         instances = view.instances.len(),
@@ -189,7 +191,7 @@ where
     Ok(Summary {
         cluster: cluster_name,
         container_capacity: capacity.container_capacity,
-        idle_host_capacity: capacity.idle_host_capacity,
+        idle_host_capacity,
         largest_host_slots: capacity.largest_host_slots,
         hosts_to_add,
         decision: decision.to_string(),
@@ -221,7 +223,16 @@ fn worst_case_summary(worst: &WorstCase, shapes: usize) -> WorstCaseSummary {
 
 /// The metrics of one computation: ContainerCapacity, IdleHostCapacity, HostsToAdd,
 /// ActiveContainerInstances and one ResourceCapacity per resource the worst case needs.
-pub fn metrics(cluster_name: &str, capacity: &ClusterCapacity, hosts_to_add: u32) -> Vec<Metric> {
+///
+/// `idle_host_capacity` is [`ClusterCapacity::idle_host_capacity_beyond_headroom`]: the plain
+/// ratio at the default headroom of 1, and never above 1 when a scale-in would break a
+/// larger headroom (so the alarm on `> 1` never starts a scale-in/scale-out loop).
+pub fn metrics(
+    cluster_name: &str,
+    capacity: &ClusterCapacity,
+    idle_host_capacity: f64,
+    hosts_to_add: u32,
+) -> Vec<Metric> {
     let cluster = || vec![("ClusterName", cluster_name.to_owned())];
     let mut out = vec![
         Metric {
@@ -232,7 +243,7 @@ pub fn metrics(cluster_name: &str, capacity: &ClusterCapacity, hosts_to_add: u32
         },
         Metric {
             name: IDLE_HOST_CAPACITY,
-            value: capacity.idle_host_capacity,
+            value: idle_host_capacity,
             unit: Unit::None,
             dimensions: cluster(),
         },

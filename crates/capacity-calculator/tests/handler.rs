@@ -149,6 +149,54 @@ async fn a_full_cluster_publishes_the_hosts_to_add() {
 }
 
 #[tokio::test]
+async fn with_a_larger_headroom_idle_host_capacity_stays_at_or_below_1_unless_a_scale_in_keeps_it()
+{
+    // Three empty t2.micros hold 2 worst-case tasks each: capacity 6, H = 2, plain ratio 3.
+    let hosts = || {
+        vec![
+            t2_micro("ci-1", 1024, 993),
+            t2_micro("ci-2", 1024, 993),
+            t2_micro("ci-3", 1024, 993),
+        ]
+    };
+    let with_headroom = |h: &str| {
+        let cluster = FakeCluster {
+            instances: hosts(),
+            ..FakeCluster::default()
+        };
+        deps(
+            cluster,
+            config(&[
+                ("CONTAINER_MAX_CPU", "250"),
+                ("CONTAINER_MAX_MEMORY", "400"),
+                ("SCALE_OUT_HEADROOM", h),
+            ]),
+        )
+    };
+    // Headroom 5: without a host 4 would fit, below 5, so no scale-in: (6 - 4) / 2 = 1.0.
+    let deps5 = with_headroom("5");
+    let s = handle(event(BOOK_EVENT), &deps5).await.expect("handled");
+    assert_eq!((s.decision.as_str(), s.idle_host_capacity), ("hold", 1.0));
+    assert_eq!(value(&deps5.metrics.calls()[0].1, "IdleHostCapacity"), 1.0);
+    // Headroom 4: without a host 4 still fit: scale in, and (6 - 3) / 2 = 1.5 > 1.
+    let deps4 = with_headroom("4");
+    let s = handle(event(BOOK_EVENT), &deps4).await.expect("handled");
+    assert_eq!(
+        (s.decision.as_str(), s.idle_host_capacity),
+        ("scale in by 1", 1.5)
+    );
+    // Headroom 1: the plain ratio of DESIGN.md.
+    let deps1 = with_headroom("1");
+    assert_eq!(
+        handle(event(BOOK_EVENT), &deps1)
+            .await
+            .expect("handled")
+            .idle_host_capacity,
+        3.0
+    );
+}
+
+#[tokio::test]
 async fn draining_and_disconnected_instances_add_nothing() {
     let mut draining = t2_micro("ci-2", 1024, 993);
     draining.status = InstanceStatus::Draining;

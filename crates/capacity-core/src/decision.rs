@@ -74,6 +74,24 @@ impl ClusterCapacity {
         u32::try_from(missing.div_ceil(u64::from(self.largest_host_slots))).unwrap_or(u32::MAX)
     }
 
+    /// IdleHostCapacity as the calculator publishes it for the scale-in alarm: spare capacity
+    /// in whole hosts **beyond the headroom**, `(ContainerCapacity − (headroom − 1)) / H`.
+    ///
+    /// At the default headroom of 1 it is exactly [`ClusterCapacity::idle_host_capacity`].
+    /// With a larger headroom, the plain ratio can exceed 1 while removing a host would leave
+    /// less than the headroom, and the group would scale in and straight out again; with this
+    /// one, "above 1" holds exactly when [`ClusterCapacity::decide`] scales in, so an alarm
+    /// on `> 1` agrees with the decision. 0 when there is no ACTIVE host.
+    pub fn idle_host_capacity_beyond_headroom(&self, policy: &ScalePolicy) -> f64 {
+        if self.largest_host_slots == 0 {
+            return 0.0;
+        }
+        let spare = self
+            .container_capacity
+            .saturating_sub(u64::from(policy.headroom) - 1);
+        spare as f64 / f64::from(self.largest_host_slots)
+    }
+
     /// The scale decision for this capacity.
     ///
     /// Scale out when ContainerCapacity < headroom. Scale in only when IdleHostCapacity is
@@ -129,6 +147,48 @@ impl ClusterCapacity {
             ScaleDecision::Hold => format!(
                 "ContainerCapacity {cap} meets the headroom of {headroom} and IdleHostCapacity {idle:.2} is not above 1"
             ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ResourceTotals;
+
+    fn capacity(container_capacity: u64, largest_host_slots: u32) -> ClusterCapacity {
+        ClusterCapacity {
+            container_capacity,
+            largest_host_slots,
+            idle_host_capacity: if largest_host_slots == 0 {
+                0.0
+            } else {
+                container_capacity as f64 / f64::from(largest_host_slots)
+            },
+            counted_instances: 3,
+            per_resource: ResourceTotals::default(),
+            instances: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn idle_beyond_headroom_above_1_exactly_when_the_decision_scales_in() {
+        for headroom in 1..=12 {
+            let policy = ScalePolicy::new(headroom).unwrap();
+            for h in 0..=10 {
+                for cap in 0..=60 {
+                    let c = capacity(cap, h);
+                    let alarm = c.idle_host_capacity_beyond_headroom(&policy) > 1.0;
+                    let scales_in = matches!(c.decide(&policy), ScaleDecision::ScaleIn { .. });
+                    assert_eq!(alarm, scales_in, "cap {cap}, H {h}, headroom {headroom}");
+                    if headroom == 1 {
+                        assert_eq!(
+                            c.idle_host_capacity_beyond_headroom(&policy),
+                            c.idle_host_capacity
+                        );
+                    }
+                }
+            }
         }
     }
 }
