@@ -373,8 +373,8 @@ impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
     }
 
     /// The hook's timeouts: configured, else read from the hook, else the safest guess
-    /// (heartbeat as often as the shortest timeout allows; no global cap beyond
-    /// `MAX_DRAIN_SECONDS`).
+    /// (heartbeat as often as the shortest timeout allows, and end the drain within the
+    /// shortest global timeout a hook can have).
     async fn hook_timeouts(&self) -> KnownTimeouts {
         if let Some(heartbeat_timeout) = self.config.heartbeat_timeout {
             return KnownTimeouts {
@@ -529,10 +529,14 @@ struct KnownTimeouts {
 }
 
 impl KnownTimeouts {
+    /// The hook could not be read: assume the shortest timeouts any hook can have. Its
+    /// global timeout is min(48 h, 100 × heartbeat timeout), so at least 100 × 30 s; waiting
+    /// longer than that (MAX_DRAIN_SECONDS defaults to 2 h) would let the hook expire with
+    /// its default result while tasks still run, instead of completing at the deadline.
     fn fallback() -> KnownTimeouts {
         KnownTimeouts {
             heartbeat_timeout: FALLBACK_HEARTBEAT_TIMEOUT,
-            global_timeout: None,
+            global_timeout: Some(MAX_GLOBAL_TIMEOUT.min(FALLBACK_HEARTBEAT_TIMEOUT * 100)),
         }
     }
 }
