@@ -977,3 +977,60 @@ fn the_generated_worlds_reach_every_ending() {
     }
     assert!(republished > 0, "{endings:?}");
 }
+
+/// The case the model found: the hook cannot be read, its heartbeat timeout is 30 s, so it
+/// expires 3000 s after the action started. The drain must end before that, at the deadline,
+/// not wait for MAX_DRAIN_SECONDS (7200 s) and let the hook's default result apply.
+#[test]
+fn an_unreadable_hook_ends_the_drain_before_the_shortest_global_timeout() {
+    let scenario = Scenario {
+        in_cluster: true,
+        initial: vec![Status::Running],
+        changes: vec![],
+        stuck: true,
+        calls: vec![CallScript {
+            fail: false,
+            latency_ms: 0,
+        }],
+        poll_s: 5,
+        max_drain_s: 7200,
+        margin_s: 20,
+        abandon_at_deadline: true,
+        heartbeat_timeout_s: 30,
+        hook_source: HookSource::NotFound,
+        invocations: vec![Invocation {
+            timeout_s: None,
+            delay_ms: 0,
+        }],
+    };
+    let clock = TestClock(Arc::new(AtomicU64::new(ACTION_STARTED)));
+    let world = World::new(&scenario, &clock);
+    let run = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map(|rt| {
+            rt.block_on(handle(
+                sns_event(TOPIC, &notification(), json!({})),
+                600_000,
+                &scenario.config(),
+                &world,
+                &clock,
+            ))
+        });
+    let answer = match run {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => panic!("drain failed: {e}"),
+        Err(e) => panic!("tokio runtime: {e}"),
+    };
+    assert_eq!(answer["records"][0]["reason"], "DeadlineReached");
+    assert_eq!(
+        world.fake.completed(),
+        [(INSTANCE.to_owned(), LifecycleActionResult::Abandon)]
+    );
+    assert_eq!(world.truth().expired, None);
+    let completed_at = world
+        .fake
+        .calls_of(Operation::CompleteLifecycleAction)
+        .first()
+        .map(|(at, _)| at - ACTION_STARTED);
+    assert_eq!(completed_at, Some(2_980_000), "3000 s less the 20 s margin");
+}
