@@ -1,0 +1,506 @@
+//! Promise 4 of issue 7 for the command-line tool's JSON inputs: no dump of `aws ecs
+//! describe-container-instances` or `describe-task-definition`, and no scenario file,
+//! however malformed, panics `ecs-capacity`; each rejected one gets an error that names the
+//! file and the problem (a field path, a line, a cause).
+//!
+//! Inputs: arbitrary JSON (a recursive `serde_json::Value` strategy whose object keys are
+//! often the inputs' own field names), the real fixtures and embedded scenarios with fields
+//! dropped, replaced or retyped, and their texts cut short or garbled. What parses goes on
+//! through the offline report (worst case, per-instance slots, text table), as `ecs-capacity
+//! report --instances … --task-definitions …` does. A short run (proptest's default case
+//! count) is part of `make test`; `make fuzz` runs the same tests with `PROPTEST_CASES`
+//! raised, in release.
+
+use capacity_core::{ScalePolicy, TaskShape, WorstCase};
+use ecs_capacity::dump::{InputError, InstanceDump, parse_instances, parse_task_definition};
+use ecs_capacity::report;
+use ecs_capacity::scenario::{self, PolicyKind, ScenarioError};
+use proptest::prelude::*;
+use proptest::sample::Index;
+use serde_json::Value;
+
+const INSTANCE_DUMPS: [&str; 7] = [
+    include_str!("fixtures/book-one-task.json"),
+    include_str!("fixtures/gpu-instance.json"),
+    include_str!("fixtures/prod-page1.json"),
+    include_str!("fixtures/prod-page2.json"),
+    include_str!("fixtures/bad-agent-connected.json"),
+    include_str!("fixtures/bad-missing-integer.json"),
+    include_str!("fixtures/bad-remaining-above-registered.json"),
+];
+const TASK_DEFINITIONS: [&str; 4] = [
+    include_str!("fixtures/web-taskdef.json"),
+    include_str!("fixtures/worker-taskdef.json"),
+    include_str!("fixtures/bad-container-without-memory.json"),
+    include_str!("fixtures/bad-network-mode.json"),
+];
+const FILE: &str = "fuzz.json";
+
+/// Field names of the dumps and scenarios, so generated objects reach past the first check.
+const KEYS: &[&str] = &[
+    "containerInstances",
+    "failures",
+    "containerInstanceArn",
+    "ec2InstanceId",
+    "status",
+    "agentConnected",
+    "registeredResources",
+    "remainingResources",
+    "attributes",
+    "name",
+    "type",
+    "integerValue",
+    "longValue",
+    "doubleValue",
+    "stringSetValue",
+    "arn",
+    "reason",
+    "detail",
+    "value",
+    "taskDefinition",
+    "family",
+    "revision",
+    "cpu",
+    "memory",
+    "memoryReservation",
+    "networkMode",
+    "containerDefinitions",
+    "portMappings",
+    "containerPort",
+    "hostPort",
+    "protocol",
+    "resourceRequirements",
+    "description",
+    "seed",
+    "duration",
+    "step",
+    "instance_types",
+    "asg",
+    "min",
+    "max",
+    "desired",
+    "launch_delay",
+    "lifecycle_hook",
+    "timeout",
+    "ecs",
+    "strategy",
+    "services",
+    "task",
+    "changes",
+    "at",
+    "scaling",
+    "headroom",
+    "period",
+    "threshold",
+];
+
+/// Values the parsers give meaning to.
+const WORDS: &[&str] = &[
+    "",
+    "ACTIVE",
+    "DRAINING",
+    "CPU",
+    "MEMORY",
+    "PORTS",
+    "PORTS_UDP",
+    "GPU",
+    "INTEGER",
+    "LONG",
+    "DOUBLE",
+    "STRINGSET",
+    "ecs.instance-type",
+    "tcp",
+    "udp",
+    "sctp",
+    "bridge",
+    "awsvpc",
+    "host",
+    "none",
+    "256",
+    "0.5 vCPU",
+    "1 GB",
+    "1h",
+    "10s",
+    "0s",
+    "-5m",
+    "binpack",
+    "spread",
+    "t2.micro",
+    "book",
+    "hosts-to-add",
+    "arn:aws:ecs:eu-west-1:123456789012:container-instance/prod/1",
+    "4294967296",
+    "-1",
+];
+
+fn leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(Value::from),
+        prop::sample::select(vec![i64::MIN, -1, 0, 1, 2, 4096, u32::MAX.into(), i64::MAX])
+            .prop_map(Value::from),
+        "[a-zA-Z0-9:/._ -]{0,12}".prop_map(Value::from),
+        prop::sample::select(WORDS).prop_map(Value::from),
+    ]
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(KEYS).prop_map(str::to_owned),
+        1 => "[a-zA-Z-]{0,8}",
+    ]
+}
+
+/// Any JSON value, up to 4 levels deep.
+fn json() -> impl Strategy<Value = Value> {
+    leaf().prop_recursive(4, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec((key(), inner), 0..6)
+                .prop_map(|fields| Value::Object(fields.into_iter().collect())),
+        ]
+    })
+}
+
+/// One change to one node of a real input.
+#[derive(Debug, Clone)]
+enum Mutation {
+    Remove,
+    Replace(Value),
+    /// Same content, another JSON type (a number as a string, an object as an array, …).
+    Retype,
+}
+
+fn mutations() -> impl Strategy<Value = Vec<(Index, Mutation)>> {
+    let mutation = prop_oneof![
+        2 => Just(Mutation::Remove),
+        2 => json().prop_map(Mutation::Replace),
+        1 => leaf().prop_map(Mutation::Replace),
+        2 => Just(Mutation::Retype),
+    ];
+    prop::collection::vec((any::<Index>(), mutation), 1..5)
+}
+
+/// JSON pointers of every node under the root.
+fn pointers(value: &Value, at: &str, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                out.push(p.clone());
+                pointers(v, &p, out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let p = format!("{at}/{i}");
+                out.push(p.clone());
+                pointers(v, &p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn retype(value: &Value) -> Value {
+    match value {
+        Value::Null => Value::Object(serde_json::Map::new()),
+        Value::Bool(b) => Value::from(b.to_string()),
+        Value::Number(n) => Value::from(n.to_string()),
+        Value::String(s) => s
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::Array(vec![Value::from(s.as_str())])),
+        Value::Array(items) => Value::Object(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i.to_string(), v.clone()))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Array(map.values().cloned().collect()),
+    }
+}
+
+fn mutate(value: &mut Value, changes: &[(Index, Mutation)]) {
+    for (at, mutation) in changes {
+        let mut all = Vec::new();
+        pointers(value, "", &mut all);
+        if all.is_empty() {
+            *value = match mutation {
+                Mutation::Replace(v) => v.clone(),
+                Mutation::Remove | Mutation::Retype => retype(value),
+            };
+            continue;
+        }
+        let pointer = all[at.index(all.len())].clone();
+        match mutation {
+            Mutation::Replace(v) => {
+                if let Some(node) = value.pointer_mut(&pointer) {
+                    *node = v.clone();
+                }
+            }
+            Mutation::Retype => {
+                if let Some(node) = value.pointer_mut(&pointer) {
+                    *node = retype(node);
+                }
+            }
+            Mutation::Remove => {
+                let (parent, last) = pointer.rsplit_once('/').unwrap_or(("", ""));
+                let last = last.replace("~1", "/").replace("~0", "~");
+                match value.pointer_mut(parent) {
+                    Some(Value::Object(map)) => {
+                        map.remove(&last);
+                    }
+                    Some(Value::Array(items)) => {
+                        if let Ok(i) = last.parse::<usize>()
+                            && i < items.len()
+                        {
+                            items.remove(i);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// The error and its causes, as a log line shows them.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Checks that a refused dump's error names the file, and the field path (or the capacity
+/// error that says what is wrong).
+fn named_input_error(err: &InputError) -> Result<(), TestCaseError> {
+    let text = chain(err);
+    let named = match err {
+        InputError::Json {
+            file,
+            path,
+            message,
+        }
+        | InputError::Field {
+            file,
+            path,
+            message,
+        } => file == FILE && !path.is_empty() && !message.trim().is_empty(),
+        // "{file}" then the capacity error that says what is wrong.
+        InputError::Capacity { file, .. } => {
+            file == FILE && text.len() > FILE.len() + 2 && text.starts_with(FILE)
+        }
+        InputError::Read { .. } => false,
+    };
+    prop_assert!(named, "the error does not name the problem: {text}");
+    Ok(())
+}
+
+/// Parses `text` as both kinds of dump (a panic fails the test); what parses goes through
+/// the offline report.
+fn check_dumps(text: &str, shapes: &[TaskShape]) -> Result<(), TestCaseError> {
+    let mut dump = InstanceDump::default();
+    let instances = parse_instances(FILE, text, &mut dump);
+    if let Err(err) = &instances {
+        named_input_error(err)?;
+    }
+    let mut shapes = shapes.to_vec();
+    match parse_task_definition(FILE, text) {
+        Ok(shape) => shapes.push(shape),
+        Err(err) => named_input_error(&err)?,
+    }
+    if instances.is_ok()
+        && let Ok(worst) = WorstCase::of(&shapes)
+        && let Ok(policy) = ScalePolicy::new(1)
+    {
+        // Errors here are capacity-core's, covered by its own tests; only a panic matters.
+        if let Ok(report) = report::build("fuzz", &dump.instances, &shapes, &worst, &policy) {
+            prop_assert!(!report.to_text().is_empty());
+        }
+    }
+    Ok(())
+}
+
+/// Parses `text` as a scenario (a panic fails the test); an error names the file, and the
+/// field (with its line when known) or the syntax problem.
+fn check_scenario(text: &str) -> Result<(), TestCaseError> {
+    match scenario::parse(FILE, text) {
+        Ok(sc) => {
+            for policy in [
+                PolicyKind::Book,
+                PolicyKind::HostsToAdd,
+                PolicyKind::HostsToAddPending,
+            ] {
+                let _ = sc.with_policy(policy);
+            }
+        }
+        Err(err) => {
+            let text = err.to_string();
+            let named = match &err {
+                ScenarioError::Syntax { file, message } => {
+                    file == FILE && !message.trim().is_empty()
+                }
+                ScenarioError::Invalid {
+                    file,
+                    field,
+                    message,
+                    ..
+                } => file == FILE && !field.is_empty() && !message.trim().is_empty(),
+            };
+            prop_assert!(named, "the error does not name the problem: {text}");
+        }
+    }
+    Ok(())
+}
+
+fn fixture(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("fixture: {e}"))
+}
+
+/// The two good task definitions, for the report.
+fn good_shapes() -> Vec<TaskShape> {
+    TASK_DEFINITIONS[..2]
+        .iter()
+        .map(|t| parse_task_definition("fixture", t).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
+/// An embedded scenario as JSON (YAML's flow form, which the scenario parser reads too).
+fn scenario_json(n: usize) -> Value {
+    let (name, text) = scenario::EMBEDDED[n % scenario::EMBEDDED.len()];
+    serde_saphyr::from_str::<Value>(text).unwrap_or_else(|e| panic!("scenario {name}: {e}"))
+}
+
+/// `text` cut at `at`, or with one character there replaced by `with`.
+fn garble(text: &str, at: Index, with: Option<char>) -> String {
+    let boundaries: Vec<usize> = text.char_indices().map(|(i, _)| i).collect();
+    let Some(&cut) = boundaries.get(at.index(boundaries.len().max(1))) else {
+        return String::new();
+    };
+    match with {
+        None => text[..cut].to_owned(),
+        Some(c) => {
+            let rest = &text[cut..];
+            let skip = rest.chars().next().map_or(0, char::len_utf8);
+            format!("{}{c}{}", &text[..cut], &rest[skip..])
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_json_never_panics_the_dump_parsers_or_the_report(input in json()) {
+        check_dumps(&input.to_string(), &good_shapes())?;
+    }
+
+    #[test]
+    fn mutated_instance_dumps_never_panic_the_parser_or_the_report(
+        n in 0..INSTANCE_DUMPS.len(),
+        changes in mutations(),
+    ) {
+        let mut dump = fixture(INSTANCE_DUMPS[n]);
+        mutate(&mut dump, &changes);
+        check_dumps(&dump.to_string(), &good_shapes())?;
+    }
+
+    #[test]
+    fn mutated_task_definitions_never_panic_the_parser_or_the_report(
+        n in 0..TASK_DEFINITIONS.len(),
+        changes in mutations(),
+    ) {
+        let mut def = fixture(TASK_DEFINITIONS[n]);
+        mutate(&mut def, &changes);
+        let text = def.to_string();
+        check_dumps(&text, &[])?;
+        // With real instances, so a strange shape meets real capacity math.
+        let mut dump = InstanceDump::default();
+        let _ = parse_instances("fixture", INSTANCE_DUMPS[2], &mut dump);
+        if let Ok(shape) = parse_task_definition(FILE, &text)
+            && let Ok(worst) = WorstCase::of(std::slice::from_ref(&shape))
+            && let Ok(policy) = ScalePolicy::new(1)
+        {
+            let _ = report::build("fuzz", &dump.instances, &[shape], &worst, &policy);
+        }
+    }
+
+    #[test]
+    fn garbled_dump_texts_never_panic_the_parsers(
+        n in 0..INSTANCE_DUMPS.len() + TASK_DEFINITIONS.len(),
+        at in any::<Index>(),
+        with in prop::option::of(any::<char>()),
+    ) {
+        let text = INSTANCE_DUMPS
+            .iter()
+            .chain(TASK_DEFINITIONS.iter())
+            .nth(n)
+            .copied()
+            .unwrap_or_default();
+        check_dumps(&garble(text, at, with), &good_shapes())?;
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics_the_scenario_parser(input in json()) {
+        check_scenario(&input.to_string())?;
+    }
+
+    #[test]
+    fn mutated_scenarios_never_panic_the_parser(
+        n in 0..scenario::EMBEDDED.len(),
+        changes in mutations(),
+    ) {
+        let mut sc = scenario_json(n);
+        mutate(&mut sc, &changes);
+        check_scenario(&sc.to_string())?;
+    }
+
+    #[test]
+    fn garbled_scenario_texts_never_panic_the_parser(
+        n in 0..scenario::EMBEDDED.len(),
+        at in any::<Index>(),
+        with in prop::option::of(any::<char>()),
+    ) {
+        let (_, text) = scenario::EMBEDDED[n];
+        check_scenario(&garble(text, at, with))?;
+    }
+}
+
+#[test]
+fn the_fixtures_and_scenarios_as_json_are_what_the_fuzzing_starts_from() {
+    for text in &INSTANCE_DUMPS[..4] {
+        let mut dump = InstanceDump::default();
+        assert!(parse_instances(FILE, text, &mut dump).is_ok());
+    }
+    assert_eq!(good_shapes().len(), 2);
+    for n in 0..scenario::EMBEDDED.len() {
+        let text = scenario_json(n).to_string();
+        let parsed = scenario::parse(FILE, &text);
+        assert!(parsed.is_ok(), "scenario {n} as JSON: {:?}", parsed.err());
+    }
+}
+
+#[test]
+fn a_retyped_field_is_named_with_its_path() {
+    let mut dump = fixture(INSTANCE_DUMPS[0]);
+    if let Some(status) = dump.pointer_mut("/containerInstances/0/agentConnected") {
+        *status = retype(status);
+    }
+    let mut out = InstanceDump::default();
+    let text = parse_instances(FILE, &dump.to_string(), &mut out)
+        .err()
+        .map(|e| chain(&e))
+        .unwrap_or_default();
+    assert!(
+        text.starts_with("fuzz.json: at containerInstances[0].agentConnected"),
+        "{text}"
+    );
+}
