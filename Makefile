@@ -33,6 +33,13 @@ bench: $(STAMP) ## criterion benchmark of the math; cold/warm start and RSS of t
 	cargo build --release -p capacity-calculator
 	$(PY) tests/bench_lambda.py target/release/capacity-calculator --runs 20 --instances 100
 
+.PHONY: fuzz
+FUZZ_CASES ?= 200000
+MODEL_CASES ?= 100000
+fuzz: ## long run of the input fuzzing (promise 4) and the drain model (promises 1, 2), in release: [FUZZ_CASES=200000] [MODEL_CASES=100000]
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p capacity-calculator -p lifecycle-drainer -p ecs-capacity --test fuzz
+	PROPTEST_CASES=$(MODEL_CASES) cargo test --release -p lifecycle-drainer --test model
+
 demo: ## simulate a day of a mixed cluster, book +1 vs hosts-to-add: summary, chart in out/demo.svg
 	cargo run --quiet -p ecs-capacity -- simulate diurnal --compare --chart out/demo.svg
 
