@@ -5,7 +5,7 @@ A fresh process per cold start, driven through a minimal Lambda Runtime API serv
 own, with the AWS SDK pointed at the moto emulator (tests/moto_server.py) holding a cluster.
 Prints cold init time (spawn to the first `GET /invocation/next`), cold invocation time
 (event handed over to response posted), warm invocation time (a second event in the same
-process) and peak RSS (the process's ru_maxrss).
+process) and peak RSS (the kernel's VmHWM of the process, after both invocations).
 
     bench_lambda.py BINARY [--runs N] [--instances N]
 """
@@ -48,7 +48,10 @@ class RuntimeApi:
                     return
                 if api.first_next is None:
                     api.first_next = time.perf_counter()
-                request_id, payload = api.events.get()
+                # The queue of this run: a killed process's pending poll waits on its own
+                # run's queue forever instead of stealing the next run's event.
+                events = api.events
+                request_id, payload = events.get()
                 body = json.dumps(payload).encode()
                 self.send_response(200)
                 self.send_header("Lambda-Runtime-Aws-Request-Id", request_id)
@@ -58,7 +61,11 @@ class RuntimeApi:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 api.handed_over[request_id] = time.perf_counter()
-                self.wfile.write(body)
+                try:
+                    self.wfile.write(body)
+                except BrokenPipeError:
+                    print(f"runtime API: the poll that took {request_id} was gone", file=sys.stderr)
+                    raise
 
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
@@ -79,6 +86,7 @@ class RuntimeApi:
         self.address = f"127.0.0.1:{self.server.server_port}"
 
     def reset(self):
+        self.events = queue.Queue()
         self.first_next = None
         self.handed_over.clear()
 
@@ -122,10 +130,8 @@ def main():
                         "book-ch12-container-instance-state-change.json").read_text())
     event["detail"]["clusterArn"] = f"arn:aws:ecs:{REGION}:123456789012:cluster/{CLUSTER}"
 
-    api = RuntimeApi()
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "AWS_LAMBDA_RUNTIME_API": api.address,
         "AWS_LAMBDA_FUNCTION_NAME": "capacity-calculator",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -138,10 +144,17 @@ def main():
         "CONTAINER_MAX_CPU": "512",
         "CONTAINER_MAX_MEMORY": "1024",
     }
+    # Extra variables for experiments, e.g. BENCH_ENV="MALLOC_ARENA_MAX=1".
+    for pair in os.environ.get("BENCH_ENV", "").split():
+        key, _, value = pair.partition("=")
+        env[key] = value
     init_ms, cold_ms, warm_ms, rss_kib = [], [], [], []
     expected = args.instances * 3  # min(1536/512, 3072/1024) = 3 per host
     for run in range(args.runs):
-        api.reset()
+        # A Runtime API server per process: a killed process's last poll can never take
+        # the next process's event.
+        api = RuntimeApi()
+        env["AWS_LAMBDA_RUNTIME_API"] = api.address
         api.events.put((f"cold-{run}", event))
         api.events.put((f"warm-{run}", event))
         start = time.perf_counter()
@@ -164,9 +177,14 @@ def main():
         init_ms.append((api.first_next - start) * 1000)
         cold_ms.append((cold_done - api.handed_over[cold_id]) * 1000)
         warm_ms.append((warm_done - api.handed_over[warm_id]) * 1000)
+        # Peak RSS from the kernel's high-water mark of the live process. (ru_maxrss from
+        # wait4 would count the forked Python interpreter before exec, ~20 MiB.)
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+        hwm = next((l.split()[1] for l in status.splitlines() if l.startswith("VmHWM:")), "0")
+        rss_kib.append(int(hwm))
         proc.kill()
-        _, _, usage = os.wait4(proc.pid, 0)
-        rss_kib.append(usage.ru_maxrss)
+        proc.wait()
+        api.server.shutdown()
 
     moto.stdin.close()
     moto.wait(timeout=10)
