@@ -85,16 +85,10 @@ impl ClusterReader for EcsReader {
             .try_collect()
             .await
             .map_err(|e| Error::aws("ListContainerInstances", cluster, e))?;
-        let batches: Vec<Vec<String>> = arns
-            .chunks(DESCRIBE_INSTANCES_BATCH)
-            .map(<[String]>::to_vec)
-            .collect();
-        let described: Vec<Vec<ContainerInstance>> = stream::iter(batches)
-            .map(|batch| self.describe_instances(cluster, batch))
-            .buffered(DESCRIBE_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(described.into_iter().flatten().collect())
+        in_batches(&arns, DESCRIBE_INSTANCES_BATCH, |batch| {
+            self.describe_instances(cluster, batch)
+        })
+        .await
     }
 
     async fn task_definitions_in_use(&self, cluster: &str) -> Result<BTreeSet<String>, Error> {
@@ -140,41 +134,33 @@ impl EcsReader {
             .try_collect()
             .await
             .map_err(|e| Error::aws("ListServices", cluster, e))?;
-        let batches: Vec<Vec<String>> = arns
-            .chunks(DESCRIBE_SERVICES_BATCH)
-            .map(<[String]>::to_vec)
-            .collect();
-        let per_batch: Vec<Vec<String>> = stream::iter(batches)
-            .map(|batch| async move {
-                let out = self
-                    .client
-                    .describe_services()
-                    .cluster(cluster)
-                    .set_services(Some(batch))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws(OP, cluster, e))?;
-                check_failures(OP, cluster, out.failures())?;
-                let mut defs = Vec::new();
-                for service in out.services() {
-                    if service.status() != Some("ACTIVE") {
-                        continue;
-                    }
-                    defs.extend(service.task_definition().map(str::to_owned));
-                    defs.extend(
-                        service
-                            .deployments()
-                            .iter()
-                            .filter(|d| d.status() != Some("INACTIVE"))
-                            .filter_map(|d| d.task_definition().map(str::to_owned)),
-                    );
+        in_batches(&arns, DESCRIBE_SERVICES_BATCH, |batch| async move {
+            let out = self
+                .client
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(batch))
+                .send()
+                .await
+                .map_err(|e| Error::aws(OP, cluster, e))?;
+            check_failures(OP, cluster, out.failures())?;
+            let mut defs = Vec::new();
+            for service in out.services() {
+                if service.status() != Some("ACTIVE") {
+                    continue;
                 }
-                Ok::<_, Error>(defs)
-            })
-            .buffered(DESCRIBE_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(per_batch.into_iter().flatten().collect())
+                defs.extend(service.task_definition().map(str::to_owned));
+                defs.extend(
+                    service
+                        .deployments()
+                        .iter()
+                        .filter(|d| d.status() != Some("INACTIVE"))
+                        .filter_map(|d| d.task_definition().map(str::to_owned)),
+                );
+            }
+            Ok::<_, Error>(defs)
+        })
+        .await
     }
 
     async fn running_task_definitions(&self, cluster: &str) -> Result<Vec<String>, Error> {
@@ -190,33 +176,41 @@ impl EcsReader {
             .try_collect()
             .await
             .map_err(|e| Error::aws("ListTasks", cluster, e))?;
-        let batches: Vec<Vec<String>> = arns
-            .chunks(DESCRIBE_TASKS_BATCH)
-            .map(<[String]>::to_vec)
-            .collect();
-        let per_batch: Vec<Vec<String>> = stream::iter(batches)
-            .map(|batch| async move {
-                let out = self
-                    .client
-                    .describe_tasks()
-                    .cluster(cluster)
-                    .set_tasks(Some(batch))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws(OP, cluster, e))?;
-                check_failures(OP, cluster, out.failures())?;
-                Ok::<_, Error>(
-                    out.tasks()
-                        .iter()
-                        .filter_map(|t| t.task_definition_arn().map(str::to_owned))
-                        .collect(),
-                )
-            })
-            .buffered(DESCRIBE_CONCURRENCY)
-            .try_collect()
-            .await?;
-        Ok(per_batch.into_iter().flatten().collect())
+        in_batches(&arns, DESCRIBE_TASKS_BATCH, |batch| async move {
+            let out = self
+                .client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(batch))
+                .send()
+                .await
+                .map_err(|e| Error::aws(OP, cluster, e))?;
+            check_failures(OP, cluster, out.failures())?;
+            Ok::<_, Error>(
+                out.tasks()
+                    .iter()
+                    .filter_map(|t| t.task_definition_arn().map(str::to_owned))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await
     }
+}
+
+/// Calls `describe` on `arns` in batches of `size` (the API's limit), at most
+/// [`DESCRIBE_CONCURRENCY`] at once, and concatenates the answers in order; the first
+/// failure fails the whole read.
+async fn in_batches<T, F, Fut>(arns: &[String], size: usize, describe: F) -> Result<Vec<T>, Error>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, Error>>,
+{
+    let per_batch: Vec<Vec<T>> = stream::iter(arns.chunks(size).map(<[String]>::to_vec))
+        .map(describe)
+        .buffered(DESCRIBE_CONCURRENCY)
+        .try_collect()
+        .await?;
+    Ok(per_batch.into_iter().flatten().collect())
 }
 
 impl TaskDefinitionReader for EcsReader {
