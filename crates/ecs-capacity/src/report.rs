@@ -184,7 +184,8 @@ pub fn build(
         instances: rows,
         container_capacity: cap.container_capacity,
         book_capacity: cap.book_capacity(),
-        idle_host_capacity: cap.idle_host_capacity,
+        // As the calculator publishes it (the plain ratio at headroom 1).
+        idle_host_capacity: cap.idle_host_capacity_beyond_headroom(policy),
         largest_host_slots: cap.largest_host_slots,
         counted_instances: cap.counted_instances,
         per_resource,

@@ -849,7 +849,8 @@ impl<'a> Sim<'a> {
         self.datapoints.push(Datapoint {
             t: self.t,
             container_capacity: cap.container_capacity as f64,
-            idle_host_capacity: cap.idle_host_capacity,
+            // As published: beyond the headroom, so the scale-in alarm agrees with decide().
+            idle_host_capacity: cap.idle_host_capacity_beyond_headroom(&self.sc.headroom),
             hosts_to_add: f64::from(hosts_to_add),
         });
         Ok(())
