@@ -36,9 +36,11 @@ bench: $(STAMP) ## criterion benchmark of the math; cold/warm start and RSS of t
 .PHONY: fuzz
 FUZZ_CASES ?= 200000
 MODEL_CASES ?= 100000
+# The same packages for both runs, so the second reuses the first's build.
+FUZZ_CRATES := -p capacity-calculator -p lifecycle-drainer -p ecs-capacity
 fuzz: ## long run of the input fuzzing (promise 4) and the drain model (promises 1, 2), in release: [FUZZ_CASES=200000] [MODEL_CASES=100000]
-	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release -p capacity-calculator -p lifecycle-drainer -p ecs-capacity --test fuzz
-	PROPTEST_CASES=$(MODEL_CASES) cargo test --release -p lifecycle-drainer --test model
+	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release $(FUZZ_CRATES) --test fuzz
+	PROPTEST_CASES=$(MODEL_CASES) cargo test --release $(FUZZ_CRATES) --test model
 
 demo: ## simulate a day of a mixed cluster, book +1 vs hosts-to-add: summary, chart in out/demo.svg
 	cargo run --quiet -p ecs-capacity -- simulate diurnal --compare --chart out/demo.svg
