@@ -345,6 +345,9 @@ impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
                 }
                 DrainStep::Republish => return self.republish(started_at_ms).await,
                 DrainStep::Wait { heartbeat, sleep } => {
+                    // The wake-up is an instant: a slow heartbeat call must not push it past
+                    // the next poll, the republish point or the deadline.
+                    let wake_at_ms = now.saturating_add(millis(sleep));
                     if heartbeat {
                         match self.aws.record_heartbeat(self.action).await {
                             Ok(ActionAnswer::Done) => {
@@ -366,7 +369,8 @@ impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
                             }
                         }
                     }
-                    self.clock.sleep(sleep).await;
+                    let left = wake_at_ms.saturating_sub(self.clock.now_ms());
+                    self.clock.sleep(Duration::from_millis(left)).await;
                 }
             }
         }

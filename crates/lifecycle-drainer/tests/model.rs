@@ -1034,3 +1034,65 @@ fn an_unreadable_hook_ends_the_drain_before_the_shortest_global_timeout() {
         .map(|(at, _)| at - ACTION_STARTED);
     assert_eq!(completed_at, Some(2_980_000), "3000 s less the 20 s margin");
 }
+
+/// A slow heartbeat must not delay the wake-up: the sleep that follows it ends when decided
+/// (here the republish point, 50 s in), not that much later. Otherwise each slow heartbeat
+/// before the republish point eats into the margin kept for the last look and the publish.
+#[test]
+fn a_slow_heartbeat_does_not_push_the_republish_past_its_point() {
+    let fast = CallScript {
+        fail: false,
+        latency_ms: 0,
+    };
+    let slow = CallScript {
+        fail: false,
+        latency_ms: 10_000,
+    };
+    // Calls: find, set DRAINING, list (t=0); list (t=30 s); heartbeat (10 s); list; publish.
+    let scenario = Scenario {
+        in_cluster: true,
+        initial: vec![Status::Running],
+        changes: vec![],
+        stuck: true,
+        calls: vec![fast, fast, fast, fast, slow, fast, fast],
+        poll_s: 30,
+        max_drain_s: 3600,
+        margin_s: 20,
+        abandon_at_deadline: false,
+        heartbeat_timeout_s: 60,
+        hook_source: HookSource::Configured,
+        invocations: vec![],
+    };
+    let clock = TestClock(Arc::new(AtomicU64::new(ACTION_STARTED)));
+    let world = World::new(&scenario, &clock);
+    let answer = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map(|rt| {
+            rt.block_on(handle(
+                sns_event(TOPIC, &notification(), json!({})),
+                ACTION_STARTED + 70_000,
+                &scenario.config(),
+                &world,
+                &clock,
+            ))
+        });
+    match answer {
+        Ok(Ok(answer)) => assert_eq!(answer["records"][0]["outcome"], "republished"),
+        Ok(Err(e)) => panic!("drain failed: {e}"),
+        Err(e) => panic!("tokio runtime: {e}"),
+    }
+    let heartbeats: Vec<u64> = world
+        .fake
+        .calls_of(Operation::RecordHeartbeat)
+        .iter()
+        .map(|(at, _)| at - ACTION_STARTED)
+        .collect();
+    assert_eq!(heartbeats, [40_000], "the heartbeat due at 30 s took 10 s");
+    let published: Vec<u64> = world
+        .fake
+        .calls_of(Operation::Republish)
+        .iter()
+        .map(|(at, _)| at - ACTION_STARTED)
+        .collect();
+    assert_eq!(published, [50_000], "70 s deadline less the 20 s margin");
+}
