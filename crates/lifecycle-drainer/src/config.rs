@@ -30,7 +30,7 @@ pub const HEARTBEAT_TIMEOUT_RANGE: (u64, u64) = (30, 7200);
 /// Seconds before the invocation's deadline at which the drainer stops waiting and
 /// republishes (the publish itself, and a last poll, must fit in this margin).
 pub const DEADLINE_MARGIN_SECONDS: &str = "DEADLINE_MARGIN_SECONDS";
-pub const DEFAULT_DEADLINE_MARGIN_SECONDS: u64 = 20;
+pub const DEFAULT_DEADLINE_MARGIN_SECONDS: u64 = 60;
 pub const DEADLINE_MARGIN_RANGE: (u64, u64) = (5, 300);
 /// The SNS topic to republish to: needed for the EventBridge form (which has no topic);
 /// for SNS deliveries it overrides the record's `TopicArn`.
@@ -209,7 +209,7 @@ mod tests {
                 max_drain: Duration::from_secs(7200),
                 deadline_result: LifecycleActionResult::Continue,
                 heartbeat_timeout: None,
-                deadline_margin: Duration::from_secs(20),
+                deadline_margin: Duration::from_secs(60),
                 republish_topic_arn: None,
             })
         );
