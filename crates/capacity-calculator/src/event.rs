@@ -126,8 +126,15 @@ pub type StateChangeEvent = EventBridgeEvent<ContainerInstanceStateChange>;
 /// An input that is not the event the calculator is wired to.
 #[derive(Debug, Error)]
 pub enum EventError {
-    #[error("expected an EventBridge event (detail-type {DETAIL_TYPE:?}, source {SOURCE:?}): {0}")]
-    Shape(#[source] serde_json::Error),
+    #[error(
+        "expected an EventBridge event (detail-type {DETAIL_TYPE:?}, source {SOURCE:?}): at {path}: {source}"
+    )]
+    Shape {
+        /// Where in the event the problem is (`detail.version`, or `.` for the event itself).
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
     #[error(
         "expected detail-type {DETAIL_TYPE:?} from source {SOURCE:?}, got detail-type {detail_type:?} from source {source_name:?}"
     )]
@@ -143,7 +150,11 @@ pub enum EventError {
 
 /// Parses and checks the event; returns it with the cluster ARN validated.
 pub fn parse(event: Value) -> Result<StateChangeEvent, EventError> {
-    let event: StateChangeEvent = serde_json::from_value(event).map_err(EventError::Shape)?;
+    let event: StateChangeEvent =
+        serde_path_to_error::deserialize(event).map_err(|e| EventError::Shape {
+            path: e.path().to_string(),
+            source: e.into_inner(),
+        })?;
     if event.detail_type != DETAIL_TYPE || event.source != SOURCE {
         return Err(EventError::WrongKind {
             detail_type: event.detail_type,
@@ -242,6 +253,21 @@ mod tests {
     }
 
     #[test]
+    fn a_malformed_field_is_named_by_its_path() {
+        let mut event = json(AWS_DOCS);
+        event["detail"]["version"] = "fourteen".into();
+        let err = parse(event).unwrap_err().to_string();
+        assert!(err.contains("at detail.version"), "{err}");
+        let err = parse(serde_json::json!({"time": ""}))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at time") || err.contains("detail-type"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn another_source_is_refused() {
         let mut event = json(AWS_DOCS);
         event["source"] = "custom.app".into();
@@ -251,7 +277,7 @@ mod tests {
     #[test]
     fn an_sns_event_is_refused_as_the_wrong_shape() {
         let err = parse(serde_json::json!({"Records": [{"Sns": {"Message": "{}"}}]})).unwrap_err();
-        assert!(matches!(err, EventError::Shape(_)), "{err}");
+        assert!(matches!(err, EventError::Shape { .. }), "{err}");
         assert!(
             err.to_string().contains("expected an EventBridge event"),
             "{err}"
@@ -265,7 +291,7 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("clusterArn");
-        assert!(matches!(parse(event), Err(EventError::Shape(_))));
+        assert!(matches!(parse(event), Err(EventError::Shape { .. })));
         for arn in [
             "default",
             "arn:aws:ec2:us-east-1:1:cluster/x",

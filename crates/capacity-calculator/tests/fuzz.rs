@@ -230,10 +230,11 @@ fn check(event: Value) -> Result<(), TestCaseError> {
         Err(err) => {
             let text = chain(&err);
             let named = match &err {
-                // Names the shape expected, with serde's cause. (The cause does not always
-                // name the field: `{"time": ""}` says "premature end of input".)
-                EventError::Shape(cause) => {
-                    !cause.to_string().is_empty() && text.contains("expected an EventBridge event")
+                // Names the shape expected and where in the event the problem is.
+                EventError::Shape { path, source } => {
+                    !source.to_string().is_empty()
+                        && text.contains("expected an EventBridge event")
+                        && text.contains(&format!("at {path}:"))
                 }
                 EventError::WrongKind { .. } => text.contains("detail-type"),
                 EventError::BadClusterArn(_) => text.contains("detail.clusterArn"),
