@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use capacity_aws::drain::LifecycleActionResult;
 use capacity_aws::drain::fake::FakeDrainWorld;
+use json_fuzz::{Mutation, chain, mutate};
 use lifecycle_drainer::event::parse_event;
 use lifecycle_drainer::{Clock, Config, HandlerError, handle};
 use proptest::prelude::*;
@@ -98,152 +99,12 @@ const WORDS: &[&str] = &[
     "{\"LifecycleTransition\":\"autoscaling:EC2_INSTANCE_TERMINATING\"}",
 ];
 
-fn leaf() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>().prop_map(Value::from),
-        prop::sample::select(vec![i64::MIN, -1, 0, 1, 2, 4096, u32::MAX.into(), i64::MAX])
-            .prop_map(Value::from),
-        "[a-zA-Z0-9:/._ -]{0,12}".prop_map(Value::from),
-        prop::sample::select(WORDS).prop_map(Value::from),
-    ]
-}
-
-fn key() -> impl Strategy<Value = String> {
-    prop_oneof![
-        3 => prop::sample::select(KEYS).prop_map(str::to_owned),
-        1 => "[a-zA-Z-]{0,8}",
-    ]
-}
-
-/// Any JSON value, up to 4 levels deep.
 fn json() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(4, 64, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((key(), inner), 0..6)
-                .prop_map(|fields| Value::Object(fields.into_iter().collect())),
-        ]
-    })
-}
-
-/// One change to one node of a real input.
-#[derive(Debug, Clone)]
-enum Mutation {
-    Remove,
-    Replace(Value),
-    /// Same content, another JSON type (a number as a string, an object as an array, …).
-    Retype,
+    json_fuzz::json(KEYS, WORDS)
 }
 
 fn mutations() -> impl Strategy<Value = Vec<(Index, Mutation)>> {
-    let mutation = prop_oneof![
-        2 => Just(Mutation::Remove),
-        2 => json().prop_map(Mutation::Replace),
-        1 => leaf().prop_map(Mutation::Replace),
-        2 => Just(Mutation::Retype),
-    ];
-    prop::collection::vec((any::<Index>(), mutation), 1..5)
-}
-
-/// JSON pointers of every node under the root.
-fn pointers(value: &Value, at: &str, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                let p = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
-                out.push(p.clone());
-                pointers(v, &p, out);
-            }
-        }
-        Value::Array(items) => {
-            for (i, v) in items.iter().enumerate() {
-                let p = format!("{at}/{i}");
-                out.push(p.clone());
-                pointers(v, &p, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn retype(value: &Value) -> Value {
-    match value {
-        Value::Null => Value::Object(serde_json::Map::new()),
-        Value::Bool(b) => Value::from(b.to_string()),
-        Value::Number(n) => Value::from(n.to_string()),
-        Value::String(s) => s
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| Value::Array(vec![Value::from(s.as_str())])),
-        Value::Array(items) => Value::Object(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (i.to_string(), v.clone()))
-                .collect(),
-        ),
-        Value::Object(map) => Value::Array(map.values().cloned().collect()),
-    }
-}
-
-fn mutate(value: &mut Value, changes: &[(Index, Mutation)]) {
-    for (at, mutation) in changes {
-        let mut all = Vec::new();
-        pointers(value, "", &mut all);
-        if all.is_empty() {
-            *value = match mutation {
-                Mutation::Replace(v) => v.clone(),
-                Mutation::Remove | Mutation::Retype => retype(value),
-            };
-            continue;
-        }
-        let pointer = all[at.index(all.len())].clone();
-        match mutation {
-            Mutation::Replace(v) => {
-                if let Some(node) = value.pointer_mut(&pointer) {
-                    *node = v.clone();
-                }
-            }
-            Mutation::Retype => {
-                if let Some(node) = value.pointer_mut(&pointer) {
-                    *node = retype(node);
-                }
-            }
-            Mutation::Remove => {
-                let (parent, last) = pointer.rsplit_once('/').unwrap_or(("", ""));
-                let last = last.replace("~1", "/").replace("~0", "~");
-                match value.pointer_mut(parent) {
-                    Some(Value::Object(map)) => {
-                        map.remove(&last);
-                    }
-                    Some(Value::Array(items)) => {
-                        if let Ok(i) = last.parse::<usize>()
-                            && i < items.len()
-                        {
-                            items.remove(i);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-        }
-    }
-}
-
-/// The error and its causes, as a log line shows them.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    json_fuzz::mutations(KEYS, WORDS)
 }
 
 /// A clock that moves only when the handler sleeps.
