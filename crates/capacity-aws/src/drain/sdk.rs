@@ -13,8 +13,7 @@ use super::{
     LifecycleActions, ListInstanceTasks, ObservedTask, Republication, Republish, SetDraining,
 };
 
-/// ECS accepts at most 100 task ARNs per DescribeTasks call.
-const DESCRIBE_TASKS_BATCH: usize = 100;
+use crate::cluster::DESCRIBE_TASKS_BATCH;
 /// ListTasks' page size limit.
 const LIST_TASKS_PAGE: i32 = 100;
 
