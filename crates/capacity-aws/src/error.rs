@@ -63,3 +63,19 @@ impl Error {
         }
     }
 }
+
+/// The `Display` of an error followed by each of its sources, `: `-separated. The SDK's own
+/// `Display` says only "service error"; the cause is in the chain.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let next = cause.to_string();
+        if !text.contains(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        source = cause.source();
+    }
+    text
+}

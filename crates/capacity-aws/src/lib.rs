@@ -13,10 +13,12 @@
 //! SDK types become `capacity-core` types in [`convert`], with typed errors for missing
 //! fields — never a silent 0.
 
+pub mod clock;
 pub mod cluster;
 pub mod convert;
 pub mod drain;
 mod error;
+#[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod metrics;
 
@@ -24,7 +26,7 @@ pub use cluster::{
     ClusterReader, ClusterSnapshot, EcsReader, TaskDefinitionReader, TaskShapeCache, cluster_name,
     snapshot, worst_case,
 };
-pub use error::Error;
+pub use error::{Error, error_chain};
 pub use metrics::{CloudWatchPublisher, Metric, MetricsPublisher, Unit};
 
 /// Timeouts for every SDK client of the functions: a dropped connection or a stalled answer

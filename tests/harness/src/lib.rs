@@ -8,6 +8,8 @@
 //! The Python interpreter is `$MOTO_PYTHON`, else the project's `.venv/bin/python`, which
 //! `make test` creates with moto installed.
 
+pub mod clock;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;

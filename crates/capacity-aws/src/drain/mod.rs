@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+#[cfg(any(test, feature = "fake"))]
 pub mod fake;
 mod sdk;
 
@@ -312,21 +313,7 @@ impl<T> DrainApi for T where
 {
 }
 
-/// The `Display` of an error followed by each of its sources, `: `-separated. The SDK's own
-/// `Display` says only "service error"; the cause is in the chain.
-pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let next = cause.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub use crate::error::error_chain;
 
 #[cfg(test)]
 mod tests {
