@@ -34,6 +34,7 @@
 
 mod capacity;
 mod decision;
+pub mod drain;
 mod error;
 mod instance;
 mod resources;
