@@ -1,4 +1,5 @@
-//! An in-memory AWS for the drainer's unit tests: a cluster's container instances and their
+//! An in-memory AWS for the drainer's tests (built only under `cfg(test)` or the `fake`
+//! feature): a cluster's container instances and their
 //! tasks, open lifecycle actions, hooks and topics. It records every call (optionally with
 //! the time of a test clock) and can fail chosen operations.
 
@@ -6,9 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    ActionAnswer, DescribeLifecycleHook, DrainError, DrainingState, FindContainerInstance,
-    HookTimeouts, LifecycleActionRef, LifecycleActionResult, LifecycleActions, ListInstanceTasks,
-    ObservedTask, Republication, Republish, SetDraining,
+    ActionAnswer, DrainError, HookTimeouts, LifecycleActionRef, LifecycleActionResult,
+    ObservedTask, Republication,
 };
 
 /// The operations of the drain traits, to choose which one fails.
@@ -223,7 +223,7 @@ impl FakeDrainWorld {
     }
 
     /// Records `call`; fails it if a failure is armed for its operation.
-    fn record(&self, call: DrainCall) -> Result<(), DrainError> {
+    pub(super) fn record(&self, call: DrainCall) -> Result<(), DrainError> {
         let at = self.now.as_ref().map_or(0, |now| now());
         let operation = call.operation();
         let mut state = self.state();
@@ -239,7 +239,7 @@ impl FakeDrainWorld {
         Ok(())
     }
 
-    fn set_last_answer(&self, answer: ActionAnswer) {
+    pub(super) fn set_last_answer(&self, answer: ActionAnswer) {
         if let Some((
             _,
             DrainCall::CompleteLifecycleAction { answer: slot, .. }
@@ -251,140 +251,10 @@ impl FakeDrainWorld {
     }
 }
 
-impl FindContainerInstance for FakeDrainWorld {
-    async fn find_container_instance(
-        &self,
-        cluster: &str,
-        ec2_instance_id: &str,
-    ) -> Result<Option<String>, DrainError> {
-        self.record(DrainCall::FindContainerInstance {
-            cluster: cluster.to_owned(),
-            ec2_instance_id: ec2_instance_id.to_owned(),
-        })?;
-        Ok(self.state().instances.get(ec2_instance_id).cloned())
-    }
-}
-
-impl SetDraining for FakeDrainWorld {
-    async fn set_draining(
-        &self,
-        cluster: &str,
-        container_instance_arn: &str,
-    ) -> Result<DrainingState, DrainError> {
-        self.record(DrainCall::SetDraining {
-            cluster: cluster.to_owned(),
-            container_instance_arn: container_instance_arn.to_owned(),
-        })?;
-        let mut state = self.state();
-        if !state
-            .instances
-            .values()
-            .any(|arn| arn == container_instance_arn)
-        {
-            return Ok(DrainingState::NotInCluster);
-        }
-        state.draining.insert(container_instance_arn.to_owned());
-        Ok(DrainingState::Draining)
-    }
-}
-
-impl ListInstanceTasks for FakeDrainWorld {
-    async fn list_instance_tasks(
-        &self,
-        cluster: &str,
-        container_instance_arn: &str,
-    ) -> Result<Vec<ObservedTask>, DrainError> {
-        self.record(DrainCall::ListInstanceTasks {
-            cluster: cluster.to_owned(),
-            container_instance_arn: container_instance_arn.to_owned(),
-        })?;
-        let mut state = self.state();
-        let Some(polls) = state.task_polls.get_mut(container_instance_arn) else {
-            return Ok(Vec::new());
-        };
-        let answer = if polls.len() > 1 {
-            polls.pop_front()
-        } else {
-            polls.front().cloned()
-        };
-        Ok(answer.unwrap_or_default())
-    }
-}
-
-impl LifecycleActions for FakeDrainWorld {
-    async fn complete_lifecycle_action(
-        &self,
-        action: &LifecycleActionRef,
-        result: LifecycleActionResult,
-    ) -> Result<ActionAnswer, DrainError> {
-        self.record(DrainCall::CompleteLifecycleAction {
-            action: action.clone(),
-            result,
-            answer: None,
-        })?;
-        let answer = if self.state().active_actions.remove(&action.ec2_instance_id) {
-            ActionAnswer::Done
-        } else {
-            ActionAnswer::NoActiveAction
-        };
-        self.set_last_answer(answer);
-        Ok(answer)
-    }
-
-    async fn record_heartbeat(
-        &self,
-        action: &LifecycleActionRef,
-    ) -> Result<ActionAnswer, DrainError> {
-        self.record(DrainCall::RecordHeartbeat {
-            action: action.clone(),
-            answer: None,
-        })?;
-        let answer = if self
-            .state()
-            .active_actions
-            .contains(&action.ec2_instance_id)
-        {
-            ActionAnswer::Done
-        } else {
-            ActionAnswer::NoActiveAction
-        };
-        self.set_last_answer(answer);
-        Ok(answer)
-    }
-}
-
-impl DescribeLifecycleHook for FakeDrainWorld {
-    async fn hook_timeouts(
-        &self,
-        auto_scaling_group_name: &str,
-        lifecycle_hook_name: &str,
-    ) -> Result<Option<HookTimeouts>, DrainError> {
-        self.record(DrainCall::DescribeLifecycleHook {
-            auto_scaling_group_name: auto_scaling_group_name.to_owned(),
-            lifecycle_hook_name: lifecycle_hook_name.to_owned(),
-        })?;
-        Ok(self
-            .state()
-            .hooks
-            .get(&(
-                auto_scaling_group_name.to_owned(),
-                lifecycle_hook_name.to_owned(),
-            ))
-            .copied())
-    }
-}
-
-impl Republish for FakeDrainWorld {
-    async fn republish(&self, republication: &Republication) -> Result<String, DrainError> {
-        self.record(DrainCall::Republish(republication.clone()))?;
-        let n = self.state().calls.len();
-        Ok(format!("fake-message-{n}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drain::{FindContainerInstance, LifecycleActions, ListInstanceTasks};
 
     fn action(id: &str) -> LifecycleActionRef {
         LifecycleActionRef {
