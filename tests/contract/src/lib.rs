@@ -9,6 +9,10 @@
 //! * the alarms watch the metrics the calculator publishes, and the scale-out step policy adds
 //!   the hosts the calculator computed (the tests in `tests/`).
 //!
+//! * the dashboard names only metrics and alarms that exist ([`render_sub`] renders its
+//!   `!Sub` body), and the log metric filters match the JSON lines the drainer writes
+//!   ([`filter_matches`]).
+//!
 //! Each binary lists what it reads as `ENV_VARS: &[(name, required)]`; this crate reads the
 //! template's functions (SAM or plain Lambda) and checks one against the other.
 //!
@@ -61,6 +65,10 @@ pub struct Template {
     resources: BTreeMap<String, Resource>,
     #[serde(rename = "Outputs", default)]
     outputs: BTreeMap<String, Output>,
+    /// The whole template as plain JSON (short-form tags dropped: `!Ref X` reads as `"X"`),
+    /// for properties the typed view does not name.
+    #[serde(skip)]
+    raw: Value,
 }
 
 /// A template output; `value` keeps its short-form tag (`!GetAtt`, `!Ref`, ...).
@@ -124,6 +132,9 @@ pub struct Properties {
     pub step_adjustments: Option<Tagged<Value>>,
     #[serde(default)]
     pub metric_aggregation_type: Option<Value>,
+    /// CloudWatch dashboard: the body, usually `!Sub` of a JSON text.
+    #[serde(default)]
+    pub dashboard_body: Option<Tagged<Value>>,
     /// Nested application or stack: where its template is, and what it is given.
     #[serde(default)]
     pub location: Option<Value>,
@@ -213,7 +224,29 @@ impl Template {
     /// Parses template text; CloudFormation short-form tags (`!Ref`, `!If`, ...) are kept
     /// where the contract looks at them and ignored elsewhere.
     pub fn parse(yaml: &str) -> Result<Template, TemplateError> {
-        serde_saphyr::from_str(yaml).map_err(|e| TemplateError(e.to_string()))
+        let mut template: Template =
+            serde_saphyr::from_str(yaml).map_err(|e| TemplateError(e.to_string()))?;
+        template.raw = serde_saphyr::from_str(yaml).map_err(|e| TemplateError(e.to_string()))?;
+        Ok(template)
+    }
+
+    /// One resource as plain JSON (`Type`, `Condition`, `Metadata`, `Properties`), short-form
+    /// tags dropped.
+    pub fn raw_resource(&self, logical_id: &str) -> Option<&Value> {
+        self.raw.get("Resources")?.get(logical_id)
+    }
+
+    /// The type of a resource, if the template has it.
+    pub fn resource_type(&self, logical_id: &str) -> Option<&str> {
+        self.resources.get(logical_id).map(|r| r.kind.as_str())
+    }
+
+    /// Logical ids of every resource of type `kind` (with or without properties).
+    pub fn ids_of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.resources
+            .iter()
+            .filter(move |(_, r)| r.kind == kind)
+            .map(|(id, _)| id.as_str())
     }
 
     /// A parameter by name.
@@ -425,6 +458,162 @@ fn binary_of_code_uri(uri: &str) -> Option<String> {
         .ends_with("target/lambda")
         .then(|| binary.to_owned())
         .filter(|b| !b.is_empty())
+}
+
+/// A `!Sub` that cannot be rendered.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum SubError {
+    #[error("${{{0}}} names nothing the renderer knows")]
+    Unresolved(String),
+    #[error("unclosed ${{ at byte {0}")]
+    Unclosed(usize),
+    #[error("not a !Sub of a string or of [string, variables]: {0}")]
+    Shape(String),
+}
+
+/// Renders a `!Sub` (or `Fn::Sub`): the string form, or `[text, {variables}]`. A variable is
+/// rendered too: a string as a `!Sub` of its own (inner short-form tags are not kept), and
+/// `[condition, then, else]` (an `!If`) by `condition(name)`. Other `${Name}` go to
+/// `resolve(Name)` (`Name` may be `Resource.Attribute` or `AWS::Region`); `${!Text}` is the
+/// literal `${Text}`.
+pub fn render_sub(
+    sub: &Tagged<Value>,
+    condition: &dyn Fn(&str) -> bool,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, SubError> {
+    let body = match (sub.1.as_deref(), &sub.0) {
+        (Some("!Sub"), body) => body,
+        (None, Value::Object(map)) if map.len() == 1 && map.contains_key("Fn::Sub") => {
+            &map["Fn::Sub"]
+        }
+        (_, other) => return Err(SubError::Shape(other.to_string())),
+    };
+    match body {
+        Value::String(text) => render_sub_text(text, resolve),
+        Value::Array(parts) => match parts.as_slice() {
+            [Value::String(text), Value::Object(variables)] => {
+                let mut rendered = BTreeMap::new();
+                for (name, value) in variables {
+                    rendered.insert(name.as_str(), render_variable(value, condition, resolve)?);
+                }
+                render_sub_text(text, &|name| {
+                    rendered.get(name).cloned().or_else(|| resolve(name))
+                })
+            }
+            _ => Err(SubError::Shape(body.to_string())),
+        },
+        other => Err(SubError::Shape(other.to_string())),
+    }
+}
+
+fn render_variable(
+    value: &Value,
+    condition: &dyn Fn(&str) -> bool,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, SubError> {
+    match value {
+        Value::String(text) => render_sub_text(text, resolve),
+        Value::Array(branches) => match branches.as_slice() {
+            [Value::String(name), then, otherwise] => {
+                let chosen = if condition(name) { then } else { otherwise };
+                render_variable(chosen, condition, resolve)
+            }
+            _ => Err(SubError::Shape(value.to_string())),
+        },
+        other => Err(SubError::Shape(other.to_string())),
+    }
+}
+
+/// The text of a `!Sub` with each `${Name}` replaced by `resolve(Name)`.
+pub fn render_sub_text(
+    text: &str,
+    resolve: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, SubError> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or(SubError::Unclosed(text.len() - rest.len() + start))?;
+        let name = &after[..end];
+        match name.strip_prefix('!') {
+            Some(literal) => {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            }
+            None => out.push_str(
+                &resolve(name.trim()).ok_or_else(|| SubError::Unresolved(name.to_owned()))?,
+            ),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The value at a metric filter selector such as `$.fields.message` in a JSON log event.
+pub fn select<'a>(event: &'a Value, selector: &str) -> Option<&'a Value> {
+    let path = selector.strip_prefix("$.")?;
+    path.split('.').try_fold(event, |value, key| value.get(key))
+}
+
+/// Whether the CloudWatch Logs JSON filter pattern `pattern` matches `event`, for the subset
+/// the template uses: `{ $.a.b = "text" && $.c > 0 }` (clauses joined by `&&`; operators
+/// `=`, `!=`, `>`, `<`, `>=`, `<=`; a quoted string or a number on the right, no wildcards).
+/// A selector that is absent does not match, as in CloudWatch.
+pub fn filter_matches(pattern: &str, event: &Value) -> Result<bool, String> {
+    let inner = pattern
+        .trim()
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+        .ok_or_else(|| format!("not a JSON filter pattern: {pattern}"))?;
+    for clause in inner.split("&&") {
+        let clause = clause.trim();
+        let (selector, op, literal) = ["!=", ">=", "<=", "=", ">", "<"]
+            .iter()
+            .find_map(|op| {
+                let (l, r) = clause.split_once(op)?;
+                Some((l.trim(), *op, r.trim()))
+            })
+            .ok_or_else(|| format!("no operator in clause {clause:?}"))?;
+        if literal.contains('*') || clause.contains("||") {
+            return Err(format!("unsupported clause {clause:?}"));
+        }
+        let Some(value) = select(event, selector) else {
+            return Ok(false);
+        };
+        let holds = if let Some(text) = literal.strip_prefix('"').and_then(|l| l.strip_suffix('"'))
+        {
+            match op {
+                "=" => value.as_str() == Some(text),
+                "!=" => value.as_str() != Some(text),
+                _ => return Err(format!("{op} on a string in {clause:?}")),
+            }
+        } else {
+            let expected: f64 = literal
+                .parse()
+                .map_err(|_| format!("not a number or a quoted string: {literal}"))?;
+            let Some(actual) = value.as_f64() else {
+                return Ok(false);
+            };
+            match op {
+                "=" => actual == expected,
+                "!=" => actual != expected,
+                ">" => actual > expected,
+                "<" => actual < expected,
+                ">=" => actual >= expected,
+                "<=" => actual <= expected,
+                _ => return Err(format!("unknown operator {op}")),
+            }
+        };
+        if !holds {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Every breach of the contract between `function` and the binary that reads `reads`
@@ -643,6 +832,71 @@ Resources:
         assert_eq!(binary_of_code_uri("s3://bucket/key.zip"), None);
         assert_eq!(binary_of_code_uri("../target/lambda//bootstrap.zip"), None);
         assert_eq!(binary_of_code_uri("dist/x/bootstrap.zip"), None);
+    }
+
+    #[test]
+    fn sub_renders_references_variables_conditions_and_literals() {
+        let t = Template::parse(
+            r#"
+Resources:
+  D:
+    Type: AWS::CloudWatch::Dashboard
+    Properties:
+      DashboardBody: !Sub
+        - '[${Extra}"${Fn}", "${Q.Arn}", "${!NotMe}"]'
+        - Extra: !If [C, !Sub '"${Alarm.Arn}", ', ""]
+"#,
+        )
+        .expect("parses");
+        let body = t.resource("D").and_then(|p| p.dashboard_body.as_ref());
+        let body = body.expect("a body");
+        let resolve = |name: &str| Some(format!("<{name}>"));
+        assert_eq!(
+            render_sub(body, &|_| true, &resolve),
+            Ok(r#"["<Alarm.Arn>", "<Fn>", "<Q.Arn>", "${NotMe}"]"#.to_owned())
+        );
+        assert_eq!(
+            render_sub(body, &|_| false, &resolve),
+            Ok(r#"["<Fn>", "<Q.Arn>", "${NotMe}"]"#.to_owned())
+        );
+        assert_eq!(
+            render_sub(body, &|_| true, &|n| (n != "Fn").then(|| n.to_owned())),
+            Err(SubError::Unresolved("Fn".into()))
+        );
+        assert_eq!(
+            render_sub_text("a ${b", &|n| Some(n.to_owned())),
+            Err(SubError::Unclosed(2))
+        );
+    }
+
+    #[test]
+    fn filter_patterns_match_nested_fields_strings_and_numbers() {
+        let line = serde_json::json!({
+            "level": "ERROR",
+            "fields": {"message": "done", "still_running": 2},
+            "span": {"cluster": "prod"}
+        });
+        let m = |p: &str| filter_matches(p, &line);
+        assert_eq!(
+            m(r#"{ $.fields.message = "done" && $.fields.still_running > 0 }"#),
+            Ok(true)
+        );
+        assert_eq!(
+            m(r#"{ $.fields.message = "done" && $.fields.still_running > 2 }"#),
+            Ok(false)
+        );
+        assert_eq!(
+            m(r#"{ $.message = "done" }"#),
+            Ok(false),
+            "top level is not fields"
+        );
+        assert_eq!(m(r#"{ $.level != "INFO" }"#), Ok(true));
+        assert!(m(r#"{ $.fields.message = "do*" }"#).is_err());
+        assert!(m("$.level = ERROR").is_err());
+        assert_eq!(
+            select(&line, "$.span.cluster"),
+            Some(&serde_json::json!("prod"))
+        );
     }
 
     #[test]
