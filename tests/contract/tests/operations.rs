@@ -369,3 +369,15 @@ fn the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use() {
         "alias/aws/sns"
     );
 }
+
+#[test]
+fn the_example_collects_the_group_metrics_the_dashboard_shows() {
+    let example = Template::parse(include_str!("../../../infra/example-stack.yaml"))
+        .expect("infra/example-stack.yaml parses");
+    let group = &raw(&example, "AutoScalingGroup")["Properties"];
+    // No `Metrics` list: every group metric, so a widget added later needs no change here.
+    assert_eq!(
+        group["MetricsCollection"],
+        json!([{"Granularity": "1Minute"}])
+    );
+}
