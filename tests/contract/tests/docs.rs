@@ -18,6 +18,9 @@
 //! * **Environment variables**: the first column of a table headed "variable" must be a variable
 //!   a Lambda binary reads (its `ENV_VARS`); any other code span that is an UPPER_SNAKE name
 //!   (not `AWS_…`, the SDK's and Lambda's own) must appear in the crates' sources or the Makefile.
+//! * **Rust names**: a code span that is a snake_case name with two or more `_` (the test names
+//!   the reliability page cites, log fields, scenario fields) must occur as a word in a `.rs`
+//!   file under `crates/`, so a renamed test does not leave its promise citing nothing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -752,6 +755,14 @@ fn env_like(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// A snake_case name with at least two `_`: `a_failed_page_publishes_nothing`, `ec2_instance_id`.
+fn snake_like(s: &str) -> bool {
+    s.matches('_').count() >= 2
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// First-column names of tables whose header's first cell is "variable": (line, name).
 fn env_table_names(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
@@ -1019,6 +1030,34 @@ fn every_environment_variable_is_read_by_the_code() {
     );
 }
 
+fn name_problems(pages: &[Page], sources: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    for page in pages {
+        for code in code_of(&page.text) {
+            let name = code.text.trim();
+            if code.kind == CodeKind::Span && snake_like(name) && !has_word(sources, name) {
+                out.push(Problem {
+                    page: page.name.clone(),
+                    line: code.line,
+                    what: format!("`{name}` occurs in no Rust file under crates/"),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_test_and_field_name_is_in_the_code() {
+    let mut files = Vec::new();
+    rust_sources(&repo_root().join("crates"), &mut files);
+    let sources: String = files
+        .iter()
+        .map(|f| fs::read_to_string(f).expect("crate source"))
+        .collect();
+    assert_none("unknown Rust names", name_problems(&pages(), &sources));
+}
+
 #[test]
 fn the_readme_and_each_page_are_short() {
     for page in pages() {
@@ -1207,6 +1246,10 @@ fn invocations_are_the_cli_at_a_command_start() {
 #[test]
 fn environment_names_are_upper_snake_in_code_and_env_tables() {
     assert!(env_like("POLL_INTERVAL_SECONDS"));
+    assert!(snake_like("a_failed_page_publishes_nothing") && snake_like("ec2_instance_id"));
+    assert!(
+        !snake_like("attempt") && !snake_like("task_start") && !snake_like("POLL_INTERVAL_SECONDS")
+    );
     assert!(!env_like("CONTINUE") && !env_like("ContainerMaxCpu") && !env_like("DRAIN DEADLINE"));
     let md = "| variable | default |\n|---|---|\n| `ECS_CLUSTER` | (required) |\n| `X_Y` | 1 |\n\n| metric | unit |\n|---|---|\n| `NOT_AN_ENV` | Count |\n";
     assert_eq!(
