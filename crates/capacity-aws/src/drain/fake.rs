@@ -222,11 +222,13 @@ impl FakeDrainWorld {
             .collect()
     }
 
-    /// Records `call`; fails it if a failure is armed for its operation.
-    pub(super) fn record(&self, call: DrainCall) -> Result<(), DrainError> {
+    /// Records `call`; fails it if a failure is armed for its operation. Returns where the
+    /// call is in [`FakeState::calls`].
+    pub(super) fn record(&self, call: DrainCall) -> Result<usize, DrainError> {
         let at = self.now.as_ref().map_or(0, |now| now());
         let operation = call.operation();
         let mut state = self.state();
+        let index = state.calls.len();
         state.calls.push((at, call));
         if let Some(left) = state.failures.get_mut(&operation)
             && *left > 0
@@ -236,15 +238,17 @@ impl FakeDrainWorld {
             }
             return Err(injected(operation));
         }
-        Ok(())
+        Ok(index)
     }
 
-    pub(super) fn set_last_answer(&self, answer: ActionAnswer) {
+    /// Sets the answer of the lifecycle call recorded at `index` (not the last call: a
+    /// concurrent drain may have made one since).
+    pub(super) fn set_answer(&self, index: usize, answer: ActionAnswer) {
         if let Some((
             _,
             DrainCall::CompleteLifecycleAction { answer: slot, .. }
             | DrainCall::RecordHeartbeat { answer: slot, .. },
-        )) = self.state().calls.last_mut()
+        )) = self.state().calls.get_mut(index)
         {
             *slot = Some(answer);
         }

@@ -88,7 +88,7 @@ impl LifecycleActions for super::fake::FakeDrainWorld {
         action: &LifecycleActionRef,
         result: LifecycleActionResult,
     ) -> Result<ActionAnswer, DrainError> {
-        self.record(super::fake::DrainCall::CompleteLifecycleAction {
+        let index = self.record(super::fake::DrainCall::CompleteLifecycleAction {
             action: action.clone(),
             result,
             answer: None,
@@ -98,7 +98,7 @@ impl LifecycleActions for super::fake::FakeDrainWorld {
         } else {
             ActionAnswer::NoActiveAction
         };
-        self.set_last_answer(answer);
+        self.set_answer(index, answer);
         Ok(answer)
     }
 
@@ -106,7 +106,7 @@ impl LifecycleActions for super::fake::FakeDrainWorld {
         &self,
         action: &LifecycleActionRef,
     ) -> Result<ActionAnswer, DrainError> {
-        self.record(super::fake::DrainCall::RecordHeartbeat {
+        let index = self.record(super::fake::DrainCall::RecordHeartbeat {
             action: action.clone(),
             answer: None,
         })?;
@@ -119,7 +119,7 @@ impl LifecycleActions for super::fake::FakeDrainWorld {
         } else {
             ActionAnswer::NoActiveAction
         };
-        self.set_last_answer(answer);
+        self.set_answer(index, answer);
         Ok(answer)
     }
 }
