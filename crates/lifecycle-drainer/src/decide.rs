@@ -1,20 +1,33 @@
-//! The drain's decisions, as pure functions of the notice, what was observed and the clock.
-//! The handler only executes them.
+//! The drain's decisions, as pure functions: what is known so far ([`DrainState`]) and the
+//! time now give the next step ([`decide`]); the step's outcome is fed back
+//! ([`DrainState::record`]). The handler only executes the steps.
 //!
-//! Order of precedence in [`decide`] (first match wins):
-//! 1. the instance is not in the cluster → complete CONTINUE;
-//! 2. nothing on it holds the host any more → complete CONTINUE;
-//! 3. the total drain deadline has passed → give up: complete with `DEADLINE_RESULT` if the
-//!    tasks are known, otherwise stop without completing (never complete blind);
-//! 4. the invocation's deadline (minus the margin) has come → republish;
-//! 5. otherwise wait: heartbeat first if one is due, then sleep until the next poll, the next
-//!    heartbeat, the republish point or the total deadline, whichever is first.
+//! A drain, within one invocation:
+//! 1. read the hook's timeouts, unless configured ([`DrainStep::ReadHookTimeouts`]);
+//! 2. look at the instance: find it, set it DRAINING (once), list its tasks
+//!    ([`DrainStep::FindInstance`], [`DrainStep::SetDraining`], [`DrainStep::ListTasks`]).
+//!    A failed call ends the look as [`Observation::Unavailable`], never "not found"; so
+//!    does a failed completion (a back-off: the next look comes after a wait);
+//! 3. decide, at the time the look ended (first match wins):
+//!    1. the instance is not in the cluster → complete CONTINUE;
+//!    2. nothing on it holds the host any more → complete CONTINUE;
+//!    3. the total drain deadline has passed → complete with `DEADLINE_RESULT` if the tasks
+//!       are known, otherwise give up without completing (never complete blind);
+//!    4. the republish point has come → republish;
+//!    5. otherwise wait: heartbeat first if one is due, then sleep until the next poll, the
+//!       next heartbeat, the republish point or the total deadline, whichever is first. The
+//!       wake-up is an instant: a slow heartbeat shortens the sleep, never delays it.
+//!
+//! The timing rules themselves are in [`crate::timing`].
 
 use std::time::Duration;
 
-use capacity_aws::drain::{LifecycleActionRef, LifecycleActionResult, ObservedTask};
+use capacity_aws::drain::{DrainingState, LifecycleActionRef, LifecycleActionResult, ObservedTask};
 
-use crate::event::{Notice, TERMINATING};
+use crate::event::{Carried, Notice, TERMINATING};
+use crate::timing::{
+    HookRead, Timing, TimingPolicy, drain_started_at, heartbeat_known_at_start, millis,
+};
 
 /// Why a notification needs no work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +62,7 @@ pub enum Observation {
     NotInCluster,
     /// The instance is DRAINING and these tasks are placed on it (stopped ones included).
     Tasks(Vec<ObservedTask>),
-    /// The look failed (after the SDK's retries); the state is unknown.
+    /// The look failed (after the SDK's retries), or a completion did: the state is unknown.
     Unavailable,
 }
 
@@ -67,6 +80,20 @@ pub enum CompleteReason {
 /// The next thing to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DrainStep {
+    /// DescribeLifecycleHooks: the hook's timeouts decide the heartbeats and the deadline.
+    ReadHookTimeouts,
+    /// Find the container instance on the EC2 instance.
+    FindInstance,
+    /// Set the container instance DRAINING.
+    SetDraining { container_instance_arn: String },
+    /// Read the tasks placed on the container instance.
+    ListTasks { container_instance_arn: String },
+    /// RecordLifecycleActionHeartbeat, then ask again (the wait follows).
+    Heartbeat,
+    /// Sleep, then look again.
+    Wait { sleep: Duration },
+    /// Republish the notification and end this invocation.
+    Republish,
     /// CompleteLifecycleAction with `result`.
     Complete {
         result: LifecycleActionResult,
@@ -77,32 +104,208 @@ pub enum DrainStep {
     /// The total deadline passed and the instance's tasks could not be read: stop without
     /// completing, and let the hook's own timeout decide.
     GiveUpUnobserved,
-    /// Republish the notification and end this invocation.
-    Republish,
-    /// Record a heartbeat first if `heartbeat`, then sleep `sleep` and look again.
-    Wait { heartbeat: bool, sleep: Duration },
 }
 
-/// The time limits of one drain, in epoch milliseconds where they are instants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timing {
-    pub poll_interval: Duration,
-    /// How often to record a heartbeat (well under the hook's heartbeat timeout).
-    pub heartbeat_interval: Duration,
-    /// When this invocation must stop waiting and republish; `None`: the invocation's
-    /// deadline is unknown.
-    pub republish_at_ms: Option<u64>,
-    /// When the drain as a whole must end.
-    pub give_up_at_ms: u64,
-    /// The result of a completion at `give_up_at_ms`.
-    pub deadline_result: LifecycleActionResult,
+/// What a step's call answered, fed back with [`DrainState::record`]. The answers that end
+/// the drain (a completion accepted or refused, a heartbeat refused, a republish) are not
+/// fed back: the handler returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    HookRead(HookRead),
+    /// The container instance's ARN, or `None`: not in the cluster.
+    InstanceFound(Option<String>),
+    DrainingSet(DrainingState),
+    TasksListed(Vec<ObservedTask>),
+    /// A call of the look failed: the state is unknown.
+    LookFailed,
+    HeartbeatRecorded,
+    /// The heartbeat call failed; it is tried again at the next look's wait.
+    HeartbeatFailed,
+    /// The completion call failed: back off, look again after a wait.
+    CompletionFailed,
+    Slept,
 }
 
-/// The next step from the last observation, the last heartbeat (`None`: none known, one is
-/// due now) and the time now.
-pub fn decide(
+/// What the drain knows about the container instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Instance {
+    Unknown,
+    Found {
+        container_instance_arn: String,
+        /// Set DRAINING in this invocation.
+        draining: bool,
+    },
+}
+
+/// Where the drain is in its current poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Round {
+    /// Looking at the instance: some of the look's calls remain.
+    Looking,
+    /// The look ended at `at_ms` with `observation`; the decisions of this round are taken
+    /// at that time.
+    Looked {
+        at_ms: u64,
+        observation: Observation,
+        heartbeat_tried: bool,
+    },
+}
+
+/// What one invocation knows of the drain so far.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DrainState {
+    policy: TimingPolicy,
+    started_at_ms: u64,
+    deadline_ms: Option<u64>,
+    /// Known once the hook's timeouts are.
+    timing: Option<Timing>,
+    instance: Instance,
+    last_heartbeat_at_ms: Option<u64>,
+    round: Round,
+}
+
+impl DrainState {
+    /// A drain starting now in an invocation whose deadline is `deadline_ms` (`None`:
+    /// unknown, never republish), for a notification that says the action started at
+    /// `notified_at_ms` and carried `carried` over from earlier invocations.
+    pub fn start(
+        policy: TimingPolicy,
+        notified_at_ms: Option<u64>,
+        carried: Carried,
+        deadline_ms: Option<u64>,
+        now_ms: u64,
+    ) -> DrainState {
+        let started_at_ms = drain_started_at(carried.drain_started_at_ms, notified_at_ms, now_ms);
+        let timing = policy
+            .configured_hook()
+            .map(|hook| Timing::plan(&policy, hook, started_at_ms, deadline_ms));
+        DrainState {
+            policy,
+            started_at_ms,
+            deadline_ms,
+            timing,
+            instance: Instance::Unknown,
+            last_heartbeat_at_ms: heartbeat_known_at_start(carried.attempt, started_at_ms),
+            round: Round::Looking,
+        }
+    }
+
+    /// When the drain started (epoch ms), across invocations.
+    pub fn started_at_ms(&self) -> u64 {
+        self.started_at_ms
+    }
+
+    /// The drain's time limits, once the hook's timeouts are known.
+    pub fn timing(&self) -> Option<&Timing> {
+        self.timing.as_ref()
+    }
+
+    /// The container instance, once found.
+    pub fn container_instance_arn(&self) -> Option<&str> {
+        match &self.instance {
+            Instance::Found {
+                container_instance_arn,
+                ..
+            } => Some(container_instance_arn),
+            Instance::Unknown => None,
+        }
+    }
+
+    /// Learns what the last step's call answered, at `now_ms` (the time it returned).
+    pub fn record(&mut self, outcome: Outcome, now_ms: u64) {
+        let looked = |observation| Round::Looked {
+            at_ms: now_ms,
+            observation,
+            heartbeat_tried: false,
+        };
+        match outcome {
+            Outcome::HookRead(read) => {
+                self.timing = Some(Timing::plan(
+                    &self.policy,
+                    read.timeouts(),
+                    self.started_at_ms,
+                    self.deadline_ms,
+                ));
+            }
+            Outcome::InstanceFound(Some(container_instance_arn)) => {
+                self.instance = Instance::Found {
+                    container_instance_arn,
+                    draining: false,
+                };
+            }
+            Outcome::InstanceFound(None) | Outcome::DrainingSet(DrainingState::NotInCluster) => {
+                self.round = looked(Observation::NotInCluster);
+            }
+            Outcome::DrainingSet(DrainingState::Draining) => {
+                if let Instance::Found { draining, .. } = &mut self.instance {
+                    *draining = true;
+                }
+            }
+            Outcome::TasksListed(tasks) => self.round = looked(Observation::Tasks(tasks)),
+            Outcome::LookFailed | Outcome::CompletionFailed => {
+                self.round = looked(Observation::Unavailable);
+            }
+            Outcome::HeartbeatRecorded | Outcome::HeartbeatFailed => {
+                if let Round::Looked {
+                    at_ms,
+                    heartbeat_tried,
+                    ..
+                } = &mut self.round
+                {
+                    *heartbeat_tried = true;
+                    if outcome == Outcome::HeartbeatRecorded {
+                        self.last_heartbeat_at_ms = Some(*at_ms);
+                    }
+                }
+            }
+            Outcome::Slept => self.round = Round::Looking,
+        }
+    }
+}
+
+/// The next step, from what is known and the time now (which only sets how long to sleep:
+/// the decisions of a poll are taken at the time its look ended).
+pub fn decide(state: &DrainState, now_ms: u64) -> DrainStep {
+    let Some(timing) = &state.timing else {
+        return DrainStep::ReadHookTimeouts;
+    };
+    match &state.round {
+        Round::Looking => match &state.instance {
+            Instance::Unknown => DrainStep::FindInstance,
+            Instance::Found {
+                container_instance_arn,
+                draining: false,
+            } => DrainStep::SetDraining {
+                container_instance_arn: container_instance_arn.clone(),
+            },
+            Instance::Found {
+                container_instance_arn,
+                draining: true,
+            } => DrainStep::ListTasks {
+                container_instance_arn: container_instance_arn.clone(),
+            },
+        },
+        Round::Looked {
+            at_ms,
+            observation,
+            heartbeat_tried,
+        } => after_look(
+            observation,
+            state.last_heartbeat_at_ms,
+            *heartbeat_tried,
+            *at_ms,
+            now_ms,
+            timing,
+        ),
+    }
+}
+
+/// The decision of a poll whose look ended at `at_ms` with `observation`.
+fn after_look(
     observation: &Observation,
     last_heartbeat_at_ms: Option<u64>,
+    heartbeat_tried: bool,
+    at_ms: u64,
     now_ms: u64,
     timing: &Timing,
 ) -> DrainStep {
@@ -132,7 +335,7 @@ pub fn decide(
         Observation::Unavailable => None,
     };
 
-    if now_ms >= timing.give_up_at_ms {
+    if at_ms >= timing.give_up_at_ms {
         return match still_running {
             Some(tasks) => complete(
                 timing.deadline_result,
@@ -142,20 +345,22 @@ pub fn decide(
             None => DrainStep::GiveUpUnobserved,
         };
     }
-    if timing.republish_at_ms.is_some_and(|at| now_ms >= at) {
+    if timing.republish_at_ms.is_some_and(|at| at_ms >= at) {
         return DrainStep::Republish;
     }
 
     let interval = millis(timing.heartbeat_interval);
-    let heartbeat_due_at =
-        last_heartbeat_at_ms.map_or(now_ms, |last| last.saturating_add(interval));
-    let heartbeat = now_ms >= heartbeat_due_at;
-    let next_heartbeat_at = if heartbeat {
-        now_ms.saturating_add(interval)
+    let heartbeat_due_at = last_heartbeat_at_ms.map_or(at_ms, |last| last.saturating_add(interval));
+    let heartbeat_due = at_ms >= heartbeat_due_at;
+    if heartbeat_due && !heartbeat_tried {
+        return DrainStep::Heartbeat;
+    }
+    let next_heartbeat_at = if heartbeat_due {
+        at_ms.saturating_add(interval)
     } else {
         heartbeat_due_at
     };
-    let mut wake_at = now_ms
+    let mut wake_at = at_ms
         .saturating_add(millis(timing.poll_interval))
         .min(next_heartbeat_at)
         .min(timing.give_up_at_ms);
@@ -163,7 +368,6 @@ pub fn decide(
         wake_at = wake_at.min(at);
     }
     DrainStep::Wait {
-        heartbeat,
         sleep: Duration::from_millis(wake_at.saturating_sub(now_ms)),
     }
 }
@@ -180,260 +384,5 @@ fn complete(
     }
 }
 
-/// Whole milliseconds of `d`, saturating (durations here are at most days).
-pub fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: u64 = 1_700_000_000_000;
-
-    fn task(arn: &str, status: &str) -> ObservedTask {
-        ObservedTask {
-            task_arn: arn.into(),
-            last_status: status.into(),
-            desired_status: Some("STOPPED".into()),
-        }
-    }
-
-    fn timing() -> Timing {
-        Timing {
-            poll_interval: Duration::from_secs(5),
-            heartbeat_interval: Duration::from_secs(60),
-            republish_at_ms: Some(NOW + 600_000),
-            give_up_at_ms: NOW + 7_200_000,
-            deadline_result: LifecycleActionResult::Continue,
-        }
-    }
-
-    fn action() -> LifecycleActionRef {
-        LifecycleActionRef {
-            auto_scaling_group_name: "asg".into(),
-            lifecycle_hook_name: "hook".into(),
-            ec2_instance_id: "i-1".into(),
-            token: None,
-        }
-    }
-
-    #[test]
-    fn test_notifications_and_other_transitions_are_skipped() {
-        assert_eq!(
-            triage(&Notice::Test {
-                auto_scaling_group_name: None
-            }),
-            Triage::Skip(SkipReason::TestNotification)
-        );
-        let launching = Notice::Transition {
-            action: action(),
-            transition: "autoscaling:EC2_INSTANCE_LAUNCHING".into(),
-            started_at_ms: None,
-        };
-        assert_eq!(
-            triage(&launching),
-            Triage::Skip(SkipReason::OtherTransition(
-                "autoscaling:EC2_INSTANCE_LAUNCHING".into()
-            ))
-        );
-        let terminating = Notice::Transition {
-            action: action(),
-            transition: TERMINATING.into(),
-            started_at_ms: None,
-        };
-        assert_eq!(triage(&terminating), Triage::Drain(&action()));
-    }
-
-    #[test]
-    fn an_instance_not_in_the_cluster_completes_at_once_even_past_every_deadline() {
-        let step = decide(&Observation::NotInCluster, None, NOW + 9_000_000, &timing());
-        assert_eq!(
-            step,
-            complete(
-                LifecycleActionResult::Continue,
-                CompleteReason::NotInCluster,
-                vec![]
-            )
-        );
-    }
-
-    #[test]
-    fn an_instance_whose_tasks_are_all_stopped_is_drained() {
-        let observation = Observation::Tasks(vec![task("a", "STOPPED"), task("b", "STOPPED")]);
-        assert_eq!(
-            decide(&observation, Some(NOW), NOW, &timing()),
-            complete(
-                LifecycleActionResult::Continue,
-                CompleteReason::Drained,
-                vec![]
-            )
-        );
-        assert_eq!(
-            decide(&Observation::Tasks(vec![]), Some(NOW), NOW, &timing()),
-            complete(
-                LifecycleActionResult::Continue,
-                CompleteReason::Drained,
-                vec![]
-            )
-        );
-    }
-
-    #[test]
-    fn a_task_still_stopping_holds_the_drain() {
-        for status in ["RUNNING", "DEACTIVATING", "STOPPING", "DEPROVISIONING"] {
-            let observation = Observation::Tasks(vec![task("a", "STOPPED"), task("b", status)]);
-            assert_eq!(
-                decide(&observation, Some(NOW), NOW, &timing()),
-                DrainStep::Wait {
-                    heartbeat: false,
-                    sleep: Duration::from_secs(5)
-                },
-                "{status}"
-            );
-        }
-    }
-
-    #[test]
-    fn a_heartbeat_is_due_once_its_interval_has_passed_or_none_is_known() {
-        let observation = Observation::Tasks(vec![task("a", "RUNNING")]);
-        assert_eq!(
-            decide(&observation, Some(NOW - 60_000), NOW, &timing()),
-            DrainStep::Wait {
-                heartbeat: true,
-                sleep: Duration::from_secs(5)
-            }
-        );
-        assert_eq!(
-            decide(&observation, None, NOW, &timing()),
-            DrainStep::Wait {
-                heartbeat: true,
-                sleep: Duration::from_secs(5)
-            }
-        );
-    }
-
-    #[test]
-    fn the_sleep_ends_at_the_next_heartbeat_republish_point_or_deadline() {
-        let observation = Observation::Tasks(vec![task("a", "RUNNING")]);
-        // Heartbeat due in 2 s.
-        assert_eq!(
-            decide(&observation, Some(NOW - 58_000), NOW, &timing()),
-            DrainStep::Wait {
-                heartbeat: false,
-                sleep: Duration::from_secs(2)
-            }
-        );
-        // Republish point in 1.5 s.
-        let t = Timing {
-            republish_at_ms: Some(NOW + 1_500),
-            ..timing()
-        };
-        assert_eq!(
-            decide(&observation, Some(NOW), NOW, &t),
-            DrainStep::Wait {
-                heartbeat: false,
-                sleep: Duration::from_millis(1_500)
-            }
-        );
-        // Total deadline in 1 s.
-        let t = Timing {
-            give_up_at_ms: NOW + 1_000,
-            ..timing()
-        };
-        assert_eq!(
-            decide(&observation, Some(NOW), NOW, &t),
-            DrainStep::Wait {
-                heartbeat: false,
-                sleep: Duration::from_secs(1)
-            }
-        );
-    }
-
-    #[test]
-    fn near_the_invocation_deadline_the_drain_republishes() {
-        let observation = Observation::Tasks(vec![task("a", "RUNNING")]);
-        let t = Timing {
-            republish_at_ms: Some(NOW),
-            ..timing()
-        };
-        assert_eq!(
-            decide(&observation, Some(NOW), NOW, &t),
-            DrainStep::Republish
-        );
-        assert_eq!(
-            decide(&Observation::Unavailable, Some(NOW), NOW, &t),
-            DrainStep::Republish
-        );
-    }
-
-    #[test]
-    fn an_unknown_invocation_deadline_never_republishes() {
-        let observation = Observation::Tasks(vec![task("a", "RUNNING")]);
-        let t = Timing {
-            republish_at_ms: None,
-            ..timing()
-        };
-        assert_eq!(
-            decide(&observation, Some(NOW), NOW + 3_600_000, &t),
-            DrainStep::Wait {
-                heartbeat: true,
-                sleep: Duration::from_secs(5)
-            }
-        );
-    }
-
-    #[test]
-    fn past_the_total_deadline_the_action_completes_with_the_deadline_result_and_names_the_tasks() {
-        let observation = Observation::Tasks(vec![task("a", "STOPPED"), task("b", "RUNNING")]);
-        let t = Timing {
-            give_up_at_ms: NOW,
-            deadline_result: LifecycleActionResult::Abandon,
-            ..timing()
-        };
-        assert_eq!(
-            decide(&observation, Some(NOW), NOW, &t),
-            complete(
-                LifecycleActionResult::Abandon,
-                CompleteReason::DeadlineReached,
-                vec![task("b", "RUNNING")]
-            )
-        );
-    }
-
-    #[test]
-    fn an_unreadable_instance_is_never_completed() {
-        assert_eq!(
-            decide(&Observation::Unavailable, Some(NOW), NOW, &timing()),
-            DrainStep::Wait {
-                heartbeat: false,
-                sleep: Duration::from_secs(5)
-            }
-        );
-        let t = Timing {
-            give_up_at_ms: NOW,
-            ..timing()
-        };
-        assert_eq!(
-            decide(&Observation::Unavailable, Some(NOW), NOW, &t),
-            DrainStep::GiveUpUnobserved
-        );
-    }
-
-    #[test]
-    fn the_total_deadline_comes_before_the_republish_point() {
-        let observation = Observation::Tasks(vec![task("b", "RUNNING")]);
-        let t = Timing {
-            give_up_at_ms: NOW,
-            republish_at_ms: Some(NOW),
-            ..timing()
-        };
-        assert!(matches!(
-            decide(&observation, Some(NOW), NOW, &t),
-            DrainStep::Complete {
-                reason: CompleteReason::DeadlineReached,
-                ..
-            }
-        ));
-    }
-}
+mod tests;

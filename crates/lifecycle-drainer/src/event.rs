@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::autoscaling::AutoScalingEvent;
 use aws_lambda_events::event::sns::{MessageAttribute, SnsEvent, SnsRecord};
-use capacity_aws::drain::LifecycleActionRef;
+use capacity_aws::drain::{AttributeValue, LifecycleActionRef, Republication};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
@@ -101,6 +101,13 @@ pub struct Carried {
     pub attempt: u32,
 }
 
+impl Carried {
+    /// The attempt a republished notification starts.
+    pub fn next_attempt(self) -> u32 {
+        self.attempt.saturating_add(1)
+    }
+}
+
 impl Default for Carried {
     fn default() -> Carried {
         Carried {
@@ -133,6 +140,53 @@ pub struct LifecycleRequest {
     pub notice: Notice,
     pub delivery: Delivery,
     pub carried: Carried,
+}
+
+/// SNS refuses a subject over this many characters.
+pub const MAX_SUBJECT_CHARS: usize = 100;
+
+impl LifecycleRequest {
+    /// The notification again, to continue the drain in the next invocation: the same
+    /// message, carrying the drain's start and the next attempt as message attributes, to
+    /// `republish_topic_arn` if set, else to the topic it came from. A subject SNS would
+    /// refuse is dropped (the message is what matters). `None` for the EventBridge form
+    /// without `republish_topic_arn`: it has no topic.
+    pub fn republication(
+        &self,
+        republish_topic_arn: Option<&str>,
+        started_at_ms: u64,
+    ) -> Option<Republication> {
+        let (topic_arn, message, subject) = match &self.delivery {
+            Delivery::Sns {
+                topic_arn,
+                message,
+                subject,
+                ..
+            } => (
+                republish_topic_arn.unwrap_or(topic_arn),
+                message,
+                subject
+                    .clone()
+                    .filter(|s| !s.is_empty() && s.chars().count() <= MAX_SUBJECT_CHARS),
+            ),
+            Delivery::EventBridge { message, .. } => (republish_topic_arn?, message, None),
+        };
+        Some(Republication {
+            topic_arn: topic_arn.to_owned(),
+            message: message.clone(),
+            subject,
+            attributes: vec![
+                (
+                    ATTR_DRAIN_STARTED_AT.to_owned(),
+                    AttributeValue::Number(i64::try_from(started_at_ms).unwrap_or(i64::MAX)),
+                ),
+                (
+                    ATTR_DRAIN_ATTEMPT.to_owned(),
+                    AttributeValue::Number(i64::from(self.carried.next_attempt())),
+                ),
+            ],
+        })
+    }
 }
 
 /// An input that is not what the function handles; says what is wrong and where.

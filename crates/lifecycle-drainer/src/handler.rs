@@ -1,12 +1,12 @@
-//! The handler: parses the event, then for each lifecycle notification observes the
-//! instance and executes the steps [`decide`] returns. Generic over the drain traits and
-//! the clock, so unit tests run it against fakes with a pinned clock.
-
-use std::time::Duration;
+//! The handler: parses the event, then for each lifecycle notification executes the steps
+//! [`decide`] returns and feeds their outcomes back, until one ends the drain. It holds no
+//! rule of its own: every decision and every time limit is in [`crate::decide`] and
+//! [`crate::timing`]. Generic over the drain traits and the clock, so tests run it against
+//! fakes with a pinned clock.
 
 use capacity_aws::drain::{
-    ActionAnswer, AttributeValue, DrainApi, DrainingState, HookTimeouts, LifecycleActionRef,
-    LifecycleActionResult, ObservedTask, Republication,
+    ActionAnswer, DrainApi, DrainError, DrainingState, LifecycleActionRef, LifecycleActionResult,
+    ObservedTask,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -16,18 +16,12 @@ use tracing::Instrument;
 use crate::Clock;
 use crate::config::Config;
 use crate::decide::{
-    CompleteReason, DrainStep, Observation, SkipReason, Timing, Triage, decide, millis, triage,
+    CompleteReason, DrainState, DrainStep, Outcome, SkipReason, Triage, decide, triage,
 };
-use crate::event::{
-    ATTR_DRAIN_ATTEMPT, ATTR_DRAIN_STARTED_AT, Delivery, EventError, LifecycleRequest, Notice,
-    parse_event,
-};
+use crate::event::{EventError, LifecycleRequest, Notice, parse_event};
+use crate::timing::{HookRead, TimingPolicy, known_deadline};
 
-/// Used when the hook's heartbeat timeout is neither configured nor readable: Auto Scaling's
-/// minimum, so heartbeats are never too rare.
-pub const FALLBACK_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Auto Scaling's ceiling on a hook's global timeout.
-pub const MAX_GLOBAL_TIMEOUT: Duration = Duration::from_secs(48 * 3600);
+pub use crate::timing::{FALLBACK_HEARTBEAT_TIMEOUT, MAX_GLOBAL_TIMEOUT};
 
 /// How one notification ended (the function's response lists one per record).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -65,7 +59,7 @@ pub enum RecordError {
     Republish {
         ec2_instance_id: String,
         #[source]
-        source: capacity_aws::drain::DrainError,
+        source: DrainError,
     },
     #[error(
         "cannot continue the drain of instance {ec2_instance_id} past this invocation: the EventBridge form has no topic to republish to; set REPUBLISH_TOPIC_ARN"
@@ -140,8 +134,7 @@ where
     C: Clock,
 {
     let records = parse_event(event)?;
-    let now = clock.now_ms();
-    let deadline_ms = (invocation_deadline_ms > now).then_some(invocation_deadline_ms);
+    let deadline_ms = known_deadline(invocation_deadline_ms, clock.now_ms());
     if deadline_ms.is_none() {
         tracing::info!(
             invocation_deadline_ms,
@@ -206,6 +199,10 @@ where
         }
         Triage::Drain(action) => action,
     };
+    let notified_at_ms = match &request.notice {
+        Notice::Transition { started_at_ms, .. } => *started_at_ms,
+        Notice::Test { .. } => None,
+    };
     let span = tracing::info_span!(
         "drain",
         cluster = %config.cluster,
@@ -214,98 +211,96 @@ where
         lifecycle_hook_name = %action.lifecycle_hook_name,
         attempt = request.carried.attempt,
     );
-    Drain {
+    let state = DrainState::start(
+        TimingPolicy::from(config),
+        notified_at_ms,
+        request.carried,
+        deadline_ms,
+        clock.now_ms(),
+    );
+    Shell {
         request,
         action,
-        deadline_ms,
         config,
         aws,
         clock,
+        last_error: None,
+        tasks_holding: None,
     }
-    .run()
+    .run(state)
     .instrument(span)
     .await
 }
 
-/// One drain in progress, within this invocation.
-struct Drain<'a, A, C> {
+/// Executes one drain's steps within this invocation. What it keeps is for its reports
+/// only (logs and error messages), never for a decision.
+struct Shell<'a, A, C> {
     request: &'a LifecycleRequest,
     action: &'a LifecycleActionRef,
-    deadline_ms: Option<u64>,
     config: &'a Config,
     aws: &'a A,
     clock: &'a C,
-}
-
-/// What the loop has learnt so far in this invocation.
-#[derive(Debug, Default)]
-struct Progress {
-    container_instance_arn: Option<String>,
-    draining: bool,
+    /// The last failed call, named when the drain gives up unobserved.
     last_error: Option<String>,
-    /// The last call failed: skip the next look, wait first.
-    back_off: bool,
-    /// Tasks holding the host at the last successful look.
+    /// Tasks holding the host at the last successful look (logged when it changes).
     tasks_holding: Option<usize>,
 }
 
-impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
-    async fn run(self) -> Result<RecordOutcome, RecordError> {
-        let now = self.clock.now_ms();
-        let notice_started = match &self.request.notice {
-            Notice::Transition { started_at_ms, .. } => *started_at_ms,
-            Notice::Test { .. } => None,
-        };
-        // The carried start survives republishing; the notification's own time is when the
-        // hook's global timeout started. Never in the future (clock skew).
-        let started_at_ms = self
-            .request
-            .carried
-            .drain_started_at_ms
-            .or(notice_started)
-            .map_or(now, |t| t.min(now));
-        let hook = self.hook_timeouts().await;
-        let mut limit = self.config.max_drain;
-        if let Some(global) = hook.global_timeout {
-            limit = limit.min(global.saturating_sub(self.config.deadline_margin));
-        }
-        let timing = Timing {
-            poll_interval: self.config.poll_interval,
-            heartbeat_interval: hook.heartbeat_timeout / 2,
-            republish_at_ms: self
-                .deadline_ms
-                .map(|d| d.saturating_sub(millis(self.config.deadline_margin))),
-            give_up_at_ms: started_at_ms.saturating_add(millis(limit)),
-            deadline_result: self.config.deadline_result,
-        };
-        // The first delivery comes as the action starts, with its heartbeat timeout fresh;
-        // a later one cannot know when the last heartbeat was, so one is due at once.
-        let mut last_heartbeat_at_ms = (self.request.carried.attempt == 1).then_some(started_at_ms);
-        tracing::info!(
-            started_at_ms,
-            give_up_at_ms = timing.give_up_at_ms,
-            republish_at_ms = ?timing.republish_at_ms,
-            heartbeat_interval_s = timing.heartbeat_interval.as_secs(),
-            "draining before termination"
-        );
-
-        let mut progress = Progress::default();
+impl<A: DrainApi, C: Clock> Shell<'_, A, C> {
+    async fn run(mut self, mut state: DrainState) -> Result<RecordOutcome, RecordError> {
+        let mut announced = false;
         loop {
-            let observation = if progress.back_off {
-                progress.back_off = false;
-                Observation::Unavailable
-            } else {
-                self.observe(&mut progress).await
-            };
-            let now = self.clock.now_ms();
-            match decide(&observation, last_heartbeat_at_ms, now, &timing) {
+            if !announced && let Some(timing) = state.timing() {
+                tracing::info!(
+                    started_at_ms = state.started_at_ms(),
+                    give_up_at_ms = timing.give_up_at_ms,
+                    republish_at_ms = ?timing.republish_at_ms,
+                    heartbeat_interval_s = timing.heartbeat_interval.as_secs(),
+                    "draining before termination"
+                );
+                announced = true;
+            }
+            let outcome = match decide(&state, self.clock.now_ms()) {
+                DrainStep::ReadHookTimeouts => Outcome::HookRead(self.read_hook().await),
+                DrainStep::FindInstance => self.find().await,
+                DrainStep::SetDraining {
+                    container_instance_arn,
+                } => self.set_draining(&container_instance_arn).await,
+                DrainStep::ListTasks {
+                    container_instance_arn,
+                } => self.list_tasks(&container_instance_arn).await,
+                DrainStep::Heartbeat => match self.aws.record_heartbeat(self.action).await {
+                    Ok(ActionAnswer::Done) => {
+                        tracing::debug!("lifecycle action heartbeat recorded");
+                        Outcome::HeartbeatRecorded
+                    }
+                    Ok(ActionAnswer::NoActiveAction) => {
+                        tracing::warn!(
+                            container_instance_arn = ?state.container_instance_arn(),
+                            "the lifecycle action is no longer active (completed elsewhere or timed out): stopping the drain"
+                        );
+                        return Ok(RecordOutcome::ActionGone {
+                            ec2_instance_id: self.action.ec2_instance_id.clone(),
+                        });
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "recording a heartbeat failed; will retry at the next poll");
+                        self.last_error = Some(err.to_string());
+                        Outcome::HeartbeatFailed
+                    }
+                },
+                DrainStep::Wait { sleep } => {
+                    self.clock.sleep(sleep).await;
+                    Outcome::Slept
+                }
+                DrainStep::Republish => return self.republish(state.started_at_ms()).await,
                 DrainStep::Complete {
                     result,
                     reason,
                     still_running,
                 } => {
                     if reason == CompleteReason::DeadlineReached {
-                        log_still_running(&still_running, &progress, started_at_ms, result);
+                        log_still_running(&still_running, &state, result);
                     }
                     match self
                         .aws
@@ -313,7 +308,7 @@ impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
                         .await
                     {
                         Ok(ActionAnswer::Done) => {
-                            tracing::info!(%result, ?reason, container_instance_arn = ?progress.container_instance_arn, "lifecycle action completed");
+                            tracing::info!(%result, ?reason, container_instance_arn = ?state.container_instance_arn(), "lifecycle action completed");
                             return Ok(RecordOutcome::Completed {
                                 ec2_instance_id: self.action.ec2_instance_id.clone(),
                                 result: result.to_string(),
@@ -330,62 +325,25 @@ impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
                         }
                         Err(err) => {
                             tracing::error!(error = %err, "completing the lifecycle action failed; will retry");
-                            progress.last_error = Some(err.to_string());
-                            progress.back_off = true;
+                            self.last_error = Some(err.to_string());
+                            Outcome::CompletionFailed
                         }
                     }
                 }
                 DrainStep::GiveUpUnobserved => {
                     return Err(RecordError::Unobserved {
                         ec2_instance_id: self.action.ec2_instance_id.clone(),
-                        last_error: progress
+                        last_error: self
                             .last_error
                             .unwrap_or_else(|| "no error recorded".to_owned()),
                     });
                 }
-                DrainStep::Republish => return self.republish(started_at_ms).await,
-                DrainStep::Wait { heartbeat, sleep } => {
-                    // The wake-up is an instant: a slow heartbeat call must not push it past
-                    // the next poll, the republish point or the deadline.
-                    let wake_at_ms = now.saturating_add(millis(sleep));
-                    if heartbeat {
-                        match self.aws.record_heartbeat(self.action).await {
-                            Ok(ActionAnswer::Done) => {
-                                tracing::debug!("lifecycle action heartbeat recorded");
-                                last_heartbeat_at_ms = Some(now);
-                            }
-                            Ok(ActionAnswer::NoActiveAction) => {
-                                tracing::warn!(
-                                    container_instance_arn = ?progress.container_instance_arn,
-                                    "the lifecycle action is no longer active (completed elsewhere or timed out): stopping the drain"
-                                );
-                                return Ok(RecordOutcome::ActionGone {
-                                    ec2_instance_id: self.action.ec2_instance_id.clone(),
-                                });
-                            }
-                            Err(err) => {
-                                tracing::warn!(error = %err, "recording a heartbeat failed; will retry at the next poll");
-                                progress.last_error = Some(err.to_string());
-                            }
-                        }
-                    }
-                    let left = wake_at_ms.saturating_sub(self.clock.now_ms());
-                    self.clock.sleep(Duration::from_millis(left)).await;
-                }
-            }
+            };
+            state.record(outcome, self.clock.now_ms());
         }
     }
 
-    /// The hook's timeouts: configured, else read from the hook, else the safest guess
-    /// (heartbeat as often as the shortest timeout allows, and end the drain within the
-    /// shortest global timeout a hook can have).
-    async fn hook_timeouts(&self) -> KnownTimeouts {
-        if let Some(heartbeat_timeout) = self.config.heartbeat_timeout {
-            return KnownTimeouts {
-                heartbeat_timeout,
-                global_timeout: Some(MAX_GLOBAL_TIMEOUT.min(heartbeat_timeout * 100)),
-            };
-        }
+    async fn read_hook(&self) -> HookRead {
         let answer = self
             .aws
             .hook_timeouts(
@@ -394,120 +352,90 @@ impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
             )
             .await;
         match answer {
-            Ok(Some(HookTimeouts {
-                heartbeat_timeout,
-                global_timeout,
-            })) => KnownTimeouts {
-                heartbeat_timeout,
-                global_timeout: Some(global_timeout),
-            },
+            Ok(Some(timeouts)) => HookRead::Read(timeouts),
             Ok(None) => {
                 tracing::warn!(
                     "the lifecycle hook was not found; heartbeating every {} s",
                     FALLBACK_HEARTBEAT_TIMEOUT.as_secs() / 2
                 );
-                KnownTimeouts::fallback()
+                HookRead::NotFound
             }
             Err(err) => {
                 tracing::warn!(error = %err, "cannot read the lifecycle hook; heartbeating every {} s", FALLBACK_HEARTBEAT_TIMEOUT.as_secs() / 2);
-                KnownTimeouts::fallback()
+                HookRead::Unreadable
             }
         }
     }
 
-    /// Finds the container instance, sets it DRAINING (once per invocation) and reads its
-    /// tasks. A failed call is [`Observation::Unavailable`], never "not found".
-    async fn observe(&self, progress: &mut Progress) -> Observation {
-        let cluster = &self.config.cluster;
-        let arn = match &progress.container_instance_arn {
-            Some(arn) => arn.clone(),
-            None => match self
-                .aws
-                .find_container_instance(cluster, &self.action.ec2_instance_id)
-                .await
-            {
-                Ok(Some(arn)) => {
-                    progress.container_instance_arn = Some(arn.clone());
-                    arn
-                }
-                Ok(None) => {
-                    tracing::info!(
-                        "the EC2 instance is not a container instance of the cluster: nothing to drain"
-                    );
-                    return Observation::NotInCluster;
-                }
-                Err(err) => return unavailable(progress, err),
-            },
-        };
-        if !progress.draining {
-            match self.aws.set_draining(cluster, &arn).await {
-                Ok(DrainingState::Draining) => {
-                    tracing::info!(container_instance_arn = %arn, "container instance set DRAINING");
-                    progress.draining = true;
-                }
-                Ok(DrainingState::NotInCluster) => {
-                    tracing::info!(container_instance_arn = %arn, "the container instance was deregistered: nothing to drain");
-                    return Observation::NotInCluster;
-                }
-                Err(err) => return unavailable(progress, err),
+    async fn find(&mut self) -> Outcome {
+        let found = self
+            .aws
+            .find_container_instance(&self.config.cluster, &self.action.ec2_instance_id)
+            .await;
+        match found {
+            Ok(Some(arn)) => Outcome::InstanceFound(Some(arn)),
+            Ok(None) => {
+                tracing::info!(
+                    "the EC2 instance is not a container instance of the cluster: nothing to drain"
+                );
+                Outcome::InstanceFound(None)
             }
+            Err(err) => self.unavailable(&err),
         }
-        match self.aws.list_instance_tasks(cluster, &arn).await {
+    }
+
+    async fn set_draining(&mut self, arn: &str) -> Outcome {
+        match self.aws.set_draining(&self.config.cluster, arn).await {
+            Ok(DrainingState::Draining) => {
+                tracing::info!(container_instance_arn = %arn, "container instance set DRAINING");
+                Outcome::DrainingSet(DrainingState::Draining)
+            }
+            Ok(DrainingState::NotInCluster) => {
+                tracing::info!(container_instance_arn = %arn, "the container instance was deregistered: nothing to drain");
+                Outcome::DrainingSet(DrainingState::NotInCluster)
+            }
+            Err(err) => self.unavailable(&err),
+        }
+    }
+
+    async fn list_tasks(&mut self, arn: &str) -> Outcome {
+        match self
+            .aws
+            .list_instance_tasks(&self.config.cluster, arn)
+            .await
+        {
             Ok(tasks) => {
                 let holding = tasks.iter().filter(|t| t.holds_the_host()).count();
                 // Info only when the count changes: a long drain polls thousands of times.
-                if progress.tasks_holding != Some(holding) {
+                if self.tasks_holding != Some(holding) {
                     tracing::info!(container_instance_arn = %arn, tasks_holding_the_host = holding, "tasks still on the draining instance");
-                    progress.tasks_holding = Some(holding);
+                    self.tasks_holding = Some(holding);
                 } else {
                     tracing::debug!(container_instance_arn = %arn, tasks_holding_the_host = holding, "polled the draining instance");
                 }
-                Observation::Tasks(tasks)
+                Outcome::TasksListed(tasks)
             }
-            Err(err) => unavailable(progress, err),
+            Err(err) => self.unavailable(&err),
         }
+    }
+
+    /// A call of the look failed: the state is unknown, never "not found".
+    fn unavailable(&mut self, err: &DrainError) -> Outcome {
+        tracing::warn!(error = %err, "cannot observe the instance; will retry at the next poll");
+        self.last_error = Some(err.to_string());
+        Outcome::LookFailed
     }
 
     async fn republish(&self, started_at_ms: u64) -> Result<RecordOutcome, RecordError> {
         let ec2_instance_id = self.action.ec2_instance_id.clone();
-        let (topic_arn, message, subject) = match &self.request.delivery {
-            Delivery::Sns {
-                topic_arn,
-                message,
-                subject,
-                ..
-            } => (
-                self.config
-                    .republish_topic_arn
-                    .clone()
-                    .unwrap_or_else(|| topic_arn.clone()),
-                message.clone(),
-                // SNS refuses a subject over 100 characters; the message is what matters.
-                subject
-                    .clone()
-                    .filter(|s| !s.is_empty() && s.chars().count() <= 100),
-            ),
-            Delivery::EventBridge { message, .. } => match &self.config.republish_topic_arn {
-                Some(topic) => (topic.clone(), message.clone(), None),
-                None => return Err(RecordError::NoTopic { ec2_instance_id }),
-            },
+        let Some(republication) = self
+            .request
+            .republication(self.config.republish_topic_arn.as_deref(), started_at_ms)
+        else {
+            return Err(RecordError::NoTopic { ec2_instance_id });
         };
-        let next_attempt = self.request.carried.attempt.saturating_add(1);
-        let republication = Republication {
-            topic_arn: topic_arn.clone(),
-            message,
-            subject,
-            attributes: vec![
-                (
-                    ATTR_DRAIN_STARTED_AT.to_owned(),
-                    AttributeValue::Number(i64::try_from(started_at_ms).unwrap_or(i64::MAX)),
-                ),
-                (
-                    ATTR_DRAIN_ATTEMPT.to_owned(),
-                    AttributeValue::Number(i64::from(next_attempt)),
-                ),
-            ],
-        };
+        let topic_arn = republication.topic_arn.clone();
+        let next_attempt = self.request.carried.next_attempt();
         match self.aws.republish(&republication).await {
             Ok(message_id) => {
                 tracing::info!(%topic_arn, %message_id, next_attempt, "invocation deadline near: republished the notification to continue the drain");
@@ -526,35 +454,9 @@ impl<A: DrainApi, C: Clock> Drain<'_, A, C> {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct KnownTimeouts {
-    heartbeat_timeout: Duration,
-    global_timeout: Option<Duration>,
-}
-
-impl KnownTimeouts {
-    /// The hook could not be read: assume the shortest timeouts any hook can have. Its
-    /// global timeout is min(48 h, 100 × heartbeat timeout), so at least 100 × 30 s; waiting
-    /// longer than that (MAX_DRAIN_SECONDS defaults to 2 h) would let the hook expire with
-    /// its default result while tasks still run, instead of completing at the deadline.
-    fn fallback() -> KnownTimeouts {
-        KnownTimeouts {
-            heartbeat_timeout: FALLBACK_HEARTBEAT_TIMEOUT,
-            global_timeout: Some(MAX_GLOBAL_TIMEOUT.min(FALLBACK_HEARTBEAT_TIMEOUT * 100)),
-        }
-    }
-}
-
-fn unavailable(progress: &mut Progress, err: capacity_aws::drain::DrainError) -> Observation {
-    tracing::warn!(error = %err, "cannot observe the instance; will retry at the next poll");
-    progress.last_error = Some(err.to_string());
-    Observation::Unavailable
-}
-
 fn log_still_running(
     still_running: &[ObservedTask],
-    progress: &Progress,
-    started_at_ms: u64,
+    state: &DrainState,
     result: LifecycleActionResult,
 ) {
     let tasks: Vec<String> = still_running
@@ -562,8 +464,8 @@ fn log_still_running(
         .map(|t| format!("{} ({})", t.task_arn, t.last_status))
         .collect();
     tracing::error!(
-        container_instance_arn = ?progress.container_instance_arn,
-        started_at_ms,
+        container_instance_arn = ?state.container_instance_arn(),
+        started_at_ms = state.started_at_ms(),
         %result,
         still_running = tasks.len(),
         tasks = %tasks.join(", "),

@@ -13,39 +13,45 @@
 //! 6. if the invocation's deadline comes first, republishes the notification (carrying the
 //!    drain's start and attempt count) and returns: the next invocation goes on.
 //!
-//! The decisions are pure ([`decide`]); the handler ([`handler::handle`]) executes them over
-//! the traits of [`capacity_aws::drain`] and a [`Clock`], so tests pin time.
+//! The decisions are pure: [`decide`] returns the next step from what is known so far, and
+//! the time limits come from [`timing`]. The handler ([`handler::handle`]) only executes the
+//! steps over the traits of [`capacity_aws::drain`] and a [`Clock`], so tests pin time.
 //!
 //! ```
 //! use std::time::Duration;
-//! use capacity_aws::drain::{LifecycleActionResult, ObservedTask};
-//! use lifecycle_drainer::decide::{decide, DrainStep, Observation, Timing};
+//! use capacity_aws::drain::{DrainingState, LifecycleActionResult, ObservedTask};
+//! use lifecycle_drainer::decide::{decide, DrainState, DrainStep, Outcome};
+//! use lifecycle_drainer::event::Carried;
+//! use lifecycle_drainer::timing::TimingPolicy;
 //!
-//! let timing = Timing {
+//! let policy = TimingPolicy {
 //!     poll_interval: Duration::from_secs(5),
-//!     heartbeat_interval: Duration::from_secs(30),
-//!     republish_at_ms: Some(900_000),
-//!     give_up_at_ms: 7_200_000,
+//!     max_drain: Duration::from_secs(7200),
+//!     deadline_margin: Duration::from_secs(60),
 //!     deadline_result: LifecycleActionResult::Continue,
+//!     heartbeat_timeout: Some(Duration::from_secs(60)), // configured: the hook is not read
 //! };
+//! let mut drain = DrainState::start(policy, Some(0), Carried::default(), Some(900_000), 0);
+//! assert_eq!(decide(&drain, 0), DrainStep::FindInstance);
+//! drain.record(Outcome::InstanceFound(Some("ci-1".into())), 0);
+//! drain.record(Outcome::DrainingSet(DrainingState::Draining), 0);
 //! let stopping = ObservedTask {
 //!     task_arn: "arn:aws:ecs:us-east-1:123456789012:task/prod/1".into(),
 //!     last_status: "STOPPING".into(),
 //!     desired_status: Some("STOPPED".into()),
 //! };
+//! drain.record(Outcome::TasksListed(vec![stopping]), 10_000);
 //! // A task still stopping holds the drain: wait for the next poll.
-//! let step = decide(&Observation::Tasks(vec![stopping]), Some(0), 10_000, &timing);
-//! assert_eq!(step, DrainStep::Wait { heartbeat: false, sleep: Duration::from_secs(5) });
+//! assert_eq!(decide(&drain, 10_000), DrainStep::Wait { sleep: Duration::from_secs(5) });
 //! ```
-
-use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub mod config;
 pub mod decide;
 pub mod event;
 pub mod handler;
+pub mod timing;
 
+pub use capacity_aws::clock::{Clock, SystemClock};
 pub use config::{Config, ConfigError, ENV_VARS};
 pub use handler::{HandlerError, RecordOutcome, handle};
 
@@ -53,31 +59,6 @@ pub use handler::{HandlerError, RecordOutcome, handle};
 /// retries. A hung request must not eat the margin kept for republishing.
 pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
     capacity_aws::sdk_timeouts()
-}
-
-/// Time, passed in so tests can pin it.
-pub trait Clock: Send + Sync {
-    /// Now, in Unix epoch milliseconds.
-    fn now_ms(&self) -> u64;
-    /// Waits `duration`.
-    fn sleep(&self, duration: Duration) -> impl Future<Output = ()> + Send;
-}
-
-/// The real clock: system time and tokio's timer.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(decide::millis)
-            .unwrap_or(0)
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        tokio::time::sleep(duration).await;
-    }
 }
 
 #[cfg(test)]

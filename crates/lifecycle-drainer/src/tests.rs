@@ -1,8 +1,6 @@
 //! Unit tests of the handler over the in-memory AWS, with a pinned clock: every branch of
 //! the issue, no real sleeping.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::event::autoscaling::AutoScalingEvent;
@@ -16,6 +14,7 @@ use serde_json::{Value, json};
 use crate::event::{Carried, Delivery, EventError, LifecycleNotification, Notice, parse_event};
 use crate::handler::HandlerError;
 use crate::{Clock, Config, handle};
+use moto_harness::clock::ManualClock;
 
 const SNS_TERMINATING: &str = include_str!("../fixtures/sns-lifecycle-terminating.json");
 const SNS_TEST_NOTIFICATION: &str = include_str!("../fixtures/sns-test-notification.json");
@@ -32,40 +31,6 @@ const CONTAINER_INSTANCE: &str =
 const TOPIC: &str = "arn:aws:sns:us-west-2:123456789012:ecs-drain-topic";
 /// Lambda's deadline for "invoked two seconds after the action started, 15 minutes timeout".
 const FIFTEEN_MINUTES: u64 = 900_000;
-
-/// A clock that only moves when the code under test sleeps.
-#[derive(Debug)]
-struct PinnedClock {
-    now: AtomicU64,
-    sleeps: Mutex<Vec<Duration>>,
-}
-
-impl PinnedClock {
-    fn at(now_ms: u64) -> Arc<PinnedClock> {
-        Arc::new(PinnedClock {
-            now: AtomicU64::new(now_ms),
-            sleeps: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn slept(&self) -> Vec<Duration> {
-        self.sleeps.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
-
-impl Clock for PinnedClock {
-    fn now_ms(&self) -> u64 {
-        self.now.load(Ordering::SeqCst)
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        if let Ok(mut sleeps) = self.sleeps.lock() {
-            sleeps.push(duration);
-        }
-        let ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
-        self.now.fetch_add(ms, Ordering::SeqCst);
-    }
-}
 
 fn config() -> Config {
     Config {
@@ -103,8 +68,8 @@ fn hook(heartbeat_s: u64) -> HookTimeouts {
 
 /// The SNS fixture's instance, registered and with an open action, whose tasks are seen by
 /// successive polls as `polls`; the clock is shared so calls carry its time.
-fn world(clock: &Arc<PinnedClock>, polls: Vec<Vec<ObservedTask>>) -> FakeDrainWorld {
-    let c = Arc::clone(clock);
+fn world(clock: &ManualClock, polls: Vec<Vec<ObservedTask>>) -> FakeDrainWorld {
+    let c = clock.clone();
     FakeDrainWorld::new()
         .with_clock(move || c.now_ms())
         .with_instance(INSTANCE, CONTAINER_INSTANCE)
@@ -149,9 +114,9 @@ async fn run(
     deadline_ms: u64,
     config: &Config,
     aws: &FakeDrainWorld,
-    clock: &Arc<PinnedClock>,
+    clock: &ManualClock,
 ) -> Result<Value, HandlerError> {
-    handle(event, deadline_ms, config, aws, clock.as_ref()).await
+    handle(event, deadline_ms, config, aws, clock).await
 }
 
 fn outcomes(answer: &Result<Value, HandlerError>) -> Vec<Value> {
@@ -286,7 +251,7 @@ fn eventbridge_fixture_round_trips_and_parses_into_a_termination() {
 
 #[tokio::test]
 async fn a_test_notification_succeeds_without_any_aws_call() {
-    let clock = PinnedClock::at(ACTION_STARTED);
+    let clock = ManualClock::at_ms(ACTION_STARTED);
     let aws = world(&clock, vec![]);
     let answer = run(
         fixture(SNS_TEST_NOTIFICATION),
@@ -305,7 +270,7 @@ async fn a_test_notification_succeeds_without_any_aws_call() {
 
 #[tokio::test]
 async fn a_launch_transition_succeeds_without_any_aws_call() {
-    let clock = PinnedClock::at(ACTION_STARTED);
+    let clock = ManualClock::at_ms(ACTION_STARTED);
     let aws = world(&clock, vec![]);
     let mut message = terminating_message(INSTANCE);
     message["LifecycleTransition"] = json!("autoscaling:EC2_INSTANCE_LAUNCHING");
@@ -326,7 +291,7 @@ async fn a_launch_transition_succeeds_without_any_aws_call() {
 
 #[tokio::test]
 async fn a_message_that_is_not_a_lifecycle_notification_fails_clearly_without_any_aws_call() {
-    let clock = PinnedClock::at(ACTION_STARTED);
+    let clock = ManualClock::at_ms(ACTION_STARTED);
     let aws = world(&clock, vec![]);
     let cases = [
         (
@@ -373,7 +338,7 @@ async fn a_message_that_is_not_a_lifecycle_notification_fails_clearly_without_an
 
 #[tokio::test]
 async fn an_instance_not_in_the_cluster_is_completed_at_once() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![]);
     let message = terminating_message("i-0000000000000000f");
     aws.state()
@@ -408,7 +373,7 @@ async fn an_instance_not_in_the_cluster_is_completed_at_once() {
 
 #[tokio::test]
 async fn the_drain_sets_draining_and_completes_on_the_third_poll() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(
         &clock,
         vec![
@@ -474,7 +439,7 @@ async fn the_drain_sets_draining_and_completes_on_the_third_poll() {
 
 #[tokio::test]
 async fn a_task_still_stopping_holds_the_drain_until_it_is_stopped() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(
         &clock,
         vec![
@@ -511,7 +476,7 @@ async fn a_task_still_stopping_holds_the_drain_until_it_is_stopped() {
 #[tokio::test]
 async fn heartbeats_keep_the_hook_from_timing_out_during_a_long_drain() {
     // Heartbeat timeout 60 s; the tasks take 10 minutes to go.
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let polls_while_running = 600 / 5;
     let mut polls = vec![vec![task(1, "RUNNING")]; polls_while_running];
     polls.push(vec![task(1, "STOPPED")]);
@@ -553,7 +518,7 @@ async fn heartbeats_keep_the_hook_from_timing_out_during_a_long_drain() {
 
 #[tokio::test]
 async fn with_the_heartbeat_timeout_configured_the_hook_is_not_read() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "RUNNING")]; 20]);
     let config = Config {
         heartbeat_timeout: Some(Duration::from_secs(30)),
@@ -574,7 +539,7 @@ async fn with_the_heartbeat_timeout_configured_the_hook_is_not_read() {
 
 #[tokio::test]
 async fn an_unreadable_hook_falls_back_to_the_most_frequent_heartbeat() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "RUNNING")]; 10])
         .failing(Operation::DescribeLifecycleHook, 1);
     let _ = run(
@@ -603,7 +568,7 @@ async fn an_unreadable_hook_falls_back_to_the_most_frequent_heartbeat() {
 
 #[tokio::test]
 async fn near_the_invocation_deadline_the_notification_is_republished_with_the_drain_progress() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "RUNNING")]]);
     let deadline = clock.now_ms() + 60_000;
     let answer = run(fixture(SNS_TERMINATING), deadline, &config(), &aws, &clock).await;
@@ -655,7 +620,7 @@ async fn near_the_invocation_deadline_the_notification_is_republished_with_the_d
 async fn a_republished_notification_carries_its_start_and_the_drain_ends_at_the_total_deadline() {
     // Third invocation of a drain that started 7190 s ago, tasks still running.
     let started = ACTION_STARTED;
-    let clock = PinnedClock::at(started + 7_190_000);
+    let clock = ManualClock::at_ms(started + 7_190_000);
     let aws = world(&clock, vec![vec![task(1, "STOPPED"), task(7, "RUNNING")]]);
     let config = Config {
         deadline_result: LifecycleActionResult::Abandon,
@@ -703,7 +668,7 @@ async fn a_republished_notification_carries_its_start_and_the_drain_ends_at_the_
 
 #[tokio::test]
 async fn the_total_deadline_never_goes_past_the_hooks_global_timeout() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     // Heartbeat timeout 30 s → global timeout 3000 s, shorter than MAX_DRAIN_SECONDS.
     let aws =
         world(&clock, vec![vec![task(1, "RUNNING")]]).with_hook("my-asg", "my-hook", hook(30));
@@ -726,7 +691,7 @@ async fn the_total_deadline_never_goes_past_the_hooks_global_timeout() {
 #[tokio::test]
 async fn a_deadline_in_the_past_is_unknown_and_never_republishes() {
     // `cargo lambda watch` sends 600000.
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let mut polls = vec![vec![task(1, "RUNNING")]; 400];
     polls.push(vec![task(1, "STOPPED")]);
     let aws = world(&clock, polls);
@@ -744,8 +709,8 @@ async fn a_deadline_in_the_past_is_unknown_and_never_republishes() {
 
 #[tokio::test]
 async fn an_eventbridge_delivery_is_republished_to_the_configured_topic_in_sns_form() {
-    let clock = PinnedClock::at(EVENTBRIDGE_STARTED + 2_000);
-    let c = Arc::clone(&clock);
+    let clock = ManualClock::at_ms(EVENTBRIDGE_STARTED + 2_000);
+    let c = clock.clone();
     let aws = FakeDrainWorld::new()
         .with_clock(move || c.now_ms())
         .with_instance("i-1234567890abcdef0", CONTAINER_INSTANCE)
@@ -815,7 +780,7 @@ async fn an_eventbridge_delivery_is_republished_to_the_configured_topic_in_sns_f
 
 #[tokio::test]
 async fn a_duplicate_delivery_after_completion_succeeds_without_completing_twice() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "STOPPED")]]);
     let first = run(
         fixture(SNS_TERMINATING),
@@ -849,7 +814,7 @@ async fn a_duplicate_delivery_after_completion_succeeds_without_completing_twice
 
 #[tokio::test]
 async fn an_action_that_disappears_mid_drain_stops_the_drain() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "RUNNING")]]);
     aws.state().active_actions.clear();
     let event = sns_with(
@@ -873,7 +838,7 @@ async fn an_action_that_disappears_mid_drain_stops_the_drain() {
 
 #[tokio::test]
 async fn transient_failures_are_retried_at_the_next_poll() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "STOPPED")]])
         .failing(Operation::FindContainerInstance, 1)
         .failing(Operation::SetDraining, 1)
@@ -897,7 +862,7 @@ async fn transient_failures_are_retried_at_the_next_poll() {
 
 #[tokio::test]
 async fn a_persistent_failure_never_completes_the_action_and_republishes_at_the_deadline() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "RUNNING")]])
         .failing(Operation::ListInstanceTasks, usize::MAX);
     let answer = run(
@@ -921,7 +886,7 @@ async fn a_persistent_failure_never_completes_the_action_and_republishes_at_the_
 
 #[tokio::test]
 async fn a_persistent_failure_past_the_total_deadline_fails_without_completing() {
-    let clock = PinnedClock::at(ACTION_STARTED + 7_200_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 7_200_000);
     let aws = world(&clock, vec![]).failing(Operation::FindContainerInstance, usize::MAX);
     let answer = run(
         fixture(SNS_TERMINATING),
@@ -941,7 +906,7 @@ async fn a_persistent_failure_past_the_total_deadline_fails_without_completing()
 
 #[tokio::test]
 async fn a_failed_republish_fails_the_invocation_so_lambda_retries_it() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws =
         world(&clock, vec![vec![task(1, "RUNNING")]]).failing(Operation::Republish, usize::MAX);
     let answer = run(
@@ -962,7 +927,7 @@ async fn a_failed_republish_fails_the_invocation_so_lambda_retries_it() {
 
 #[tokio::test]
 async fn every_record_of_an_event_is_handled() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "STOPPED")]]);
     aws.state()
         .active_actions
@@ -994,7 +959,7 @@ async fn every_record_of_an_event_is_handled() {
 
 #[tokio::test]
 async fn a_bad_record_fails_the_event_but_the_others_are_still_handled() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "STOPPED")]]);
     let mut event = fixture(SNS_TERMINATING);
     let good = event["Records"][0].clone();
@@ -1054,7 +1019,7 @@ fn an_sns_event_of_the_wrong_shape_is_named() {
 
 #[tokio::test]
 async fn a_subject_sns_would_refuse_is_dropped_from_the_republished_message() {
-    let clock = PinnedClock::at(ACTION_STARTED + 2_000);
+    let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     let aws = world(&clock, vec![vec![task(1, "RUNNING")]]);
     let mut event = fixture(SNS_TERMINATING);
     event["Records"][0]["Sns"]["Subject"] = json!("x".repeat(101));
@@ -1071,8 +1036,8 @@ async fn a_subject_sns_would_refuse_is_dropped_from_the_republished_message() {
 
 #[tokio::test]
 async fn an_eventbridge_event_relayed_through_sns_is_drained_and_republished_as_it_came() {
-    let clock = PinnedClock::at(EVENTBRIDGE_STARTED + 2_000);
-    let c = Arc::clone(&clock);
+    let clock = ManualClock::at_ms(EVENTBRIDGE_STARTED + 2_000);
+    let c = clock.clone();
     let aws = FakeDrainWorld::new()
         .with_clock(move || c.now_ms())
         .with_instance("i-1234567890abcdef0", CONTAINER_INSTANCE)

@@ -11,7 +11,6 @@
 //! after a concurrent pair.)
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_ecs::types::ContainerDefinition;
@@ -21,6 +20,7 @@ use capacity_aws::drain::{
 };
 use lifecycle_drainer::{Clock, Config, SystemClock, handle};
 use moto_harness::MotoServer;
+use moto_harness::clock::ManualClock;
 use serde_json::{Value, json};
 
 const GROUP: &str = "my-asg";
@@ -87,25 +87,6 @@ fn outcome(answer: &Value) -> String {
 
 // ------------------------------------------------------------------ in memory
 
-/// A pinned clock shared by concurrent drains: a sleep moves it and yields, so the two
-/// handlers interleave at every wait.
-#[derive(Debug)]
-struct SharedClock(AtomicU64);
-
-impl Clock for SharedClock {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        self.0.fetch_add(
-            u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            Ordering::SeqCst,
-        );
-        tokio::task::yield_now().await;
-    }
-}
-
 const INSTANCE: &str = "i-0598c7d356eba48d7";
 const CONTAINER_INSTANCE: &str =
     "arn:aws:ecs:us-west-2:123456789012:container-instance/prod/0f9e8d7c";
@@ -144,8 +125,9 @@ enum AtOnce {
 /// Runs two handlers for the same notification at once over one fake whose polls see
 /// `running_polls` looks with the task running, one DEPROVISIONING, then STOPPED.
 async fn two_at_once(running_polls: usize, mode: AtOnce) -> (Arc<FakeDrainWorld>, Vec<String>) {
-    let clock = Arc::new(SharedClock(AtomicU64::new(STARTED + 1_000)));
-    let now = Arc::clone(&clock);
+    // Shared by both drains; a sleep moves it and yields, so they interleave at every wait.
+    let clock = ManualClock::at_ms(STARTED + 1_000).yielding();
+    let now = clock.clone();
     let mut polls = vec![vec![task("RUNNING")]; running_polls];
     polls.push(vec![task("DEPROVISIONING")]);
     polls.push(vec![task("STOPPED")]);
@@ -164,21 +146,21 @@ async fn two_at_once(running_polls: usize, mode: AtOnce) -> (Arc<FakeDrainWorld>
             )
             .with_task_polls(CONTAINER_INSTANCE, polls),
     );
-    let drain = |aws: Arc<FakeDrainWorld>, clock: Arc<SharedClock>| async move {
+    let drain = |aws: Arc<FakeDrainWorld>, clock: ManualClock| async move {
         let deadline = clock.now_ms() + 900_000;
         handle(
             sns_event(INSTANCE, STARTED),
             deadline,
             &config(),
             aws.as_ref(),
-            clock.as_ref(),
+            &clock,
         )
         .await
     };
     let answers = match mode {
         AtOnce::Spawned => {
-            let a = tokio::spawn(drain(Arc::clone(&aws), Arc::clone(&clock)));
-            let b = tokio::spawn(drain(Arc::clone(&aws), Arc::clone(&clock)));
+            let a = tokio::spawn(drain(Arc::clone(&aws), clock.clone()));
+            let b = tokio::spawn(drain(Arc::clone(&aws), clock.clone()));
             let (a, b) = tokio::join!(a, b);
             match (a, b) {
                 (Ok(a), Ok(b)) => [a, b],
@@ -187,8 +169,8 @@ async fn two_at_once(running_polls: usize, mode: AtOnce) -> (Arc<FakeDrainWorld>
         }
         AtOnce::Interleaved => {
             let (a, b) = tokio::join!(
-                drain(Arc::clone(&aws), Arc::clone(&clock)),
-                drain(Arc::clone(&aws), Arc::clone(&clock))
+                drain(Arc::clone(&aws), clock.clone()),
+                drain(Arc::clone(&aws), clock.clone())
             );
             [a, b]
         }
@@ -281,7 +263,7 @@ async fn two_deliveries_at_once_complete_the_action_once_and_only_after_the_task
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivery_after_a_concurrent_pair_changes_nothing() {
     let (aws, _) = two_at_once(2, AtOnce::Interleaved).await;
-    let clock = SharedClock(AtomicU64::new(STARTED + 600_000));
+    let clock = ManualClock::at_ms(STARTED + 600_000).yielding();
     let answer = handle(
         sns_event(INSTANCE, STARTED),
         clock.now_ms() + 900_000,

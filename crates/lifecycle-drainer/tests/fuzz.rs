@@ -9,14 +9,14 @@
 //! count) is part of `make test`; `make fuzz` runs the same tests with `PROPTEST_CASES`
 //! raised, in release.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use capacity_aws::drain::LifecycleActionResult;
 use capacity_aws::drain::fake::FakeDrainWorld;
 use json_fuzz::{Mutation, chain, mutate};
 use lifecycle_drainer::event::parse_event;
-use lifecycle_drainer::{Clock, Config, HandlerError, handle};
+use lifecycle_drainer::{Config, HandlerError, handle};
+use moto_harness::clock::ManualClock;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::Value;
@@ -107,22 +107,6 @@ fn mutations() -> impl Strategy<Value = Vec<(Index, Mutation)>> {
     json_fuzz::mutations(KEYS, WORDS)
 }
 
-/// A clock that moves only when the handler sleeps.
-struct PinnedClock(AtomicU64);
-
-impl Clock for PinnedClock {
-    fn now_ms(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    async fn sleep(&self, duration: Duration) {
-        self.0.fetch_add(
-            u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            Ordering::SeqCst,
-        );
-    }
-}
-
 fn config() -> Config {
     Config {
         cluster: "prod".into(),
@@ -173,7 +157,7 @@ fn check(event: Value) -> Result<(), TestCaseError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(|e| TestCaseError::fail(format!("tokio runtime: {e}")))?;
-    let clock = PinnedClock(AtomicU64::new(1_700_000_000_000));
+    let clock = ManualClock::at_ms(1_700_000_000_000);
     let aws = FakeDrainWorld::new().with_active_action("i-0598c7d356eba48d7");
     let answer = runtime.block_on(handle(event, 1_700_000_900_000, &config(), &aws, &clock));
     if let Err(err) = answer {

@@ -1,8 +1,14 @@
 //! A test clock for both functions: time moves only when the code under test sleeps (each
 //! sleep is recorded) or when the test sets or advances it.
+//!
+//! A sleep returns at once; a [`ManualClock::yielding`] clock also yields to the executor
+//! once, so that drains running concurrently on one clock take turns at every wait.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use capacity_aws::clock::{Clock, Sleep};
@@ -12,6 +18,7 @@ use capacity_aws::clock::{Clock, Sleep};
 pub struct ManualClock {
     now_ms: Arc<AtomicU64>,
     sleeps: Arc<Mutex<Vec<Duration>>>,
+    yield_on_sleep: bool,
 }
 
 impl ManualClock {
@@ -25,6 +32,15 @@ impl ManualClock {
     /// A clock at `time`.
     pub fn at(time: SystemTime) -> ManualClock {
         ManualClock::at_ms(capacity_aws::clock::epoch_ms(time))
+    }
+
+    /// The same clock (clones share its time), whose sleeps also yield to the executor
+    /// once: concurrent tasks sleeping on it interleave at every wait.
+    pub fn yielding(&self) -> ManualClock {
+        ManualClock {
+            yield_on_sleep: true,
+            ..self.clone()
+        }
     }
 
     /// Sets the time.
@@ -63,6 +79,26 @@ impl Clock for ManualClock {
             sleeps.push(duration);
         }
         self.advance(duration);
-        Box::pin(std::future::ready(()))
+        if self.yield_on_sleep {
+            Box::pin(YieldOnce(false))
+        } else {
+            Box::pin(std::future::ready(()))
+        }
+    }
+}
+
+/// Pending once (after asking to be polled again), then ready: lets other tasks run.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            return Poll::Ready(());
+        }
+        self.0 = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
     }
 }
