@@ -2,88 +2,31 @@
 
 use aws_sdk_ecs::types as ecs;
 use capacity_core::{
-    ContainerDefinition, ContainerInstance, EcsResource, InstanceStatus, NetworkMode, PortMapping,
-    Protocol, ResourceValue, Resources, TaskDefinition,
+    ContainerDefinition, ContainerInstance, NetworkMode, PortMapping, Protocol, TaskDefinition,
 };
 
 use crate::Error;
+use crate::ecs_json::{ContainerInstanceJson, EcsJsonError};
 
-const INSTANCE: &str = "container instance";
 const TASK_DEFINITION: &str = "task definition";
 
-/// Converts a described container instance. Its ARN, status and both resource lists are
-/// required; the ENI limit is left unknown (ECS does not report it).
+/// Converts a described container instance through the one strict conversion of ECS's
+/// container-instance JSON ([`crate::ecs_json`]): its ARN, status and both resource lists
+/// are required; the ENI limit is left unknown (ECS does not report it).
 pub fn container_instance(ci: &ecs::ContainerInstance) -> Result<ContainerInstance, Error> {
-    let id = ci
-        .container_instance_arn()
-        .ok_or_else(|| Error::MissingField {
-            what: INSTANCE,
-            id: ci.ec2_instance_id().unwrap_or("(unknown)").to_owned(),
-            field: "containerInstanceArn",
-        })?;
-    let missing = |field| Error::MissingField {
-        what: INSTANCE,
-        id: id.to_owned(),
-        field,
-    };
-    let status = ci.status().ok_or_else(|| missing("status"))?;
-    let registered = resources(id, "registered", ci.registered_resources())?;
-    let remaining = resources(id, "remaining", ci.remaining_resources())?;
-    let instance_type = ci
-        .attributes()
-        .iter()
-        .find(|a| a.name() == "ecs.instance-type")
-        .and_then(|a| a.value())
-        .map(str::to_owned);
-    Ok(ContainerInstance {
-        id: id.to_owned(),
-        ec2_instance_id: ci.ec2_instance_id().map(str::to_owned),
-        instance_type,
-        status: InstanceStatus::parse(status),
-        agent_connected: ci.agent_connected(),
-        registered,
-        remaining,
-        eni: None,
-    })
-}
-
-fn resources(id: &str, side: &'static str, list: &[ecs::Resource]) -> Result<Resources, Error> {
-    let mut converted = Vec::with_capacity(list.len());
-    for r in list {
-        let Some(name) = r.name() else {
-            return Err(Error::MissingField {
-                what: INSTANCE,
-                id: id.to_owned(),
-                field: "resource name",
-            });
-        };
-        let value = match r.r#type() {
-            Some("INTEGER") => ResourceValue::Integer(i64::from(r.integer_value())),
-            Some("LONG") => ResourceValue::Long(r.long_value()),
-            Some("DOUBLE") => ResourceValue::Double(r.double_value()),
-            Some("STRINGSET") => ResourceValue::StringSet(r.string_set_value().to_vec()),
-            Some(other) => {
-                return Err(Error::InvalidField {
-                    what: INSTANCE,
-                    id: id.to_owned(),
-                    field: "resource type",
-                    value: format!("{other} (resource {name})"),
-                });
-            }
-            None => {
-                return Err(Error::MissingField {
-                    what: INSTANCE,
-                    id: id.to_owned(),
-                    field: "resource type",
-                });
-            }
-        };
-        converted.push(EcsResource {
-            name: name.to_owned(),
-            value,
-        });
-    }
-    Ok(Resources::from_ecs(id, side, &converted)?)
+    ContainerInstanceJson::from_sdk(ci)
+        .to_core("")
+        .map_err(|e| match e {
+            EcsJsonError::Capacity(e) => Error::Capacity(e),
+            other => Error::InvalidInstance {
+                id: ci
+                    .container_instance_arn()
+                    .or(ci.ec2_instance_id())
+                    .unwrap_or("(unknown)")
+                    .to_owned(),
+                source: other,
+            },
+        })
 }
 
 /// Converts a described task definition into what decides its placement.

@@ -31,6 +31,13 @@ pub enum Error {
         id: String,
         field: &'static str,
     },
+    /// ECS described a container instance without a figure the math needs.
+    #[error("container instance {id}: ECS answered {source}")]
+    InvalidInstance {
+        id: String,
+        #[source]
+        source: crate::ecs_json::EcsJsonError,
+    },
     /// A number from ECS that does not fit its unit (e.g. a negative port).
     #[error("{what} {id}: {field} has invalid value {value}")]
     InvalidField {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use capacity_core::{ContainerInstance, TaskDefinition};
 
-use crate::{ClusterReader, Error, Metric, MetricsPublisher, TaskDefinitionReader};
+use crate::{ClusterArn, ClusterReader, Error, Metric, MetricsPublisher, TaskDefinitionReader};
 
 fn failure(operation: &'static str, cluster: &str) -> Error {
     Error::Aws {
@@ -86,9 +86,14 @@ impl FakeMetrics {
 }
 
 impl MetricsPublisher for FakeMetrics {
-    async fn publish(&self, namespace: &str, metrics: &[Metric]) -> Result<(), Error> {
+    async fn publish(
+        &self,
+        cluster: &ClusterArn,
+        namespace: &str,
+        metrics: &[Metric],
+    ) -> Result<(), Error> {
         if self.fail {
-            return Err(failure("PutMetricData", namespace));
+            return Err(failure("PutMetricData", cluster.name()));
         }
         self.published
             .lock()

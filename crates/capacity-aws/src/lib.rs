@@ -15,7 +15,9 @@
 
 pub mod clock;
 pub mod cluster;
+mod cluster_arn;
 pub mod convert;
+pub mod ecs_json;
 pub mod drain;
 mod error;
 #[cfg(any(test, feature = "fake"))]
@@ -26,6 +28,7 @@ pub use cluster::{
     ClusterReader, ClusterSnapshot, EcsReader, TaskDefinitionReader, TaskShapeCache, cluster_name,
     snapshot, worst_case,
 };
+pub use cluster_arn::{ClusterArn, InvalidClusterArn};
 pub use error::{Error, error_chain};
 pub use metrics::{CloudWatchPublisher, Metric, MetricsPublisher, Unit};
 

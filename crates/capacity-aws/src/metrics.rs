@@ -4,7 +4,7 @@ use std::future::Future;
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 
-use crate::Error;
+use crate::{ClusterArn, Error};
 
 /// AWS limit: PutMetricData takes at most 1,000 metrics per call.
 pub const MAX_METRICS_PER_CALL: usize = 1000;
@@ -32,6 +32,7 @@ pub trait MetricsPublisher: Send + Sync {
     /// [`MAX_METRICS_PER_CALL`]), so that alarms never see half of one computation.
     fn publish(
         &self,
+        cluster: &ClusterArn,
         namespace: &str,
         metrics: &[Metric],
     ) -> impl Future<Output = Result<(), Error>> + Send;
@@ -50,7 +51,12 @@ impl CloudWatchPublisher {
 }
 
 impl MetricsPublisher for CloudWatchPublisher {
-    async fn publish(&self, namespace: &str, metrics: &[Metric]) -> Result<(), Error> {
+    async fn publish(
+        &self,
+        cluster: &ClusterArn,
+        namespace: &str,
+        metrics: &[Metric],
+    ) -> Result<(), Error> {
         if metrics.len() > MAX_METRICS_PER_CALL {
             return Err(Error::InvalidField {
                 what: "metric namespace",
@@ -88,11 +94,7 @@ impl MetricsPublisher for CloudWatchPublisher {
             .await
             .map_err(|e| Error::Aws {
                 operation: "PutMetricData",
-                cluster: metrics
-                    .first()
-                    .and_then(|m| m.dimensions.first())
-                    .map(|(_, v)| v.clone())
-                    .unwrap_or_default(),
+                cluster: cluster.name().to_owned(),
                 message: aws_sdk_cloudwatch::error::DisplayErrorContext(&e).to_string(),
                 source: Box::new(e),
             })?;

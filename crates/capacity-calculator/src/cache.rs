@@ -20,10 +20,10 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use capacity_aws::ClusterSnapshot;
+use capacity_aws::{ClusterArn, ClusterSnapshot};
 use capacity_core::{ContainerInstance, WorstCase};
 
-use crate::event::ContainerInstanceStateChange;
+use crate::event::ParsedEvent;
 
 /// The cluster's instances and worst case, from a read or from the cache.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +36,7 @@ pub struct ClusterView {
 
 #[derive(Debug)]
 struct Cached {
-    cluster: String,
+    cluster: ClusterArn,
     read_started: SystemTime,
     view: ClusterView,
     index: HashMap<String, usize>,
@@ -63,26 +63,31 @@ impl ClusterCache {
     /// be read (see the module documentation).
     pub fn apply(
         &self,
-        cluster: &str,
-        detail: &ContainerInstanceStateChange,
+        event: &ParsedEvent,
         now: SystemTime,
     ) -> Option<ClusterView> {
         if self.refresh.is_zero() {
             return None;
         }
         let mut guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        let cached = guard.as_mut().filter(|c| c.cluster == cluster)?;
+        let cached = guard.as_mut().filter(|c| c.cluster == event.cluster)?;
         let age = now.duration_since(cached.read_started).ok()?;
         if age >= self.refresh {
             return None;
         }
-        let instance = detail.container_instance()?;
+        let detail = &event.event.detail;
+        let instance = match event.container_instance() {
+            Ok(instance) => instance,
+            Err(why) => {
+                tracing::debug!(reason = %why, "event carries no full figures: reading the cluster");
+                return None;
+            }
+        };
         let version = detail.version?;
         let updated_at = detail
             .updated_at
             .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            .map(SystemTime::from)?;
+            .and_then(capacity_aws::clock::parse_rfc3339)?;
         if updated_at < cached.read_started {
             return Some(cached.view.clone());
         }
@@ -111,7 +116,7 @@ impl ClusterCache {
     }
 
     /// Keeps a fresh read of `cluster`, started at `read_started`.
-    pub fn store(&self, cluster: &str, read_started: SystemTime, snapshot: &ClusterSnapshot) {
+    pub fn store(&self, cluster: &ClusterArn, read_started: SystemTime, snapshot: &ClusterSnapshot) {
         if self.refresh.is_zero() {
             return;
         }
@@ -127,7 +132,7 @@ impl ClusterCache {
             .map(|(i, ci)| (ci.id.clone(), i))
             .collect();
         *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = Some(Cached {
-            cluster: cluster.to_owned(),
+            cluster: cluster.clone(),
             read_started,
             view,
             index,

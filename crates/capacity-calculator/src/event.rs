@@ -1,7 +1,8 @@
 //! The input event: EventBridge's "ECS Container Instance State Change".
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use serde::{Deserialize, Serialize};
+use capacity_aws::ecs_json::{ContainerInstanceJson, EcsJsonError};
+use capacity_aws::{ClusterArn, InvalidClusterArn};
 use serde_json::Value;
 use thiserror::Error;
 
@@ -10,118 +11,31 @@ pub const DETAIL_TYPE: &str = "ECS Container Instance State Change";
 /// The `source` of ECS events.
 pub const SOURCE: &str = "aws.ecs";
 
-/// The `detail` of a container instance state change: a ContainerInstance as
-/// DescribeContainerInstances returns it, plus `clusterArn`. aws_lambda_events has no type
-/// for it. Only the cluster is read (the calculator reads the whole cluster fresh: the
-/// triggering instance's figures are one of many and may be stale); the rest is kept as it
+/// The `detail` of a container instance state change: a container instance as
+/// DescribeContainerInstances returns it, plus `clusterArn` and `updatedAt` — capacity-aws's
+/// one model of that JSON. aws_lambda_events has no type for it. Everything is kept as it
 /// came, so the event round-trips.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerInstanceStateChange {
-    pub cluster_arn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container_instance_arn: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ec2_instance_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_connected: Option<bool>,
-    /// ECS's version of the container instance: grows with every change.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<i64>,
-    /// When ECS made this change (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub registered_resources: Option<Vec<EventResource>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub remaining_resources: Option<Vec<EventResource>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attributes: Option<Vec<EventAttribute>>,
-    /// Every other field of the detail, unchanged.
-    #[serde(flatten)]
-    pub other: serde_json::Map<String, Value>,
-}
-
-/// A resource of the detail, as ECS serializes it (`name`, `type` and one value field).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventResource {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub integer_value: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub long_value: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub double_value: Option<f64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub string_set_value: Option<Vec<String>>,
-}
-
-/// An attribute of the detail (`ecs.instance-type`, capabilities, …).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EventAttribute {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
-}
-
-impl ContainerInstanceStateChange {
-    /// The container instance as the event describes it — the same figures
-    /// DescribeContainerInstances would return at `version` — or `None` when the event lacks
-    /// a field for it (then the calculator reads the cluster instead).
-    pub fn container_instance(&self) -> Option<capacity_core::ContainerInstance> {
-        use capacity_core::{InstanceStatus, Resources};
-        let id = self.container_instance_arn.as_deref()?;
-        let resources = |side, list: &Option<Vec<EventResource>>| {
-            let list = list.as_ref()?;
-            let converted: Option<Vec<_>> = list.iter().map(EventResource::to_core).collect();
-            Resources::from_ecs(id, side, &converted?).ok()
-        };
-        Some(capacity_core::ContainerInstance {
-            id: id.to_owned(),
-            ec2_instance_id: self.ec2_instance_id.clone(),
-            instance_type: self
-                .attributes
-                .iter()
-                .flatten()
-                .find(|a| a.name == "ecs.instance-type")
-                .and_then(|a| a.value.clone()),
-            status: InstanceStatus::parse(self.status.as_deref()?),
-            agent_connected: self.agent_connected?,
-            registered: resources("registered", &self.registered_resources)?,
-            remaining: resources("remaining", &self.remaining_resources)?,
-            eni: None,
-        })
-    }
-}
-
-impl EventResource {
-    fn to_core(&self) -> Option<capacity_core::EcsResource> {
-        use capacity_core::ResourceValue;
-        let value = match self.kind.as_deref()? {
-            "INTEGER" => ResourceValue::Integer(self.integer_value.unwrap_or(0)),
-            "LONG" => ResourceValue::Long(self.long_value.unwrap_or(0)),
-            "DOUBLE" => ResourceValue::Double(self.double_value.unwrap_or(0.0)),
-            "STRINGSET" => {
-                ResourceValue::StringSet(self.string_set_value.clone().unwrap_or_default())
-            }
-            _ => return None,
-        };
-        Some(capacity_core::EcsResource {
-            name: self.name.clone()?,
-            value,
-        })
-    }
-}
+pub type ContainerInstanceStateChange = ContainerInstanceJson;
 
 /// The event, typed.
 pub type StateChangeEvent = EventBridgeEvent<ContainerInstanceStateChange>;
+
+/// An event the calculator acts on: its cluster, parsed once here, and its detail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedEvent {
+    pub cluster: ClusterArn,
+    pub event: StateChangeEvent,
+}
+
+impl ParsedEvent {
+    /// The container instance as the event describes it — the same figures
+    /// DescribeContainerInstances would return at its `version` — or why the event lacks
+    /// them (then the calculator reads the cluster instead). Converted by capacity-aws's one
+    /// strict converter: a missing value is an error naming the field, never a 0.
+    pub fn container_instance(&self) -> Result<capacity_core::ContainerInstance, EcsJsonError> {
+        self.event.detail.to_core("detail")
+    }
+}
 
 /// An input that is not the event the calculator is wired to.
 #[derive(Debug, Error)]
@@ -142,15 +56,14 @@ pub enum EventError {
         detail_type: String,
         source_name: String,
     },
-    #[error(
-        "detail.clusterArn {0:?} is not an ECS cluster ARN (arn:PARTITION:ecs:REGION:ACCOUNT:cluster/NAME)"
-    )]
-    BadClusterArn(String),
+    #[error("detail.clusterArn: {0}")]
+    BadClusterArn(#[from] InvalidClusterArn),
 }
 
-/// Parses and checks the event; returns it with the cluster ARN validated.
-pub fn parse(event: Value) -> Result<StateChangeEvent, EventError> {
-    let event: StateChangeEvent =
+/// Parses and checks the event; returns it with the cluster ARN parsed.
+pub fn parse(event: Value) -> Result<ParsedEvent, EventError> {
+    let raw_detail = event.get("detail").cloned().unwrap_or(Value::Null);
+    let mut event: StateChangeEvent =
         serde_path_to_error::deserialize(event).map_err(|e| EventError::Shape {
             path: e.path().to_string(),
             source: e.into_inner(),
@@ -161,16 +74,15 @@ pub fn parse(event: Value) -> Result<StateChangeEvent, EventError> {
             source_name: event.source,
         });
     }
-    let arn = &event.detail.cluster_arn;
-    let valid = arn.starts_with("arn:")
-        && arn.split(':').nth(2) == Some("ecs")
-        && arn
-            .rsplit_once(":cluster/")
-            .is_some_and(|(_, name)| !name.is_empty() && !name.contains('/'));
-    if !valid {
-        return Err(EventError::BadClusterArn(arn.clone()));
-    }
-    Ok(event)
+    event.detail.keep_other_fields(&raw_detail);
+    let Some(arn) = event.detail.cluster_arn.as_deref() else {
+        return Err(EventError::Shape {
+            path: "detail".to_owned(),
+            source: serde::de::Error::missing_field("clusterArn"),
+        });
+    };
+    let cluster = ClusterArn::parse(arn)?;
+    Ok(ParsedEvent { cluster, event })
 }
 
 #[cfg(test)]
@@ -188,29 +100,33 @@ mod tests {
 
     #[test]
     fn aws_documented_example_parses_and_round_trips() {
-        let event = parse(json(AWS_DOCS)).unwrap();
+        let ParsedEvent { cluster, event } = parse(json(AWS_DOCS)).unwrap();
         assert_eq!(
-            event.detail.cluster_arn,
+            cluster.as_str(),
             "arn:aws:ecs:us-east-1:111122223333:cluster/default"
         );
-        assert_eq!(event.detail.ec2_instance_id.as_deref(), Some("i-f3a8506b"));
+        assert_eq!(cluster.name(), "default");
+        assert_eq!(
+            event.detail.ec2_instance_id.as_deref(),
+            Some("i-f3a8506b")
+        );
         assert_eq!(serde_json::to_value(&event).unwrap(), json(AWS_DOCS));
     }
 
     #[test]
     fn book_chapter_12_event_parses_and_round_trips() {
-        let event = parse(json(BOOK)).unwrap();
+        let event = parse(json(BOOK)).unwrap().event;
         assert_eq!(
-            event.detail.cluster_arn,
-            "arn:aws:ecs:us-east-1:385605022855:cluster/todobackend-cluster"
+            event.detail.cluster_arn.as_deref(),
+            Some("arn:aws:ecs:us-east-1:385605022855:cluster/todobackend-cluster")
         );
         assert_eq!(serde_json::to_value(&event).unwrap(), json(BOOK));
     }
 
     #[test]
     fn the_event_carries_the_instance_as_describe_would_return_it() {
-        let event = parse(json(BOOK)).unwrap();
-        let instance = event.detail.container_instance().expect("complete detail");
+        let parsed = parse(json(BOOK)).unwrap();
+        let instance = parsed.container_instance().expect("complete detail");
         assert_eq!(
             instance.registered,
             capacity_core::Resources {
@@ -224,7 +140,7 @@ mod tests {
         );
         assert_eq!(instance.instance_type.as_deref(), Some("t2.micro"));
         assert!(instance.accepts_tasks());
-        assert_eq!(event.detail.version, Some(3));
+        assert_eq!(parsed.event.detail.version, Some(3));
     }
 
     #[test]
@@ -234,10 +150,26 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("remainingResources");
-        assert!(parse(event).unwrap().detail.container_instance().is_none());
+        let err = parse(event).unwrap().container_instance();
+        assert_eq!(
+            err.unwrap_err().path(),
+            Some("detail.remainingResources")
+        );
         let mut event = json(BOOK);
         event["detail"]["registeredResources"][0]["type"] = "STRINGSET".into();
-        assert!(parse(event).unwrap().detail.container_instance().is_none());
+        assert!(parse(event).unwrap().container_instance().is_err());
+        // An INTEGER without integerValue is "no figures", never a made-up 0.
+        let mut event = json(BOOK);
+        event["detail"]["remainingResources"][1]
+            .as_object_mut()
+            .unwrap()
+            .remove("integerValue");
+        let err = parse(event).unwrap().container_instance();
+        assert!(
+            err.unwrap_err()
+                .to_string()
+                .contains("detail.remainingResources[1].integerValue: missing"),
+        );
     }
 
     #[test]

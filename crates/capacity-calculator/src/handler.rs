@@ -1,12 +1,13 @@
 //! The handler: read the cluster, compute, publish. Generic over the I/O traits.
 
+use capacity_aws::clock::{Clock, SystemClock};
 use capacity_aws::{
-    ClusterReader, Metric, MetricsPublisher, TaskDefinitionReader, TaskShapeCache, Unit,
+    ClusterArn, ClusterReader, Metric, MetricsPublisher, TaskDefinitionReader, TaskShapeCache,
+    Unit,
 };
 use std::sync::Arc;
-use std::time::SystemTime;
 
-use capacity_core::{ClusterCapacity, Resource, ScaleDecision, WorstCase, cluster_capacity};
+use capacity_core::{Assessment, Resource, ScaleDecision, WorstCase, cluster_capacity};
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
@@ -26,9 +27,6 @@ pub const RESOURCE_CAPACITY: &str = "ResourceCapacity";
 /// ACTIVE container instances with a connected agent.
 pub const ACTIVE_INSTANCES: &str = "ActiveContainerInstances";
 
-/// The wall clock, passed in so that tests pin it.
-pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
-
 /// What the handler needs, built once per process and reused across warm invocations.
 pub struct Deps<C, T, M> {
     pub cluster: C,
@@ -37,7 +35,8 @@ pub struct Deps<C, T, M> {
     pub config: Config,
     /// The last read of the cluster, brought up to date by the events.
     pub cache: ClusterCache,
-    pub clock: Clock,
+    /// The wall clock, passed in so that tests pin it.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl<C, T: TaskDefinitionReader, M> Deps<C, T, M> {
@@ -49,7 +48,7 @@ impl<C, T: TaskDefinitionReader, M> Deps<C, T, M> {
             metrics,
             cache: ClusterCache::new(config.cluster_refresh),
             config,
-            clock: Arc::new(SystemTime::now),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -79,20 +78,20 @@ pub enum HandlerError {
     },
 }
 
-/// The invocation's result, as the function returns it (and logs it).
+/// The invocation's result, as the function returns it (and logs it): the cluster's
+/// [`Assessment`] as capacity-core computed it (flattened: `container_capacity`,
+/// `idle_host_capacity` as published, `hosts_to_add`, `decision`, `explanation`, …), and where
+/// its figures came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub cluster: String,
-    pub container_capacity: u64,
-    /// As published: spare hosts beyond the headroom (the plain ratio at headroom 1).
-    pub idle_host_capacity: f64,
-    pub largest_host_slots: u32,
-    pub hosts_to_add: u32,
-    pub decision: String,
-    pub reason: String,
+    #[serde(flatten)]
+    pub assessment: Assessment,
     pub instances: usize,
-    pub active_instances: usize,
-    pub worst_case: WorstCaseSummary,
+    /// The worst case the figures are in.
+    pub worst_case: WorstCase,
+    /// `configured`, or `discovered from N task definition(s)`.
+    pub worst_case_source: String,
     pub namespace: String,
     pub metrics_published: usize,
     /// Where the instances came from: a full `read`, or the cached read updated by this `event`.
@@ -107,19 +106,6 @@ pub enum Source {
     Event,
 }
 
-/// The worst case the figures are in.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct WorstCaseSummary {
-    pub cpu: u32,
-    pub memory_mib: u32,
-    pub ports_tcp: Vec<u16>,
-    pub ports_udp: Vec<u16>,
-    pub gpus: u32,
-    pub awsvpc: bool,
-    /// `configured`, or `discovered from N task definitions`.
-    pub source: String,
-}
-
 /// Handles one event: parse it, read the whole cluster, compute, publish in one call.
 /// Any failed read returns an error before anything is published.
 pub async fn handle<C, T, M>(event: Value, deps: &Deps<C, T, M>) -> Result<Summary, HandlerError>
@@ -129,16 +115,16 @@ where
     M: MetricsPublisher,
 {
     let event = event::parse(event)?;
-    let cluster_arn = event.detail.cluster_arn.as_str();
-    let cluster_name = capacity_aws::cluster_name(cluster_arn).to_owned();
-    let now = (deps.clock)();
-    let (view, source) = match deps.cache.apply(cluster_arn, &event.detail, now) {
+    let cluster = &event.cluster;
+    let cluster_name = cluster.name().to_owned();
+    let now = deps.clock.now();
+    let (view, source) = match deps.cache.apply(&event, now) {
         Some(view) => (view, Source::Event),
         None => {
             let snapshot = capacity_aws::snapshot(
                 &deps.cluster,
                 &deps.task_shapes,
-                cluster_arn,
+                cluster.as_str(),
                 deps.config.worst_case.clone(),
             )
             .await
@@ -146,7 +132,7 @@ where
                 cluster: cluster_name.clone(),
                 source,
             })?;
-            deps.cache.store(cluster_arn, now, &snapshot);
+            deps.cache.store(cluster, now, &snapshot);
             let view = ClusterView {
                 instances: snapshot.instances,
                 worst_case: snapshot.worst_case,
@@ -161,107 +147,82 @@ where
             source,
         }
     })?;
-    let policy = &deps.config.policy;
-    let decision = capacity.decide(policy);
-    let hosts_to_add = capacity.hosts_to_add(policy);
-    let idle_host_capacity = capacity.idle_host_capacity_beyond_headroom(policy);
-    let metrics = metrics(&cluster_name, &capacity, idle_host_capacity, hosts_to_add);
+    let assessment = capacity.assess(&deps.config.policy);
+    let metrics = metrics(cluster, &assessment);
     deps.metrics
-        .publish(&deps.config.metric_namespace, &metrics)
+        .publish(cluster, &deps.config.metric_namespace, &metrics)
         .await
         .map_err(|source| HandlerError::Publish {
             cluster: cluster_name.clone(),
             source,
         })?;
 
-    let reason = capacity.explain(policy);
-    if decision == ScaleDecision::TaskDoesNotFit {
-        tracing::warn!(cluster = %cluster_name, reason = %reason, "worst-case task fits on no host");
+    if assessment.decision == ScaleDecision::TaskDoesNotFit {
+        tracing::warn!(cluster = %cluster_name, reason = %assessment.explanation, "worst-case task fits on no host");
     }
     tracing::info!(
         cluster = %cluster_name,
-        container_capacity = capacity.container_capacity,
-        idle_host_capacity,
-        hosts_to_add,
-        decision = %decision,
+        container_capacity = assessment.container_capacity,
+        idle_host_capacity = assessment.idle_host_capacity,
+        hosts_to_add = assessment.hosts_to_add,
+        decision = %assessment.decision,
         instances = view.instances.len(),
         source = ?source,
         "published cluster capacity"
     );
     Ok(Summary {
         cluster: cluster_name,
-        container_capacity: capacity.container_capacity,
-        idle_host_capacity,
-        largest_host_slots: capacity.largest_host_slots,
-        hosts_to_add,
-        decision: decision.to_string(),
-        reason,
+        assessment,
         instances: view.instances.len(),
-        active_instances: capacity.counted_instances,
-        worst_case: worst_case_summary(&view.worst_case, view.task_shapes),
+        worst_case_source: if view.task_shapes == 0 {
+            "configured".to_owned()
+        } else {
+            format!("discovered from {} task definition(s)", view.task_shapes)
+        },
+        worst_case: view.worst_case,
         source,
         namespace: deps.config.metric_namespace.clone(),
         metrics_published: metrics.len(),
     })
 }
 
-fn worst_case_summary(worst: &WorstCase, shapes: usize) -> WorstCaseSummary {
-    WorstCaseSummary {
-        cpu: worst.cpu,
-        memory_mib: worst.memory_mib,
-        ports_tcp: worst.ports_tcp.iter().copied().collect(),
-        ports_udp: worst.ports_udp.iter().copied().collect(),
-        gpus: worst.gpus,
-        awsvpc: worst.awsvpc,
-        source: if shapes == 0 {
-            "configured".to_owned()
-        } else {
-            format!("discovered from {shapes} task definition(s)")
-        },
-    }
-}
-
-/// The metrics of one computation: ContainerCapacity, IdleHostCapacity, HostsToAdd,
-/// ActiveContainerInstances and one ResourceCapacity per resource the worst case needs.
+/// The metrics of one assessment: ContainerCapacity, IdleHostCapacity, HostsToAdd,
+/// ActiveContainerInstances and one ResourceCapacity per resource the worst case needs, each
+/// with the dimension `ClusterName`.
 ///
-/// `idle_host_capacity` is [`ClusterCapacity::idle_host_capacity_beyond_headroom`]: the plain
-/// ratio at the default headroom of 1, and never above 1 when a scale-in would break a
-/// larger headroom (so the alarm on `> 1` never starts a scale-in/scale-out loop).
-pub fn metrics(
-    cluster_name: &str,
-    capacity: &ClusterCapacity,
-    idle_host_capacity: f64,
-    hosts_to_add: u32,
-) -> Vec<Metric> {
-    let cluster = || vec![("ClusterName", cluster_name.to_owned())];
+/// IdleHostCapacity is [`Assessment::idle_host_capacity`]: the plain ratio at the default
+/// headroom of 1, and never above 1 when a scale-in would break a larger headroom (so the
+/// alarm on `> 1` never starts a scale-in/scale-out loop).
+pub fn metrics(cluster_arn: &ClusterArn, assessment: &Assessment) -> Vec<Metric> {
+    let cluster = || vec![("ClusterName", cluster_arn.name().to_owned())];
     let mut out = vec![
         Metric {
             name: CONTAINER_CAPACITY,
-            value: capacity.container_capacity as f64,
+            value: assessment.container_capacity as f64,
             unit: Unit::Count,
             dimensions: cluster(),
         },
         Metric {
             name: IDLE_HOST_CAPACITY,
-            value: idle_host_capacity,
+            value: assessment.idle_host_capacity,
             unit: Unit::None,
             dimensions: cluster(),
         },
         Metric {
             name: HOSTS_TO_ADD,
-            value: f64::from(hosts_to_add),
+            value: f64::from(assessment.hosts_to_add),
             unit: Unit::Count,
             dimensions: cluster(),
         },
         Metric {
             name: ACTIVE_INSTANCES,
-            value: capacity.counted_instances as f64,
+            value: assessment.counted_instances as f64,
             unit: Unit::Count,
             dimensions: cluster(),
         },
     ];
     for resource in Resource::ALL {
-        if let Some(total) = capacity.per_resource.get(resource) {
+        if let Some(total) = assessment.per_resource.get(resource) {
             let mut dimensions = cluster();
             dimensions.push(("Resource", resource.as_str().to_owned()));
             out.push(Metric {

@@ -10,4 +10,4 @@ pub mod event;
 pub mod handler;
 
 pub use config::{Config, ConfigError, ENV_VARS};
-pub use handler::{Clock, Deps, HandlerError, Source, Summary, handle};
+pub use handler::{Deps, HandlerError, Source, Summary, handle};

@@ -72,7 +72,7 @@ async fn under_injected_faults_the_exact_figures_or_nothing_are_published() {
             Ok(summary) => {
                 published += 1;
                 // 150 hosts x min(1024/512, 4096/1024) = 2 slots each.
-                assert_eq!(summary.container_capacity, 300, "invocation {i}");
+                assert_eq!(summary.assessment.container_capacity, 300, "invocation {i}");
                 assert_eq!(
                     stored,
                     vec![300.0],

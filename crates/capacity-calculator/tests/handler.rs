@@ -7,7 +7,8 @@ use capacity_aws::fake::{FakeCluster, FakeMetrics};
 use capacity_aws::{Metric, Unit};
 use capacity_calculator::{Config, Deps, HandlerError, Source, handle};
 use capacity_core::{
-    ContainerDefinition, ContainerInstance, InstanceStatus, PortMapping, Resources, TaskDefinition,
+    ContainerDefinition, ContainerInstance, InstanceStatus, PortMapping, Resources, ScaleDecision,
+    TaskDefinition,
 };
 use serde_json::Value;
 
@@ -88,10 +89,10 @@ async fn book_cluster_with_one_task_publishes_capacity_1_and_half_a_host() {
     let summary = handle(event(BOOK_EVENT), &deps).await.expect("handled");
 
     assert_eq!(summary.cluster, "todobackend-cluster");
-    assert_eq!(summary.container_capacity, 1);
-    assert_eq!(summary.idle_host_capacity, 0.5);
-    assert_eq!(summary.decision, "hold");
-    assert_eq!(summary.worst_case.source, "configured");
+    assert_eq!(summary.assessment.container_capacity, 1);
+    assert_eq!(summary.assessment.idle_host_capacity, 0.5);
+    assert_eq!(summary.assessment.decision, ScaleDecision::Hold);
+    assert_eq!(summary.worst_case_source, "configured");
     let calls = deps.metrics.calls();
     assert_eq!(calls.len(), 1, "one PutMetricData per computation");
     let (namespace, metrics) = &calls[0];
@@ -141,10 +142,13 @@ async fn a_full_cluster_publishes_the_hosts_to_add() {
         ]),
     );
     let summary = handle(event(BOOK_EVENT), &deps).await.expect("handled");
-    assert_eq!(summary.container_capacity, 0);
+    assert_eq!(summary.assessment.container_capacity, 0);
     // Each empty t2.micro fits 2 worst-case tasks: 3 of headroom need 2 hosts.
-    assert_eq!(summary.hosts_to_add, 2);
-    assert_eq!(summary.decision, "scale out by 2");
+    assert_eq!(summary.assessment.hosts_to_add, 2);
+    assert_eq!(
+        summary.assessment.decision,
+        ScaleDecision::ScaleOut { hosts: 2 }
+    );
     assert_eq!(value(&deps.metrics.calls()[0].1, "HostsToAdd"), 2.0);
 }
 
@@ -176,13 +180,13 @@ async fn with_a_larger_headroom_idle_host_capacity_stays_at_or_below_1_unless_a_
     // Headroom 5: without a host 4 would fit, below 5, so no scale-in: (6 - 4) / 2 = 1.0.
     let deps5 = with_headroom("5");
     let s = handle(event(BOOK_EVENT), &deps5).await.expect("handled");
-    assert_eq!((s.decision.as_str(), s.idle_host_capacity), ("hold", 1.0));
+    assert_eq!((s.assessment.decision.to_string().as_str(), s.assessment.idle_host_capacity), ("hold", 1.0));
     assert_eq!(value(&deps5.metrics.calls()[0].1, "IdleHostCapacity"), 1.0);
     // Headroom 4: without a host 4 still fit: scale in, and (6 - 3) / 2 = 1.5 > 1.
     let deps4 = with_headroom("4");
     let s = handle(event(BOOK_EVENT), &deps4).await.expect("handled");
     assert_eq!(
-        (s.decision.as_str(), s.idle_host_capacity),
+        (s.assessment.decision.to_string().as_str(), s.assessment.idle_host_capacity),
         ("scale in by 1", 1.5)
     );
     // Headroom 1: the plain ratio of DESIGN.md.
@@ -191,6 +195,7 @@ async fn with_a_larger_headroom_idle_host_capacity_stays_at_or_below_1_unless_a_
         handle(event(BOOK_EVENT), &deps1)
             .await
             .expect("handled")
+            .assessment
             .idle_host_capacity,
         3.0
     );
@@ -215,9 +220,9 @@ async fn draining_and_disconnected_instances_add_nothing() {
     );
     let summary = handle(event(AWS_EVENT), &deps).await.expect("handled");
     assert_eq!(summary.cluster, "default");
-    assert_eq!(summary.container_capacity, 1);
+    assert_eq!(summary.assessment.container_capacity, 1);
     assert_eq!(summary.instances, 3);
-    assert_eq!(summary.active_instances, 1);
+    assert_eq!(summary.assessment.counted_instances, 1);
 }
 
 #[tokio::test]
@@ -235,9 +240,9 @@ async fn the_worst_case_is_discovered_and_task_definitions_are_described_once_pe
     // memoryReservation (450), not the hard limit (900), is what ECS deducts: 993 / 450 = 2.
     assert_eq!(first.worst_case.memory_mib, 450);
     assert_eq!(first.worst_case.cpu, 250);
-    assert_eq!(first.container_capacity, 2);
+    assert_eq!(first.assessment.container_capacity, 2);
     assert_eq!(
-        first.worst_case.source,
+        first.worst_case_source,
         "discovered from 2 task definition(s)"
     );
 
@@ -395,8 +400,10 @@ async fn a_custom_namespace_is_used() {
 mod event_cache {
     //! The cluster is read once per CLUSTER_REFRESH_SECONDS; events in between update it.
 
-    use std::sync::{Arc, Mutex};
+    use std::sync::Arc;
     use std::time::{Duration, SystemTime};
+
+    use moto_harness::clock::ManualClock;
 
     use super::*;
 
@@ -407,11 +414,7 @@ mod event_cache {
     }
 
     fn rfc3339(t: SystemTime) -> String {
-        let secs = t
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        chrono::DateTime::from_timestamp(secs as i64, 0)
-            .map_or_else(String::new, |d| d.to_rfc3339())
+        capacity_aws::clock::format_rfc3339(t)
     }
 
     /// The book's event for instance ci-1 at `version`, changed at `updated`, with
@@ -428,7 +431,7 @@ mod event_cache {
 
     struct Pinned {
         deps: Deps<FakeCluster, FakeCluster, FakeMetrics>,
-        now: Arc<Mutex<SystemTime>>,
+        now: ManualClock,
     }
 
     impl Pinned {
@@ -445,14 +448,13 @@ mod event_cache {
                     ("CLUSTER_REFRESH_SECONDS", refresh),
                 ]),
             );
-            let now = Arc::new(Mutex::new(at(READ_AT)));
-            let clock = now.clone();
-            deps.clock = Arc::new(move || *clock.lock().unwrap());
+            let now = ManualClock::at(at(READ_AT));
+            deps.clock = Arc::new(now.clone());
             Pinned { deps, now }
         }
 
         fn set(&self, seconds: u64) {
-            *self.now.lock().unwrap() = at(seconds);
+            self.now.set(at(seconds));
         }
 
         fn reads(&self) -> usize {
@@ -466,7 +468,7 @@ mod event_cache {
         let first = handle(change(10, at(READ_AT - 5), (1024, 993)), &p.deps)
             .await
             .unwrap();
-        assert_eq!((first.source, first.container_capacity), (Source::Read, 4));
+        assert_eq!((first.source, first.assessment.container_capacity), (Source::Read, 4));
 
         p.set(READ_AT + 10);
         let second = handle(change(11, at(READ_AT + 9), (524, 193)), &p.deps)
@@ -474,7 +476,7 @@ mod event_cache {
             .unwrap();
         assert_eq!(second.source, Source::Event);
         assert_eq!(
-            second.container_capacity, 2,
+            second.assessment.container_capacity, 2,
             "ci-1 is now full: 0 + 2 on ci-2"
         );
         assert_eq!(p.reads(), 1);
@@ -500,7 +502,7 @@ mod event_cache {
                 .await
                 .unwrap();
             assert_eq!(
-                (s.source, s.container_capacity),
+                (s.source, s.assessment.container_capacity),
                 (Source::Event, 2),
                 "version {version}"
             );
@@ -509,7 +511,7 @@ mod event_cache {
         let s = handle(change(13, at(READ_AT - 1), (1024, 993)), &p.deps)
             .await
             .unwrap();
-        assert_eq!(s.container_capacity, 2);
+        assert_eq!(s.assessment.container_capacity, 2);
         assert_eq!(p.reads(), 1);
     }
 
@@ -525,7 +527,7 @@ mod event_cache {
             .unwrap();
         assert_eq!(s.source, Source::Read);
         assert_eq!(
-            s.container_capacity, 4,
+            s.assessment.container_capacity, 4,
             "the read, not the event, is the truth"
         );
         assert_eq!(p.reads(), 2);

@@ -155,10 +155,13 @@ async fn running_tasks_define_the_worst_case_and_the_published_metrics_read_back
     let summary = run(&env, &[]).await;
 
     // 3 hosts x min(2048/512, 4096/1024) = 12 slots, 2 taken by the running tasks.
-    assert_eq!(summary.container_capacity, 10);
-    assert_eq!(summary.largest_host_slots, 4);
-    assert_eq!(summary.idle_host_capacity, 2.5);
-    assert_eq!(summary.decision, "scale in by 1");
+    assert_eq!(summary.assessment.container_capacity, 10);
+    assert_eq!(summary.assessment.largest_host_slots, 4);
+    assert_eq!(summary.assessment.idle_host_capacity, 2.5);
+    assert_eq!(
+        summary.assessment.decision,
+        capacity_core::ScaleDecision::ScaleIn { hosts: 1 }
+    );
     assert_eq!(summary.worst_case.cpu, 512);
     assert_eq!(summary.worst_case.memory_mib, 1024);
     let ns = "ECS/ClusterCapacity";
@@ -193,8 +196,8 @@ async fn a_draining_instance_is_excluded() {
     .await;
 
     assert_eq!(summary.instances, 3);
-    assert_eq!(summary.active_instances, 2);
-    assert_eq!(summary.container_capacity, 8);
+    assert_eq!(summary.assessment.counted_instances, 2);
+    assert_eq!(summary.assessment.container_capacity, 8);
     assert_eq!(
         env.published("ECS/ClusterCapacity", "ContainerCapacity"),
         vec![8.0]
@@ -229,14 +232,14 @@ async fn a_service_task_definition_with_a_static_port_sets_the_worst_case() {
         "the service's task definition is the largest"
     );
     assert_eq!(summary.worst_case.memory_mib, 1024);
-    assert_eq!(summary.worst_case.ports_tcp, vec![8080]);
+    assert_eq!(summary.worst_case.ports_tcp, [8080].into());
     assert_eq!(
-        summary.worst_case.source,
+        summary.worst_case_source,
         "discovered from 2 task definition(s)"
     );
     // A static port admits one task per host: 2 hosts, 1 slot each.
-    assert_eq!(summary.container_capacity, 2);
-    assert_eq!(summary.largest_host_slots, 1);
+    assert_eq!(summary.assessment.container_capacity, 2);
+    assert_eq!(summary.assessment.largest_host_slots, 1);
     assert_eq!(
         env.published("Test/Capacity", "ContainerCapacity"),
         vec![2.0]

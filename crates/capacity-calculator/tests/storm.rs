@@ -15,8 +15,10 @@ use aws_sdk_ecs::operation::list_container_instances::ListContainerInstancesOutp
 use aws_sdk_ecs::types::{ContainerInstance, Resource};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use capacity_aws::EcsReader;
+use capacity_aws::clock::{Clock, format_rfc3339};
 use capacity_aws::fake::FakeMetrics;
 use capacity_calculator::{Config, Deps, Source, handle};
+use moto_harness::clock::ManualClock;
 use serde_json::{Value, json};
 
 const INSTANCES: usize = 1_000;
@@ -82,8 +84,7 @@ fn event(i: usize, cpu: i32, mem: i32, version: i64, at: SystemTime) -> Value {
     let secs = at
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let updated =
-        chrono::DateTime::from_timestamp_millis(secs).map_or_else(String::new, |d| d.to_rfc3339());
+    let updated = format_rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(secs as u64));
     let res = |name: &str, v: i32| json!({"name": name, "type": "INTEGER", "integerValue": v});
     json!({
         "version": "0", "id": format!("e-{version}-{i}"), "detail-type": "ECS Container Instance State Change",
@@ -124,11 +125,8 @@ async fn storm(refresh: &str) -> Run {
         FakeMetrics::default(),
         config.clone(),
     );
-    let now = Arc::new(Mutex::new(
-        SystemTime::UNIX_EPOCH + Duration::from_secs(START),
-    ));
-    let clock = now.clone();
-    deps.clock = Arc::new(move || *clock.lock().unwrap());
+    let now = ManualClock::at(SystemTime::UNIX_EPOCH + Duration::from_secs(START));
+    deps.clock = Arc::new(now.clone());
 
     // A deterministic walk: task placements and removals across the cluster.
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
@@ -140,7 +138,7 @@ async fn storm(refresh: &str) -> Run {
         seed ^= seed << 17;
         let i = (seed % INSTANCES as u64) as usize;
         let tasks = ((seed >> 32) % 5) as i32; // 0..=4 tasks of 512/1024 on the host
-        let at = *now.lock().unwrap();
+        let at = now.now();
         let (cpu, mem, version) = {
             let mut s = state.lock().unwrap();
             let v = s[i].2 + 1;
@@ -153,9 +151,8 @@ async fn storm(refresh: &str) -> Run {
         if summary.source == Source::Read {
             reads += 1;
         }
-        last_capacity = summary.container_capacity;
-        *now.lock().unwrap() =
-            at + Duration::from_millis(100) + Duration::from_millis(step as u64 % 3);
+        last_capacity = summary.assessment.container_capacity;
+        now.set(at + Duration::from_millis(100) + Duration::from_millis(step as u64 % 3));
     }
     let ecs_calls = list.num_calls() + describe.num_calls();
 
@@ -173,6 +170,7 @@ async fn storm(refresh: &str) -> Run {
     let fresh_capacity = handle(event(0, cpu0, mem0, 0, SystemTime::now()), &fresh)
         .await
         .expect("fresh read")
+        .assessment
         .container_capacity;
     Run {
         ecs_calls,

@@ -115,13 +115,13 @@ fn bench(c: &mut Criterion) {
     let policy = ScalePolicy::default();
 
     c.bench_function(
-        "5000 instances x 50 shapes: worst case + capacity + decide",
+        "5000 instances x 50 shapes: worst case + capacity + assessment",
         |b| {
             b.iter(|| {
                 let worst = WorstCase::of(black_box(&shapes)).expect("generated shapes are valid");
                 let capacity = cluster_capacity(black_box(&instances), &worst)
                     .expect("generated input is valid");
-                black_box(capacity.decide(&policy))
+                black_box(capacity.assess(&policy))
             })
         },
     );

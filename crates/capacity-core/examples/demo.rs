@@ -153,11 +153,11 @@ fn main() -> Result<(), CapacityError> {
         );
     }
     println!();
+    let assessment = capacity.assess(&policy);
     println!(
         "decision (headroom {}): {}",
-        policy.headroom(),
-        capacity.decide(&policy)
+        assessment.headroom, assessment.decision
     );
-    println!("why: {}", capacity.explain(&policy));
+    println!("why: {}", assessment.explanation);
     Ok(())
 }

@@ -29,8 +29,14 @@ impl ScalePolicy {
     }
 }
 
-/// What the cluster should do now.
+/// What the cluster should do now. With the `serde` feature it serializes as
+/// `{"action": "scale_out", "hosts": 2}`, `{"action": "hold"}`, ….
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "action", rename_all = "snake_case")
+)]
 pub enum ScaleDecision {
     /// Fewer than `headroom` worst-case tasks fit: add `hosts` hosts of the largest type.
     ScaleOut { hosts: u32 },
@@ -82,7 +88,7 @@ impl ClusterCapacity {
     /// less than the headroom, and the group would scale in and straight out again; with this
     /// one, "above 1" holds exactly when [`ClusterCapacity::decide`] scales in, so an alarm
     /// on `> 1` agrees with the decision. 0 when there is no ACTIVE host.
-    pub fn idle_host_capacity_beyond_headroom(&self, policy: &ScalePolicy) -> f64 {
+    pub(crate) fn idle_host_capacity_beyond_headroom(&self, policy: &ScalePolicy) -> f64 {
         if self.largest_host_slots == 0 {
             return 0.0;
         }
@@ -118,15 +124,15 @@ impl ClusterCapacity {
         }
     }
 
-    /// One sentence on why [`ClusterCapacity::decide`] decides what it does.
-    pub fn explain(&self, policy: &ScalePolicy) -> String {
+    /// One sentence on why [`ClusterCapacity::decide`] decided `decision`.
+    pub(crate) fn explain(&self, decision: ScaleDecision, policy: &ScalePolicy) -> String {
         let headroom = policy.headroom;
         let (cap, h, idle) = (
             self.container_capacity,
             self.largest_host_slots,
             self.idle_host_capacity,
         );
-        match self.decide(policy) {
+        match decision {
             ScaleDecision::ScaleOut { hosts } if self.counted_instances == 0 => {
                 format!("no ACTIVE container instance: add {hosts} host to place anything")
             }

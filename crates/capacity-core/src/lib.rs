@@ -10,8 +10,9 @@
 //! * **IdleHostCapacity**: ContainerCapacity divided by H, the most worst-case slots any
 //!   single ACTIVE host has when empty: spare capacity in whole hosts.
 //!
-//! Then [`ClusterCapacity::decide`]: scale out below the headroom, scale in only when
-//! IdleHostCapacity is strictly above 1.
+//! Then [`assess`]: one [`Assessment`] with the decision (scale out below the headroom, scale
+//! in only when IdleHostCapacity is strictly above 1), the hosts to add, the IdleHostCapacity
+//! to publish and the reason. The programs print it as it is (`serde` feature).
 //!
 //! ```
 //! use capacity_core::{cluster_capacity, ContainerInstance, Resources, ScaleDecision,
@@ -24,7 +25,7 @@
 //! let empty = cluster_capacity(&[host(1024, 993)], &worst)?;
 //! assert_eq!(empty.container_capacity, 2); // CPU 4, MEMORY 2: memory binds
 //! assert_eq!(empty.idle_host_capacity, 1.0);
-//! assert_eq!(empty.decide(&ScalePolicy::default()), ScaleDecision::Hold); // never at 1.0
+//! assert_eq!(empty.assess(&ScalePolicy::default()).decision, ScaleDecision::Hold); // never at 1.0
 //!
 //! let one_task = cluster_capacity(&[host(774, 593)], &worst)?;
 //! assert_eq!(one_task.container_capacity, 1);
@@ -32,6 +33,7 @@
 //! # Ok::<(), capacity_core::CapacityError>(())
 //! ```
 
+mod assessment;
 mod capacity;
 mod decision;
 pub mod drain;
@@ -40,6 +42,7 @@ mod instance;
 mod resources;
 mod task;
 
+pub use assessment::{Assessment, assess};
 pub use capacity::{
     ClusterCapacity, Exclusion, InstanceSlots, Resource, ResourceSlots, ResourceTotals,
     cluster_capacity,

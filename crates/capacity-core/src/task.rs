@@ -4,6 +4,7 @@ use crate::CapacityError;
 
 /// What one task reserves on the host it is placed on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct TaskShape {
     /// Names the shape in errors and reports (e.g. `web:42`).
     pub name: String,
@@ -257,6 +258,7 @@ fn parse_size(s: &str, units: &[&str], per_unit: u32) -> Option<u32> {
 /// across all task shapes (static ports: the union). One worst-case task may be larger than
 /// any real task, which is the point: capacity for it is capacity for any of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct WorstCase {
     pub cpu: u32,
     pub memory_mib: u32,

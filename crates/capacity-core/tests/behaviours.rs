@@ -356,7 +356,7 @@ struct DecisionCase {
     shapes: Vec<TaskShape>,
     headroom: u32,
     decision: ScaleDecision,
-    /// Words [`ClusterCapacity::explain`] must use for this decision.
+    /// Words [`capacity_core::Assessment::explanation`] must use for this decision.
     explains: &'static str,
 }
 
@@ -494,7 +494,7 @@ fn decision_table() {
             if let ScaleDecision::ScaleOut { hosts } = c.decision {
                 expect_eq("hosts_to_add", cap.hosts_to_add(&policy), hosts)?;
             }
-            let why = cap.explain(&policy);
+            let why = cap.assess(&policy).explanation;
             if why.contains(c.explains) {
                 Ok(())
             } else {
