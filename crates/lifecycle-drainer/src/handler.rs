@@ -3,6 +3,19 @@
 //! rule of its own: every decision and every time limit is in [`crate::decide`] and
 //! [`crate::timing`]. Generic over the drain traits and the clock, so tests run it against
 //! fakes with a pinned clock.
+//!
+//! # Errors reported to Lambda
+//!
+//! The `errorType` of a failed invocation says whether a retry can help
+//! ([`HandlerError::error_type`]):
+//!
+//! * `Retryable.DrainIncomplete`: some notification could not be handled to the end (the
+//!   republish failed, the EventBridge form came without `REPUBLISH_TOPIC_ARN`, or the
+//!   drain reached its deadline without being able to read the instance's tasks). Lambda
+//!   retries the event (SNS and EventBridge invoke asynchronously); the records already
+//!   handled are idempotent.
+//! * `Permanent.InvalidEvent`: the input is not a lifecycle notification (the message
+//!   names what is wrong and where); a retry would fail the same way.
 
 use capacity_aws::drain::{
     ActionAnswer, DrainApi, DrainError, DrainingState, LifecycleActionRef, LifecycleActionResult,
@@ -98,14 +111,15 @@ pub enum HandlerError {
 }
 
 impl HandlerError {
-    /// `error_type` reported to Lambda: tells an input never worth retrying from a drain
-    /// that should be retried.
+    /// `error_type` reported to Lambda: `Retryable.DrainIncomplete` for a drain that should
+    /// be retried, `Permanent.InvalidEvent` for an input never worth retrying (see the
+    /// module docs).
     pub fn error_type(&self) -> &'static str {
         match self {
             HandlerError::Records {
                 retryable: true, ..
-            } => "DrainIncomplete",
-            HandlerError::Event(_) | HandlerError::Records { .. } => "InvalidEvent",
+            } => "Retryable.DrainIncomplete",
+            HandlerError::Event(_) | HandlerError::Records { .. } => "Permanent.InvalidEvent",
         }
     }
 }

@@ -15,7 +15,9 @@
 //!
 //! The decisions are pure: [`decide`] returns the next step from what is known so far, and
 //! the time limits come from [`timing`]. The handler ([`handler::handle`]) only executes the
-//! steps over the traits of [`capacity_aws::drain`] and a [`Clock`], so tests pin time.
+//! steps over the traits of [`capacity_aws::drain`] and a [`Clock`], so tests pin time. Its
+//! Lambda error types are `Retryable.DrainIncomplete` and `Permanent.InvalidEvent`
+//! ([`handler`]).
 //!
 //! ```
 //! use std::time::Duration;

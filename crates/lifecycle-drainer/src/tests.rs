@@ -331,7 +331,7 @@ async fn a_message_that_is_not_a_lifecycle_notification_fails_clearly_without_an
         let err = answer.err().map(|e| (e.to_string(), e.error_type()));
         let (message, error_type) = err.unwrap_or_else(|| panic!("{expected}: should fail"));
         assert!(message.contains(expected), "{message}");
-        assert_eq!(error_type, "InvalidEvent");
+        assert_eq!(error_type, "Permanent.InvalidEvent");
     }
     assert_eq!(aws.calls(), []);
 }
@@ -728,7 +728,7 @@ async fn an_eventbridge_delivery_is_republished_to_the_configured_topic_in_sns_f
     .await;
     let err = without_topic.err().map(|e| (e.error_type(), e.to_string()));
     assert!(
-        matches!(&err, Some(("DrainIncomplete", m)) if m.contains("set REPUBLISH_TOPIC_ARN")),
+        matches!(&err, Some(("Retryable.DrainIncomplete", m)) if m.contains("set REPUBLISH_TOPIC_ARN")),
         "{err:?}"
     );
 
@@ -898,7 +898,7 @@ async fn a_persistent_failure_past_the_total_deadline_fails_without_completing()
     .await;
     let err = answer.err().map(|e| (e.error_type(), e.to_string()));
     assert!(
-        matches!(&err, Some(("DrainIncomplete", m)) if m.contains("without being able to read its tasks") && m.contains("injected failure")),
+        matches!(&err, Some(("Retryable.DrainIncomplete", m)) if m.contains("without being able to read its tasks") && m.contains("injected failure")),
         "{err:?}"
     );
     assert!(aws.calls_of(Operation::CompleteLifecycleAction).is_empty());
@@ -919,7 +919,7 @@ async fn a_failed_republish_fails_the_invocation_so_lambda_retries_it() {
     .await;
     let err = answer.err().map(|e| (e.error_type(), e.to_string()));
     assert!(
-        matches!(&err, Some(("DrainIncomplete", m)) if m.contains("cannot republish")),
+        matches!(&err, Some(("Retryable.DrainIncomplete", m)) if m.contains("cannot republish")),
         "{err:?}"
     );
     assert!(aws.calls_of(Operation::CompleteLifecycleAction).is_empty());

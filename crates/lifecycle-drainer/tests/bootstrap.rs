@@ -311,7 +311,7 @@ async fn the_binary_reports_an_invalid_event_as_such() {
     let _function = start_function(&api, moto.endpoint(), &[("ECS_CLUSTER", CLUSTER)]);
     let (kind, body) = wait_for(&answers, 30);
     assert_eq!(kind, "error");
-    assert_eq!(body["errorType"], "InvalidEvent");
+    assert_eq!(body["errorType"], "Permanent.InvalidEvent");
     let message = body["errorMessage"].as_str().unwrap_or_default();
     assert!(message.contains("neither an SNS event"), "{message}");
 }

@@ -680,7 +680,7 @@ async fn drive(scenario: &Scenario) -> Run {
             Ok(answer) => answer,
             Err(err) => {
                 let message = err.to_string();
-                if message.is_empty() || err.error_type() != "DrainIncomplete" {
+                if message.is_empty() || err.error_type() != "Retryable.DrainIncomplete" {
                     violations.push(format!(
                         "invocation {n} failed without a retryable, named error: {} {message:?}",
                         err.error_type()
