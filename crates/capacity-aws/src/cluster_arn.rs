@@ -84,7 +84,10 @@ mod tests {
     #[test]
     fn only_ecs_cluster_arns_parse() {
         let arn = ClusterArn::parse("arn:aws-cn:ecs:cn-north-1:1:cluster/a-b_c").unwrap();
-        assert_eq!((arn.name(), arn.as_str()), ("a-b_c", "arn:aws-cn:ecs:cn-north-1:1:cluster/a-b_c"));
+        assert_eq!(
+            (arn.name(), arn.as_str()),
+            ("a-b_c", "arn:aws-cn:ecs:cn-north-1:1:cluster/a-b_c")
+        );
         for bad in [
             "default",
             "",
@@ -94,7 +97,11 @@ mod tests {
             "arn:aws:ecs:us-east-1:1:cluster/x/y",
             "arn::ecs:us-east-1:1:cluster/x",
         ] {
-            assert_eq!(ClusterArn::parse(bad), Err(InvalidClusterArn(bad.to_owned())), "{bad}");
+            assert_eq!(
+                ClusterArn::parse(bad),
+                Err(InvalidClusterArn(bad.to_owned())),
+                "{bad}"
+            );
         }
     }
 }

@@ -161,7 +161,11 @@ impl ContainerInstanceJson {
             let converted = resources(&join(path, field), list)?;
             Ok::<_, EcsJsonError>(Resources::from_ecs(id, side, &converted)?)
         };
-        let registered = side("registeredResources", "registered", &self.registered_resources)?;
+        let registered = side(
+            "registeredResources",
+            "registered",
+            &self.registered_resources,
+        )?;
         let remaining = side("remainingResources", "remaining", &self.remaining_resources)?;
         let instance = ContainerInstance {
             id: id.to_owned(),
@@ -364,7 +368,10 @@ mod tests {
         let mut v = instance();
         v["registeredResources"][0]["type"] = "FLOAT".into();
         let err = convert(v).unwrap_err().to_string();
-        assert!(err.contains("registeredResources[0].type") && err.contains("FLOAT"), "{err}");
+        assert!(
+            err.contains("registeredResources[0].type") && err.contains("FLOAT"),
+            "{err}"
+        );
         let mut v = instance();
         v["remainingResources"][0]["integerValue"] = 2048.into();
         let err = convert(v).unwrap_err().to_string();

@@ -17,8 +17,8 @@ pub mod clock;
 pub mod cluster;
 mod cluster_arn;
 pub mod convert;
-pub mod ecs_json;
 pub mod drain;
+pub mod ecs_json;
 mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;

@@ -61,11 +61,7 @@ impl ClusterCache {
 
     /// The cached view of `cluster` with the event applied, or `None` when the cluster must
     /// be read (see the module documentation).
-    pub fn apply(
-        &self,
-        event: &ParsedEvent,
-        now: SystemTime,
-    ) -> Option<ClusterView> {
+    pub fn apply(&self, event: &ParsedEvent, now: SystemTime) -> Option<ClusterView> {
         if self.refresh.is_zero() {
             return None;
         }
@@ -116,7 +112,12 @@ impl ClusterCache {
     }
 
     /// Keeps a fresh read of `cluster`, started at `read_started`.
-    pub fn store(&self, cluster: &ClusterArn, read_started: SystemTime, snapshot: &ClusterSnapshot) {
+    pub fn store(
+        &self,
+        cluster: &ClusterArn,
+        read_started: SystemTime,
+        snapshot: &ClusterSnapshot,
+    ) {
         if self.refresh.is_zero() {
             return;
         }

@@ -106,10 +106,7 @@ mod tests {
             "arn:aws:ecs:us-east-1:111122223333:cluster/default"
         );
         assert_eq!(cluster.name(), "default");
-        assert_eq!(
-            event.detail.ec2_instance_id.as_deref(),
-            Some("i-f3a8506b")
-        );
+        assert_eq!(event.detail.ec2_instance_id.as_deref(), Some("i-f3a8506b"));
         assert_eq!(serde_json::to_value(&event).unwrap(), json(AWS_DOCS));
     }
 
@@ -151,10 +148,7 @@ mod tests {
             .unwrap()
             .remove("remainingResources");
         let err = parse(event).unwrap().container_instance();
-        assert_eq!(
-            err.unwrap_err().path(),
-            Some("detail.remainingResources")
-        );
+        assert_eq!(err.unwrap_err().path(), Some("detail.remainingResources"));
         let mut event = json(BOOK);
         event["detail"]["registeredResources"][0]["type"] = "STRINGSET".into();
         assert!(parse(event).unwrap().container_instance().is_err());

@@ -2,8 +2,7 @@
 
 use capacity_aws::clock::{Clock, SystemClock};
 use capacity_aws::{
-    ClusterArn, ClusterReader, Metric, MetricsPublisher, TaskDefinitionReader, TaskShapeCache,
-    Unit,
+    ClusterArn, ClusterReader, Metric, MetricsPublisher, TaskDefinitionReader, TaskShapeCache, Unit,
 };
 use std::sync::Arc;
 

@@ -180,13 +180,22 @@ async fn with_a_larger_headroom_idle_host_capacity_stays_at_or_below_1_unless_a_
     // Headroom 5: without a host 4 would fit, below 5, so no scale-in: (6 - 4) / 2 = 1.0.
     let deps5 = with_headroom("5");
     let s = handle(event(BOOK_EVENT), &deps5).await.expect("handled");
-    assert_eq!((s.assessment.decision.to_string().as_str(), s.assessment.idle_host_capacity), ("hold", 1.0));
+    assert_eq!(
+        (
+            s.assessment.decision.to_string().as_str(),
+            s.assessment.idle_host_capacity
+        ),
+        ("hold", 1.0)
+    );
     assert_eq!(value(&deps5.metrics.calls()[0].1, "IdleHostCapacity"), 1.0);
     // Headroom 4: without a host 4 still fit: scale in, and (6 - 3) / 2 = 1.5 > 1.
     let deps4 = with_headroom("4");
     let s = handle(event(BOOK_EVENT), &deps4).await.expect("handled");
     assert_eq!(
-        (s.assessment.decision.to_string().as_str(), s.assessment.idle_host_capacity),
+        (
+            s.assessment.decision.to_string().as_str(),
+            s.assessment.idle_host_capacity
+        ),
         ("scale in by 1", 1.5)
     );
     // Headroom 1: the plain ratio of DESIGN.md.
@@ -468,7 +477,10 @@ mod event_cache {
         let first = handle(change(10, at(READ_AT - 5), (1024, 993)), &p.deps)
             .await
             .unwrap();
-        assert_eq!((first.source, first.assessment.container_capacity), (Source::Read, 4));
+        assert_eq!(
+            (first.source, first.assessment.container_capacity),
+            (Source::Read, 4)
+        );
 
         p.set(READ_AT + 10);
         let second = handle(change(11, at(READ_AT + 9), (524, 193)), &p.deps)

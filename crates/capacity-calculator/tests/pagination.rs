@@ -116,7 +116,11 @@ async fn every_instance_is_read_with_two_calls_per_hundred() {
         let calls = n.div_ceil(PAGE);
         assert_eq!(summary.instances, n, "n = {n}");
         // Each empty t2.micro fits min(1024/250, 993/400) = 2 worst-case tasks.
-        assert_eq!(summary.assessment.container_capacity, 2 * n as u64, "n = {n}");
+        assert_eq!(
+            summary.assessment.container_capacity,
+            2 * n as u64,
+            "n = {n}"
+        );
         assert_eq!(
             list.num_calls(),
             calls,

@@ -3,15 +3,17 @@
 //! * `aws ecs describe-container-instances` → [`DescribeContainerInstances`]
 //! * `aws ecs describe-task-definition` → [`DescribeTaskDefinition`]
 //!
-//! Field names are the CLI's (camelCase). Only the fields the capacity math reads are kept;
-//! everything else in the dumps is ignored. A field the math needs that is missing or of the
-//! wrong type is an error naming the file and the JSON path of the field.
+//! Field names are the CLI's (camelCase). Container instances are read with capacity-aws's
+//! one model of that JSON and its one strict converter (the calculator reads events with the
+//! same). A field the math needs that is missing or of the wrong type is an error naming the
+//! file and the JSON path of the field.
 
 use std::io::Read;
 
+use capacity_aws::ecs_json::{ContainerInstanceJson, EcsJsonError};
 use capacity_core::{
-    CapacityError, ContainerDefinition, ContainerInstance, EcsResource, InstanceStatus,
-    NetworkMode, PortMapping, Protocol, ResourceValue, Resources, TaskDefinition, TaskShape,
+    CapacityError, ContainerDefinition, ContainerInstance, NetworkMode, PortMapping, Protocol,
+    TaskDefinition, TaskShape,
 };
 use serde::Deserialize;
 use thiserror::Error;
@@ -36,6 +38,12 @@ pub enum InputError {
         file: String,
         path: String,
         message: String,
+    },
+    #[error("{file}: {source}")]
+    Instance {
+        file: String,
+        #[source]
+        source: EcsJsonError,
     },
     #[error("{file}")]
     Capacity {
@@ -85,7 +93,8 @@ fn parse_json<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> Result<T,
     })
 }
 
-/// The output of `aws ecs describe-container-instances`.
+/// The output of `aws ecs describe-container-instances`: container instances in
+/// capacity-aws's one model of ECS's container-instance JSON.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DescribeContainerInstances {
@@ -103,142 +112,28 @@ pub struct FailureJson {
     pub detail: Option<String>,
 }
 
-/// One element of `containerInstances`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ContainerInstanceJson {
-    pub container_instance_arn: String,
-    pub ec2_instance_id: Option<String>,
-    pub status: String,
-    pub agent_connected: bool,
-    pub registered_resources: Vec<ResourceJson>,
-    pub remaining_resources: Vec<ResourceJson>,
-    #[serde(default)]
-    pub attributes: Vec<AttributeJson>,
-    #[serde(default)]
-    pub running_tasks_count: u32,
-    #[serde(default)]
-    pub pending_tasks_count: u32,
-}
-
-/// One element of `registeredResources` / `remainingResources`. The CLI prints every value
-/// field (0 for the unused ones); `type` says which one counts.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ResourceJson {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub integer_value: Option<i64>,
-    pub long_value: Option<i64>,
-    pub double_value: Option<f64>,
-    pub string_set_value: Option<Vec<String>>,
-}
-
-/// One element of `attributes` (`ecs.instance-type`, `ecs.availability-zone`, …).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AttributeJson {
-    pub name: String,
-    pub value: Option<String>,
-}
-
-impl ContainerInstanceJson {
-    /// The container instance id: the last segment of the ARN.
-    pub fn short_id(&self) -> &str {
-        self.container_instance_arn
-            .rsplit('/')
-            .next()
-            .unwrap_or(&self.container_instance_arn)
-    }
-
-    fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
-            .iter()
-            .find(|a| a.name == name)
-            .and_then(|a| a.value.as_deref())
-    }
-}
-
-fn resource_list(
-    file: &str,
-    path: &str,
-    list: &[ResourceJson],
-) -> Result<Vec<EcsResource>, InputError> {
-    list.iter()
-        .enumerate()
-        .map(|(j, r)| {
-            let field = |name: &str| format!("{path}[{j}].{name}");
-            let missing = |name: &str| InputError::Field {
-                file: display_name(file),
-                path: field(name),
-                message: format!("missing for resource {} of type {}", r.name, r.kind),
-            };
-            let value = match r.kind.as_str() {
-                "INTEGER" => ResourceValue::Integer(
-                    r.integer_value.ok_or_else(|| missing("integerValue"))?,
-                ),
-                "LONG" => ResourceValue::Long(r.long_value.ok_or_else(|| missing("longValue"))?),
-                "DOUBLE" => {
-                    ResourceValue::Double(r.double_value.ok_or_else(|| missing("doubleValue"))?)
-                }
-                "STRINGSET" => ResourceValue::StringSet(
-                    r.string_set_value
-                        .clone()
-                        .ok_or_else(|| missing("stringSetValue"))?,
-                ),
-                other => {
-                    return Err(InputError::Field {
-                        file: display_name(file),
-                        path: field("type"),
-                        message: format!(
-                            "unknown resource type {other:?} (expected INTEGER, LONG, DOUBLE or STRINGSET)"
-                        ),
-                    });
-                }
-            };
-            Ok(EcsResource {
-                name: r.name.clone(),
-                value,
-            })
-        })
-        .collect()
-}
-
-/// Converts one described container instance; `index` is its position in the file.
+/// Converts one described container instance (capacity-aws's strict conversion); `index`
+/// is its position in the file. The report names it by the last segment of its ARN.
 pub fn to_container_instance(
     file: &str,
     index: usize,
     json: &ContainerInstanceJson,
 ) -> Result<ContainerInstance, InputError> {
-    let id = json.short_id().to_owned();
-    let base = format!("containerInstances[{index}]");
-    let registered = resource_list(
-        file,
-        &format!("{base}.registeredResources"),
-        &json.registered_resources,
-    )?;
-    let remaining = resource_list(
-        file,
-        &format!("{base}.remainingResources"),
-        &json.remaining_resources,
-    )?;
-    let capacity = |source| InputError::Capacity {
-        file: display_name(file),
-        source,
-    };
-    let instance = ContainerInstance {
-        ec2_instance_id: json.ec2_instance_id.clone(),
-        instance_type: json.attribute("ecs.instance-type").map(str::to_owned),
-        status: InstanceStatus::parse(&json.status),
-        agent_connected: json.agent_connected,
-        registered: Resources::from_ecs(&id, "registered", &registered).map_err(capacity)?,
-        remaining: Resources::from_ecs(&id, "remaining", &remaining).map_err(capacity)?,
-        // The dump does not say how many ENIs the instance type supports.
-        eni: None,
-        id,
-    };
-    instance.validate().map_err(capacity)?;
+    let mut instance = json
+        .to_core(&format!("containerInstances[{index}]"))
+        .map_err(|e| match e {
+            EcsJsonError::Capacity(source) => InputError::Capacity {
+                file: display_name(file),
+                source,
+            },
+            source => InputError::Instance {
+                file: display_name(file),
+                source,
+            },
+        })?;
+    if let Some((_, short)) = instance.id.rsplit_once('/') {
+        instance.id = short.to_owned();
+    }
     Ok(instance)
 }
 

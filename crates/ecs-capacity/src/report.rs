@@ -1,52 +1,29 @@
 //! `ecs-capacity report`: the cluster in worst-case tasks, per instance and in total.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use capacity_core::{
-    CapacityError, ClusterCapacity, ContainerInstance, Resource, ScaleDecision, ScalePolicy,
+    Assessment, CapacityError, ClusterCapacity, ContainerInstance, Resource, ScalePolicy,
     TaskShape, WorstCase, cluster_capacity,
 };
 use serde::Serialize;
 
-/// Everything the report shows, ready for text or JSON.
+/// Everything the report shows, ready for text or JSON: the cluster's
+/// [`Assessment`] as capacity-core computed it (flattened into the JSON), and the per-instance
+/// rows and totals that explain it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub cluster: String,
-    pub worst_case: WorstCaseJson,
-    pub task_shapes: Vec<TaskShapeJson>,
+    pub worst_case: WorstCase,
+    /// The shapes the worst case was taken from (`family:revision` names).
+    pub task_shapes: Vec<TaskShape>,
     pub instances: Vec<InstanceRow>,
-    pub container_capacity: u64,
+    #[serde(flatten)]
+    pub assessment: Assessment,
     /// The book's min-over-resources-of-sums figure, for comparison.
     pub book_capacity: u64,
-    pub idle_host_capacity: f64,
-    pub largest_host_slots: u32,
-    pub counted_instances: usize,
     pub per_resource: Vec<ResourceTotal>,
-    pub headroom: u32,
-    pub hosts_to_add: u32,
-    pub decision: DecisionJson,
-    pub explanation: String,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct WorstCaseJson {
-    pub cpu: u32,
-    pub memory_mib: u32,
-    pub ports_tcp: Vec<u16>,
-    pub ports_udp: Vec<u16>,
-    pub gpus: u32,
-    pub awsvpc: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TaskShapeJson {
-    pub name: String,
-    pub cpu: u32,
-    pub memory_mib: u32,
-    pub ports_tcp: Vec<u16>,
-    pub ports_udp: Vec<u16>,
-    pub gpus: u32,
-    pub awsvpc: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,55 +50,16 @@ pub struct ResourceTotal {
     pub slots: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum DecisionJson {
-    ScaleOut { hosts: u32 },
-    Hold,
-    ScaleIn { hosts: u32 },
-    TaskDoesNotFit,
-}
-
-impl From<ScaleDecision> for DecisionJson {
-    fn from(d: ScaleDecision) -> Self {
-        match d {
-            ScaleDecision::ScaleOut { hosts } => DecisionJson::ScaleOut { hosts },
-            ScaleDecision::Hold => DecisionJson::Hold,
-            ScaleDecision::ScaleIn { hosts } => DecisionJson::ScaleIn { hosts },
-            ScaleDecision::TaskDoesNotFit => DecisionJson::TaskDoesNotFit,
-        }
-    }
-}
-
-impl From<&TaskShape> for TaskShapeJson {
-    fn from(s: &TaskShape) -> Self {
-        // Shapes read from a live cluster are named by ARN; `family:revision` says it all.
-        let name = s
-            .name
-            .rsplit_once(":task-definition/")
-            .map_or(s.name.as_str(), |(_, short)| short);
-        TaskShapeJson {
-            name: name.to_owned(),
-            cpu: s.cpu,
-            memory_mib: s.memory_mib,
-            ports_tcp: s.ports_tcp.iter().copied().collect(),
-            ports_udp: s.ports_udp.iter().copied().collect(),
-            gpus: s.gpus,
-            awsvpc: s.awsvpc,
-        }
-    }
-}
-
-impl From<&WorstCase> for WorstCaseJson {
-    fn from(w: &WorstCase) -> Self {
-        WorstCaseJson {
-            cpu: w.cpu,
-            memory_mib: w.memory_mib,
-            ports_tcp: w.ports_tcp.iter().copied().collect(),
-            ports_udp: w.ports_udp.iter().copied().collect(),
-            gpus: w.gpus,
-            awsvpc: w.awsvpc,
-        }
+/// A shape named `family:revision`: shapes read from a live cluster are named by ARN, and
+/// the short name says it all.
+fn short_named(shape: &TaskShape) -> TaskShape {
+    let name = shape
+        .name
+        .rsplit_once(":task-definition/")
+        .map_or(shape.name.as_str(), |(_, short)| short);
+    TaskShape {
+        name: name.to_owned(),
+        ..shape.clone()
     }
 }
 
@@ -179,28 +117,21 @@ pub fn build(
         .collect();
     Ok(Report {
         cluster: cluster.to_owned(),
-        worst_case: worst.into(),
-        task_shapes: shapes.iter().map(TaskShapeJson::from).collect(),
+        worst_case: worst.clone(),
+        task_shapes: shapes.iter().map(short_named).collect(),
         instances: rows,
-        container_capacity: cap.container_capacity,
+        // The same assessment the calculator publishes.
+        assessment: cap.assess(policy),
         book_capacity: cap.book_capacity(),
-        // As the calculator publishes it (the plain ratio at headroom 1).
-        idle_host_capacity: cap.idle_host_capacity_beyond_headroom(policy),
-        largest_host_slots: cap.largest_host_slots,
-        counted_instances: cap.counted_instances,
         per_resource,
-        headroom: policy.headroom(),
-        hosts_to_add: cap.hosts_to_add(policy),
-        decision: cap.decide(policy).into(),
-        explanation: cap.explain(policy),
     })
 }
 
 fn describe_shape(
     cpu: u32,
     memory: u32,
-    tcp: &[u16],
-    udp: &[u16],
+    tcp: &BTreeSet<u16>,
+    udp: &BTreeSet<u16>,
     gpus: u32,
     awsvpc: bool,
 ) -> String {
@@ -334,7 +265,9 @@ impl Report {
         let _ = writeln!(
             out,
             "ContainerCapacity: {} worst-case task(s) on {} counted instance(s) (book formula, min of per-resource sums: {})",
-            self.container_capacity, self.counted_instances, self.book_capacity
+            self.assessment.container_capacity,
+            self.assessment.counted_instances,
+            self.book_capacity
         );
         let per: Vec<String> = self
             .per_resource
@@ -345,18 +278,12 @@ impl Report {
         let _ = writeln!(
             out,
             "IdleHostCapacity: {:.2} (largest host holds {} worst-case task(s) when empty)",
-            self.idle_host_capacity, self.largest_host_slots
+            self.assessment.idle_host_capacity, self.assessment.largest_host_slots
         );
-        let decision = match &self.decision {
-            DecisionJson::ScaleOut { hosts } => format!("scale out by {hosts}"),
-            DecisionJson::Hold => "hold".to_owned(),
-            DecisionJson::ScaleIn { hosts } => format!("scale in by {hosts}"),
-            DecisionJson::TaskDoesNotFit => "task does not fit".to_owned(),
-        };
         let _ = writeln!(
             out,
-            "Decision (headroom {}): {decision}: {}",
-            self.headroom, self.explanation
+            "Decision (headroom {}): {}: {}",
+            self.assessment.headroom, self.assessment.decision, self.assessment.explanation
         );
         out
     }

@@ -838,19 +838,21 @@ impl<'a> Sim<'a> {
     }
 
     fn publish(&mut self, cap: &ClusterCapacity, pending: u32) -> Result<(), CapacityError> {
-        // As capacity-calculator publishes it: hosts to bring ContainerCapacity back to the
-        // headroom. The what-if variant also sizes for the tasks the services could not place
-        // (each counted as a worst-case task, which errs on the generous side).
-        let mut headroom = self.sc.headroom.headroom();
-        if self.sc.policy == PolicyKind::HostsToAddPending {
-            headroom = headroom.saturating_add(pending);
-        }
-        let hosts_to_add = cap.hosts_to_add(&ScalePolicy::new(headroom)?);
+        // As capacity-calculator publishes it: capacity-core's one assessment. The what-if
+        // variant also sizes for the tasks the services could not place (each counted as a
+        // worst-case task, which errs on the generous side).
+        let assessment = cap.assess(&self.sc.headroom);
+        let hosts_to_add = if self.sc.policy == PolicyKind::HostsToAddPending {
+            let headroom = self.sc.headroom.headroom().saturating_add(pending);
+            cap.assess(&ScalePolicy::new(headroom)?).hosts_to_add
+        } else {
+            assessment.hosts_to_add
+        };
         self.datapoints.push(Datapoint {
             t: self.t,
-            container_capacity: cap.container_capacity as f64,
-            // As published: beyond the headroom, so the scale-in alarm agrees with decide().
-            idle_host_capacity: cap.idle_host_capacity_beyond_headroom(&self.sc.headroom),
+            container_capacity: assessment.container_capacity as f64,
+            // As published: beyond the headroom, so the scale-in alarm agrees with the decision.
+            idle_host_capacity: assessment.idle_host_capacity,
             hosts_to_add: f64::from(hosts_to_add),
         });
         Ok(())

@@ -157,6 +157,10 @@ fn named_input_error(err: &InputError) -> Result<(), TestCaseError> {
             path,
             message,
         } => file == FILE && !path.is_empty() && !message.trim().is_empty(),
+        // "{file}: {path}: missing …" from capacity-aws's strict converter.
+        InputError::Instance { file, source } => {
+            file == FILE && source.path().is_some_and(|p| !p.is_empty())
+        }
         // "{file}" then the capacity error that says what is wrong.
         InputError::Capacity { file, .. } => {
             file == FILE && text.len() > FILE.len() + 2 && text.starts_with(FILE)
