@@ -7,21 +7,16 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use moto_harness::MotoServer;
+use moto_harness::lifecycle::{self, now_ms, terminating_notification};
 use serde_json::{Value, json};
 
 const CLUSTER: &str = "prod";
 const GROUP: &str = "prod-hosts";
 const HOOK: &str = "drain-before-terminate";
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
+const TOKEN: &str = "71514b9d-6a40-4b26-8523-05e7ee35fa40";
 
 /// What the function answered to the one invocation: (`response` or `error`, body).
 type Answer = (String, Value);
@@ -140,49 +135,19 @@ fn start_function(runtime_api: &str, endpoint: &str, env: &[(&str, &str)]) -> Fu
 }
 
 fn notification(instance: &str) -> String {
-    json!({
-        "Service": "AWS Auto Scaling",
-        "Time": aws_smithy_types::DateTime::from_millis(i64::try_from(now_ms()).unwrap_or(0))
-            .fmt(aws_smithy_types::date_time::Format::DateTime)
-            .unwrap_or_default(),
-        "LifecycleActionToken": "71514b9d-6a40-4b26-8523-05e7ee35fa40",
-        "AutoScalingGroupName": GROUP,
-        "LifecycleHookName": HOOK,
-        "EC2InstanceId": instance,
-        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-    })
-    .to_string()
+    terminating_notification(GROUP, HOOK, TOKEN, instance, now_ms())
 }
 
 fn sns_event(topic_arn: &str, message: &str) -> Value {
-    json!({"Records": [{
-        "EventSource": "aws:sns",
-        "EventVersion": "1.0",
-        "EventSubscriptionArn": format!("{topic_arn}:1"),
-        "Sns": {
-            "Type": "Notification",
-            "MessageId": "5c2b7c1a-0f6e-5a4d-9c3e-2b1a0f9e8d7c",
-            "TopicArn": topic_arn,
-            "Message": message,
-            "Timestamp": "2026-11-25T14:00:00.000Z",
-            "SignatureVersion": "1",
-            "Signature": "EXAMPLE",
-            "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/cert.pem",
-            "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-            "MessageAttributes": {}
-        }
-    }]})
+    lifecycle::sns_event(topic_arn, message, json!({}))
 }
 
 fn open_action(moto: &MotoServer, instance: &str) {
-    moto.post(
-        "/_harness/lifecycle-actions",
-        &json!({
-            "AutoScalingGroupName": GROUP,
-            "LifecycleHookName": HOOK,
-            "InstanceId": instance,
-            "LifecycleActionToken": "71514b9d-6a40-4b26-8523-05e7ee35fa40",
-        }),
+    moto.open_lifecycle_action(
+        GROUP,
+        HOOK,
+        instance,
+        "71514b9d-6a40-4b26-8523-05e7ee35fa40",
     );
 }
 

@@ -11,7 +11,7 @@
 //! after a concurrent pair.)
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_ecs::types::ContainerDefinition;
 use capacity_aws::drain::fake::{DrainCall, FakeDrainWorld, Operation};
@@ -21,6 +21,7 @@ use capacity_aws::drain::{
 use lifecycle_drainer::{Clock, Config, SystemClock, handle};
 use moto_harness::MotoServer;
 use moto_harness::clock::ManualClock;
+use moto_harness::lifecycle::{self, now_ms, terminating_notification};
 use serde_json::{Value, json};
 
 const GROUP: &str = "my-asg";
@@ -28,54 +29,9 @@ const HOOK: &str = "my-hook";
 const TOKEN: &str = "71514b9d-6a40-4b26-8523-05e7ee35fa40";
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:lifecycle";
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn rfc3339(ms: u64) -> String {
-    aws_smithy_types::DateTime::from_millis(i64::try_from(ms).unwrap_or(0))
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
-}
-
 fn sns_event(instance: &str, started_ms: u64) -> Value {
-    let message = json!({
-        "Origin": "AutoScalingGroup",
-        "Destination": "EC2",
-        "Service": "AWS Auto Scaling",
-        "Time": rfc3339(started_ms),
-        "RequestId": "18b2ec17-3e9b-4c15-8024-ff2e8ce8786a",
-        "LifecycleActionToken": TOKEN,
-        "AccountId": "123456789012",
-        "AutoScalingGroupName": GROUP,
-        "LifecycleHookName": HOOK,
-        "EC2InstanceId": instance,
-        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-    })
-    .to_string();
-    json!({
-        "Records": [{
-            "EventSource": "aws:sns",
-            "EventVersion": "1.0",
-            "EventSubscriptionArn": format!("{TOPIC}:4f6b7a2e"),
-            "Sns": {
-                "Type": "Notification",
-                "MessageId": "5c2b7c1a-0f6e-5a4d-9c3e-2b1a0f9e8d7c",
-                "TopicArn": TOPIC,
-                "Subject": null,
-                "Message": message,
-                "Timestamp": rfc3339(started_ms),
-                "SignatureVersion": "1",
-                "Signature": "EXAMPLE",
-                "SigningCertUrl": "https://example.invalid/cert.pem",
-                "UnsubscribeUrl": "https://example.invalid/unsubscribe",
-                "MessageAttributes": {},
-            }
-        }]
-    })
+    let message = terminating_notification(GROUP, HOOK, TOKEN, instance, started_ms);
+    lifecycle::sns_event(TOPIC, &message, json!({}))
 }
 
 fn outcome(answer: &Value) -> String {
@@ -293,23 +249,13 @@ fn moto_config() -> Config {
     }
 }
 
-fn lifecycle_calls(moto: &MotoServer) -> Vec<Value> {
-    moto.get("/_harness/lifecycle-calls")["calls"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_deliveries_at_once_through_the_sdk_complete_once_and_a_redelivery_after_is_refused() {
     let moto = MotoServer::start();
     let sdk = moto.sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     // Tasks stay RUNNING until StopTask, as on ECS.
-    moto.post(
-        "/_harness/state-transition",
-        &json!({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000}}),
-    );
+    moto.freeze_tasks();
     ecs.create_cluster()
         .cluster_name(CLUSTER)
         .send()
@@ -346,15 +292,7 @@ async fn two_deliveries_at_once_through_the_sdk_complete_once_and_a_redelivery_a
         .filter_map(|t| t.task_arn().map(str::to_owned))
         .collect();
     assert_eq!(tasks.len(), 1);
-    moto.post(
-        "/_harness/lifecycle-actions",
-        &json!({
-            "AutoScalingGroupName": GROUP,
-            "LifecycleHookName": HOOK,
-            "InstanceId": ec2,
-            "LifecycleActionToken": TOKEN,
-        }),
-    );
+    moto.open_lifecycle_action(GROUP, HOOK, &ec2, TOKEN);
 
     let event = sns_event(&ec2, now_ms());
     let drains: Vec<_> = (0..2)
@@ -368,7 +306,8 @@ async fn two_deliveries_at_once_through_the_sdk_complete_once_and_a_redelivery_a
         .collect();
     // "ECS" stops the task a while after both drains are waiting on it.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let completed_early = lifecycle_calls(&moto)
+    let completed_early = moto
+        .lifecycle_calls()
         .iter()
         .any(|c| c["operation"] == "CompleteLifecycleAction");
     for task in &tasks {
@@ -401,7 +340,7 @@ async fn two_deliveries_at_once_through_the_sdk_complete_once_and_a_redelivery_a
             .filter(|c| c["operation"] == "CompleteLifecycleAction" && c["outcome"] == "ok")
             .count()
     };
-    assert_eq!(accepted(&lifecycle_calls(&moto)), 1);
+    assert_eq!(accepted(&moto.lifecycle_calls()), 1);
 
     // SNS delivers the same message once more, after the drain: refused by Auto Scaling,
     // which is success, and still one completion.
@@ -417,7 +356,7 @@ async fn two_deliveries_at_once_through_the_sdk_complete_once_and_a_redelivery_a
         again.ok(),
         Some(json!({"records": [{"outcome": "already_completed", "ec2_instance_id": ec2}]}))
     );
-    let calls = lifecycle_calls(&moto);
+    let calls = moto.lifecycle_calls();
     assert_eq!(accepted(&calls), 1, "{calls:?}");
     assert_eq!(
         calls

@@ -44,6 +44,7 @@ use capacity_aws::drain::{
 };
 use lifecycle_drainer::{Clock, Config, handle};
 use moto_harness::clock::ManualClock;
+use moto_harness::lifecycle::{sns_event, terminating_notification};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -53,6 +54,7 @@ const CONTAINER_INSTANCE: &str =
 const TOPIC: &str = "arn:aws:sns:us-west-2:123456789012:ecs-drain-topic";
 const GROUP: &str = "my-asg";
 const HOOK: &str = "my-hook";
+const TOKEN: &str = "71514b9d-6a40-4b26-8523-05e7ee35fa40";
 /// When the lifecycle action started (epoch ms).
 const ACTION_STARTED: u64 = 1_700_000_000_000;
 /// More invocations than any generated drain needs (the longest is 3600 s, each invocation
@@ -550,50 +552,8 @@ impl Republish for World {
 
 // ------------------------------------------------------------------ events
 
-fn rfc3339(ms: u64) -> String {
-    aws_smithy_types::DateTime::from_millis(i64::try_from(ms).unwrap_or(0))
-        .fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
-}
-
 fn notification() -> String {
-    json!({
-        "Origin": "AutoScalingGroup",
-        "Destination": "EC2",
-        "Service": "AWS Auto Scaling",
-        "Time": rfc3339(ACTION_STARTED),
-        "RequestId": "18b2ec17-3e9b-4c15-8024-ff2e8ce8786a",
-        "LifecycleActionToken": "71514b9d-6a40-4b26-8523-05e7ee35fa40",
-        "AccountId": "123456789012",
-        "AutoScalingGroupName": GROUP,
-        "LifecycleHookName": HOOK,
-        "EC2InstanceId": INSTANCE,
-        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-    })
-    .to_string()
-}
-
-fn sns_event(topic_arn: &str, message: &str, attributes: Value) -> Value {
-    json!({
-        "Records": [{
-            "EventSource": "aws:sns",
-            "EventVersion": "1.0",
-            "EventSubscriptionArn": format!("{topic_arn}:4f6b7a2e"),
-            "Sns": {
-                "Type": "Notification",
-                "MessageId": "5c2b7c1a-0f6e-5a4d-9c3e-2b1a0f9e8d7c",
-                "TopicArn": topic_arn,
-                "Subject": null,
-                "Message": message,
-                "Timestamp": rfc3339(ACTION_STARTED),
-                "SignatureVersion": "1",
-                "Signature": "EXAMPLE",
-                "SigningCertUrl": "https://example.invalid/cert.pem",
-                "UnsubscribeUrl": "https://example.invalid/unsubscribe",
-                "MessageAttributes": attributes,
-            }
-        }]
-    })
+    terminating_notification(GROUP, HOOK, TOKEN, INSTANCE, ACTION_STARTED)
 }
 
 /// What SNS delivers for a republication.

@@ -9,12 +9,13 @@
 //! container instances, task definitions, tasks, UpdateContainerInstancesState, ListTasks,
 //! DescribeTasks; Auto Scaling PutLifecycleHook / DescribeLifecycleHooks; SNS → SQS.
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_sdk_ecs::types::ContainerDefinition;
 use capacity_aws::drain::{AwsDrain, DescribeLifecycleHook, HookTimeouts};
 use lifecycle_drainer::{Config, SystemClock, handle};
 use moto_harness::MotoServer;
+use moto_harness::lifecycle::{now_ms, sns_event, terminating_notification};
 use serde_json::{Value, json};
 
 const CLUSTER: &str = "prod";
@@ -34,59 +35,9 @@ fn config() -> Config {
     }
 }
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
-}
-
-fn rfc3339(ms: u64) -> String {
-    let time = aws_smithy_types::DateTime::from_millis(i64::try_from(ms).unwrap_or(0));
-    time.fmt(aws_smithy_types::date_time::Format::DateTime)
-        .unwrap_or_default()
-}
-
 /// The lifecycle notification Auto Scaling publishes for `instance`, started now.
 fn notification(instance: &str) -> String {
-    json!({
-        "Origin": "AutoScalingGroup",
-        "Destination": "EC2",
-        "Service": "AWS Auto Scaling",
-        "Time": rfc3339(now_ms()),
-        "RequestId": "18b2ec17-3e9b-4c15-8024-ff2e8ce8786a",
-        "LifecycleActionToken": TOKEN,
-        "AccountId": "123456789012",
-        "AutoScalingGroupName": GROUP,
-        "LifecycleHookName": HOOK,
-        "EC2InstanceId": instance,
-        "LifecycleTransition": "autoscaling:EC2_INSTANCE_TERMINATING",
-    })
-    .to_string()
-}
-
-/// The Lambda SNS event delivering `message` from `topic_arn` with `attributes`.
-fn sns_event(topic_arn: &str, message: &str, attributes: Value) -> Value {
-    json!({
-        "Records": [{
-            "EventSource": "aws:sns",
-            "EventVersion": "1.0",
-            "EventSubscriptionArn": format!("{topic_arn}:4f6b7a2e-7c3b-4bfa-9d1e-0d5d2f3c8a11"),
-            "Sns": {
-                "Type": "Notification",
-                "MessageId": "5c2b7c1a-0f6e-5a4d-9c3e-2b1a0f9e8d7c",
-                "TopicArn": topic_arn,
-                "Subject": null,
-                "Message": message,
-                "Timestamp": rfc3339(now_ms()),
-                "SignatureVersion": "1",
-                "Signature": "EXAMPLE",
-                "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/cert.pem",
-                "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-                "MessageAttributes": attributes,
-            }
-        }]
-    })
+    terminating_notification(GROUP, HOOK, TOKEN, instance, now_ms())
 }
 
 /// A cluster of `hosts` container instances, each running `tasks_per_host` tasks.
@@ -189,38 +140,8 @@ async fn put_hook(autoscaling: &aws_sdk_autoscaling::Client, heartbeat_timeout: 
         .expect("put lifecycle hook");
 }
 
-/// moto moves a task one status towards STOPPED each time DescribeTasks returns it; ECS does
-/// not. Keep tasks RUNNING until StopTask, as on AWS.
-fn freeze_tasks(moto: &MotoServer) {
-    moto.post(
-        "/_harness/state-transition",
-        &json!({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1_000_000}}),
-    );
-}
-
 fn open_action(moto: &MotoServer, instance: &str) {
-    moto.post(
-        "/_harness/lifecycle-actions",
-        &json!({
-            "AutoScalingGroupName": GROUP,
-            "LifecycleHookName": HOOK,
-            "InstanceId": instance,
-            "LifecycleActionToken": TOKEN,
-        }),
-    );
-}
-
-fn lifecycle_calls(moto: &MotoServer) -> Vec<Value> {
-    moto.get("/_harness/lifecycle-calls")["calls"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-fn calls_of(moto: &MotoServer, operation: &str) -> u64 {
-    moto.get("/_harness/stats")["calls_by_operation"][operation]
-        .as_u64()
-        .unwrap_or(0)
+    moto.open_lifecycle_action(GROUP, HOOK, instance, TOKEN);
 }
 
 #[tokio::test]
@@ -229,7 +150,7 @@ async fn drains_the_right_host_waits_for_its_tasks_and_completes_the_action_once
     let sdk = moto.sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
-    freeze_tasks(&moto);
+    moto.freeze_tasks();
     let hosts = cluster_with_tasks(&moto, &ecs, 3, 2).await;
     put_hook(&autoscaling, 60).await;
     let Some((victim_arn, victim_ec2, victim_tasks)) = hosts.get(1).cloned() else {
@@ -259,7 +180,8 @@ async fn drains_the_right_host_waits_for_its_tasks_and_completes_the_action_once
         }
         // Still waiting: the tasks run, so nothing was completed yet.
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        let completed_early = lifecycle_calls(&moto)
+        let completed_early = moto
+            .lifecycle_calls()
             .iter()
             .any(|c| c["operation"] == "CompleteLifecycleAction");
         for task in &victim_tasks {
@@ -301,12 +223,12 @@ async fn drains_the_right_host_waits_for_its_tasks_and_completes_the_action_once
         );
     }
     assert_eq!(
-        calls_of(&moto, "ListContainerInstances"),
+        moto.calls_of("ListContainerInstances"),
         1,
         "one filtered call, no scan"
     );
-    assert_eq!(calls_of(&moto, "DescribeLifecycleHooks"), 1);
-    let calls = lifecycle_calls(&moto);
+    assert_eq!(moto.calls_of("DescribeLifecycleHooks"), 1);
+    let calls = moto.lifecycle_calls();
     assert_eq!(calls.len(), 1, "{calls:?}");
     assert_eq!(
         calls.first().map(|c| (
@@ -331,7 +253,7 @@ async fn drains_the_right_host_waits_for_its_tasks_and_completes_the_action_once
         again.ok(),
         Some(json!({"records": [{"outcome": "already_completed", "ec2_instance_id": victim_ec2}]}))
     );
-    let calls = lifecycle_calls(&moto);
+    let calls = moto.lifecycle_calls();
     assert_eq!(calls.len(), 2);
     assert_eq!(
         calls.last().map(|c| c["outcome"].clone()),
@@ -364,9 +286,9 @@ async fn an_instance_outside_the_cluster_is_completed_without_draining_anything(
             json!({"records": [{"outcome": "completed", "ec2_instance_id": stranger, "result": "CONTINUE", "reason": "NotInCluster"}]})
         )
     );
-    assert_eq!(calls_of(&moto, "UpdateContainerInstancesState"), 0);
+    assert_eq!(moto.calls_of("UpdateContainerInstancesState"), 0);
     assert_eq!(
-        calls_of(&moto, "DescribeLifecycleHooks"),
+        moto.calls_of("DescribeLifecycleHooks"),
         0,
         "configured, not read"
     );
@@ -384,7 +306,7 @@ async fn near_the_deadline_the_notification_is_republished_to_its_topic_and_the_
     let sns = aws_sdk_sns::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let autoscaling = aws_sdk_autoscaling::Client::new(&sdk);
-    freeze_tasks(&moto);
+    moto.freeze_tasks();
     let hosts = cluster_with_tasks(&moto, &ecs, 2, 1).await;
     put_hook(&autoscaling, 60).await;
     let Some((_, victim_ec2, victim_tasks)) = hosts.first().cloned() else {
@@ -446,7 +368,7 @@ async fn near_the_deadline_the_notification_is_republished_to_its_topic_and_the_
         now_ms() < first_started + 7_000,
         "returned before the deadline"
     );
-    assert!(lifecycle_calls(&moto).is_empty(), "nothing completed");
+    assert!(moto.lifecycle_calls().is_empty(), "nothing completed");
 
     // What reached the topic: the same message, with the drain's progress as attributes.
     let received = sqs
@@ -506,7 +428,8 @@ async fn near_the_deadline_the_notification_is_republished_to_its_topic_and_the_
             json!({"records": [{"outcome": "completed", "ec2_instance_id": victim_ec2, "result": "CONTINUE", "reason": "Drained"}]})
         )
     );
-    let operations: Vec<Value> = lifecycle_calls(&moto)
+    let operations: Vec<Value> = moto
+        .lifecycle_calls()
         .iter()
         .map(|c| json!([c["operation"], c["outcome"]]))
         .collect();
@@ -580,12 +503,12 @@ async fn tasks_deactivating_stopping_or_deprovisioning_hold_the_drain_until_stop
         )
     );
     assert_eq!(
-        calls_of(&moto, "DescribeTasks"),
+        moto.calls_of("DescribeTasks"),
         4,
         "completed only on the poll that saw STOPPED, not on DEACTIVATING, STOPPING or DEPROVISIONING"
     );
     assert_eq!(
-        calls_of(&moto, "ListTasks"),
+        moto.calls_of("ListTasks"),
         8,
         "desired RUNNING and STOPPED, each poll"
     );
@@ -616,7 +539,7 @@ async fn under_injected_faults_the_drain_still_completes_once_and_never_before_t
         .timeout_config(lifecycle_drainer::sdk_timeouts())
         .build();
     let ecs = aws_sdk_ecs::Client::new(&sdk);
-    freeze_tasks(&moto);
+    moto.freeze_tasks();
     let hosts = cluster_with_tasks(&moto, &ecs, 2, 2).await;
     put_hook(&aws_sdk_autoscaling::Client::new(&sdk), 60).await;
     let Some((victim_arn, victim_ec2, victim_tasks)) = hosts.first().cloned() else {
@@ -654,7 +577,8 @@ async fn under_injected_faults_the_drain_still_completes_once_and_never_before_t
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let completed_early = lifecycle_calls(&moto)
+        let completed_early = moto
+            .lifecycle_calls()
             .iter()
             .any(|c| c["operation"] == "CompleteLifecycleAction");
         for task in &victim_tasks {
@@ -673,7 +597,8 @@ async fn under_injected_faults_the_drain_still_completes_once_and_never_before_t
             json!({"records": [{"outcome": "completed", "ec2_instance_id": victim_ec2, "result": "CONTINUE", "reason": "Drained"}]})
         )
     );
-    let accepted: Vec<Value> = lifecycle_calls(&moto)
+    let accepted: Vec<Value> = moto
+        .lifecycle_calls()
         .into_iter()
         .filter(|c| c["operation"] == "CompleteLifecycleAction" && c["outcome"] == "ok")
         .collect();

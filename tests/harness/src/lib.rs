@@ -9,6 +9,7 @@
 //! `make test` creates with moto installed.
 
 pub mod clock;
+pub mod lifecycle;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
