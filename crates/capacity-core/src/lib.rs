@@ -40,6 +40,7 @@ pub mod drain;
 mod error;
 mod instance;
 mod resources;
+pub mod scale_in;
 mod task;
 
 pub use assessment::{Assessment, assess};
