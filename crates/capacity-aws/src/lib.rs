@@ -23,6 +23,7 @@ mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod metrics;
+pub mod scale_in;
 
 pub use cluster::{
     ClusterReader, ClusterSnapshot, EcsReader, TaskDefinitionReader, TaskShapeCache, cluster_name,
