@@ -5,8 +5,8 @@
 use std::hint::black_box;
 
 use capacity_core::{
-    ContainerInstance, EniLimit, InstanceStatus, Resources, ScalePolicy, TaskShape, WorstCase,
-    cluster_capacity,
+    ContainerInstance, Demand, EniLimit, InstanceStatus, Resources, ScalePolicy, TaskShape,
+    UnplacedTasks, WorstCase, cluster_capacity, plan_scale_out,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -132,6 +132,23 @@ fn bench(c: &mut Criterion) {
     });
     c.bench_function("cluster capacity of 5000 instances", |b| {
         b.iter(|| cluster_capacity(black_box(&instances), black_box(&worst)))
+    });
+
+    // Issue 12's target: packing 1,000 unplaced tasks of 50 shapes under 1 ms.
+    let capacity = cluster_capacity(&instances, &worst).expect("generated input is valid");
+    let demand = Demand {
+        unplaced: shapes
+            .iter()
+            .map(|shape| UnplacedTasks {
+                service: shape.name.clone(),
+                shape: shape.clone(),
+                count: 20,
+            })
+            .collect(),
+        daemons: vec![TaskShape::new("daemon:1", 128, 256)],
+    };
+    c.bench_function("pack 1000 unplaced tasks of 50 shapes", |b| {
+        b.iter(|| plan_scale_out(black_box(&capacity), black_box(&demand), &policy))
     });
 }
 

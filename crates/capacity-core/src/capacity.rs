@@ -83,7 +83,11 @@ impl ResourceSlots {
     /// Static ports count 1 when none of the worst case's ports is taken, else 0: each
     /// static port admits one task per host, so a task with any static port fits at most
     /// once per host whatever else is free.
-    fn compute(resources: &Resources, eni: Option<u32>, worst: &WorstCase) -> ResourceSlots {
+    pub(crate) fn compute(
+        resources: &Resources,
+        eni: Option<u32>,
+        worst: &WorstCase,
+    ) -> ResourceSlots {
         let per = |remaining: u32, need: u32| (need > 0).then(|| remaining / need);
         let ports = |taken: &std::collections::BTreeSet<u16>,
                      need: &std::collections::BTreeSet<u16>| {
@@ -195,6 +199,23 @@ pub struct ClusterCapacity {
     pub per_resource: ResourceTotals,
     /// One explanation per input instance, in input order.
     pub instances: Vec<InstanceSlots>,
+    /// The worst case the figures are in.
+    pub worst_case: WorstCase,
+    /// What a new host of the cluster's largest registered type offers: the counted
+    /// instance with the most worst-case slots when empty (H), first among equals. `None`
+    /// when no instance is counted.
+    pub largest_host: Option<HostTemplate>,
+}
+
+/// An empty host of one registered instance type: what a new one would offer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTemplate {
+    /// `ecs.instance-type`, when known.
+    pub instance_type: Option<String>,
+    /// Its registered resources (ports: those the agent reserves).
+    pub registered: Resources,
+    /// Task ENI slots when empty, when the ENI limit is known.
+    pub eni_task_slots: Option<u32>,
 }
 
 impl ClusterCapacity {
@@ -233,7 +254,10 @@ pub fn cluster_capacity(
         counted_instances: 0,
         per_resource: ResourceTotals::default(),
         instances: Vec::with_capacity(instances.len()),
+        worst_case: worst.clone(),
+        largest_host: None,
     };
+    let mut largest: Option<(u32, u32, u32, usize)> = None;
     // An instance whose ENI limit is unknown has unbounded ENI slots; summing only the
     // known ones would understate the cluster's ENI capacity (and the book's formula with it).
     let mut eni_unbounded = false;
@@ -266,6 +290,14 @@ pub fn cluster_capacity(
             out.counted_instances += 1;
             out.container_capacity += u64::from(slots);
             out.largest_host_slots = out.largest_host_slots.max(slots_when_empty);
+            let key = (
+                slots_when_empty,
+                instance.registered.cpu,
+                instance.registered.memory_mib,
+            );
+            if largest.is_none_or(|(s, c, m, _)| key > (s, c, m)) {
+                largest = Some((key.0, key.1, key.2, index));
+            }
             out.per_resource.add(&per_resource);
         }
         out.instances.push(InstanceSlots {
@@ -280,6 +312,13 @@ pub fn cluster_capacity(
     if eni_unbounded {
         out.per_resource.eni = None;
     }
+    out.largest_host = largest
+        .and_then(|(.., index)| instances.get(index))
+        .map(|i| HostTemplate {
+            instance_type: i.instance_type.clone(),
+            registered: i.registered.clone(),
+            eni_task_slots: i.eni.map(|e| e.task_slots_when_empty()),
+        });
     if out.largest_host_slots > 0 {
         out.idle_host_capacity = out.container_capacity as f64 / f64::from(out.largest_host_slots);
     }

@@ -174,6 +174,8 @@ mod tests {
             counted_instances: 3,
             per_resource: ResourceTotals::default(),
             instances: Vec::new(),
+            worst_case: crate::WorstCase::default(),
+            largest_host: None,
         }
     }
 

@@ -41,17 +41,19 @@ mod error;
 mod instance;
 mod resources;
 pub mod scale_in;
+pub mod scale_out;
 mod task;
 
 pub use assessment::{Assessment, assess};
 pub use capacity::{
-    ClusterCapacity, Exclusion, InstanceSlots, Resource, ResourceSlots, ResourceTotals,
-    cluster_capacity,
+    ClusterCapacity, Exclusion, HostTemplate, InstanceSlots, Resource, ResourceSlots,
+    ResourceTotals, cluster_capacity,
 };
 pub use decision::{ScaleDecision, ScalePolicy};
 pub use error::CapacityError;
 pub use instance::{ContainerInstance, EniLimit, InstanceStatus};
 pub use resources::{EcsResource, ResourceValue, Resources};
+pub use scale_out::{Demand, ScaleOutPlan, UnplacedTasks, plan_scale_out};
 pub use task::{
     ContainerDefinition, NetworkMode, PortMapping, Protocol, TaskDefinition, TaskShape, WorstCase,
     parse_task_cpu, parse_task_memory,
