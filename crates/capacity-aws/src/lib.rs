@@ -1,7 +1,7 @@
 //! AWS I/O for the ECS capacity functions.
 //!
 //! One small trait per capability, implemented on the SDK clients, with in-memory fakes for
-//! tests ([`fake`]):
+//! tests (`fake`, behind the `fake` feature):
 //! * [`ClusterReader`]: every container instance of a cluster (ListContainerInstances page
 //!   by page, DescribeContainerInstances in batches of 100, concurrently with a bound), and
 //!   the task definitions in use (ACTIVE services' deployments, running tasks).
