@@ -1,0 +1,197 @@
+//! The handler: parse, read ECS within the budget, choose (pure), answer. Generic over
+//! [`InstanceTasks`].
+//!
+//! Its one Lambda error type is `Permanent.InvalidEvent`, for a payload that is not Auto
+//! Scaling's. Auto Scaling treats an error like an empty answer: it invokes the function
+//! again a little later, and the scale-in waits (see docs/scale-in-chooser.md). Everything
+//! else answers: an ECS read that fails or overruns the budget is not an error but the
+//! group's own suggestions, so a slow or failing ECS never blocks a scale-in.
+
+use std::time::Instant;
+
+use capacity_aws::error_chain;
+use capacity_aws::scale_in::InstanceTasks;
+use capacity_core::scale_in::{DrainCost, ScaleInChoice, choose};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::config::Config;
+use crate::event::{self, EventError, TerminationPolicyResponse};
+
+/// What the handler needs, built once per process and reused across warm invocations.
+pub struct Deps<R> {
+    pub reader: R,
+    pub config: Config,
+}
+
+/// What the ranking was based on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Basis {
+    /// The tasks on each suggested instance, read from ECS within the budget.
+    Ecs,
+    /// ECS was not read in time (or failed): the group's own suggestions, in its order.
+    GroupOrder { reason: String },
+    /// Nothing was asked (or nothing suggested for what was asked): no read.
+    NothingAsked,
+}
+
+impl Basis {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Basis::Ecs => "ecs",
+            Basis::GroupOrder { .. } => "group_order",
+            Basis::NothingAsked => "nothing_asked",
+        }
+    }
+}
+
+/// One invocation's result: the answer, and how it was reached (for logs and tests).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub response: TerminationPolicyResponse,
+    pub choice: ScaleInChoice,
+    pub basis: Basis,
+}
+
+/// Why an invocation failed: only a payload that is not Auto Scaling's.
+#[derive(Debug, Error)]
+pub enum HandlerError {
+    #[error(transparent)]
+    Event(#[from] EventError),
+}
+
+impl HandlerError {
+    /// The Lambda error type, in the vocabulary of the other two functions.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            HandlerError::Event(_) => "Permanent.InvalidEvent",
+        }
+    }
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(err: HandlerError) -> lambda_runtime::Diagnostic {
+        tracing::error!(error = %err, error_type = err.error_type(), "invocation failed");
+        lambda_runtime::Diagnostic {
+            error_type: err.error_type().to_owned(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+/// Handles one invocation: parse the payload, read the tasks of the suggested instances
+/// within `config.read_budget`, choose, answer.
+pub async fn handle<R: InstanceTasks>(
+    payload: Value,
+    deps: &Deps<R>,
+) -> Result<Outcome, HandlerError> {
+    let input = event::parse(payload)?;
+    let (capacity, suggested) = input.to_core();
+    // Only the instances some entry can take are read, each once.
+    let mut to_read: Vec<String> = Vec::new();
+    for instance in &suggested {
+        let wanted = capacity.iter().any(|c| {
+            c.capacity > 0
+                && c.availability_zone == instance.availability_zone
+                && c.market_option == instance.market_option
+        });
+        if wanted && !to_read.contains(&instance.instance_id) {
+            to_read.push(instance.instance_id.clone());
+        }
+    }
+    let cluster = deps.config.cluster.as_str();
+    let started = Instant::now();
+    let (basis, counts) = if to_read.is_empty() {
+        (Basis::NothingAsked, None)
+    } else {
+        let read = deps.reader.instance_tasks(cluster, &to_read);
+        match tokio::time::timeout(deps.config.read_budget, read).await {
+            Ok(Ok(counts)) => (Basis::Ecs, Some(counts)),
+            Ok(Err(err)) => (
+                Basis::GroupOrder {
+                    reason: format!("ECS read failed: {}", error_chain(&err)),
+                },
+                None,
+            ),
+            Err(_) => (
+                Basis::GroupOrder {
+                    reason: format!(
+                        "ECS not read within the budget of {} ms",
+                        deps.config.read_budget.as_millis()
+                    ),
+                },
+                None,
+            ),
+        }
+    };
+    let read_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let choice = choose(&capacity, &suggested, |id| match &counts {
+        Some(counts) => counts
+            .get(id)
+            .map_or(DrainCost::NotInCluster, |tasks| DrainCost::Tasks(*tasks)),
+        None => DrainCost::Unknown,
+    });
+    let response = TerminationPolicyResponse {
+        instance_ids: choice.instance_ids(),
+    };
+    log(&input, &choice, &basis, cluster, read_ms, &response);
+    Ok(Outcome {
+        response,
+        choice,
+        basis,
+    })
+}
+
+fn log(
+    input: &event::TerminationPolicyInput,
+    choice: &ScaleInChoice,
+    basis: &Basis,
+    cluster: &str,
+    read_ms: u64,
+    response: &TerminationPolicyResponse,
+) {
+    let group = input.auto_scaling_group_name.as_deref().unwrap_or("");
+    let cause = input.cause.as_deref().unwrap_or("");
+    if let Basis::GroupOrder { reason } = basis {
+        tracing::warn!(
+            cluster,
+            auto_scaling_group_name = group,
+            reason = %reason,
+            read_ms,
+            "ECS not read in time: answering with the group's own suggestions"
+        );
+    }
+    for shortfall in &choice.shortfalls {
+        tracing::warn!(
+            cluster,
+            auto_scaling_group_name = group,
+            availability_zone = %shortfall.availability_zone,
+            market_option = %shortfall.market_option,
+            asked = shortfall.asked,
+            suggested = shortfall.suggested,
+            "fewer instances suggested than asked: answering every one"
+        );
+    }
+    let costs: Vec<String> = choice
+        .chosen
+        .iter()
+        .map(|c| match c.cost {
+            DrainCost::NotInCluster => format!("{} not in cluster", c.instance_id),
+            DrainCost::Tasks(n) => format!("{} {n} tasks", c.instance_id),
+            DrainCost::Unknown => format!("{} unknown", c.instance_id),
+        })
+        .collect();
+    tracing::info!(
+        cluster,
+        auto_scaling_group_name = group,
+        cause,
+        has_more_instances = input.has_more_instances.unwrap_or(false),
+        asked = input.asked(),
+        suggested = input.instances.len(),
+        basis = basis.as_str(),
+        read_ms,
+        instance_ids = %response.instance_ids.join(","),
+        chosen = %costs.join(", "),
+        "scale-in instances chosen"
+    );
+}

@@ -1,0 +1,30 @@
+//! The Lambda entry point: init tracing, read the configuration, build the ECS client once,
+//! then hand every invocation to [`scale_in_chooser::handle`] and answer its `InstanceIDs`.
+
+use capacity_aws::scale_in::EcsInstanceTasks;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use scale_in_chooser::{Config, Deps, handle, sdk_timeouts};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env().inspect_err(|err| {
+        tracing::error!(error = %err, "invalid configuration");
+    })?;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(sdk_timeouts(config.read_budget))
+        .load()
+        .await;
+    let deps = Deps {
+        reader: EcsInstanceTasks::new(aws_sdk_ecs::Client::new(&sdk)),
+        config,
+    };
+    let deps = &deps;
+    run(service_fn(move |event: LambdaEvent<Value>| async move {
+        handle(event.payload, deps)
+            .await
+            .map(|outcome| outcome.response)
+    }))
+    .await
+}
