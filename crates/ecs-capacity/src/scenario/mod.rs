@@ -1,0 +1,72 @@
+//! Scenario files for `ecs-capacity simulate`: YAML or JSON (JSON is read as YAML), checked
+//! field by field. Every error names the line and the field.
+//!
+//! The format is documented in the README; the two embedded scenarios are complete examples.
+//!
+//! `file` is the format as written, `parse` checks it into the `model` the simulator runs.
+
+mod file;
+mod model;
+mod parse;
+
+use thiserror::Error;
+
+pub use model::{
+    Action, Alarm, Asg, Change, ChangeKind, Comparison, InstanceType, Metric, MissingData,
+    PolicyKind, Scenario, Service, Statistic, Strategy,
+};
+pub use parse::parse;
+
+/// The book's chapter 12 walk-through: one t2.micro, a service going 1 → 2 → 1.
+pub const BOOK: &str = include_str!("../../scenarios/book.yaml");
+/// A day of diurnal load on mixed instance sizes, with a spike and a rolling deployment.
+pub const DIURNAL: &str = include_str!("../../scenarios/diurnal.yaml");
+
+/// The embedded scenarios by name.
+pub const EMBEDDED: [(&str, &str); 2] = [("book", BOOK), ("diurnal", DIURNAL)];
+
+/// Why a scenario cannot be used.
+#[derive(Debug, Error)]
+pub enum ScenarioError {
+    #[error("{file}: {message}")]
+    Syntax { file: String, message: String },
+    #[error("{file}{}: {field}: {message}", at_line(*.line))]
+    Invalid {
+        file: String,
+        line: u64,
+        field: String,
+        message: String,
+    },
+}
+
+fn at_line(line: u64) -> String {
+    if line == 0 {
+        String::new()
+    } else {
+        format!(":{line}")
+    }
+}
+
+/// Loads a scenario: the name of an embedded one, or a file path.
+pub fn load(name_or_path: &str) -> Result<Scenario, LoadError> {
+    if let Some((name, text)) = EMBEDDED.iter().find(|(n, _)| *n == name_or_path) {
+        return Ok(parse(&format!("<embedded {name}>"), text)?);
+    }
+    let text = std::fs::read_to_string(name_or_path).map_err(|source| LoadError::Read {
+        file: name_or_path.to_owned(),
+        source,
+    })?;
+    Ok(parse(name_or_path, &text)?)
+}
+
+#[derive(Debug, Error)]
+pub enum LoadError {
+    #[error("cannot read scenario {file} (embedded scenarios: book, diurnal)")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+}

@@ -1,0 +1,297 @@
+//! The validated model the simulator runs: the scenario, its group, services and changes,
+//! and the alarms with the scaling policies they trigger.
+
+use capacity_core::{ScalePolicy, TaskShape};
+use serde::Deserialize;
+
+/// The placement strategy of the simulated ECS scheduler.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Fill the instance with the least free memory first.
+    #[default]
+    Binpack,
+    /// Spread each service's tasks across instances.
+    Spread,
+}
+
+/// Which scale-out policy the simulated Auto Scaling group has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyKind {
+    /// The book: alarm on ContainerCapacity below the headroom, simple policy +1, cooldown.
+    #[default]
+    Book,
+    /// Alarm on HostsToAdd above 0, step policy adding that many hosts, instance warmup;
+    /// HostsToAdd as capacity-calculator publishes it (hosts to restore the headroom).
+    HostsToAdd,
+    /// What-if: as `hosts-to-add`, but HostsToAdd also sizes for the tasks the services
+    /// could not place (each counted as one worst-case task). Not what the calculator does.
+    HostsToAddPending,
+}
+
+impl PolicyKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            PolicyKind::Book => "book ±1",
+            PolicyKind::HostsToAdd => "hosts-to-add",
+            PolicyKind::HostsToAddPending => "hosts-to-add+pending",
+        }
+    }
+}
+
+/// How CloudWatch aggregates the datapoints of one period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Statistic {
+    Minimum,
+    Maximum,
+    Average,
+}
+
+/// The alarm's comparison operator (CloudWatch's names, or the symbols).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Comparison {
+    #[serde(rename = "GreaterThanThreshold", alias = ">")]
+    Greater,
+    #[serde(rename = "GreaterThanOrEqualToThreshold", alias = ">=")]
+    GreaterOrEqual,
+    #[serde(rename = "LessThanThreshold", alias = "<")]
+    Less,
+    #[serde(rename = "LessThanOrEqualToThreshold", alias = "<=")]
+    LessOrEqual,
+}
+
+impl Comparison {
+    pub fn breaches(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::Greater => value > threshold,
+            Comparison::GreaterOrEqual => value >= threshold,
+            Comparison::Less => value < threshold,
+            Comparison::LessOrEqual => value <= threshold,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Greater => ">",
+            Comparison::GreaterOrEqual => ">=",
+            Comparison::Less => "<",
+            Comparison::LessOrEqual => "<=",
+        }
+    }
+}
+
+/// CloudWatch's TreatMissingData.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MissingData {
+    /// Keep the current state.
+    Ignore,
+    /// Missing: INSUFFICIENT_DATA when every period of the window is missing.
+    Missing,
+    Breaching,
+    NotBreaching,
+}
+
+/// The metric an alarm watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    ContainerCapacity,
+    IdleHostCapacity,
+    HostsToAdd,
+}
+
+impl Metric {
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::ContainerCapacity => "ContainerCapacity",
+            Metric::IdleHostCapacity => "IdleHostCapacity",
+            Metric::HostsToAdd => "HostsToAdd",
+        }
+    }
+}
+
+/// A CloudWatch alarm with the scaling policy it triggers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Alarm {
+    pub name: &'static str,
+    pub metric: Metric,
+    pub period: u64,
+    pub evaluation_periods: u32,
+    pub datapoints_to_alarm: u32,
+    pub statistic: Statistic,
+    pub comparison: Comparison,
+    pub threshold: f64,
+    pub missing_data: MissingData,
+    pub action: Action,
+}
+
+/// What an alarm in ALARM does to the Auto Scaling group's desired capacity.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Action {
+    /// A simple scaling policy: change by `adjustment`, then ignore alarms for `cooldown`.
+    Simple { adjustment: i64, cooldown: u64 },
+    /// A step policy adding as many hosts as the breaching metric value (HostsToAdd), with
+    /// instances warming up for `warmup` counted as already added.
+    StepByMetric { warmup: u64 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceType {
+    pub name: String,
+    pub cpu: u32,
+    pub memory_mib: u32,
+    pub gpus: u32,
+    pub max_enis: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asg {
+    pub min: u32,
+    pub max: u32,
+    pub desired: u32,
+    /// Indexes into [`Scenario::instance_types`], launched in turn.
+    pub launch_types: Vec<usize>,
+    pub launch_delay: u64,
+    /// The termination lifecycle hook's timeout; `None`: no hook, instances die at once.
+    pub hook_timeout: Option<u64>,
+}
+
+/// What happens to a service's desired count or task definition.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeKind {
+    Step(u32),
+    Ramp { to: u32, until: u64 },
+    Deploy(TaskShape),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub at: u64,
+    pub kind: ChangeKind,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub shape: TaskShape,
+    pub desired: u32,
+    pub minimum_healthy_percent: u32,
+    pub maximum_percent: u32,
+    pub changes: Vec<Change>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration: u64,
+    pub step: u64,
+    pub instance_types: Vec<InstanceType>,
+    pub asg: Asg,
+    pub strategy: Strategy,
+    pub task_start: u64,
+    pub task_stop: u64,
+    pub services: Vec<Service>,
+    pub policy: PolicyKind,
+    pub headroom: ScalePolicy,
+    pub scale_out: Alarm,
+    pub scale_in: Alarm,
+    pub flap_window: u64,
+    /// The calculator also runs every this many seconds (0: on container instance events only).
+    pub calculator_schedule: u64,
+    /// The settings as written, so that `with_policy` can rebuild the alarms.
+    pub(super) scaling: ScalingSettings,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ScalingSettings {
+    pub(super) out: AlarmSettings,
+    pub(super) r#in: AlarmSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct AlarmSettings {
+    pub(super) period: u64,
+    pub(super) evaluation_periods: u32,
+    pub(super) datapoints_to_alarm: Option<u32>,
+    pub(super) statistic: Option<Statistic>,
+    pub(super) comparison: Option<Comparison>,
+    pub(super) threshold: Option<f64>,
+    pub(super) missing_data: MissingData,
+    pub(super) cooldown: u64,
+    pub(super) warmup: Option<u64>,
+}
+
+impl Scenario {
+    /// The same scenario with another scale-out policy (for `--compare`).
+    pub fn with_policy(&self, policy: PolicyKind) -> Scenario {
+        let mut s = self.clone();
+        s.policy = policy;
+        s.scale_out = scale_out_alarm(policy, s.headroom, &s.scaling.out, s.asg.launch_delay);
+        s
+    }
+}
+
+pub(super) fn scale_out_alarm(
+    policy: PolicyKind,
+    headroom: ScalePolicy,
+    a: &AlarmSettings,
+    launch_delay: u64,
+) -> Alarm {
+    let datapoints_to_alarm = a.datapoints_to_alarm.unwrap_or(a.evaluation_periods);
+    match policy {
+        PolicyKind::Book => Alarm {
+            name: "scale-out",
+            metric: Metric::ContainerCapacity,
+            period: a.period,
+            evaluation_periods: a.evaluation_periods,
+            datapoints_to_alarm,
+            statistic: a.statistic.unwrap_or(Statistic::Minimum),
+            comparison: a.comparison.unwrap_or(Comparison::Less),
+            threshold: a.threshold.unwrap_or(f64::from(headroom.headroom())),
+            missing_data: a.missing_data,
+            action: Action::Simple {
+                adjustment: 1,
+                cooldown: a.cooldown,
+            },
+        },
+        PolicyKind::HostsToAdd | PolicyKind::HostsToAddPending => Alarm {
+            name: "scale-out",
+            metric: Metric::HostsToAdd,
+            period: a.period,
+            evaluation_periods: a.evaluation_periods,
+            datapoints_to_alarm,
+            // The alarm watches another metric, so the book's comparison and threshold
+            // (on ContainerCapacity) do not carry over: HostsToAdd > 0, worst value.
+            statistic: Statistic::Maximum,
+            comparison: Comparison::Greater,
+            threshold: 0.0,
+            missing_data: a.missing_data,
+            action: Action::StepByMetric {
+                warmup: a.warmup.unwrap_or(launch_delay + 60),
+            },
+        },
+    }
+}
+
+/// The scale-in alarm, the same under every scale-out policy: IdleHostCapacity above 1
+/// (by default), simple policy -1 with cooldown.
+pub(super) fn scale_in_alarm(a: &AlarmSettings) -> Alarm {
+    Alarm {
+        name: "scale-in",
+        metric: Metric::IdleHostCapacity,
+        period: a.period,
+        evaluation_periods: a.evaluation_periods,
+        datapoints_to_alarm: a.datapoints_to_alarm.unwrap_or(a.evaluation_periods),
+        statistic: a.statistic.unwrap_or(Statistic::Minimum),
+        comparison: a.comparison.unwrap_or(Comparison::Greater),
+        threshold: a.threshold.unwrap_or(1.0),
+        missing_data: a.missing_data,
+        action: Action::Simple {
+            adjustment: -1,
+            cooldown: a.cooldown,
+        },
+    }
+}

@@ -1,0 +1,570 @@
+//! Parsing and validation: the file format read by serde, then checked section by section
+//! into the model. Every error names the line and the field.
+
+use std::collections::BTreeMap;
+
+use capacity_core::{ScalePolicy, TaskShape};
+use serde_saphyr::Spanned;
+
+use super::ScenarioError;
+use super::file::{
+    AlarmFile, AsgFile, CalculatorFile, ChangeFile, InstanceTypeFile, ScalingFile, ScenarioFile,
+    ServiceFile, TaskFile,
+};
+use super::model::{
+    Alarm, AlarmSettings, Asg, Change, ChangeKind, InstanceType, MissingData, PolicyKind,
+    ScalingSettings, Scenario, Service, scale_in_alarm, scale_out_alarm,
+};
+use crate::duration::Secs;
+
+struct Checker<'a> {
+    file: &'a str,
+}
+
+impl Checker<'_> {
+    fn err(
+        &self,
+        line: u64,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> ScenarioError {
+        ScenarioError::Invalid {
+            file: self.file.to_owned(),
+            line,
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+fn line<T>(s: &Spanned<T>) -> u64 {
+    s.referenced.line()
+}
+
+/// Parses and validates a scenario. `file` names it in errors.
+pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let raw = syntax(file, text)?;
+    let c = Checker { file };
+    let (step, duration) = timing(&c, &raw.step, &raw.duration)?;
+    let instance_types = instance_types(&c, &raw.instance_types)?;
+    let asg = asg(&c, &raw.asg, &instance_types)?;
+    let services = services(&c, &raw.services, &instance_types, duration)?;
+    let scaling = scaling(&c, &raw.scaling, step, asg.launch_delay)?;
+    let calculator_schedule = calculator(&c, &raw.calculator, step)?;
+    Ok(Scenario {
+        name: raw.name,
+        description: raw.description,
+        seed: raw.seed,
+        duration,
+        step,
+        instance_types,
+        asg,
+        strategy: raw.ecs.strategy,
+        task_start: raw.ecs.task_start.map_or(30, |s| s.0),
+        task_stop: raw.ecs.task_stop.map_or(30, |s| s.0),
+        services,
+        policy: scaling.policy,
+        headroom: scaling.headroom,
+        scale_out: scaling.scale_out,
+        scale_in: scaling.scale_in,
+        flap_window: scaling.flap_window,
+        calculator_schedule,
+        scaling: scaling.settings,
+    })
+}
+
+/// The file as serde reads it; a syntax error (or an unknown or mistyped field) names the
+/// file only, as the message has the line.
+fn syntax(file: &str, text: &str) -> Result<ScenarioFile, ScenarioError> {
+    serde_saphyr::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        ScenarioError::Syntax {
+            file: file.to_owned(),
+            message: message
+                .strip_prefix("error: ")
+                .unwrap_or(&message)
+                .to_owned(),
+        }
+    })
+}
+
+/// The simulation step and the scenario's duration, a whole number of steps.
+fn timing(
+    c: &Checker,
+    step: &Spanned<Secs>,
+    duration: &Spanned<Secs>,
+) -> Result<(u64, u64), ScenarioError> {
+    let step_line = line(step);
+    let step = step.value.0;
+    if step == 0 || step > 3600 {
+        return Err(c.err(step_line, "step", "must be between 1s and 1h"));
+    }
+    let duration_line = line(duration);
+    let duration = duration.value.0;
+    if duration == 0 || duration > 31 * 86_400 {
+        return Err(c.err(duration_line, "duration", "must be between 1s and 31 days"));
+    }
+    if !duration.is_multiple_of(step) {
+        return Err(c.err(
+            duration_line,
+            "duration",
+            format!(
+                "{} is not a multiple of step {}",
+                Secs(duration),
+                Secs(step)
+            ),
+        ));
+    }
+    Ok((step, duration))
+}
+
+fn instance_types(
+    c: &Checker,
+    raw: &Spanned<BTreeMap<String, Spanned<InstanceTypeFile>>>,
+) -> Result<Vec<InstanceType>, ScenarioError> {
+    let mut instance_types = Vec::new();
+    for (name, spec) in &raw.value {
+        let field = format!("instance_types.{name}");
+        if spec.value.cpu == 0 || spec.value.memory == 0 {
+            return Err(c.err(
+                line(spec),
+                field,
+                "cpu and memory must both be above 0 (CPU units and MiB ECS registers)",
+            ));
+        }
+        if spec.value.max_enis == Some(0) {
+            return Err(c.err(
+                line(spec),
+                format!("{field}.max_enis"),
+                "must be at least 1 (the primary ENI)",
+            ));
+        }
+        instance_types.push(InstanceType {
+            name: name.clone(),
+            cpu: spec.value.cpu,
+            memory_mib: spec.value.memory,
+            gpus: spec.value.gpus,
+            max_enis: spec.value.max_enis,
+        });
+    }
+    if instance_types.is_empty() {
+        return Err(c.err(
+            line(raw),
+            "instance_types",
+            "needs at least one instance type",
+        ));
+    }
+    Ok(instance_types)
+}
+
+fn asg(
+    c: &Checker,
+    raw: &Spanned<AsgFile>,
+    instance_types: &[InstanceType],
+) -> Result<Asg, ScenarioError> {
+    let asg = &raw.value;
+    let asg_line = line(raw);
+    if asg.max == 0 || asg.max > 1000 {
+        return Err(c.err(asg_line, "asg.max", "must be between 1 and 1000"));
+    }
+    if asg.min > asg.max {
+        return Err(c.err(
+            asg_line,
+            "asg.min",
+            format!("{} is above asg.max {}", asg.min, asg.max),
+        ));
+    }
+    if asg.desired < asg.min || asg.desired > asg.max {
+        return Err(c.err(
+            asg_line,
+            "asg.desired",
+            format!(
+                "{} is outside asg.min..asg.max ({}..{})",
+                asg.desired, asg.min, asg.max
+            ),
+        ));
+    }
+    if asg.instance_types.is_empty() {
+        return Err(c.err(
+            asg_line,
+            "asg.instance_types",
+            "needs at least one instance type",
+        ));
+    }
+    let mut launch_types = Vec::new();
+    for (i, t) in asg.instance_types.iter().enumerate() {
+        let index = instance_types
+            .iter()
+            .position(|it| it.name == t.value)
+            .ok_or_else(|| {
+                let known: Vec<&str> = instance_types.iter().map(|it| it.name.as_str()).collect();
+                c.err(
+                    line(t),
+                    format!("asg.instance_types[{i}]"),
+                    format!(
+                        "unknown instance type {:?} (defined: {})",
+                        t.value,
+                        known.join(", ")
+                    ),
+                )
+            })?;
+        launch_types.push(index);
+    }
+    if let Some(hook) = &asg.lifecycle_hook
+        && !(30..=7200).contains(&hook.timeout.0)
+    {
+        return Err(c.err(
+            asg_line,
+            "asg.lifecycle_hook.timeout",
+            "must be between 30s and 2h (Auto Scaling's heartbeat timeout range)",
+        ));
+    }
+    Ok(Asg {
+        min: asg.min,
+        max: asg.max,
+        desired: asg.desired,
+        launch_types,
+        launch_delay: asg.launch_delay.0,
+        hook_timeout: asg.lifecycle_hook.as_ref().map(|h| h.timeout.0),
+    })
+}
+
+fn services(
+    c: &Checker,
+    raw: &Spanned<Vec<Spanned<ServiceFile>>>,
+    instance_types: &[InstanceType],
+    duration: u64,
+) -> Result<Vec<Service>, ScenarioError> {
+    if raw.value.is_empty() {
+        return Err(c.err(line(raw), "services", "needs at least one service"));
+    }
+    let mut services = Vec::new();
+    for (i, s) in raw.value.iter().enumerate() {
+        let base = format!("services[{i}]");
+        if services.iter().any(|o: &Service| o.name == s.value.name) {
+            return Err(c.err(
+                line(s),
+                format!("{base}.name"),
+                format!("service {:?} is defined twice", s.value.name),
+            ));
+        }
+        services.push(service(c, s, &base, instance_types, duration)?);
+    }
+    Ok(services)
+}
+
+/// One service; `base` is its field (`services[i]`).
+fn service(
+    c: &Checker,
+    raw: &Spanned<ServiceFile>,
+    base: &str,
+    instance_types: &[InstanceType],
+    duration: u64,
+) -> Result<Service, ScenarioError> {
+    let svc_line = line(raw);
+    let s = &raw.value;
+    let shape = task_shape(
+        c,
+        instance_types,
+        line(&s.task),
+        &format!("{base}.task"),
+        &s.name,
+        1,
+        &s.task.value,
+    )?;
+    if s.maximum_percent < 100 || s.maximum_percent > 400 {
+        return Err(c.err(
+            svc_line,
+            format!("{base}.maximum_percent"),
+            "must be between 100 and 400",
+        ));
+    }
+    if s.minimum_healthy_percent > 100 {
+        return Err(c.err(
+            svc_line,
+            format!("{base}.minimum_healthy_percent"),
+            "must be between 0 and 100",
+        ));
+    }
+    let mut changes = Vec::new();
+    // Revision 1 is the service's task; each deployment makes the next one.
+    let mut revision = 1;
+    let mut last_at = 0;
+    for (j, ch) in s.changes.iter().enumerate() {
+        let field = format!("{base}.changes[{j}]");
+        let at = ch.value.at;
+        if at.0 > duration {
+            return Err(c.err(
+                line(ch),
+                format!("{field}.at"),
+                format!("{at} is after the end of the scenario"),
+            ));
+        }
+        if at.0 < last_at {
+            return Err(c.err(
+                line(ch),
+                format!("{field}.at"),
+                "changes must be in time order",
+            ));
+        }
+        last_at = at.0;
+        let kind = change(
+            c,
+            ch,
+            &field,
+            instance_types,
+            duration,
+            &s.name,
+            revision + 1,
+        )?;
+        match kind {
+            // The next change comes after the ramp.
+            ChangeKind::Ramp { until, .. } => last_at = until,
+            ChangeKind::Deploy(_) => revision += 1,
+            ChangeKind::Step(_) => {}
+        }
+        changes.push(Change { at: at.0, kind });
+    }
+    Ok(Service {
+        name: s.name.clone(),
+        shape,
+        desired: s.desired,
+        minimum_healthy_percent: s.minimum_healthy_percent,
+        maximum_percent: s.maximum_percent,
+        changes,
+    })
+}
+
+/// What one change does; a deployment makes revision `next_revision` of `service`.
+fn change(
+    c: &Checker,
+    raw: &Spanned<ChangeFile>,
+    field: &str,
+    instance_types: &[InstanceType],
+    duration: u64,
+    service: &str,
+    next_revision: u32,
+) -> Result<ChangeKind, ScenarioError> {
+    let ch_line = line(raw);
+    let ch = &raw.value;
+    Ok(match (ch.desired, ch.ramp_to, &ch.deploy) {
+        (Some(d), None, None) => {
+            if ch.until.is_some() {
+                return Err(c.err(
+                    ch_line,
+                    format!("{field}.until"),
+                    "only a ramp (ramp_to) has an end",
+                ));
+            }
+            ChangeKind::Step(d)
+        }
+        (None, Some(to), None) => {
+            let until = ch.until.ok_or_else(|| {
+                c.err(
+                    ch_line,
+                    format!("{field}.until"),
+                    "a ramp needs the time it ends",
+                )
+            })?;
+            if until.0 <= ch.at.0 || until.0 > duration {
+                return Err(c.err(
+                    ch_line,
+                    format!("{field}.until"),
+                    "must be after `at` and within the scenario",
+                ));
+            }
+            ChangeKind::Ramp { to, until: until.0 }
+        }
+        (None, None, Some(task)) => ChangeKind::Deploy(task_shape(
+            c,
+            instance_types,
+            line(task),
+            &format!("{field}.deploy"),
+            service,
+            next_revision,
+            &task.value,
+        )?),
+        _ => {
+            return Err(c.err(
+                ch_line,
+                field,
+                "needs exactly one of desired, ramp_to (with until) or deploy",
+            ));
+        }
+    })
+}
+
+/// The scaling section, checked: the policy, the headroom and both alarms.
+struct Scaling {
+    policy: PolicyKind,
+    headroom: ScalePolicy,
+    scale_out: Alarm,
+    scale_in: Alarm,
+    flap_window: u64,
+    settings: ScalingSettings,
+}
+
+fn scaling(
+    c: &Checker,
+    raw: &Spanned<ScalingFile>,
+    step: u64,
+    launch_delay: u64,
+) -> Result<Scaling, ScenarioError> {
+    let sc = &raw.value;
+    let headroom = ScalePolicy::new(sc.headroom)
+        .map_err(|e| c.err(line(raw), "scaling.headroom", e.to_string()))?;
+    let out = alarm_settings(c, step, &sc.scale_out, "scaling.scale_out", 1)?;
+    let r#in = alarm_settings(c, step, &sc.scale_in, "scaling.scale_in", 5)?;
+    if sc.scale_in.value.warmup.is_some() {
+        return Err(c.err(
+            line(&sc.scale_in),
+            "scaling.scale_in.warmup",
+            "only the scale-out step policy has an instance warmup",
+        ));
+    }
+    Ok(Scaling {
+        policy: sc.policy,
+        headroom,
+        scale_out: scale_out_alarm(sc.policy, headroom, &out, launch_delay),
+        scale_in: scale_in_alarm(&r#in),
+        flap_window: sc.flap_window.map_or(900, |s| s.0),
+        settings: ScalingSettings { out, r#in },
+    })
+}
+
+/// How often the calculator also runs on its schedule, a whole number of steps.
+fn calculator(c: &Checker, raw: &Spanned<CalculatorFile>, step: u64) -> Result<u64, ScenarioError> {
+    let schedule = raw.value.schedule.map_or(60, |s| s.0);
+    if !schedule.is_multiple_of(step) {
+        return Err(c.err(
+            line(raw),
+            "calculator.schedule",
+            format!(
+                "{} must be a multiple of the simulation step {}",
+                Secs(schedule),
+                Secs(step)
+            ),
+        ));
+    }
+    Ok(schedule)
+}
+
+fn alarm_settings(
+    c: &Checker,
+    step: u64,
+    a: &Spanned<AlarmFile>,
+    field: &str,
+    default_evaluation_periods: u32,
+) -> Result<AlarmSettings, ScenarioError> {
+    let l = line(a);
+    let a = &a.value;
+    let period = a.period.map_or(60, |p| p.0);
+    if period < step || !period.is_multiple_of(step) {
+        return Err(c.err(
+            l,
+            format!("{field}.period"),
+            format!(
+                "{} must be a multiple of the simulation step {}",
+                Secs(period),
+                Secs(step)
+            ),
+        ));
+    }
+    if ![10, 30].contains(&period) && !period.is_multiple_of(60) {
+        return Err(c.err(
+            l,
+            format!("{field}.period"),
+            "CloudWatch takes 10s, 30s or a multiple of 60s",
+        ));
+    }
+    let evaluation_periods = a.evaluation_periods.unwrap_or(default_evaluation_periods);
+    if evaluation_periods == 0 || evaluation_periods > 100 {
+        return Err(c.err(
+            l,
+            format!("{field}.evaluation_periods"),
+            "must be between 1 and 100",
+        ));
+    }
+    if let Some(m) = a.datapoints_to_alarm
+        && (m == 0 || m > evaluation_periods)
+    {
+        return Err(c.err(
+            l,
+            format!("{field}.datapoints_to_alarm"),
+            format!("must be between 1 and evaluation_periods ({evaluation_periods})"),
+        ));
+    }
+    if let Some(t) = a.threshold
+        && !t.is_finite()
+    {
+        return Err(c.err(l, format!("{field}.threshold"), "must be a finite number"));
+    }
+    Ok(AlarmSettings {
+        period,
+        evaluation_periods,
+        datapoints_to_alarm: a.datapoints_to_alarm,
+        statistic: a.statistic,
+        comparison: a.comparison,
+        threshold: a.threshold,
+        missing_data: a.missing_data.unwrap_or(MissingData::Ignore),
+        cooldown: a.cooldown.map_or(300, |s| s.0),
+        warmup: a.warmup.map(|s| s.0),
+    })
+}
+
+fn task_shape(
+    c: &Checker,
+    types: &[InstanceType],
+    line: u64,
+    field: &str,
+    service: &str,
+    revision: u32,
+    t: &TaskFile,
+) -> Result<TaskShape, ScenarioError> {
+    let fits = |ty: &InstanceType| {
+        ty.cpu >= t.cpu
+            && ty.memory_mib >= t.memory
+            && ty.gpus >= t.gpus
+            && (!t.awsvpc || ty.max_enis.is_none_or(|m| m >= 2))
+    };
+    if !types.iter().any(fits) {
+        return Err(c.err(
+            line,
+            field,
+            format!(
+                "{} CPU units / {} MiB / {} GPU(s){} fits on no instance type of the scenario",
+                t.cpu,
+                t.memory,
+                t.gpus,
+                if t.awsvpc { " / 1 ENI" } else { "" }
+            ),
+        ));
+    }
+    if t.cpu == 0 && t.memory == 0 {
+        return Err(c.err(
+            line,
+            field,
+            "a task must reserve CPU units or memory (cpu, memory)",
+        ));
+    }
+    if let Some(p) = t.ports.iter().chain(&t.udp_ports).find(|p| **p == 0) {
+        return Err(c.err(
+            line,
+            format!("{field}.ports"),
+            format!("{p} is not a static host port (leave dynamic ports out)"),
+        ));
+    }
+    if t.awsvpc && !(t.ports.is_empty() && t.udp_ports.is_empty()) {
+        return Err(c.err(
+            line,
+            format!("{field}.ports"),
+            "awsvpc tasks take an ENI, not host ports",
+        ));
+    }
+    let mut shape = TaskShape::new(format!("{service}:{revision}"), t.cpu, t.memory);
+    shape.gpus = t.gpus;
+    shape.ports_tcp.extend(t.ports.iter().copied());
+    shape.ports_udp.extend(t.udp_ports.iter().copied());
+    shape.awsvpc = t.awsvpc;
+    Ok(shape)
+}

@@ -1,0 +1,111 @@
+//! The capacity calculator as the simulation runs it: the container instances as ECS
+//! describes them, the worst-case task, capacity-core's assessment, and the datapoints it
+//! publishes (ContainerCapacity, IdleHostCapacity, HostsToAdd).
+
+use std::collections::BTreeSet;
+
+use capacity_core::{
+    CapacityError, ClusterCapacity, ContainerInstance, EniLimit, InstanceStatus, Resources,
+    ScalePolicy, TaskShape, WorstCase, cluster_capacity,
+};
+
+use super::{Datapoint, InstState, RESERVED_PORTS, Sim};
+use crate::scenario::PolicyKind;
+
+impl Sim<'_> {
+    /// The container instances as ECS would describe them now.
+    fn container_instances(&self) -> Vec<ContainerInstance> {
+        let usage = self.usage();
+        usage
+            .iter()
+            .filter_map(|(id, u)| {
+                let inst = self.instances.iter().find(|i| i.id == *id)?;
+                let ty = self.sc.instance_types.get(inst.type_index)?;
+                let reserved: BTreeSet<u16> = RESERVED_PORTS.into_iter().collect();
+                // Usage counts ENI slots down from the type's; what is missing is in use.
+                let task_enis = ty
+                    .max_enis
+                    .map_or(0, |m| m.saturating_sub(1).saturating_sub(u.enis));
+                Some(ContainerInstance {
+                    id: format!("i-{id}"),
+                    ec2_instance_id: Some(format!("i-{id}")),
+                    instance_type: Some(ty.name.clone()),
+                    status: if inst.state == InstState::Active {
+                        InstanceStatus::Active
+                    } else {
+                        InstanceStatus::Draining
+                    },
+                    agent_connected: true,
+                    registered: Resources {
+                        cpu: ty.cpu,
+                        memory_mib: ty.memory_mib,
+                        ports_tcp: reserved,
+                        ports_udp: BTreeSet::new(),
+                        gpus: ty.gpus,
+                    },
+                    remaining: Resources {
+                        cpu: u.cpu,
+                        memory_mib: u.memory,
+                        ports_tcp: u.ports_tcp.clone(),
+                        ports_udp: u.ports_udp.clone(),
+                        gpus: u.gpus,
+                    },
+                    eni: ty.max_enis.map(|max_enis| EniLimit {
+                        max_enis,
+                        task_enis_in_use: task_enis,
+                    }),
+                })
+            })
+            .collect()
+    }
+
+    /// The worst case over the services' current revisions and every revision with a task
+    /// (the calculator's discovery: ACTIVE services' deployments and running tasks).
+    fn worst_case(&self) -> Result<WorstCase, CapacityError> {
+        let mut shapes: Vec<&TaskShape> = Vec::new();
+        for (s, state) in self.services.iter().enumerate() {
+            for (r, shape) in state.revisions.iter().enumerate() {
+                let in_use = r + 1 == state.revisions.len()
+                    || self.tasks.iter().any(|k| k.service == s && k.revision == r);
+                if in_use {
+                    shapes.push(shape);
+                }
+            }
+        }
+        WorstCase::of(shapes)
+    }
+
+    /// ContainerCapacity and IdleHostCapacity now; `None` before any instance registered.
+    pub(super) fn capacity(&self) -> Result<Option<ClusterCapacity>, CapacityError> {
+        let instances = self.container_instances();
+        if instances.is_empty() {
+            return Ok(None);
+        }
+        cluster_capacity(&instances, &self.worst_case()?).map(Some)
+    }
+
+    pub(super) fn publish(
+        &mut self,
+        cap: &ClusterCapacity,
+        pending: u32,
+    ) -> Result<(), CapacityError> {
+        // As capacity-calculator publishes it: capacity-core's one assessment. The what-if
+        // variant also sizes for the tasks the services could not place (each counted as a
+        // worst-case task, which errs on the generous side).
+        let assessment = cap.assess(&self.sc.headroom);
+        let hosts_to_add = if self.sc.policy == PolicyKind::HostsToAddPending {
+            let headroom = self.sc.headroom.headroom().saturating_add(pending);
+            cap.assess(&ScalePolicy::new(headroom)?).hosts_to_add
+        } else {
+            assessment.hosts_to_add
+        };
+        self.datapoints.push(Datapoint {
+            t: self.t,
+            container_capacity: assessment.container_capacity as f64,
+            // As published: beyond the headroom, so the scale-in alarm agrees with the decision.
+            idle_host_capacity: assessment.idle_host_capacity,
+            hosts_to_add: f64::from(hosts_to_add),
+        });
+        Ok(())
+    }
+}

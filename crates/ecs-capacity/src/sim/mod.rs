@@ -1,0 +1,389 @@
+//! A discrete-time simulation of the whole scaling loop.
+//!
+//! Each step of `scenario.step` seconds, in this order:
+//! 1. services apply their changes (steps, ramps, rolling deployments);
+//! 2. launched instances whose launch delay is over register ACTIVE; tasks finish starting
+//!    or stopping;
+//! 3. DRAINING instances with no task left complete their lifecycle action and terminate
+//!    (or are terminated with their tasks when the hook times out);
+//! 4. the ECS service scheduler places and stops tasks (binpack or spread), replacing tasks on
+//!    DRAINING instances and rolling deployments within maximum/minimum healthy percent;
+//! 5. the capacity calculator runs (capacity-core) on every container instance change and on
+//!    its schedule, and publishes ContainerCapacity, IdleHostCapacity and HostsToAdd;
+//! 6. at each alarm period boundary CloudWatch evaluates the alarms, whose actions change the
+//!    group's desired capacity (simple policy with cooldown, or step policy with warmup);
+//! 7. the Auto Scaling group launches instances, or picks instances to terminate (at random,
+//!    seeded, as the default termination policy does across equal candidates), which the
+//!    lifecycle hook drains first.
+//!
+//! Everything is integer seconds and seeded: a scenario and a seed give one result.
+//!
+//! This module holds the state and the step loop; each part of the loop is a child module:
+//! `services` (1), `scheduler` (2 and 4), `group` (3 and 7), `calculator` (5) and `alarms` (6).
+
+mod alarms;
+mod calculator;
+mod group;
+mod scheduler;
+mod services;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeSet;
+
+use capacity_core::{CapacityError, TaskShape};
+
+use crate::scenario::Scenario;
+
+/// Ports the ECS agent reserves on every container instance.
+const RESERVED_PORTS: [u16; 5] = [22, 2375, 2376, 51678, 51679];
+
+/// One line of the timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub t: u64,
+    pub what: String,
+}
+
+/// The state of the cluster at the end of one step (for the chart and the summary).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub t: u64,
+    /// Instances in the group, launching and draining included (what is billed).
+    pub instances: u32,
+    pub active_instances: u32,
+    /// Tasks RUNNING.
+    pub running_tasks: u32,
+    /// Tasks holding resources on an instance: starting, running or stopping.
+    pub placed_tasks: u32,
+    /// Σ services' desired counts.
+    pub desired_tasks: u32,
+    /// Tasks a service wants but the scheduler could not place for lack of room.
+    pub pending_tasks: u32,
+    pub container_capacity: u64,
+    pub idle_host_capacity: f64,
+}
+
+/// A change of the group's desired capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScaleAction {
+    pub t: u64,
+    pub from: u32,
+    pub to: u32,
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub scenario: String,
+    pub policy: &'static str,
+    pub step: u64,
+    pub flap_window: u64,
+    pub events: Vec<Event>,
+    pub samples: Vec<Sample>,
+    pub actions: Vec<ScaleAction>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InstState {
+    Launching { ready_at: u64 },
+    Active,
+    Draining { deadline: Option<u64> },
+    Terminated,
+}
+
+#[derive(Debug, Clone)]
+struct Instance {
+    id: u32,
+    type_index: usize,
+    /// `None` for the instances the scenario starts with.
+    launched_at: Option<u64>,
+    state: InstState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TaskState {
+    Starting { until: u64 },
+    Running,
+    Stopping { until: u64 },
+}
+
+#[derive(Debug, Clone)]
+struct Task {
+    id: u64,
+    service: usize,
+    revision: usize,
+    instance: u32,
+    state: TaskState,
+}
+
+#[derive(Debug, Clone)]
+struct ServiceState {
+    desired: u32,
+    /// Task shapes by revision index; the last one is current.
+    revisions: Vec<TaskShape>,
+    next_change: usize,
+    ramp: Option<Ramp>,
+    pending: u32,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Ramp {
+    from: u32,
+    to: u32,
+    start: u64,
+    end: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+impl AlarmState {
+    fn as_str(self) -> &'static str {
+        match self {
+            AlarmState::Ok => "OK",
+            AlarmState::Alarm => "ALARM",
+            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+}
+
+/// Free resources of one instance during scheduling.
+#[derive(Debug, Clone, Default)]
+struct Usage {
+    cpu: u32,
+    memory: u32,
+    gpus: u32,
+    enis: u32,
+    ports_tcp: BTreeSet<u16>,
+    ports_udp: BTreeSet<u16>,
+}
+
+/// SplitMix64: small, seeded, and the same on every platform.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        // n is small (instances of one group): the modulo bias is negligible.
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+struct Datapoint {
+    t: u64,
+    container_capacity: f64,
+    idle_host_capacity: f64,
+    hosts_to_add: f64,
+}
+
+struct Sim<'a> {
+    sc: &'a Scenario,
+    t: u64,
+    rng: Rng,
+    instances: Vec<Instance>,
+    tasks: Vec<Task>,
+    next_task_id: u64,
+    services: Vec<ServiceState>,
+    desired_capacity: u32,
+    launches: usize,
+    cooldown_until: u64,
+    alarm_states: [AlarmState; 2],
+    datapoints: Vec<Datapoint>,
+    changed: bool,
+    events: Vec<Event>,
+    actions: Vec<ScaleAction>,
+    samples: Vec<Sample>,
+    pending_episode: Option<(u64, u32)>,
+}
+
+/// Runs a scenario to its end. `progress` is called with the fraction done, now and then.
+pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, CapacityError> {
+    let mut sim = Sim::new(sc);
+    sim.start()?;
+    let steps = sc.duration / sc.step;
+    let report_every = (steps / 20).max(1);
+    for i in 1..=steps {
+        sim.t = i * sc.step;
+        sim.tick()?;
+        if i % report_every == 0 {
+            progress(i as f64 / steps as f64);
+        }
+    }
+    Ok(Outcome {
+        scenario: sc.name.clone(),
+        policy: sc.policy.label(),
+        step: sc.step,
+        flap_window: sc.flap_window,
+        events: sim.events,
+        samples: sim.samples,
+        actions: sim.actions,
+    })
+}
+
+impl<'a> Sim<'a> {
+    fn new(sc: &'a Scenario) -> Self {
+        Sim {
+            sc,
+            t: 0,
+            rng: Rng(sc.seed),
+            instances: Vec::new(),
+            tasks: Vec::new(),
+            next_task_id: 1,
+            services: sc
+                .services
+                .iter()
+                .map(|s| ServiceState {
+                    desired: s.desired,
+                    revisions: vec![s.shape.clone()],
+                    next_change: 0,
+                    ramp: None,
+                    pending: 0,
+                })
+                .collect(),
+            desired_capacity: sc.asg.desired,
+            launches: 0,
+            cooldown_until: 0,
+            alarm_states: [AlarmState::InsufficientData; 2],
+            datapoints: Vec::new(),
+            changed: true,
+            events: Vec::new(),
+            actions: Vec::new(),
+            samples: Vec::new(),
+            pending_episode: None,
+        }
+    }
+
+    fn log(&mut self, what: impl Into<String>) {
+        self.events.push(Event {
+            t: self.t,
+            what: what.into(),
+        });
+    }
+
+    fn instance_name(&self, id: u32) -> String {
+        let ty = self
+            .instance(id)
+            .and_then(|i| self.sc.instance_types.get(i.type_index))
+            .map_or("?", |t| t.name.as_str());
+        format!("i-{id} ({ty})")
+    }
+
+    /// Instance ids are 1, 2, … in launch order and never reused: the id is the index + 1.
+    fn instance(&self, id: u32) -> Option<&Instance> {
+        self.instances.get((id as usize).wrapping_sub(1))
+    }
+
+    /// The initial state: the group's desired instances registered, services running.
+    fn start(&mut self) -> Result<(), CapacityError> {
+        for _ in 0..self.sc.asg.desired {
+            let id = self.launch();
+            if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
+                inst.state = InstState::Active;
+                inst.launched_at = None;
+            }
+        }
+        self.log(format!(
+            "start: {} instance(s), {} service(s), policy {}",
+            self.sc.asg.desired,
+            self.sc.services.len(),
+            self.sc.policy.label()
+        ));
+        self.schedule();
+        for task in &mut self.tasks {
+            task.state = TaskState::Running;
+        }
+        self.finish_step()
+    }
+
+    fn tick(&mut self) -> Result<(), CapacityError> {
+        self.changed = false;
+        self.apply_service_changes();
+        self.advance_instances_and_tasks();
+        self.finish_drains();
+        self.schedule();
+        self.finish_step()
+    }
+
+    /// Calculator, alarms, scaling, the group, and the sample.
+    fn finish_step(&mut self) -> Result<(), CapacityError> {
+        let cap = self.capacity()?;
+        let pending: u32 = self.services.iter().map(|s| s.pending).sum();
+        let scheduled =
+            self.sc.calculator_schedule > 0 && self.t.is_multiple_of(self.sc.calculator_schedule);
+        if let Some(cap) = &cap
+            && (self.changed || scheduled)
+        {
+            self.publish(cap, pending)?;
+        }
+        self.evaluate_alarms();
+        self.reconcile_group();
+        self.track_pending(pending);
+        let sample = Sample {
+            t: self.t,
+            instances: self
+                .instances
+                .iter()
+                .filter(|i| i.state != InstState::Terminated)
+                .count() as u32,
+            active_instances: self
+                .instances
+                .iter()
+                .filter(|i| i.state == InstState::Active)
+                .count() as u32,
+            running_tasks: self
+                .tasks
+                .iter()
+                .filter(|t| t.state == TaskState::Running)
+                .count() as u32,
+            placed_tasks: self.tasks.len() as u32,
+            desired_tasks: self.services.iter().map(|s| s.desired).sum(),
+            pending_tasks: pending,
+            container_capacity: cap.as_ref().map_or(0, |c| c.container_capacity),
+            idle_host_capacity: cap.as_ref().map_or(0.0, |c| c.idle_host_capacity),
+        };
+        self.samples.push(sample);
+        Ok(())
+    }
+
+    fn track_pending(&mut self, pending: u32) {
+        match (self.pending_episode, pending) {
+            (None, 0) => {}
+            (None, n) => {
+                self.pending_episode = Some((self.t, n));
+                let detail = self.pending_detail();
+                self.log(format!("{n} task(s) pending: {detail}"));
+            }
+            (Some((start, peak)), 0) => {
+                self.pending_episode = None;
+                self.log(format!(
+                    "no task pending any more (for {}, peak {peak})",
+                    crate::duration::Secs(self.t - start)
+                ));
+            }
+            (Some((start, peak)), n) => self.pending_episode = Some((start, peak.max(n))),
+        }
+    }
+
+    fn pending_detail(&self) -> String {
+        self.sc
+            .services
+            .iter()
+            .zip(&self.services)
+            .filter(|(_, s)| s.pending > 0)
+            .map(|(def, s)| format!("{} {}", def.name, s.pending))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
