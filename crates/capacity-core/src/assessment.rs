@@ -97,7 +97,7 @@ pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand)
         unplaceable_tasks: plan.unplaceable,
         explanation,
         decision,
-        per_resource: capacity.per_resource.clone(),
+        per_resource: capacity.per_resource,
     }
 }
 

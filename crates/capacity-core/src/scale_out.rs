@@ -188,7 +188,7 @@ pub fn plan_scale_out(
         .filter(|u| u.count > 0)
         .map(|u| (&u.shape, u.count))
         .collect();
-    shapes.sort_by(|a, b| size_key(b.0, template).cmp(&size_key(a.0, template)));
+    shapes.sort_by_key(|(shape, _)| std::cmp::Reverse(size_key(shape, template)));
 
     let mut bins: Vec<Bin> = Vec::new();
     let mut unplaceable = 0u64;
