@@ -77,3 +77,59 @@ fn the_example_reads_only_outputs_the_main_template_has() {
         "the example surfaces the capacity stack's outputs"
     );
 }
+
+#[test]
+fn the_examples_group_asks_the_chooser_first_then_the_default_policy() {
+    let (main, example) = (parse(MAIN), parse(EXAMPLE));
+    let group = example
+        .raw_resource("AutoScalingGroup")
+        .expect("the example's group");
+    let policies = group["Properties"]["TerminationPolicies"]
+        .as_array()
+        .expect("the group names its termination policies");
+    // Auto Scaling wants the Lambda function first and Default last.
+    let [chooser, default] = policies.as_slice() else {
+        panic!("two termination policies expected: {policies:?}");
+    };
+    assert_eq!(default, "Default");
+    // The alias ARN, spelled from the function name the example gives the nested stack and
+    // the alias the main template publishes (tags are dropped: `!Sub x` reads as "x").
+    let given = example
+        .resources_of_type("AWS::Serverless::Application")
+        .find_map(|(_, p)| p.parameters.as_ref()?.get("ChooserFunctionName").cloned())
+        .expect("the example names the chooser");
+    let name = given.as_str().expect("a !Sub of the name");
+    let alias = main
+        .raw_resource("ScaleInChooserFunction")
+        .and_then(|f| f["Properties"]["AutoPublishAlias"].as_str())
+        .expect("the chooser publishes an alias");
+    assert_eq!(
+        chooser.as_str(),
+        Some(
+            format!("arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}:{alias}")
+                .as_str()
+        ),
+        "the first policy is the chooser's alias, never $LATEST"
+    );
+    // The name reaches the function.
+    let function = main
+        .raw_resource("ScaleInChooserFunction")
+        .expect("the chooser");
+    assert_eq!(
+        function["Properties"]["FunctionName"],
+        serde_json::json!([
+            "HasChooserFunctionName",
+            "ChooserFunctionName",
+            "AWS::NoValue"
+        ]),
+        "FunctionName is !If [HasChooserFunctionName, !Ref ChooserFunctionName, !Ref AWS::NoValue]"
+    );
+}
+
+#[test]
+fn the_examples_hosts_drain_on_a_spot_interruption() {
+    assert!(
+        EXAMPLE.contains("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true"),
+        "the hosts' ECS config sets ECS_ENABLE_SPOT_INSTANCE_DRAINING=true"
+    );
+}

@@ -12,6 +12,7 @@ const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 const BINARIES: &[(&str, &[(&str, bool)])] = &[
     ("capacity-calculator", capacity_calculator::ENV_VARS),
     ("lifecycle-drainer", lifecycle_drainer::ENV_VARS),
+    ("scale-in-chooser", scale_in_chooser::ENV_VARS),
 ];
 
 fn template() -> Template {
@@ -93,6 +94,9 @@ fn every_deployable_environment_is_accepted_by_the_binary() {
                 Some("lifecycle-drainer") => lifecycle_drainer::Config::from_lookup(lookup)
                     .map(drop)
                     .map_err(|e| e.to_string()),
+                Some("scale-in-chooser") => scale_in_chooser::Config::from_lookup(lookup)
+                    .map(drop)
+                    .map_err(|e| e.to_string()),
                 _ => continue,
             };
             if let Err(e) = result {
@@ -141,4 +145,19 @@ fn parameter_defaults_are_the_binaries_defaults() {
         default("DrainMaxSeconds"),
         drainer::DEFAULT_MAX_DRAIN_SECONDS.to_string()
     );
+    assert_eq!(
+        default("ChooserReadBudgetMs"),
+        scale_in_chooser::config::DEFAULT_ECS_READ_BUDGET_MS.to_string()
+    );
+}
+
+#[test]
+fn the_chooser_budget_parameter_spans_exactly_the_range_the_binary_accepts() {
+    let template = template();
+    let parameter = template
+        .parameter("ChooserReadBudgetMs")
+        .expect("ChooserReadBudgetMs parameter");
+    let (min, max) = scale_in_chooser::config::ECS_READ_BUDGET_RANGE;
+    assert_eq!(parameter.min_value, Some(serde_json::json!(min)));
+    assert_eq!(parameter.max_value, Some(serde_json::json!(max)));
 }
