@@ -1022,6 +1022,7 @@ fn every_environment_variable_is_read_by_the_code() {
     let read: BTreeSet<&str> = capacity_calculator::ENV_VARS
         .iter()
         .chain(lifecycle_drainer::ENV_VARS)
+        .chain(scale_in_chooser::ENV_VARS)
         .map(|(name, _)| *name)
         .collect();
     assert_none(
