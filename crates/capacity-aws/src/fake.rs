@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use capacity_core::{ContainerInstance, TaskDefinition};
 
-use crate::{ClusterArn, ClusterReader, Error, Metric, MetricsPublisher, TaskDefinitionReader};
+use crate::services::Service;
+use crate::{
+    ClusterArn, ClusterReader, Error, InstancesRead, Metric, MetricsPublisher, TaskDefinitionReader,
+};
 
 fn failure(operation: &'static str, cluster: &str) -> Error {
     Error::Aws {
@@ -21,31 +24,51 @@ fn failure(operation: &'static str, cluster: &str) -> Error {
 #[derive(Debug, Default)]
 pub struct FakeCluster {
     pub instances: Vec<ContainerInstance>,
+    /// Tasks on the instances (running + pending), as DescribeContainerInstances would
+    /// count them; `None`: unknown, so a read with discovery lists the running tasks.
+    pub tasks_on_instances: Option<u64>,
     pub task_definitions: HashMap<String, TaskDefinition>,
-    /// ARNs returned by `task_definitions_in_use`.
+    /// The ACTIVE services.
+    pub services: Vec<Service>,
+    /// Task definition ARNs of the running tasks (`running_task_definitions`).
     pub in_use: BTreeSet<String>,
     /// Fail `container_instances` (as a throttled or denied read would).
     pub fail_instances: bool,
-    /// Fail `task_definitions_in_use`.
+    /// Fail `services`.
+    pub fail_services: bool,
+    /// Fail `running_task_definitions`.
     pub fail_in_use: bool,
     pub instance_reads: AtomicUsize,
+    pub service_reads: AtomicUsize,
+    /// Reads of the running tasks.
     pub in_use_reads: AtomicUsize,
     pub definition_reads: AtomicUsize,
 }
 
 impl ClusterReader for FakeCluster {
-    async fn container_instances(&self, cluster: &str) -> Result<Vec<ContainerInstance>, Error> {
+    async fn container_instances(&self, cluster: &str) -> Result<InstancesRead, Error> {
         self.instance_reads.fetch_add(1, Ordering::SeqCst);
         if self.fail_instances {
             return Err(failure("ListContainerInstances", cluster));
         }
-        Ok(self.instances.clone())
+        Ok(InstancesRead {
+            instances: self.instances.clone(),
+            tasks: self.tasks_on_instances,
+        })
     }
 
-    async fn task_definitions_in_use(&self, cluster: &str) -> Result<BTreeSet<String>, Error> {
+    async fn services(&self, cluster: &str) -> Result<Vec<Service>, Error> {
+        self.service_reads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_services {
+            return Err(failure("DescribeServices", cluster));
+        }
+        Ok(self.services.clone())
+    }
+
+    async fn running_task_definitions(&self, cluster: &str) -> Result<BTreeSet<String>, Error> {
         self.in_use_reads.fetch_add(1, Ordering::SeqCst);
         if self.fail_in_use {
-            return Err(failure("ListServices", cluster));
+            return Err(failure("ListTasks", cluster));
         }
         Ok(self.in_use.clone())
     }

@@ -4,7 +4,8 @@
 //! tests (`fake`, behind the `fake` feature):
 //! * [`ClusterReader`]: every container instance of a cluster (ListContainerInstances page
 //!   by page, DescribeContainerInstances in batches of 100, concurrently with a bound), and
-//!   the task definitions in use (ACTIVE services' deployments, running tasks).
+//!   its ACTIVE services ([`services`]: what waits for room, the daemons) and the task
+//!   definitions in use (the services' deployments, running tasks).
 //! * [`TaskDefinitionReader`]: a task definition by ARN, cached across warm invocations by
 //!   [`TaskShapeCache`] (revisions are immutable).
 //! * [`MetricsPublisher`]: one PutMetricData call per computation.
@@ -24,10 +25,11 @@ mod error;
 pub mod fake;
 pub mod metrics;
 pub mod scale_in;
+pub mod services;
 
 pub use cluster::{
-    ClusterReader, ClusterSnapshot, EcsReader, TaskDefinitionReader, TaskShapeCache, cluster_name,
-    snapshot, worst_case,
+    ClusterReader, ClusterSnapshot, EcsReader, InstancesRead, TaskDefinitionReader, TaskShapeCache,
+    cluster_name, snapshot,
 };
 pub use cluster_arn::{ClusterArn, InvalidClusterArn};
 pub use error::{Error, error_chain};

@@ -9,6 +9,9 @@ use crate::{ClusterArn, Error};
 /// AWS limit: PutMetricData takes at most 1,000 metrics per call.
 pub const MAX_METRICS_PER_CALL: usize = 1000;
 
+/// `StorageResolution` of a high-resolution metric: one second.
+pub const HIGH_RESOLUTION: i32 = 1;
+
 /// The unit of a published value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unit {
@@ -24,12 +27,17 @@ pub struct Metric {
     pub unit: Unit,
     /// `(name, value)` pairs, e.g. `("ClusterName", "prod")`.
     pub dimensions: Vec<(&'static str, String)>,
+    /// Stored at one-second resolution (`StorageResolution` 1), so that an alarm can evaluate
+    /// it every 10 s; otherwise at CloudWatch's standard one minute. One PutMetricData call
+    /// may mix both.
+    pub high_resolution: bool,
 }
 
 /// Publishes metrics.
 pub trait MetricsPublisher: Send + Sync {
     /// Publishes all of `metrics` under `namespace` in one call (at most
-    /// [`MAX_METRICS_PER_CALL`]), so that alarms never see half of one computation.
+    /// [`MAX_METRICS_PER_CALL`], standard and high-resolution together), so that alarms never
+    /// see half of one computation.
     fn publish(
         &self,
         cluster: &ClusterArn,
@@ -75,6 +83,7 @@ impl MetricsPublisher for CloudWatchPublisher {
                         Unit::Count => StandardUnit::Count,
                         Unit::None => StandardUnit::None,
                     })
+                    .set_storage_resolution(m.high_resolution.then_some(HIGH_RESOLUTION))
                     .set_dimensions(Some(
                         m.dimensions
                             .iter()

@@ -11,17 +11,21 @@
 //! * an event older than the read (`updatedAt` before the read started) is already in it;
 //! * an event whose `version` is not above the last one applied for that instance is a
 //!   redelivery or arrived out of order, and changes nothing;
-//! * an event that lacks any figure, a view of another cluster, or an old view: full read.
+//! * an event that lacks any figure, a view of another cluster, or an old view: full read;
+//! * while the last read found tasks waiting for room, every event reads the cluster: the
+//!   services' counts are what changes then (ECS places the waiting tasks as hosts join), and
+//!   no event carries them. A stale count would ask for the same hosts twice.
 //!
-//! The refresh bounds how long a lost event can leave the view wrong (and picks up newly
-//! deployed task definitions).
+//! A service action (a placement failure) always reads the cluster and replaces the view: the
+//! demand changed, and no event says by how much. The refresh bounds how long a lost event can
+//! leave the view wrong (and picks up newly deployed task definitions and service counts).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use capacity_aws::{ClusterArn, ClusterSnapshot};
-use capacity_core::{ContainerInstance, WorstCase};
+use capacity_core::{ContainerInstance, Demand, WorstCase};
 
 use crate::event::ParsedEvent;
 
@@ -32,6 +36,19 @@ pub struct ClusterView {
     pub worst_case: WorstCase,
     /// How many task shapes the worst case was taken from (0: configured).
     pub task_shapes: usize,
+    /// What waited for room at the read, and the daemons.
+    pub demand: Demand,
+}
+
+impl From<ClusterSnapshot> for ClusterView {
+    fn from(snapshot: ClusterSnapshot) -> ClusterView {
+        ClusterView {
+            instances: snapshot.instances,
+            worst_case: snapshot.worst_case,
+            task_shapes: snapshot.task_shapes.len(),
+            demand: snapshot.demand,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -68,7 +85,7 @@ impl ClusterCache {
         let mut guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
         let cached = guard.as_mut().filter(|c| c.cluster == event.cluster)?;
         let age = now.duration_since(cached.read_started).ok()?;
-        if age >= self.refresh {
+        if age >= self.refresh || cached.view.demand.unplaced_count() > 0 {
             return None;
         }
         let detail = &event.event.detail;
@@ -121,11 +138,7 @@ impl ClusterCache {
         if self.refresh.is_zero() {
             return;
         }
-        let view = ClusterView {
-            instances: snapshot.instances.clone(),
-            worst_case: snapshot.worst_case.clone(),
-            task_shapes: snapshot.task_shapes.len(),
-        };
+        let view = ClusterView::from(snapshot.clone());
         let index = view
             .instances
             .iter()

@@ -1,13 +1,19 @@
-//! The input event: EventBridge's "ECS Container Instance State Change".
+//! The input events: EventBridge's "ECS Container Instance State Change" (the cluster's
+//! hosts changed) and "ECS Service Action" (a service could not place a task, among others).
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use capacity_aws::ecs_json::{ContainerInstanceJson, EcsJsonError};
 use capacity_aws::{ClusterArn, InvalidClusterArn};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
-/// The `detail-type` the calculator is wired to.
+/// The `detail-type` of container instance state changes.
 pub const DETAIL_TYPE: &str = "ECS Container Instance State Change";
+/// The `detail-type` of service actions.
+pub const SERVICE_ACTION: &str = "ECS Service Action";
+/// The service action that sizes the cluster: the scheduler found no room for a task.
+pub const PLACEMENT_FAILURE: &str = "SERVICE_TASK_PLACEMENT_FAILURE";
 /// The `source` of ECS events.
 pub const SOURCE: &str = "aws.ecs";
 
@@ -37,11 +43,69 @@ impl ParsedEvent {
     }
 }
 
-/// An input that is not the event the calculator is wired to.
+/// The `detail` of an "ECS Service Action" event, as AWS documents it ("Amazon ECS service
+/// action events"): `eventType` (INFO, WARN, ERROR), `eventName`, `clusterArn`, `createdAt`,
+/// and for some events `reason` and `capacityProviderArns`. Other fields are kept, so the
+/// event round-trips. Unlike state changes it carries no version.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceActionDetail {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<String>,
+    pub event_name: String,
+    pub cluster_arn: String,
+    /// Why ECS could not place the task (e.g. `RESOURCE:MEMORY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_arns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// A service action event, its cluster parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceActionEvent {
+    pub cluster: ClusterArn,
+    pub event: EventBridgeEvent<ServiceActionDetail>,
+}
+
+impl ServiceActionEvent {
+    /// Whether the scheduler found no room for a task: the one service action to act on.
+    pub fn is_placement_failure(&self) -> bool {
+        self.event.detail.event_name == PLACEMENT_FAILURE
+    }
+
+    /// The service the event is about (its ARN, from `resources`), if named.
+    pub fn service(&self) -> Option<&str> {
+        self.event.resources.as_deref()?.first().map(String::as_str)
+    }
+}
+
+/// Any event the calculator is wired to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    ContainerInstance(Box<ParsedEvent>),
+    ServiceAction(Box<ServiceActionEvent>),
+}
+
+impl Input {
+    /// The cluster the event is about.
+    pub fn cluster(&self) -> &ClusterArn {
+        match self {
+            Input::ContainerInstance(e) => &e.cluster,
+            Input::ServiceAction(e) => &e.cluster,
+        }
+    }
+}
+
+/// An input that is not an event the calculator is wired to.
 #[derive(Debug, Error)]
 pub enum EventError {
     #[error(
-        "expected an EventBridge event (detail-type {DETAIL_TYPE:?}, source {SOURCE:?}): at {path}: {source}"
+        "expected an EventBridge event (detail-type {DETAIL_TYPE:?} or {SERVICE_ACTION:?}, source {SOURCE:?}): at {path}: {source}"
     )]
     Shape {
         /// Where in the event the problem is (`detail.version`, or `.` for the event itself).
@@ -50,7 +114,7 @@ pub enum EventError {
         source: serde_json::Error,
     },
     #[error(
-        "expected detail-type {DETAIL_TYPE:?} from source {SOURCE:?}, got detail-type {detail_type:?} from source {source_name:?}"
+        "expected detail-type {DETAIL_TYPE:?} or {SERVICE_ACTION:?} from source {SOURCE:?}, got detail-type {detail_type:?} from source {source_name:?}"
     )]
     WrongKind {
         detail_type: String,
@@ -60,7 +124,34 @@ pub enum EventError {
     BadClusterArn(#[from] InvalidClusterArn),
 }
 
-/// Parses and checks the event; returns it with the cluster ARN parsed.
+/// Parses either event the calculator takes, by its `detail-type`.
+pub fn parse_input(event: Value) -> Result<Input, EventError> {
+    if event.get("detail-type").and_then(Value::as_str) == Some(SERVICE_ACTION) {
+        parse_service_action(event).map(|e| Input::ServiceAction(Box::new(e)))
+    } else {
+        parse(event).map(|e| Input::ContainerInstance(Box::new(e)))
+    }
+}
+
+/// Parses and checks a service action event; returns it with the cluster ARN parsed.
+pub fn parse_service_action(event: Value) -> Result<ServiceActionEvent, EventError> {
+    let event: EventBridgeEvent<ServiceActionDetail> = serde_path_to_error::deserialize(event)
+        .map_err(|e| EventError::Shape {
+            path: e.path().to_string(),
+            source: e.into_inner(),
+        })?;
+    if event.detail_type != SERVICE_ACTION || event.source != SOURCE {
+        return Err(EventError::WrongKind {
+            detail_type: event.detail_type,
+            source_name: event.source,
+        });
+    }
+    let cluster = ClusterArn::parse(&event.detail.cluster_arn)?;
+    Ok(ServiceActionEvent { cluster, event })
+}
+
+/// Parses and checks a container instance state change; returns it with the cluster ARN
+/// parsed.
 pub fn parse(event: Value) -> Result<ParsedEvent, EventError> {
     let raw_detail = event.get("detail").cloned().unwrap_or(Value::Null);
     let mut event: StateChangeEvent =
@@ -93,6 +184,70 @@ mod tests {
         include_str!("../tests/fixtures/aws-docs-container-instance-state-change.json");
     const BOOK: &str =
         include_str!("../tests/fixtures/book-ch12-container-instance-state-change.json");
+    const PLACEMENT_FAILURE_EVENT: &str =
+        include_str!("../tests/fixtures/aws-docs-service-task-placement-failure.json");
+    const STEADY_STATE_EVENT: &str =
+        include_str!("../tests/fixtures/aws-docs-service-steady-state.json");
+
+    #[test]
+    fn aws_documented_placement_failure_parses_and_round_trips() {
+        let Input::ServiceAction(action) = parse_input(json(PLACEMENT_FAILURE_EVENT)).unwrap()
+        else {
+            panic!("a service action");
+        };
+        assert!(action.is_placement_failure());
+        assert_eq!(
+            action.cluster.as_str(),
+            "arn:aws:ecs:us-west-2:111122223333:cluster/default"
+        );
+        assert_eq!(
+            action.service(),
+            Some("arn:aws:ecs:us-west-2:111122223333:service/default/servicetest")
+        );
+        assert_eq!(
+            action.event.detail.reason.as_deref(),
+            Some("RESOURCE:FARGATE")
+        );
+        assert_eq!(
+            serde_json::to_value(&action.event).unwrap(),
+            json(PLACEMENT_FAILURE_EVENT)
+        );
+    }
+
+    #[test]
+    fn aws_documented_steady_state_is_a_service_action_that_is_no_placement_failure() {
+        let Input::ServiceAction(action) = parse_input(json(STEADY_STATE_EVENT)).unwrap() else {
+            panic!("a service action");
+        };
+        assert!(!action.is_placement_failure());
+        assert_eq!(
+            serde_json::to_value(&action.event).unwrap(),
+            json(STEADY_STATE_EVENT)
+        );
+    }
+
+    #[test]
+    fn a_service_action_without_or_with_a_bad_cluster_is_refused() {
+        let mut event = json(PLACEMENT_FAILURE_EVENT);
+        event["detail"]
+            .as_object_mut()
+            .unwrap()
+            .remove("clusterArn");
+        let err = parse_input(event).unwrap_err();
+        assert!(matches!(err, EventError::Shape { .. }), "{err}");
+        let mut event = json(PLACEMENT_FAILURE_EVENT);
+        event["detail"]["clusterArn"] = "default".into();
+        assert!(matches!(
+            parse_input(event),
+            Err(EventError::BadClusterArn(_))
+        ));
+        let mut event = json(PLACEMENT_FAILURE_EVENT);
+        event["source"] = "custom.app".into();
+        assert!(matches!(
+            parse_input(event),
+            Err(EventError::WrongKind { .. })
+        ));
+    }
 
     fn json(s: &str) -> Value {
         serde_json::from_str(s).unwrap()

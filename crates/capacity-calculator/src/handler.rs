@@ -1,4 +1,7 @@
 //! The handler: read the cluster, compute, publish. Generic over the I/O traits.
+//!
+//! A container instance state change, or a service action that is a placement failure, runs
+//! the computation; any other service action is nothing to do (success, no AWS call).
 
 use capacity_aws::clock::{Clock, SystemClock};
 use capacity_aws::{
@@ -6,21 +9,25 @@ use capacity_aws::{
 };
 use std::sync::Arc;
 
-use capacity_core::{Assessment, Resource, ScaleDecision, WorstCase, cluster_capacity};
+use capacity_core::{Assessment, Resource, ScaleDecision, WorstCase, assess, cluster_capacity};
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
 
 use crate::cache::{ClusterCache, ClusterView};
 use crate::config::Config;
-use crate::event::{self, EventError};
+use crate::event::{self, EventError, Input};
 
 /// Metric names, all with dimension `ClusterName`.
 pub const CONTAINER_CAPACITY: &str = "ContainerCapacity";
 pub const IDLE_HOST_CAPACITY: &str = "IdleHostCapacity";
-/// Hosts of the largest type that bring ContainerCapacity back to the headroom (0 when
-/// there is room): the step scaling policy adds this many.
+/// Hosts of the largest type that hold every task waiting for room and keep the headroom (0
+/// when there is room and nothing waits): the step scaling policy adds this many.
+/// High-resolution, for the 10-second scale-out alarm.
 pub const HOSTS_TO_ADD: &str = "HostsToAdd";
+/// Tasks of the cluster's services that ECS found no room for (Σ over deployments of
+/// desired − running − pending). High-resolution.
+pub const UNPLACED_TASKS: &str = "UnplacedTasks";
 /// Per-resource capacity, with a second dimension `Resource` (CPU, MEMORY, PORTS, …).
 pub const RESOURCE_CAPACITY: &str = "ResourceCapacity";
 /// ACTIVE container instances with a connected agent.
@@ -77,10 +84,46 @@ pub enum HandlerError {
     },
 }
 
+/// What one invocation did, as the function returns it: `{"outcome": "published", …the
+/// [`Summary`]}` or `{"outcome": "nothing_to_do", "cluster": …, "reason": …}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    Published(Summary),
+    NothingToDo(NothingToDo),
+}
+
+impl Outcome {
+    /// The summary, when the metrics were published.
+    pub fn published(self) -> Option<Summary> {
+        match self {
+            Outcome::Published(summary) => Some(summary),
+            Outcome::NothingToDo(_) => None,
+        }
+    }
+}
+
+/// An event that asks for no computation, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NothingToDo {
+    pub cluster: String,
+    pub reason: String,
+}
+
+/// What started a computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// "ECS Container Instance State Change".
+    ContainerInstanceStateChange,
+    /// "ECS Service Action" `SERVICE_TASK_PLACEMENT_FAILURE`: always a full read.
+    PlacementFailure,
+}
+
 /// The invocation's result, as the function returns it (and logs it): the cluster's
 /// [`Assessment`] as capacity-core computed it (flattened: `container_capacity`,
-/// `idle_host_capacity` as published, `hosts_to_add`, `decision`, `explanation`, …), and where
-/// its figures came from.
+/// `idle_host_capacity` as published, `hosts_to_add`, `unplaced_tasks`, `unplaced` per service
+/// deployment, `decision`, `explanation`, …), and where its figures came from.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     pub cluster: String,
@@ -95,6 +138,7 @@ pub struct Summary {
     pub metrics_published: usize,
     /// Where the instances came from: a full `read`, or the cached read updated by this `event`.
     pub source: Source,
+    pub trigger: Trigger,
 }
 
 /// Where one computation's instances came from.
@@ -105,19 +149,47 @@ pub enum Source {
     Event,
 }
 
-/// Handles one event: parse it, read the whole cluster, compute, publish in one call.
-/// Any failed read returns an error before anything is published.
-pub async fn handle<C, T, M>(event: Value, deps: &Deps<C, T, M>) -> Result<Summary, HandlerError>
+/// Handles one event: parse it; for a container instance state change or a placement
+/// failure, read the cluster (or apply the event to the cached read), assess it with the
+/// tasks that wait, and publish in one call. Any failed read returns an error before anything
+/// is published. Other service actions are [`Outcome::NothingToDo`], with no AWS call.
+pub async fn handle<C, T, M>(event: Value, deps: &Deps<C, T, M>) -> Result<Outcome, HandlerError>
 where
     C: ClusterReader,
     T: TaskDefinitionReader,
     M: MetricsPublisher,
 {
-    let event = event::parse(event)?;
-    let cluster = &event.cluster;
+    let input = event::parse_input(event)?;
+    let cluster = input.cluster().clone();
     let cluster_name = cluster.name().to_owned();
     let now = deps.clock.now();
-    let (view, source) = match deps.cache.apply(&event, now) {
+    let (cached, trigger) = match &input {
+        Input::ServiceAction(action) if !action.is_placement_failure() => {
+            let name = &action.event.detail.event_name;
+            tracing::debug!(cluster = %cluster_name, event_name = %name, "service action: nothing to do");
+            return Ok(Outcome::NothingToDo(NothingToDo {
+                cluster: cluster_name,
+                reason: format!(
+                    "service action {name}: only {} sizes the cluster",
+                    event::PLACEMENT_FAILURE
+                ),
+            }));
+        }
+        Input::ServiceAction(action) => {
+            tracing::info!(
+                cluster = %cluster_name,
+                service = action.service().unwrap_or("?"),
+                reason = action.event.detail.reason.as_deref().unwrap_or("?"),
+                "placement failure: reading the cluster"
+            );
+            (None, Trigger::PlacementFailure)
+        }
+        Input::ContainerInstance(parsed) => (
+            deps.cache.apply(parsed, now),
+            Trigger::ContainerInstanceStateChange,
+        ),
+    };
+    let (view, source) = match cached {
         Some(view) => (view, Source::Event),
         None => {
             let snapshot = capacity_aws::snapshot(
@@ -131,13 +203,8 @@ where
                 cluster: cluster_name.clone(),
                 source,
             })?;
-            deps.cache.store(cluster, now, &snapshot);
-            let view = ClusterView {
-                instances: snapshot.instances,
-                worst_case: snapshot.worst_case,
-                task_shapes: snapshot.task_shapes.len(),
-            };
-            (view, Source::Read)
+            deps.cache.store(&cluster, now, &snapshot);
+            (ClusterView::from(snapshot), Source::Read)
         }
     };
     let capacity = cluster_capacity(&view.instances, &view.worst_case).map_err(|source| {
@@ -146,30 +213,32 @@ where
             source,
         }
     })?;
-    let assessment = capacity.assess(&deps.config.policy);
-    let metrics = metrics(cluster, &assessment);
+    let assessment = assess(&capacity, &deps.config.policy, &view.demand);
+    let metrics = metrics(&cluster, &assessment);
     deps.metrics
-        .publish(cluster, &deps.config.metric_namespace, &metrics)
+        .publish(&cluster, &deps.config.metric_namespace, &metrics)
         .await
         .map_err(|source| HandlerError::Publish {
             cluster: cluster_name.clone(),
             source,
         })?;
 
-    if assessment.decision == ScaleDecision::TaskDoesNotFit {
-        tracing::warn!(cluster = %cluster_name, reason = %assessment.explanation, "worst-case task fits on no host");
+    if assessment.decision == ScaleDecision::TaskDoesNotFit || assessment.unplaceable_tasks > 0 {
+        tracing::warn!(cluster = %cluster_name, reason = %assessment.explanation, "a task fits on no host");
     }
     tracing::info!(
         cluster = %cluster_name,
         container_capacity = assessment.container_capacity,
         idle_host_capacity = assessment.idle_host_capacity,
         hosts_to_add = assessment.hosts_to_add,
+        unplaced_tasks = assessment.unplaced_tasks,
         decision = %assessment.decision,
         instances = view.instances.len(),
         source = ?source,
+        trigger = ?trigger,
         "published cluster capacity"
     );
-    Ok(Summary {
+    Ok(Outcome::Published(Summary {
         cluster: cluster_name,
         assessment,
         instances: view.instances.len(),
@@ -180,14 +249,17 @@ where
         },
         worst_case: view.worst_case,
         source,
+        trigger,
         namespace: deps.config.metric_namespace.clone(),
         metrics_published: metrics.len(),
-    })
+    }))
 }
 
 /// The metrics of one assessment: ContainerCapacity, IdleHostCapacity, HostsToAdd,
-/// ActiveContainerInstances and one ResourceCapacity per resource the worst case needs, each
-/// with the dimension `ClusterName`.
+/// UnplacedTasks, ActiveContainerInstances and one ResourceCapacity per resource the worst
+/// case needs, each with the dimension `ClusterName`. HostsToAdd and UnplacedTasks are
+/// high-resolution (the scale-out alarm evaluates every 10 s); the others feed slow alarms
+/// and stay at one-minute resolution.
 ///
 /// IdleHostCapacity is [`Assessment::idle_host_capacity`]: the plain ratio at the default
 /// headroom of 1, and never above 1 when a scale-in would break a larger headroom (so the
@@ -200,24 +272,35 @@ pub fn metrics(cluster_arn: &ClusterArn, assessment: &Assessment) -> Vec<Metric>
             value: assessment.container_capacity as f64,
             unit: Unit::Count,
             dimensions: cluster(),
+            high_resolution: false,
         },
         Metric {
             name: IDLE_HOST_CAPACITY,
             value: assessment.idle_host_capacity,
             unit: Unit::None,
             dimensions: cluster(),
+            high_resolution: false,
         },
         Metric {
             name: HOSTS_TO_ADD,
             value: f64::from(assessment.hosts_to_add),
             unit: Unit::Count,
             dimensions: cluster(),
+            high_resolution: true,
+        },
+        Metric {
+            name: UNPLACED_TASKS,
+            value: assessment.unplaced_tasks as f64,
+            unit: Unit::Count,
+            dimensions: cluster(),
+            high_resolution: true,
         },
         Metric {
             name: ACTIVE_INSTANCES,
             value: assessment.counted_instances as f64,
             unit: Unit::Count,
             dimensions: cluster(),
+            high_resolution: false,
         },
     ];
     for resource in Resource::ALL {
@@ -229,6 +312,7 @@ pub fn metrics(cluster_arn: &ClusterArn, assessment: &Assessment) -> Vec<Metric>
                 value: total as f64,
                 unit: Unit::Count,
                 dimensions,
+                high_resolution: false,
             });
         }
     }

@@ -1,6 +1,8 @@
 //! `capacity-calculator`: an AWS Lambda function run on every EventBridge "ECS Container
-//! Instance State Change" event. It reads the whole cluster, computes ContainerCapacity and
-//! IdleHostCapacity (see `capacity-core`) and publishes them to CloudWatch in one call.
+//! Instance State Change" event and on every "ECS Service Action" placement failure. It reads
+//! the whole cluster and its services, computes ContainerCapacity, IdleHostCapacity, the tasks
+//! that wait for room and the hosts that hold them (see `capacity-core`) and publishes them to
+//! CloudWatch in one call.
 //!
 //! The binary (`src/main.rs`) only wires the SDK clients to [`handler::handle`].
 
@@ -10,4 +12,4 @@ pub mod event;
 pub mod handler;
 
 pub use config::{Config, ConfigError, ENV_VARS};
-pub use handler::{Deps, HandlerError, Source, Summary, handle};
+pub use handler::{Deps, HandlerError, NothingToDo, Outcome, Source, Summary, Trigger, handle};

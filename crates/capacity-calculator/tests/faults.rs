@@ -69,7 +69,8 @@ async fn under_injected_faults_the_exact_figures_or_nothing_are_published() {
             .filter_map(|m| m["value"].as_f64())
             .collect();
         match outcome {
-            Ok(summary) => {
+            Ok(outcome) => {
+                let summary = outcome.published().expect("published");
                 published += 1;
                 // 150 hosts x min(1024/512, 4096/1024) = 2 slots each.
                 assert_eq!(summary.assessment.container_capacity, 300, "invocation {i}");

@@ -86,7 +86,11 @@ async fn book_cluster_with_one_task_publishes_capacity_1_and_half_a_host() {
             ("CONTAINER_MAX_MEMORY", "400"),
         ]),
     );
-    let summary = handle(event(BOOK_EVENT), &deps).await.expect("handled");
+    let summary = handle(event(BOOK_EVENT), &deps)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published");
 
     assert_eq!(summary.cluster, "todobackend-cluster");
     assert_eq!(summary.assessment.container_capacity, 1);
@@ -141,7 +145,11 @@ async fn a_full_cluster_publishes_the_hosts_to_add() {
             ("SCALE_OUT_HEADROOM", "3"),
         ]),
     );
-    let summary = handle(event(BOOK_EVENT), &deps).await.expect("handled");
+    let summary = handle(event(BOOK_EVENT), &deps)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published");
     assert_eq!(summary.assessment.container_capacity, 0);
     // Each empty t2.micro fits 2 worst-case tasks: 3 of headroom need 2 hosts.
     assert_eq!(summary.assessment.hosts_to_add, 2);
@@ -179,7 +187,11 @@ async fn with_a_larger_headroom_idle_host_capacity_stays_at_or_below_1_unless_a_
     };
     // Headroom 5: without a host 4 would fit, below 5, so no scale-in: (6 - 4) / 2 = 1.0.
     let deps5 = with_headroom("5");
-    let s = handle(event(BOOK_EVENT), &deps5).await.expect("handled");
+    let s = handle(event(BOOK_EVENT), &deps5)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published");
     assert_eq!(
         (
             s.assessment.decision.to_string().as_str(),
@@ -190,7 +202,11 @@ async fn with_a_larger_headroom_idle_host_capacity_stays_at_or_below_1_unless_a_
     assert_eq!(value(&deps5.metrics.calls()[0].1, "IdleHostCapacity"), 1.0);
     // Headroom 4: without a host 4 still fit: scale in, and (6 - 3) / 2 = 1.5 > 1.
     let deps4 = with_headroom("4");
-    let s = handle(event(BOOK_EVENT), &deps4).await.expect("handled");
+    let s = handle(event(BOOK_EVENT), &deps4)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published");
     assert_eq!(
         (
             s.assessment.decision.to_string().as_str(),
@@ -204,6 +220,8 @@ async fn with_a_larger_headroom_idle_host_capacity_stays_at_or_below_1_unless_a_
         handle(event(BOOK_EVENT), &deps1)
             .await
             .expect("handled")
+            .published()
+            .expect("published")
             .assessment
             .idle_host_capacity,
         3.0
@@ -227,7 +245,11 @@ async fn draining_and_disconnected_instances_add_nothing() {
             ("CONTAINER_MAX_MEMORY", "400"),
         ]),
     );
-    let summary = handle(event(AWS_EVENT), &deps).await.expect("handled");
+    let summary = handle(event(AWS_EVENT), &deps)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published");
     assert_eq!(summary.cluster, "default");
     assert_eq!(summary.assessment.container_capacity, 1);
     assert_eq!(summary.instances, 3);
@@ -245,7 +267,11 @@ async fn the_worst_case_is_discovered_and_task_definitions_are_described_once_pe
         ..FakeCluster::default()
     };
     let deps = deps(cluster, config(&[("CLUSTER_REFRESH_SECONDS", "0")]));
-    let first = handle(event(BOOK_EVENT), &deps).await.expect("handled");
+    let first = handle(event(BOOK_EVENT), &deps)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published");
     // memoryReservation (450), not the hard limit (900), is what ECS deducts: 993 / 450 = 2.
     assert_eq!(first.worst_case.memory_mib, 450);
     assert_eq!(first.worst_case.cpu, 250);
@@ -257,7 +283,9 @@ async fn the_worst_case_is_discovered_and_task_definitions_are_described_once_pe
 
     let second = handle(event(BOOK_EVENT), &deps)
         .await
-        .expect("handled again");
+        .expect("handled again")
+        .published()
+        .expect("published");
     assert_eq!(second, first);
     assert_eq!(second.source, Source::Read);
     assert_eq!(
@@ -402,7 +430,11 @@ async fn a_custom_namespace_is_used() {
             ("METRIC_NAMESPACE", "Team/Prod"),
         ]),
     );
-    handle(event(BOOK_EVENT), &deps).await.expect("handled");
+    handle(event(BOOK_EVENT), &deps)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published");
     assert_eq!(deps.metrics.calls()[0].0, "Team/Prod");
 }
 
@@ -476,6 +508,8 @@ mod event_cache {
         let p = Pinned::new("60");
         let first = handle(change(10, at(READ_AT - 5), (1024, 993)), &p.deps)
             .await
+            .unwrap()
+            .published()
             .unwrap();
         assert_eq!(
             (first.source, first.assessment.container_capacity),
@@ -485,6 +519,8 @@ mod event_cache {
         p.set(READ_AT + 10);
         let second = handle(change(11, at(READ_AT + 9), (524, 193)), &p.deps)
             .await
+            .unwrap()
+            .published()
             .unwrap();
         assert_eq!(second.source, Source::Event);
         assert_eq!(
@@ -503,15 +539,21 @@ mod event_cache {
         let p = Pinned::new("60");
         handle(change(10, at(READ_AT - 5), (1024, 993)), &p.deps)
             .await
+            .unwrap()
+            .published()
             .unwrap();
         p.set(READ_AT + 10);
         handle(change(12, at(READ_AT + 9), (524, 193)), &p.deps)
             .await
+            .unwrap()
+            .published()
             .unwrap();
         // Version 11 arrives late, then version 12 again: neither undoes version 12.
         for version in [11, 12] {
             let s = handle(change(version, at(READ_AT + 8), (1024, 993)), &p.deps)
                 .await
+                .unwrap()
+                .published()
                 .unwrap();
             assert_eq!(
                 (s.source, s.assessment.container_capacity),
@@ -522,6 +564,8 @@ mod event_cache {
         // An event from before the read is already in it.
         let s = handle(change(13, at(READ_AT - 1), (1024, 993)), &p.deps)
             .await
+            .unwrap()
+            .published()
             .unwrap();
         assert_eq!(s.assessment.container_capacity, 2);
         assert_eq!(p.reads(), 1);
@@ -532,10 +576,14 @@ mod event_cache {
         let p = Pinned::new("60");
         handle(change(10, at(READ_AT - 5), (1024, 993)), &p.deps)
             .await
+            .unwrap()
+            .published()
             .unwrap();
         p.set(READ_AT + 60);
         let s = handle(change(11, at(READ_AT + 59), (524, 193)), &p.deps)
             .await
+            .unwrap()
+            .published()
             .unwrap();
         assert_eq!(s.source, Source::Read);
         assert_eq!(
@@ -550,6 +598,8 @@ mod event_cache {
         let p = Pinned::new("60");
         handle(change(10, at(READ_AT - 5), (1024, 993)), &p.deps)
             .await
+            .unwrap()
+            .published()
             .unwrap();
         p.set(READ_AT + 1);
         let mut bare = change(11, at(READ_AT + 1), (524, 193));
@@ -557,10 +607,26 @@ mod event_cache {
             .as_object_mut()
             .unwrap()
             .remove("remainingResources");
-        assert_eq!(handle(bare, &p.deps).await.unwrap().source, Source::Read);
+        assert_eq!(
+            handle(bare, &p.deps)
+                .await
+                .unwrap()
+                .published()
+                .expect("published")
+                .source,
+            Source::Read
+        );
         let mut other = change(12, at(READ_AT + 1), (524, 193));
         other["detail"]["clusterArn"] = "arn:aws:ecs:us-east-1:385605022855:cluster/other".into();
-        assert_eq!(handle(other, &p.deps).await.unwrap().source, Source::Read);
+        assert_eq!(
+            handle(other, &p.deps)
+                .await
+                .unwrap()
+                .published()
+                .expect("published")
+                .source,
+            Source::Read
+        );
         assert_eq!(p.reads(), 3);
     }
 
@@ -570,6 +636,8 @@ mod event_cache {
         for version in 10..13 {
             let s = handle(change(version, at(READ_AT + 1), (524, 193)), &p.deps)
                 .await
+                .unwrap()
+                .published()
                 .unwrap();
             assert_eq!(s.source, Source::Read);
         }

@@ -142,7 +142,11 @@ impl Env {
 }
 
 async fn run(env: &Env, vars: &[(&str, &str)]) -> Summary {
-    handle(event(), &env.deps(vars)).await.expect("handled")
+    handle(event(), &env.deps(vars))
+        .await
+        .expect("handled")
+        .published()
+        .expect("published")
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -108,10 +108,18 @@ async fn every_instance_is_read_with_two_calls_per_hundred() {
         let largest_batch = Arc::new(AtomicUsize::new(0));
         let list = list_rule(n, None);
         let describe = describe_rule(largest_batch.clone(), None);
-        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
+        let client = mock_client!(
+            aws_sdk_ecs,
+            RuleMode::MatchAny,
+            [&list, &describe, &no_services()]
+        );
         let deps = deps(client);
 
-        let summary = handle(event(), &deps).await.expect("handled");
+        let summary = handle(event(), &deps)
+            .await
+            .expect("handled")
+            .published()
+            .expect("published");
 
         let calls = n.div_ceil(PAGE);
         assert_eq!(summary.instances, n, "n = {n}");
@@ -140,7 +148,11 @@ async fn every_instance_is_read_with_two_calls_per_hundred() {
 async fn a_describe_failure_entry_is_a_partial_read_and_publishes_nothing() {
     let list = list_rule(250, None);
     let describe = describe_rule(Arc::default(), Some(170));
-    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
+    let client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        [&list, &describe, &no_services()]
+    );
     let deps = deps(client);
 
     let err = handle(event(), &deps).await.unwrap_err();
@@ -162,11 +174,22 @@ async fn a_describe_failure_entry_is_a_partial_read_and_publishes_nothing() {
 async fn a_failed_page_publishes_nothing() {
     let list = list_rule(450, Some(3));
     let describe = describe_rule(Arc::default(), None);
-    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
+    let client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        [&list, &describe, &no_services()]
+    );
     let deps = deps(client);
 
     let err = handle(event(), &deps).await.unwrap_err();
     assert!(err.to_string().contains("ListContainerInstances"), "{err}");
     assert_eq!(list.num_calls(), 4, "pages 0-2 succeed, page 3 fails");
     assert!(deps.metrics.calls().is_empty());
+}
+
+/// A cluster without services: ListServices answers one empty page.
+fn no_services() -> Rule {
+    mock!(aws_sdk_ecs::Client::list_services).then_output(|| {
+        aws_sdk_ecs::operation::list_services::ListServicesOutput::builder().build()
+    })
 }

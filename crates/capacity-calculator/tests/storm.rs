@@ -110,7 +110,11 @@ struct Run {
 async fn storm(refresh: &str) -> Run {
     let state: State = Arc::new(Mutex::new(vec![(2048, 4096, 1); INSTANCES]));
     let (list, describe) = rules(&state);
-    let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
+    let client = mock_client!(
+        aws_sdk_ecs,
+        RuleMode::MatchAny,
+        [&list, &describe, &no_services()]
+    );
     let config = Config::from_lookup(|k| match k {
         "CONTAINER_MAX_CPU" => Some("512".into()),
         "CONTAINER_MAX_MEMORY" => Some("1024".into()),
@@ -147,7 +151,9 @@ async fn storm(refresh: &str) -> Run {
         };
         let summary = handle(event(i, cpu, mem, version, at), &deps)
             .await
-            .expect("handled");
+            .expect("handled")
+            .published()
+            .expect("published");
         if summary.source == Source::Read {
             reads += 1;
         }
@@ -170,6 +176,8 @@ async fn storm(refresh: &str) -> Run {
     let fresh_capacity = handle(event(0, cpu0, mem0, 0, SystemTime::now()), &fresh)
         .await
         .expect("fresh read")
+        .published()
+        .expect("published")
         .assessment
         .container_capacity;
     Run {
@@ -204,4 +212,11 @@ async fn an_event_storm_costs_one_read_per_refresh_period_and_publishes_the_same
         after.fresh_capacity, before.fresh_capacity,
         "same walk, same cluster"
     );
+}
+
+/// A cluster without services: ListServices answers one empty page.
+fn no_services() -> Rule {
+    mock!(aws_sdk_ecs::Client::list_services).then_output(|| {
+        aws_sdk_ecs::operation::list_services::ListServicesOutput::builder().build()
+    })
 }
