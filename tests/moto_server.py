@@ -16,6 +16,12 @@ What moto lacks and this file adds (see ../shared/TOOLING.md, "moto"):
   "No active Lifecycle Action found ...".
 * ECS ListContainerInstances `filter`: moto ignores it. The one form the drainer uses,
   `ec2InstanceId == i-...`, is applied here.
+* CloudWatch StorageResolution: moto's backend drops it; the harness keeps the last one sent
+  per metric and returns it with the stored values (`storage_resolution`, 60 when unset).
+* ECS service counts: moto reports every task of a new service as pending, so it never shows
+  tasks that ECS could not place. POST /_harness/service-deployments replaces a service's
+  deployments (task definition, desired/running/pending counts, status) with what ECS would
+  report, e.g. a deployment whose tasks wait for room, or two during a rolling update.
 * ECS tasks: by default moto moves a task one status on (RUNNING, DEACTIVATING, STOPPING,
   DEPROVISIONING, STOPPED) each time DescribeTasks returns it, so tasks stop by being looked
   at. POST /_harness/state-transition sets moto's state manager, e.g.
@@ -75,6 +81,7 @@ class Harness:
         self.lock = threading.Lock()
         self.active_actions = {}  # (asg, hook, instance_id) -> token
         self.lifecycle_calls = []
+        self.storage_resolutions = {}  # (namespace, name, dimensions) -> last StorageResolution
         self.fault_rate = fault_rate
         self.random = random.Random(seed)
         self.faults = {"throttle": 0, "http500": 0, "slow": 0, "drop": 0}
@@ -191,6 +198,9 @@ class Harness:
             }
             if "Value" in datum:
                 entry["Value"] = datum["Value"]
+            key = (namespace, datum.get("MetricName"),
+                   tuple(sorted((d.get("Name"), d.get("Value")) for d in datum.get("Dimensions") or [])))
+            self.storage_resolutions[key] = datum.get("StorageResolution", 60)
             if datum.get("Values"):
                 entry["Values"] = datum["Values"]
                 entry["Counts"] = datum.get("Counts")
@@ -289,6 +299,7 @@ class Harness:
                                                           "calls_by_operation": dict(self.calls_by_operation)},
                 ("POST", "/_harness/fault-rate"): self.api_fault_rate,
                 ("POST", "/_harness/state-transition"): self.api_state_transition,
+                ("POST", "/_harness/service-deployments"): self.api_service_deployments,
             }.get((method, path))
             if handler is None:
                 raise KeyError(f"no harness route {method} {path}")
@@ -367,14 +378,45 @@ class Harness:
         for datum in cloudwatch_backends[ACCOUNT][region].metric_data:
             if namespace and datum.namespace != namespace:
                 continue
+            dimensions = {d.name: d.value for d in datum.dimensions}
+            key = (datum.namespace, datum.name, tuple(sorted(dimensions.items())))
             out.append({
                 "namespace": datum.namespace,
                 "name": datum.name,
                 "value": datum.value,
                 "unit": datum.unit,
-                "dimensions": {d.name: d.value for d in datum.dimensions},
+                "dimensions": dimensions,
+                "storage_resolution": self.storage_resolutions.get(key, 60),
             })
         return {"metrics": out}
+
+    def api_service_deployments(self, request, _query):
+        region = request.get("region", "us-east-1")
+        cluster = request["cluster"].split("/")[-1]
+        backend = ecs_backends[ACCOUNT][region]
+        service = backend.services.get(f"{cluster}:{request['service']}")
+        if service is None:
+            raise KeyError(f"no service {request['service']} in {cluster}")
+        template = dict(service.deployments[0]) if service.deployments else {}
+        deployments = []
+        for i, d in enumerate(request["deployments"]):
+            deployment = dict(template)
+            deployment.update({
+                "id": f"ecs-svc/{i}{uuid.uuid4().int % 10**12}",
+                "status": d.get("status", "PRIMARY" if i == 0 else "ACTIVE"),
+                "taskDefinition": d["taskDefinition"],
+                "desiredCount": int(d["desiredCount"]),
+                "runningCount": int(d["runningCount"]),
+                "pendingCount": int(d["pendingCount"]),
+            })
+            deployments.append(deployment)
+        service.deployments = deployments
+        primary = deployments[0]
+        service.task_definition = primary["taskDefinition"]
+        service.desired_count = sum(d["desiredCount"] for d in deployments)
+        service.running_count = sum(d["runningCount"] for d in deployments)
+        service.pending_count = sum(d["pendingCount"] for d in deployments)
+        return {"service": service.arn, "deployments": len(deployments)}
 
     @staticmethod
     def api_state_transition(request, _query):

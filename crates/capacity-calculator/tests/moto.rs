@@ -266,3 +266,169 @@ async fn a_missing_cluster_is_an_error_and_publishes_nothing() {
     assert!(err.is_retryable(), "{err}");
     assert!(moto.metrics("ECS/ClusterCapacity").is_empty());
 }
+
+mod waiting_tasks {
+    //! Tasks that wait for room, end to end. moto reports every task of a new service as
+    //! pending (desired = pending, running = 0), so it never shows a task ECS could not place;
+    //! the harness (tests/moto_server.py, /_harness/service-deployments) sets a service's
+    //! deployments to the counts ECS reports then. Everything else - ListServices,
+    //! DescribeServices, the task definitions, PutMetricData with StorageResolution - goes
+    //! through the real SDK and moto.
+
+    use aws_sdk_ecs::types::SchedulingStrategy;
+
+    use super::*;
+
+    const NS: &str = "ECS/ClusterCapacity";
+
+    /// `count` hosts of 2048 CPU / 4096 MiB with nothing left.
+    fn full_hosts(env: &Env, count: usize) {
+        env.moto.add_container_instances(
+            CLUSTER,
+            count,
+            &json!({
+                "registered": {"CPU": 2048, "MEMORY": 4096},
+                "remaining": {"CPU": 0, "MEMORY": 0},
+            }),
+        );
+    }
+
+    async fn service(env: &Env, name: &str, task_definition: &str, daemon: bool) {
+        let mut create = env
+            .ecs
+            .create_service()
+            .cluster(CLUSTER)
+            .service_name(name)
+            .task_definition(task_definition);
+        create = if daemon {
+            create.scheduling_strategy(SchedulingStrategy::Daemon)
+        } else {
+            create.desired_count(1)
+        };
+        create.send().await.expect("create service");
+    }
+
+    /// Sets `service`'s deployments as ECS would report them: `(task definition, desired,
+    /// running, pending)`, the first PRIMARY.
+    fn deployments(env: &Env, service: &str, deployments: &[(&str, u32, u32, u32)]) {
+        let deployments: Vec<Value> = deployments
+            .iter()
+            .map(|(td, desired, running, pending)| {
+                json!({"taskDefinition": td, "desiredCount": desired,
+                       "runningCount": running, "pendingCount": pending})
+            })
+            .collect();
+        env.moto.post(
+            "/_harness/service-deployments",
+            &json!({"cluster": CLUSTER, "service": service, "deployments": deployments}),
+        );
+    }
+
+    fn resolution(env: &Env, name: &str) -> Vec<i64> {
+        env.moto
+            .metrics(NS)
+            .iter()
+            .filter(|m| m["name"] == name)
+            .filter_map(|m| m["storage_resolution"].as_i64())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn full_hosts_and_waiting_tasks_publish_hosts_to_add_and_unplaced_tasks() {
+        let env = env().await;
+        full_hosts(&env, 2);
+        let web = env.task_definition("web", 512, 1024, None).await;
+        service(&env, "web", &web, false).await;
+        deployments(&env, "web", &[(&web, 10, 2, 0)]);
+
+        let summary = run(&env, &[]).await;
+
+        // 8 tasks of 512/1024 wait, 4 per empty host: 2 hosts, full; a third for the headroom.
+        assert_eq!(summary.assessment.unplaced_tasks, 8);
+        assert_eq!(summary.assessment.hosts_to_add, 3);
+        assert_eq!(summary.assessment.unplaced[0].service, "web");
+        assert_eq!(env.published(NS, "UnplacedTasks"), vec![8.0]);
+        assert_eq!(env.published(NS, "HostsToAdd"), vec![3.0]);
+        assert_eq!(env.published(NS, "ContainerCapacity"), vec![0.0]);
+        // One PutMetricData: high-resolution and standard metrics side by side.
+        assert_eq!(resolution(&env, "HostsToAdd"), vec![1]);
+        assert_eq!(resolution(&env, "UnplacedTasks"), vec![1]);
+        assert_eq!(resolution(&env, "ContainerCapacity"), vec![60]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_placement_failure_event_runs_the_same_computation() {
+        let env = env().await;
+        full_hosts(&env, 2);
+        let web = env.task_definition("web", 512, 1024, None).await;
+        service(&env, "web", &web, false).await;
+        deployments(&env, "web", &[(&web, 6, 0, 0)]);
+        let mut failure: Value = serde_json::from_str(include_str!(
+            "fixtures/aws-docs-service-task-placement-failure.json"
+        ))
+        .expect("fixture is JSON");
+        failure["detail"]["clusterArn"] =
+            format!("arn:aws:ecs:us-east-1:123456789012:cluster/{CLUSTER}").into();
+
+        let summary = handle(failure, &env.deps(&[]))
+            .await
+            .expect("handled")
+            .published()
+            .expect("published");
+
+        assert_eq!(
+            summary.trigger,
+            capacity_calculator::Trigger::PlacementFailure
+        );
+        assert_eq!(env.published(NS, "UnplacedTasks"), vec![6.0]);
+        // 4 + 2 on two new hosts; the second keeps 2 slots for the headroom.
+        assert_eq!(env.published(NS, "HostsToAdd"), vec![2.0]);
+
+        // Another service action reads nothing and publishes nothing.
+        let steady: Value =
+            serde_json::from_str(include_str!("fixtures/aws-docs-service-steady-state.json"))
+                .expect("fixture is JSON");
+        let outcome = handle(steady, &env.deps(&[])).await.expect("handled");
+        assert!(outcome.published().is_none());
+        assert_eq!(env.published(NS, "UnplacedTasks").len(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_daemon_service_is_reserved_on_every_new_host() {
+        let env = env().await;
+        full_hosts(&env, 2);
+        let agent = env.task_definition("agent", 512, 512, None).await;
+        service(&env, "agent", &agent, true).await;
+        deployments(&env, "agent", &[(&agent, 2, 2, 0)]);
+        let web = env.task_definition("web", 512, 1024, None).await;
+        service(&env, "web", &web, false).await;
+        deployments(&env, "web", &[(&web, 6, 0, 0)]);
+
+        let summary = run(&env, &[]).await;
+
+        // Without the agent 4 web tasks fit a host: 2 hosts. With 512/512 reserved for it,
+        // 3 fit: 2 hosts, both out of CPU, and a third for the headroom.
+        assert_eq!(summary.assessment.unplaced_tasks, 6);
+        assert_eq!(env.published(NS, "HostsToAdd"), vec![3.0]);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_deployment_to_a_larger_revision_counts_its_own_shape() {
+        let env = env().await;
+        full_hosts(&env, 2);
+        let old = env.task_definition("web", 512, 1024, None).await;
+        let new = env.task_definition("web", 1024, 2048, None).await;
+        service(&env, "web", &old, false).await;
+        deployments(&env, "web", &[(&new, 4, 0, 0), (&old, 4, 4, 0)]);
+
+        let summary = run(&env, &[]).await;
+
+        let unplaced = &summary.assessment.unplaced;
+        assert_eq!(unplaced.len(), 1);
+        assert!(unplaced[0].shape.name.ends_with("web:2"), "{unplaced:?}");
+        assert_eq!((unplaced[0].shape.cpu, unplaced[0].count), (1024, 4));
+        // 2 of the new revision per host: 2 hosts, full; a third for the headroom. Counted in
+        // the old shape, all 4 would fill one host: 2 hosts in all.
+        assert_eq!(env.published(NS, "HostsToAdd"), vec![3.0]);
+    }
+}
