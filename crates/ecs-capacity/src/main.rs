@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use capacity_core::{ScalePolicy, TaskShape, WorstCase};
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
-use ecs_capacity::scenario::{self, PolicyKind};
+use ecs_capacity::scenario::{self, PolicyKind, Termination};
 use ecs_capacity::summary::{Summary, summary_table, timeline};
 use ecs_capacity::{chart, dump, live, report, sim};
 
@@ -41,7 +41,9 @@ const SIMULATE_EXAMPLES: &str = "\
 Examples:
   ecs-capacity simulate                      # the book's walk-through (embedded: book)
   ecs-capacity simulate diurnal --compare --chart out/day.svg
+  ecs-capacity simulate batch --compare      # a batch fleet arriving at once
   ecs-capacity simulate my-scenario.yaml --policy hosts-to-add --seed 3
+  ecs-capacity simulate diurnal --policy hosts-to-add --termination default
   ecs-capacity simulate diurnal --print-scenario > my-scenario.yaml";
 
 #[derive(Args)]
@@ -93,16 +95,20 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// An embedded scenario (book, diurnal) or a YAML or JSON scenario file
+    /// An embedded scenario (book, diurnal, batch, deploy) or a YAML or JSON scenario file
     #[arg(default_value = "book", value_name = "SCENARIO")]
     scenario: String,
-    /// Run the scenario with the book's ±1 policy, the hosts-to-add policy and the
-    /// hosts-to-add+pending what-if, side by side
+    /// Run the scenario with the book's ±1 policy, ECS capacity providers' managed scaling
+    /// and hosts-to-add, side by side
     #[arg(long, conflicts_with = "policy")]
     compare: bool,
-    /// Override the scenario's scale-out policy
+    /// Override the scenario's scaling policy
     #[arg(long, value_enum)]
     policy: Option<PolicyArg>,
+    /// Override how the group picks instances on scale-in (asg.termination); the
+    /// capacity-provider policy always uses managed termination protection
+    #[arg(long, value_enum)]
+    termination: Option<TerminationArg>,
     /// Override the scenario's seed (which instance a scale-in terminates)
     #[arg(long)]
     seed: Option<u64>,
@@ -133,10 +139,20 @@ enum Format {
 enum PolicyArg {
     /// Alarm on ContainerCapacity below the headroom, simple policy +1 with a cooldown
     Book,
-    /// Alarm on HostsToAdd, step policy adding that many hosts, with instance warmup
+    /// ECS capacity providers' managed scaling (CapacityProviderReservation, target
+    /// tracking, warm-up) with managed termination protection
+    CapacityProvider,
+    /// HostsToAdd (waiting tasks packed, plus the headroom) on a 10-second alarm, step policy
+    /// adding that many hosts, with instance warmup
     HostsToAdd,
-    /// What-if: hosts-to-add, with HostsToAdd also sizing for tasks that could not be placed
-    HostsToAddPending,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TerminationArg {
+    /// EC2 Auto Scaling's default termination policy
+    Default,
+    /// The scale-in chooser: unregistered, then the fewest tasks
+    Chooser,
 }
 
 type Failure = Box<dyn std::error::Error>;
@@ -235,27 +251,6 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Worst-case slots of the largest instance type for the scenario's first task shapes.
-fn largest_slots(sc: &scenario::Scenario) -> u32 {
-    let Ok(worst) = WorstCase::of(sc.services.iter().map(|s| &s.shape)) else {
-        return 0;
-    };
-    sc.instance_types
-        .iter()
-        .filter_map(|t| {
-            let host = capacity_core::ContainerInstance::active(
-                t.name.clone(),
-                capacity_core::Resources::new(t.cpu, t.memory_mib),
-                capacity_core::Resources::new(t.cpu, t.memory_mib),
-            );
-            capacity_core::cluster_capacity(&[host], &worst)
-                .ok()
-                .map(|c| c.largest_host_slots)
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
     if args.print_scenario {
         let text = match scenario::EMBEDDED.iter().find(|(n, _)| *n == args.scenario) {
@@ -270,17 +265,23 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
     if let Some(seed) = args.seed {
         base.seed = seed;
     }
+    if let Some(termination) = args.termination {
+        base = base.with_termination(match termination {
+            TerminationArg::Default => Termination::Default,
+            TerminationArg::Chooser => Termination::Chooser,
+        });
+    }
     let policies = if args.compare {
         vec![
             PolicyKind::Book,
+            PolicyKind::CapacityProvider,
             PolicyKind::HostsToAdd,
-            PolicyKind::HostsToAddPending,
         ]
     } else {
         vec![match args.policy {
             Some(PolicyArg::Book) => PolicyKind::Book,
+            Some(PolicyArg::CapacityProvider) => PolicyKind::CapacityProvider,
             Some(PolicyArg::HostsToAdd) => PolicyKind::HostsToAdd,
-            Some(PolicyArg::HostsToAddPending) => PolicyKind::HostsToAddPending,
             None => base.policy,
         }]
     };
@@ -323,25 +324,6 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
             }
             println!("\nSummary:");
             print!("{}", summary_table(&summaries));
-            let same = |a: &Summary, b: &Summary| {
-                Summary {
-                    policy: String::new(),
-                    ..a.clone()
-                } == Summary {
-                    policy: String::new(),
-                    ..b.clone()
-                }
-            };
-            if let [book, computed, ..] = summaries.as_slice()
-                && args.compare
-                && same(book, computed)
-            {
-                println!(
-                    "\nhosts-to-add behaves as book ±1 here: with a headroom of {} task(s) and hosts of up to {} slot(s),\nHostsToAdd is never above 1. hosts-to-add+pending (a what-if the calculator does not do)\nalso sizes for the tasks that could not be placed.",
-                    base.headroom.headroom(),
-                    largest_slots(&base)
-                );
-            }
             if let Some(path) = &args.chart {
                 println!("\nChart written to {}", path.display());
             }

@@ -13,16 +13,26 @@ use crate::sim::Outcome;
 pub struct Summary {
     pub scenario: String,
     pub policy: String,
+    /// How the group picked instances on scale-in.
+    pub termination: String,
     /// Σ over time of tasks a service wanted but could not place, in task-minutes.
     pub task_minutes_pending: f64,
     pub peak_pending_tasks: u32,
+    /// The 95th percentile, over every task placed, of the seconds from its service wanting
+    /// it to its placement (0 for tasks placed at once).
+    pub p95_placement_wait_seconds: u64,
     /// Σ over time of instances in the group (launching and draining included).
     pub instance_hours: f64,
+    /// The same weighted by size: Σ over time of the instances' vCPUs (1024 CPU units
+    /// each). With mixed instance types, what the bill follows.
+    pub vcpu_hours: f64,
     pub scale_outs: usize,
     pub scale_ins: usize,
     /// Direction reversals (out then in, or in then out) within the flap window.
     pub flaps: usize,
     pub flap_window_seconds: u64,
+    /// Tasks on the instances the group chose to terminate, when it chose them.
+    pub tasks_moved_by_scale_in: u64,
     pub max_hosts: u32,
     /// Time with ContainerCapacity 0 (no room for one more worst-case task), minutes.
     pub minutes_without_room: f64,
@@ -52,17 +62,34 @@ impl Summary {
         Summary {
             scenario: o.scenario.clone(),
             policy: o.policy.to_owned(),
+            termination: o.termination.to_owned(),
             task_minutes_pending: round1(pending as f64 * step / 60.0),
             peak_pending_tasks: o.samples.iter().map(|s| s.pending_tasks).max().unwrap_or(0),
+            p95_placement_wait_seconds: percentile(&o.placement_waits, 95),
             instance_hours: round1(instances as f64 * step / 3600.0),
+            vcpu_hours: round1(
+                o.samples.iter().map(|s| s.billed_cpu).sum::<u64>() as f64 / 1024.0 * step / 3600.0,
+            ),
             scale_outs: o.actions.iter().filter(|a| a.to > a.from).count(),
             scale_ins: o.actions.iter().filter(|a| a.to < a.from).count(),
             flaps,
             flap_window_seconds: o.flap_window,
+            tasks_moved_by_scale_in: o.tasks_moved_by_scale_in,
             max_hosts: o.samples.iter().map(|s| s.instances).max().unwrap_or(0),
             minutes_without_room: round1(without_room as f64 * step / 60.0),
         }
     }
+}
+
+/// The nearest-rank `p`th percentile of `values` (0 for none).
+fn percentile(values: &[u64], p: usize) -> u64 {
+    if values.is_empty() {
+        return 0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted.get(rank - 1).copied().unwrap_or(0)
 }
 
 fn round1(x: f64) -> f64 {
@@ -87,7 +114,11 @@ pub fn summary_table(summaries: &[Summary]) -> String {
         format!("{:.1}", s.task_minutes_pending)
     });
     row("peak pending tasks", &|s| s.peak_pending_tasks.to_string());
+    row("p95 placement wait", &|s| {
+        Secs(s.p95_placement_wait_seconds).to_string()
+    });
     row("instance-hours", &|s| format!("{:.1}", s.instance_hours));
+    row("vCPU-hours", &|s| format!("{:.1}", s.vcpu_hours));
     row("scale actions (out/in)", &|s| {
         format!(
             "{} ({}/{})",
@@ -102,6 +133,10 @@ pub fn summary_table(summaries: &[Summary]) -> String {
     row(&format!("flaps (reversals within {window})"), &|s| {
         s.flaps.to_string()
     });
+    row("tasks moved by scale-in", &|s| {
+        s.tasks_moved_by_scale_in.to_string()
+    });
+    row("scale-in choice", &|s| s.termination.clone());
     row("max hosts", &|s| s.max_hosts.to_string());
     row("minutes with no room for a task", &|s| {
         format!("{:.1}", s.minutes_without_room)
@@ -117,4 +152,22 @@ pub fn timeline(o: &Outcome) -> String {
         let _ = writeln!(out, "{}  {}", clock(e.t), e.what);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn percentile_is_the_nearest_rank() {
+        assert_eq!(percentile(&[], 95), 0);
+        assert_eq!(percentile(&[7], 95), 7);
+        let waits: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&waits, 95), 95);
+        let mostly_at_once: Vec<u64> = std::iter::repeat_n(0, 96)
+            .chain([60, 120, 180, 240])
+            .collect();
+        assert_eq!(percentile(&mostly_at_once, 95), 0);
+        assert_eq!(percentile(&mostly_at_once, 99), 180);
+    }
 }

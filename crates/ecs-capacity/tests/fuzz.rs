@@ -204,7 +204,7 @@ fn check_scenario(text: &str) -> Result<(), TestCaseError> {
             for policy in [
                 PolicyKind::Book,
                 PolicyKind::HostsToAdd,
-                PolicyKind::HostsToAddPending,
+                PolicyKind::CapacityProvider,
             ] {
                 let _ = sc.with_policy(policy);
             }

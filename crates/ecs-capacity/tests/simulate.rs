@@ -1,6 +1,6 @@
 //! Known behaviours of the scaling loop, reproduced by the simulator.
 
-use ecs_capacity::scenario::{self, PolicyKind, Scenario};
+use ecs_capacity::scenario::{self, PolicyKind, Scenario, Termination};
 use ecs_capacity::sim::{self, Outcome};
 use ecs_capacity::summary::Summary;
 
@@ -128,7 +128,8 @@ fn burst(headroom: u32, scale_in_threshold: f64) -> Scenario {
 
 #[test]
 fn a_hosts_to_add_policy_removes_pending_time_that_plus_one_leaves() {
-    // A headroom of 8 tasks on hosts of 4 slots: HostsToAdd asks for 2 hosts at a time.
+    // A headroom of 8 tasks on hosts of 4 slots: HostsToAdd asks for the 3 hosts the 12
+    // waiting tasks fill and 2 more for the headroom, at once.
     // Scale-in is kept out of the picture (threshold 100) to compare scale-out alone.
     let sc = burst(8, 100.0);
     let book = Summary::of(&run(&sc.with_policy(PolicyKind::Book)));
@@ -142,23 +143,130 @@ fn a_hosts_to_add_policy_removes_pending_time_that_plus_one_leaves() {
         book.task_minutes_pending
     );
     assert!(
-        has_event(&computed_run, "HostsToAdd 2"),
+        has_event(&computed_run, "HostsToAdd 5"),
         "{:#?}",
         computed_run.events
     );
 }
 
 #[test]
-fn at_a_headroom_of_one_hosts_to_add_is_the_book_and_counting_pending_tasks_is_faster() {
+fn at_a_headroom_of_one_hosts_to_add_sizes_for_the_waiting_tasks_in_one_round() {
     let sc = burst(1, 100.0);
     let book = Summary::of(&run(&sc.with_policy(PolicyKind::Book)));
-    let computed = Summary::of(&run(&sc.with_policy(PolicyKind::HostsToAdd)));
-    let pending = Summary::of(&run(&sc.with_policy(PolicyKind::HostsToAddPending)));
-    // HostsToAdd is 0 or 1 when the headroom is one task: the same hosts at the same times.
-    assert_eq!(computed.task_minutes_pending, book.task_minutes_pending);
-    assert_eq!(computed.instance_hours, book.instance_hours);
-    // Sizing for the 22 unplaced tasks too adds every host in one round.
-    assert!(pending.task_minutes_pending < book.task_minutes_pending / 2.0);
+    let computed_run = run(&sc.with_policy(PolicyKind::HostsToAdd));
+    let computed = Summary::of(&computed_run);
+    // 16 of the 24 tasks of 512 CPU wait (the two hosts hold 4 each): they need 4 hosts, and
+    // the headroom one more — all added in one step, where the book adds one per cooldown.
+    assert!(
+        has_event(&computed_run, "HostsToAdd 5): desired capacity 2 -> 7"),
+        "{:#?}",
+        computed_run.events
+    );
+    assert_eq!(computed.scale_outs, 1);
+    assert!(computed.task_minutes_pending < book.task_minutes_pending / 2.0);
+    assert!(computed.p95_placement_wait_seconds < book.p95_placement_wait_seconds);
+}
+
+#[test]
+fn a_placement_failure_reaches_the_group_within_the_ten_second_alarm() {
+    let o = run(&burst(1, 100.0).with_policy(PolicyKind::HostsToAdd));
+    let action = o.actions.first().expect("a scale-out");
+    // The service grows at 10m; the calculator runs at once on the placement failure and
+    // the 10-second alarm acts on the datapoint at the end of its period.
+    assert_eq!(action.t, 10 * 60 + 10, "{:#?}", o.events);
+}
+
+const SHRINK: &str = r#"
+name: shrink
+duration: 90m
+instance_types:
+  m: { cpu: 4096, memory: 8192 }
+asg: { min: 1, max: 6, desired: 3, instance_types: [m], launch_delay: 3m, lifecycle_hook: { timeout: 15m } }
+ecs: { strategy: binpack }
+services:
+  - name: app
+    task: { cpu: 1024, memory: 1024 }
+    desired: 10
+    changes:
+      - { at: 10m, desired: 4 }
+scaling:
+  policy: POLICY
+  scale_in: { evaluation_periods: 2, cooldown: 3m }
+"#;
+
+fn shrink(policy: &str) -> Scenario {
+    parse(&SHRINK.replace("POLICY", policy))
+}
+
+#[test]
+fn the_chooser_removes_the_empty_host_and_the_default_policy_a_busy_one() {
+    // Binpack leaves 10 tasks as 4 + 4 + 2; at 10m the service drops to 4 tasks, and the
+    // group has a host to spare. Which one goes decides how many tasks move.
+    let sc = shrink("hosts-to-add");
+    let chooser = Summary::of(&run(&sc));
+    assert_eq!(chooser.termination, "chooser");
+    let default = Summary::of(&run(&sc.with_termination(Termination::Default)));
+    assert_eq!(default.termination, "default");
+    assert!(chooser.scale_ins >= 1 && default.scale_ins >= 1);
+    assert_eq!(chooser.tasks_moved_by_scale_in, 0, "{chooser:#?}");
+    assert!(
+        default.tasks_moved_by_scale_in > 0,
+        "the default policy ignores the tasks (seeded): {default:#?}"
+    );
+}
+
+#[test]
+fn managed_termination_protection_never_moves_a_task_and_waits_for_an_empty_host() {
+    let o = run(&shrink("capacity-provider"));
+    let s = Summary::of(&o);
+    assert_eq!(s.termination, "managed protection");
+    assert_eq!(s.tasks_moved_by_scale_in, 0);
+    // Its scale-in waits 15 one-minute datapoints below the target.
+    let first_in = o
+        .actions
+        .iter()
+        .find(|a| a.to < a.from)
+        .expect("a managed scale-in");
+    assert!(first_in.t >= 10 * 60 + 15 * 60, "{:#?}", o.events);
+    assert!(has_event(
+        &o,
+        "managed scaling, CapacityProviderReservation"
+    ));
+}
+
+#[test]
+fn managed_scaling_acts_at_the_end_of_the_minute_and_hosts_to_add_within_ten_seconds() {
+    // The burst: 16 waiting tasks. Managed scaling sizes for them at the end of the minute
+    // (M = N + 4 = 6, one step); hosts-to-add 10 seconds after the failure, headroom included.
+    let sc = burst(1, 100.0);
+    let cp_run = run(&sc.with_policy(PolicyKind::CapacityProvider));
+    let cp = Summary::of(&cp_run);
+    let ours = Summary::of(&run(&sc.with_policy(PolicyKind::HostsToAdd)));
+    let out = cp_run.actions.first().expect("a managed scale-out");
+    assert_eq!(
+        (out.t, out.from, out.to),
+        (11 * 60, 2, 6),
+        "{:#?}",
+        cp_run.events
+    );
+    assert!(ours.task_minutes_pending < cp.task_minutes_pending);
+    assert!(ours.p95_placement_wait_seconds <= cp.p95_placement_wait_seconds);
+}
+
+#[test]
+fn a_termination_setting_for_capacity_providers_is_refused_and_the_flag_cannot_override_it() {
+    let err = scenario::parse(
+        "t.yaml",
+        &SHRINK.replace("POLICY", "book").replace(
+            "launch_delay: 3m,",
+            "launch_delay: 3m, termination: managed-termination-protection,",
+        ),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("asg.termination"), "{err}");
+    let sc = shrink("capacity-provider").with_termination(Termination::Chooser);
+    assert_eq!(Summary::of(&run(&sc)).termination, "managed protection");
 }
 
 #[test]
@@ -265,7 +373,7 @@ calculator: { schedule: 0 }
 }
 
 #[test]
-fn both_embedded_scenarios_are_valid() {
+fn every_embedded_scenario_is_valid() {
     for (name, text) in scenario::EMBEDDED {
         scenario::parse(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
     }

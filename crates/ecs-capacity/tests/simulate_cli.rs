@@ -38,10 +38,28 @@ fn compare_prints_one_column_per_policy_and_writes_a_chart() {
     let out = run(&["simulate", "book", "--compare", "--chart", &chart_arg]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(
-        stdout.contains("book ±1  hosts-to-add  hosts-to-add+pending"),
+    let header = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Summary:"))
+        .nth(1)
+        .unwrap_or_default();
+    let columns: Vec<&str> = header
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        columns,
+        ["book ±1", "capacity-provider", "hosts-to-add"],
         "{stdout}"
     );
+    for row in [
+        "p95 placement wait",
+        "tasks moved by scale-in",
+        "vCPU-hours",
+    ] {
+        assert!(stdout.contains(row), "summary lacks {row}: {stdout}");
+    }
     assert!(
         !stdout.contains("Timeline"),
         "compare hides timelines unless asked"
@@ -105,5 +123,5 @@ fn a_bad_scenario_file_fails_with_its_line_and_field() {
 fn an_unknown_scenario_names_the_embedded_ones() {
     let out = run(&["simulate", "weekly"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("embedded scenarios: book, diurnal"));
+    assert!(text(&out.stderr).contains("embedded scenarios: book, diurnal, batch, deploy"));
 }

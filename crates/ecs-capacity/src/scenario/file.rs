@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
-use super::model::{Comparison, MissingData, PolicyKind, Statistic, Strategy};
+use super::model::{Comparison, MissingData, PolicyKind, Statistic, Strategy, Termination};
 use crate::duration::Secs;
 
 #[derive(Debug, Deserialize)]
@@ -29,6 +29,22 @@ pub(super) struct ScenarioFile {
     pub(super) scaling: Spanned<ScalingFile>,
     #[serde(default = "default_unspanned")]
     pub(super) calculator: Spanned<CalculatorFile>,
+    #[serde(default = "default_unspanned")]
+    pub(super) capacity_provider: Spanned<CapacityProviderFile>,
+}
+
+/// The `capacity-provider` policy's managed scaling settings, as ECS's `ManagedScaling`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CapacityProviderFile {
+    /// Percent, 1–100 (default 100).
+    pub(super) target_capacity: Option<u32>,
+    /// Default 1.
+    pub(super) minimum_scaling_step_size: Option<u32>,
+    /// Default 10000.
+    pub(super) maximum_scaling_step_size: Option<u32>,
+    /// Default: the group's launch delay.
+    pub(super) instance_warmup_period: Option<Secs>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -74,6 +90,10 @@ pub(super) struct AsgFile {
     pub(super) launch_delay: Secs,
     #[serde(default)]
     pub(super) lifecycle_hook: Option<HookFile>,
+    /// How the group picks instances on a scale-in (`default` or `chooser`); unset: the
+    /// policy's own.
+    #[serde(default)]
+    pub(super) termination: Option<Termination>,
 }
 
 fn default_launch_delay() -> Secs {

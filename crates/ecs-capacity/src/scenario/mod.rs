@@ -1,7 +1,7 @@
 //! Scenario files for `ecs-capacity simulate`: YAML or JSON (JSON is read as YAML), checked
 //! field by field. Every error names the line and the field.
 //!
-//! The format is documented in the README; the two embedded scenarios are complete examples.
+//! The format is documented in docs/cli.md; the embedded scenarios are complete examples.
 //!
 //! `file` is the format as written, `parse` checks it into the `model` the simulator runs.
 
@@ -12,8 +12,9 @@ mod parse;
 use thiserror::Error;
 
 pub use model::{
-    Action, Alarm, Asg, Change, ChangeKind, Comparison, InstanceType, Metric, MissingData,
-    PolicyKind, Scenario, Service, Statistic, Strategy,
+    Action, Alarm, Asg, Change, ChangeKind, Comparison, HOSTS_TO_ADD_ALARM_PERIOD, InstanceType,
+    ManagedScaling, Metric, MissingData, PolicyKind, Scenario, Service, Statistic, Strategy,
+    Termination,
 };
 pub use parse::parse;
 
@@ -21,9 +22,18 @@ pub use parse::parse;
 pub const BOOK: &str = include_str!("../../scenarios/book.yaml");
 /// A day of diurnal load on mixed instance sizes, with a spike and a rolling deployment.
 pub const DIURNAL: &str = include_str!("../../scenarios/diurnal.yaml");
+/// Two batch jobs of 160 and 120 tasks arriving at once on an idle two-host cluster.
+pub const BATCH: &str = include_str!("../../scenarios/batch.yaml");
+/// A 60-task service redeployed to a revision of twice the memory, maximum 200 %.
+pub const DEPLOY: &str = include_str!("../../scenarios/deploy.yaml");
 
 /// The embedded scenarios by name.
-pub const EMBEDDED: [(&str, &str); 2] = [("book", BOOK), ("diurnal", DIURNAL)];
+pub const EMBEDDED: [(&str, &str); 4] = [
+    ("book", BOOK),
+    ("diurnal", DIURNAL),
+    ("batch", BATCH),
+    ("deploy", DEPLOY),
+];
 
 /// Why a scenario cannot be used.
 #[derive(Debug, Error)]
@@ -61,7 +71,7 @@ pub fn load(name_or_path: &str) -> Result<Scenario, LoadError> {
 
 #[derive(Debug, Error)]
 pub enum LoadError {
-    #[error("cannot read scenario {file} (embedded scenarios: book, diurnal)")]
+    #[error("cannot read scenario {file} (embedded scenarios: book, diurnal, batch, deploy)")]
     Read {
         file: String,
         #[source]

@@ -15,29 +15,83 @@ pub enum Strategy {
     Spread,
 }
 
-/// Which scale-out policy the simulated Auto Scaling group has.
+/// Which scaling the simulated Auto Scaling group has.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PolicyKind {
-    /// The book: alarm on ContainerCapacity below the headroom, simple policy +1, cooldown.
+    /// The book: alarm on ContainerCapacity below the headroom, simple policy +1, cooldown;
+    /// scale-in on IdleHostCapacity, -1.
     #[default]
     Book,
-    /// Alarm on HostsToAdd above 0, step policy adding that many hosts, instance warmup;
-    /// HostsToAdd as capacity-calculator publishes it (hosts to restore the headroom).
+    /// ECS capacity providers' managed scaling with managed termination protection, as AWS
+    /// documents it (see `sim/capacity_provider.rs`, rule by rule).
+    CapacityProvider,
+    /// What capacity-calculator and the template do: HostsToAdd (every unplaced task packed,
+    /// plus the headroom) at high resolution, a 10-second alarm, a step policy adding that
+    /// many hosts with instance warmup; scale-in on IdleHostCapacity, -1.
     HostsToAdd,
-    /// What-if: as `hosts-to-add`, but HostsToAdd also sizes for the tasks the services
-    /// could not place (each counted as one worst-case task). Not what the calculator does.
-    HostsToAddPending,
 }
 
 impl PolicyKind {
+    /// The label in reports and in the JSON `policy` field.
     pub fn label(self) -> &'static str {
         match self {
             PolicyKind::Book => "book ±1",
+            PolicyKind::CapacityProvider => "capacity-provider",
             PolicyKind::HostsToAdd => "hosts-to-add",
-            PolicyKind::HostsToAddPending => "hosts-to-add+pending",
         }
     }
+
+    /// How the group picks instances on a scale-in under this policy, unless the scenario
+    /// sets `asg.termination`.
+    pub fn default_termination(self) -> Termination {
+        match self {
+            PolicyKind::Book => Termination::Default,
+            PolicyKind::CapacityProvider => Termination::ManagedTerminationProtection,
+            PolicyKind::HostsToAdd => Termination::Chooser,
+        }
+    }
+}
+
+/// How the group picks the instances a scale-in terminates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Termination {
+    /// EC2 Auto Scaling's default termination policy: Availability Zone balance, the oldest
+    /// launch template, the instance closest to its next billing hour, then at random.
+    Default,
+    /// The scale-in chooser (a custom termination policy): not-yet-registered instances
+    /// first, then the fewest tasks, the default policy's order among equals.
+    Chooser,
+    /// ECS managed termination protection (capacity providers only): every instance with a
+    /// task is protected from scale-in; only empty ones are terminated, and a scale-in that
+    /// finds none waits.
+    ManagedTerminationProtection,
+}
+
+impl Termination {
+    pub fn label(self) -> &'static str {
+        match self {
+            Termination::Default => "default",
+            Termination::Chooser => "chooser",
+            Termination::ManagedTerminationProtection => "managed protection",
+        }
+    }
+}
+
+/// ECS capacity provider managed scaling settings (`ManagedScaling` in ECS's API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManagedScaling {
+    /// `targetCapacity`, percent (1–100; AWS's default 100).
+    pub target_capacity: u32,
+    /// `minimumScalingStepSize` (AWS's default 1).
+    pub minimum_scaling_step_size: u32,
+    /// `maximumScalingStepSize` (AWS's default 10,000).
+    pub maximum_scaling_step_size: u32,
+    /// `instanceWarmupPeriod`, seconds: a scale-out waits until every instance launched
+    /// within it is older (AWS's default 300; the simulator's default is the scenario's
+    /// launch delay, in the model's favour).
+    pub instance_warmup: u64,
 }
 
 /// How CloudWatch aggregates the datapoints of one period.
@@ -155,6 +209,9 @@ pub struct Asg {
     pub launch_delay: u64,
     /// The termination lifecycle hook's timeout; `None`: no hook, instances die at once.
     pub hook_timeout: Option<u64>,
+    /// `asg.termination` as the scenario sets it; `None`: the policy's own
+    /// ([`PolicyKind::default_termination`]).
+    pub termination: Option<Termination>,
 }
 
 /// What happens to a service's desired count or task definition.
@@ -195,6 +252,10 @@ pub struct Scenario {
     pub task_stop: u64,
     pub services: Vec<Service>,
     pub policy: PolicyKind,
+    /// How this run's group picks instances on a scale-in.
+    pub termination: Termination,
+    /// The `capacity-provider` policy's managed scaling settings.
+    pub managed_scaling: ManagedScaling,
     pub headroom: ScalePolicy,
     pub scale_out: Alarm,
     pub scale_in: Alarm,
@@ -229,16 +290,48 @@ impl Scenario {
     pub fn with_policy(&self, policy: PolicyKind) -> Scenario {
         let mut s = self.clone();
         s.policy = policy;
-        s.scale_out = scale_out_alarm(policy, s.headroom, &s.scaling.out, s.asg.launch_delay);
+        s.termination = termination(policy, s.asg.termination);
+        s.scale_out = scale_out_alarm(
+            policy,
+            s.headroom,
+            &s.scaling.out,
+            s.asg.launch_delay,
+            s.step,
+        );
+        s
+    }
+
+    /// The same scenario with the group's scale-in choice set (for `--termination`).
+    pub fn with_termination(&self, termination: Termination) -> Scenario {
+        let mut s = self.clone();
+        s.asg.termination = Some(termination);
+        s.termination = self::termination(s.policy, Some(termination));
         s
     }
 }
+
+/// The scale-in choice of a run: managed termination protection belongs to capacity
+/// providers (ECS sets it on the instances), so `capacity-provider` keeps it whatever the
+/// scenario says; the other policies use `asg.termination` when set, else their own.
+pub(super) fn termination(policy: PolicyKind, set: Option<Termination>) -> Termination {
+    match (policy, set) {
+        (PolicyKind::CapacityProvider, _) => Termination::ManagedTerminationProtection,
+        (_, Some(Termination::ManagedTerminationProtection)) | (_, None) => {
+            policy.default_termination()
+        }
+        (_, Some(t)) => t,
+    }
+}
+
+/// The period of the template's high-resolution scale-out alarm on HostsToAdd, seconds.
+pub const HOSTS_TO_ADD_ALARM_PERIOD: u64 = 10;
 
 pub(super) fn scale_out_alarm(
     policy: PolicyKind,
     headroom: ScalePolicy,
     a: &AlarmSettings,
     launch_delay: u64,
+    step: u64,
 ) -> Alarm {
     let datapoints_to_alarm = a.datapoints_to_alarm.unwrap_or(a.evaluation_periods);
     match policy {
@@ -257,12 +350,28 @@ pub(super) fn scale_out_alarm(
                 cooldown: a.cooldown,
             },
         },
-        PolicyKind::HostsToAdd | PolicyKind::HostsToAddPending => Alarm {
+        // Managed scaling has its own alarms (sim/capacity_provider.rs); this one is not
+        // evaluated for it.
+        PolicyKind::CapacityProvider => Alarm {
             name: "scale-out",
             metric: Metric::HostsToAdd,
             period: a.period,
-            evaluation_periods: a.evaluation_periods,
-            datapoints_to_alarm,
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
+            statistic: Statistic::Maximum,
+            comparison: Comparison::Greater,
+            threshold: 0.0,
+            missing_data: a.missing_data,
+            action: Action::StepByMetric { warmup: 0 },
+        },
+        // As the template sets it: HostsToAdd is published at high resolution and the alarm
+        // has a 10-second period (or the simulation step, when coarser), one datapoint.
+        PolicyKind::HostsToAdd => Alarm {
+            name: "scale-out",
+            metric: Metric::HostsToAdd,
+            period: HOSTS_TO_ADD_ALARM_PERIOD.div_ceil(step.max(1)) * step.max(1),
+            evaluation_periods: 1,
+            datapoints_to_alarm: 1,
             // The alarm watches another metric, so the book's comparison and threshold
             // (on ContainerCapacity) do not carry over: HostsToAdd > 0, worst value.
             statistic: Statistic::Maximum,

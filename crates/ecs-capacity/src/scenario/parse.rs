@@ -8,12 +8,12 @@ use serde_saphyr::Spanned;
 
 use super::ScenarioError;
 use super::file::{
-    AlarmFile, AsgFile, CalculatorFile, ChangeFile, InstanceTypeFile, ScalingFile, ScenarioFile,
-    ServiceFile, TaskFile,
+    AlarmFile, AsgFile, CalculatorFile, CapacityProviderFile, ChangeFile, InstanceTypeFile,
+    ScalingFile, ScenarioFile, ServiceFile, TaskFile,
 };
 use super::model::{
-    Alarm, AlarmSettings, Asg, Change, ChangeKind, InstanceType, MissingData, PolicyKind,
-    ScalingSettings, Scenario, Service, scale_in_alarm, scale_out_alarm,
+    Alarm, AlarmSettings, Asg, Change, ChangeKind, InstanceType, ManagedScaling, MissingData,
+    PolicyKind, ScalingSettings, Scenario, Service, Termination, scale_in_alarm, scale_out_alarm,
 };
 use crate::duration::Secs;
 
@@ -51,6 +51,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let services = services(&c, &raw.services, &instance_types, duration)?;
     let scaling = scaling(&c, &raw.scaling, step, asg.launch_delay)?;
     let calculator_schedule = calculator(&c, &raw.calculator, step)?;
+    let managed_scaling = managed_scaling(&c, &raw.capacity_provider, asg.launch_delay)?;
+    let termination = super::model::termination(scaling.policy, asg.termination);
     Ok(Scenario {
         name: raw.name,
         description: raw.description,
@@ -64,6 +66,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         task_stop: raw.ecs.task_stop.map_or(30, |s| s.0),
         services,
         policy: scaling.policy,
+        termination,
+        managed_scaling,
         headroom: scaling.headroom,
         scale_out: scaling.scale_out,
         scale_in: scaling.scale_in,
@@ -226,6 +230,71 @@ fn asg(
         launch_types,
         launch_delay: asg.launch_delay.0,
         hook_timeout: asg.lifecycle_hook.as_ref().map(|h| h.timeout.0),
+        termination: match asg.termination {
+            Some(Termination::ManagedTerminationProtection) => {
+                return Err(c.err(
+                    asg_line,
+                    "asg.termination",
+                    "managed-termination-protection belongs to the capacity-provider policy; choose default or chooser",
+                ));
+            }
+            other => other,
+        },
+    })
+}
+
+/// The capacity provider's managed scaling settings, checked against ECS's ranges.
+fn managed_scaling(
+    c: &Checker,
+    raw: &Spanned<CapacityProviderFile>,
+    launch_delay: u64,
+) -> Result<ManagedScaling, ScenarioError> {
+    let cp = &raw.value;
+    let at = line(raw);
+    let target_capacity = cp.target_capacity.unwrap_or(100);
+    if !(1..=100).contains(&target_capacity) {
+        return Err(c.err(
+            at,
+            "capacity_provider.target_capacity",
+            "must be between 1 and 100 (percent)",
+        ));
+    }
+    let minimum_scaling_step_size = cp.minimum_scaling_step_size.unwrap_or(1);
+    let maximum_scaling_step_size = cp.maximum_scaling_step_size.unwrap_or(10_000);
+    for (field, v) in [
+        (
+            "capacity_provider.minimum_scaling_step_size",
+            minimum_scaling_step_size,
+        ),
+        (
+            "capacity_provider.maximum_scaling_step_size",
+            maximum_scaling_step_size,
+        ),
+    ] {
+        if !(1..=10_000).contains(&v) {
+            return Err(c.err(at, field, "must be between 1 and 10000"));
+        }
+    }
+    if minimum_scaling_step_size > maximum_scaling_step_size {
+        return Err(c.err(
+            at,
+            "capacity_provider.minimum_scaling_step_size",
+            "is above maximum_scaling_step_size",
+        ));
+    }
+    let instance_warmup = cp.instance_warmup_period.map_or(launch_delay, |s| s.0);
+    if instance_warmup > 10_000 {
+        return Err(c.err(
+            at,
+            "capacity_provider.instance_warmup_period",
+            "must be at most 10000s",
+        ));
+    }
+    Ok(ManagedScaling {
+        target_capacity,
+        minimum_scaling_step_size,
+        maximum_scaling_step_size,
+        instance_warmup,
     })
 }
 
@@ -425,7 +494,7 @@ fn scaling(
     Ok(Scaling {
         policy: sc.policy,
         headroom,
-        scale_out: scale_out_alarm(sc.policy, headroom, &out, launch_delay),
+        scale_out: scale_out_alarm(sc.policy, headroom, &out, launch_delay, step),
         scale_in: scale_in_alarm(&r#in),
         flap_window: sc.flap_window.map_or(900, |s| s.0),
         settings: ScalingSettings { out, r#in },

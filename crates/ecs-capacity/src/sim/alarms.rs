@@ -142,8 +142,8 @@ impl Sim<'_> {
                             && i.launched_at.is_some_and(|at| at + warmup > t)
                     })
                     .count() as u32;
-                // The template's steps add n hosts for HostsToAdd n, at most 10 per trigger.
-                let adjustment = (value.max(0.0).ceil() as u32).min(10);
+                // The template's step policy (the same table).
+                let adjustment = step_adjustment(value);
                 let target = from.saturating_sub(warming).saturating_add(adjustment);
                 if target <= from {
                     return;
@@ -165,6 +165,45 @@ impl Sim<'_> {
             if to > from { "scale out" } else { "scale in" }
         ));
     }
+}
+
+/// The scale-out step policy's step adjustments, as `infra/template.yaml` declares them:
+/// `(smallest HostsToAdd of the step, hosts added)`, each step up to the next one's smallest
+/// value, the last one open (in the template the bounds are relative to the alarm's
+/// threshold of 1). Auto Scaling allows 20 steps per policy, so the policy adds exactly
+/// HostsToAdd hosts up to 12 and rounds up beyond — at most a third more than asked, which
+/// the scale-in side returns — so that a burst is met in one step, never a second round.
+pub const HOSTS_TO_ADD_STEPS: [(u32, u32); 20] = [
+    (1, 1),
+    (2, 2),
+    (3, 3),
+    (4, 4),
+    (5, 5),
+    (6, 6),
+    (7, 7),
+    (8, 8),
+    (9, 9),
+    (10, 10),
+    (11, 11),
+    (12, 12),
+    (13, 16),
+    (17, 20),
+    (21, 25),
+    (26, 32),
+    (33, 40),
+    (41, 50),
+    (51, 64),
+    (65, 80),
+];
+
+/// Hosts the step policy adds for a HostsToAdd value: the step whose range holds it; 0 below
+/// 1 (the alarm does not breach).
+pub fn step_adjustment(value: f64) -> u32 {
+    HOSTS_TO_ADD_STEPS
+        .iter()
+        .rev()
+        .find(|(smallest, _)| value >= f64::from(*smallest))
+        .map_or(0, |(_, add)| *add)
 }
 
 pub(super) fn aggregate(statistic: Statistic, values: &[f64]) -> Option<f64> {

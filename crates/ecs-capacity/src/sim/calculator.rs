@@ -1,16 +1,17 @@
 //! The capacity calculator as the simulation runs it: the container instances as ECS
 //! describes them, the worst-case task, capacity-core's assessment, and the datapoints it
-//! publishes (ContainerCapacity, IdleHostCapacity, HostsToAdd).
+//! publishes (ContainerCapacity, IdleHostCapacity, HostsToAdd: every unplaced task packed,
+//! plus the headroom). It runs on every container instance change, on its schedule, and at
+//! once when a task cannot be placed (the `SERVICE_TASK_PLACEMENT_FAILURE` event).
 
 use std::collections::BTreeSet;
 
 use capacity_core::{
-    CapacityError, ClusterCapacity, ContainerInstance, EniLimit, InstanceStatus, Resources,
-    ScalePolicy, TaskShape, WorstCase, cluster_capacity,
+    CapacityError, ClusterCapacity, ContainerInstance, Demand, EniLimit, InstanceStatus, Resources,
+    TaskShape, UnplacedTasks, WorstCase, assess, cluster_capacity,
 };
 
 use super::{Datapoint, InstState, RESERVED_PORTS, Sim};
-use crate::scenario::PolicyKind;
 
 impl Sim<'_> {
     /// The container instances as ECS would describe them now.
@@ -84,28 +85,38 @@ impl Sim<'_> {
         cluster_capacity(&instances, &self.worst_case()?).map(Some)
     }
 
-    pub(super) fn publish(
-        &mut self,
-        cap: &ClusterCapacity,
-        pending: u32,
-    ) -> Result<(), CapacityError> {
-        // As capacity-calculator publishes it: capacity-core's one assessment. The what-if
-        // variant also sizes for the tasks the services could not place (each counted as a
-        // worst-case task, which errs on the generous side).
-        let assessment = cap.assess(&self.sc.headroom);
-        let hosts_to_add = if self.sc.policy == PolicyKind::HostsToAddPending {
-            let headroom = self.sc.headroom.headroom().saturating_add(pending);
-            cap.assess(&ScalePolicy::new(headroom)?).hosts_to_add
-        } else {
-            assessment.hosts_to_add
-        };
+    /// The tasks the services want but the scheduler could not place, as the calculator
+    /// reads them from DescribeServices: per service, of its current revision's shape.
+    pub(super) fn demand(&self) -> Demand {
+        Demand {
+            unplaced: self
+                .sc
+                .services
+                .iter()
+                .zip(&self.services)
+                .filter(|(_, s)| s.pending > 0)
+                .filter_map(|(def, s)| {
+                    Some(UnplacedTasks {
+                        service: def.name.clone(),
+                        shape: s.revisions.last()?.clone(),
+                        count: s.pending,
+                    })
+                })
+                .collect(),
+            daemons: Vec::new(),
+        }
+    }
+
+    /// What capacity-calculator publishes: capacity-core's one assessment, with the tasks
+    /// that wait.
+    pub(super) fn publish(&mut self, cap: &ClusterCapacity) {
+        let assessment = assess(cap, &self.sc.headroom, &self.demand());
         self.datapoints.push(Datapoint {
             t: self.t,
             container_capacity: assessment.container_capacity as f64,
             // As published: beyond the headroom, so the scale-in alarm agrees with the decision.
             idle_host_capacity: assessment.idle_host_capacity,
-            hosts_to_add: f64::from(hosts_to_add),
+            hosts_to_add: f64::from(assessment.hosts_to_add),
         });
-        Ok(())
     }
 }

@@ -1,8 +1,28 @@
 //! The Auto Scaling group and its termination lifecycle hook: launching instances,
-//! bringing the group to its desired capacity, picking instances to terminate (at random,
-//! seeded), and completing drains (or timing them out).
+//! bringing the group to its desired capacity, picking instances to terminate, and
+//! completing drains (or timing them out).
+//!
+//! Which instances a scale-in terminates ([`Termination`]):
+//! * `default` — EC2 Auto Scaling's default termination policy, as its user guide lists it
+//!   ("Configure termination policies", *Default termination policy*): balance the
+//!   Availability Zones (the simulated group has one), then the instances with the oldest
+//!   launch template (they all share one), then the instance closest to its next billing
+//!   hour, then at random (seeded) among those.
+//! * `chooser` — the scale-in chooser: the group suggests its instances in the default
+//!   policy's order, and `capacity_core::scale_in::choose` answers (not registered first, then
+//!   fewest tasks, the group's order among equals).
+//! * managed termination protection — ECS protects every instance that runs a task
+//!   ("Managed termination protection" in ECS's cluster auto scaling guide): only ACTIVE
+//!   instances without tasks can go; a scale-in that finds none waits until one empties.
+
+use capacity_core::scale_in::{CapacityToTerminate, DrainCost, SuggestedInstance, choose};
 
 use super::{InstState, Instance, Sim};
+use crate::scenario::Termination;
+
+/// The simulated group's one Availability Zone and market option.
+const ZONE: &str = "sim-1a";
+const MARKET: &str = "on-demand";
 
 impl Sim<'_> {
     pub(super) fn launch(&mut self) -> u32 {
@@ -40,22 +60,81 @@ impl Sim<'_> {
                 self.log(format!("launch {name}"));
             }
         } else if count > self.desired_capacity {
-            let mut candidates = in_service;
-            for _ in self.desired_capacity..count {
-                if candidates.is_empty() {
-                    break;
-                }
-                let pick = self.rng.below(candidates.len());
-                let id = candidates.remove(pick.min(candidates.len() - 1));
+            let excess = count - self.desired_capacity;
+            for id in self.choose_to_terminate(in_service, excess) {
                 self.terminate(id);
             }
         }
+    }
+
+    /// The instances a scale-in of `excess` terminates, by the run's [`Termination`].
+    fn choose_to_terminate(&mut self, in_service: Vec<u32>, excess: u32) -> Vec<u32> {
+        let ordered = self.default_order(in_service);
+        let tasks_on = |sim: &Self, id: u32| sim.tasks.iter().filter(|k| k.instance == id).count();
+        match self.sc.termination {
+            Termination::Default => ordered.into_iter().take(excess as usize).collect(),
+            Termination::Chooser => {
+                let suggested: Vec<SuggestedInstance> = ordered
+                    .iter()
+                    .map(|id| SuggestedInstance::new(&id.to_string(), ZONE, MARKET))
+                    .collect();
+                let entry = CapacityToTerminate::new(ZONE, MARKET, excess);
+                let cost = |id: &str| {
+                    let Ok(id) = id.parse::<u32>() else {
+                        return DrainCost::Unknown;
+                    };
+                    match self.instance(id).map(|i| i.state) {
+                        Some(InstState::Launching { .. }) => DrainCost::NotInCluster,
+                        Some(_) => DrainCost::Tasks(tasks_on(self, id) as u32),
+                        None => DrainCost::Unknown,
+                    }
+                };
+                choose(&[entry], &suggested, cost)
+                    .instance_ids()
+                    .iter()
+                    .filter_map(|id| id.parse().ok())
+                    .collect()
+            }
+            Termination::ManagedTerminationProtection => ordered
+                .into_iter()
+                .filter(|&id| {
+                    self.instance(id)
+                        .is_some_and(|i| i.state == InstState::Active)
+                        && tasks_on(self, id) == 0
+                })
+                .take(excess as usize)
+                .collect(),
+        }
+    }
+
+    /// The default termination policy's order: the instance closest to its next billing
+    /// hour first, ties at random (seeded). Instances the scenario starts with were launched
+    /// at time 0.
+    fn default_order(&mut self, mut candidates: Vec<u32>) -> Vec<u32> {
+        // A seeded shuffle first, so that the stable sort leaves equals in random order.
+        for i in (1..candidates.len()).rev() {
+            let j = self.rng.below(i + 1);
+            candidates.swap(i, j);
+        }
+        let t = self.t;
+        let to_next_hour = |id: &u32| {
+            let launched = self.instance(*id).and_then(|i| i.launched_at).unwrap_or(0);
+            3600 - (t.saturating_sub(launched) % 3600)
+        };
+        candidates.sort_by_key(to_next_hour);
+        candidates
     }
 
     fn terminate(&mut self, id: u32) {
         let t = self.t;
         let hook = self.sc.asg.hook_timeout;
         let tasks = self.tasks.iter().filter(|k| k.instance == id).count();
+        if self
+            .instance(id)
+            .is_some_and(|i| !matches!(i.state, InstState::Launching { .. }))
+        {
+            self.tasks_moved_by_scale_in += tasks as u64;
+        }
         let name = self.instance_name(id);
         let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) else {
             return;

@@ -8,21 +8,25 @@
 //!    (or are terminated with their tasks when the hook times out);
 //! 4. the ECS service scheduler places and stops tasks (binpack or spread), replacing tasks on
 //!    DRAINING instances and rolling deployments within maximum/minimum healthy percent;
-//! 5. the capacity calculator runs (capacity-core) on every container instance change and on
-//!    its schedule, and publishes ContainerCapacity, IdleHostCapacity and HostsToAdd;
+//! 5. the capacity calculator runs (capacity-core) on every container instance change, on
+//!    its schedule and when a task cannot be placed, and publishes ContainerCapacity,
+//!    IdleHostCapacity and HostsToAdd;
 //! 6. at each alarm period boundary CloudWatch evaluates the alarms, whose actions change the
-//!    group's desired capacity (simple policy with cooldown, or step policy with warmup);
-//! 7. the Auto Scaling group launches instances, or picks instances to terminate (at random,
-//!    seeded, as the default termination policy does across equal candidates), which the
-//!    lifecycle hook drains first.
+//!    group's desired capacity (simple policy with cooldown, or step policy with warmup) —
+//!    or, under the `capacity-provider` policy, ECS's managed scaling does, each minute;
+//! 7. the Auto Scaling group launches instances, or picks instances to terminate (its
+//!    default termination policy, the scale-in chooser, or managed termination protection),
+//!    which the lifecycle hook drains first.
 //!
 //! Everything is integer seconds and seeded: a scenario and a seed give one result.
 //!
 //! This module holds the state and the step loop; each part of the loop is a child module:
-//! `services` (1), `scheduler` (2 and 4), `group` (3 and 7), `calculator` (5) and `alarms` (6).
+//! `services` (1), `scheduler` (2 and 4), `group` (3 and 7), `calculator` (5), `alarms` and
+//! `capacity_provider` (6).
 
-mod alarms;
+pub mod alarms;
 mod calculator;
+mod capacity_provider;
 mod group;
 mod scheduler;
 mod services;
@@ -33,7 +37,7 @@ use std::collections::BTreeSet;
 
 use capacity_core::{CapacityError, TaskShape};
 
-use crate::scenario::Scenario;
+use crate::scenario::{PolicyKind, Scenario};
 
 /// Ports the ECS agent reserves on every container instance.
 const RESERVED_PORTS: [u16; 5] = [22, 2375, 2376, 51678, 51679];
@@ -51,6 +55,8 @@ pub struct Sample {
     pub t: u64,
     /// Instances in the group, launching and draining included (what is billed).
     pub instances: u32,
+    /// Their CPU units (1024 per vCPU): what is billed, by size.
+    pub billed_cpu: u64,
     pub active_instances: u32,
     /// Tasks RUNNING.
     pub running_tasks: u32,
@@ -77,6 +83,14 @@ pub struct ScaleAction {
 pub struct Outcome {
     pub scenario: String,
     pub policy: &'static str,
+    /// How the group picked instances on scale-in (`default`, `chooser`, …).
+    pub termination: &'static str,
+    /// Tasks running or starting on the instances the group chose to terminate, when it
+    /// chose them: what the drain had to move.
+    pub tasks_moved_by_scale_in: u64,
+    /// For every task placed, seconds from when its service wanted it to when it was placed
+    /// (0 for a task placed at once), in placement order.
+    pub placement_waits: Vec<u64>,
     pub step: u64,
     pub flap_window: u64,
     pub events: Vec<Event>,
@@ -125,6 +139,8 @@ struct ServiceState {
     next_change: usize,
     ramp: Option<Ramp>,
     pending: u32,
+    /// Since when each pending task has been wanted, oldest first.
+    waiting_since: std::collections::VecDeque<u64>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -206,6 +222,12 @@ struct Sim<'a> {
     actions: Vec<ScaleAction>,
     samples: Vec<Sample>,
     pending_episode: Option<(u64, u32)>,
+    /// Unplaced tasks after the previous step's scheduling.
+    last_pending: u32,
+    tasks_moved_by_scale_in: u64,
+    placement_waits: Vec<u64>,
+    /// The capacity provider's managed scaling state.
+    managed: capacity_provider::State,
 }
 
 /// Runs a scenario to its end. `progress` is called with the fraction done, now and then.
@@ -224,6 +246,9 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, Capa
     Ok(Outcome {
         scenario: sc.name.clone(),
         policy: sc.policy.label(),
+        termination: sc.termination.label(),
+        tasks_moved_by_scale_in: sim.tasks_moved_by_scale_in,
+        placement_waits: sim.placement_waits,
         step: sc.step,
         flap_window: sc.flap_window,
         events: sim.events,
@@ -250,6 +275,7 @@ impl<'a> Sim<'a> {
                     next_change: 0,
                     ramp: None,
                     pending: 0,
+                    waiting_since: std::collections::VecDeque::new(),
                 })
                 .collect(),
             desired_capacity: sc.asg.desired,
@@ -262,6 +288,10 @@ impl<'a> Sim<'a> {
             actions: Vec::new(),
             samples: Vec::new(),
             pending_episode: None,
+            last_pending: 0,
+            tasks_moved_by_scale_in: 0,
+            placement_waits: Vec::new(),
+            managed: capacity_provider::State::default(),
         }
     }
 
@@ -322,12 +352,19 @@ impl<'a> Sim<'a> {
         let pending: u32 = self.services.iter().map(|s| s.pending).sum();
         let scheduled =
             self.sc.calculator_schedule > 0 && self.t.is_multiple_of(self.sc.calculator_schedule);
+        // ECS's SERVICE_TASK_PLACEMENT_FAILURE event runs the calculator at once.
+        let placement_failed = pending > self.last_pending;
+        self.last_pending = pending;
         if let Some(cap) = &cap
-            && (self.changed || scheduled)
+            && (self.changed || scheduled || placement_failed)
         {
-            self.publish(cap, pending)?;
+            self.publish(cap);
         }
-        self.evaluate_alarms();
+        if self.sc.policy == PolicyKind::CapacityProvider {
+            self.managed_scaling(cap.as_ref());
+        } else {
+            self.evaluate_alarms();
+        }
         self.reconcile_group();
         self.track_pending(pending);
         let sample = Sample {
@@ -337,6 +374,13 @@ impl<'a> Sim<'a> {
                 .iter()
                 .filter(|i| i.state != InstState::Terminated)
                 .count() as u32,
+            billed_cpu: self
+                .instances
+                .iter()
+                .filter(|i| i.state != InstState::Terminated)
+                .filter_map(|i| self.sc.instance_types.get(i.type_index))
+                .map(|ty| u64::from(ty.cpu))
+                .sum(),
             active_instances: self
                 .instances
                 .iter()

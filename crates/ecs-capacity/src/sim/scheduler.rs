@@ -156,8 +156,21 @@ impl Sim<'_> {
                 placed += 1;
                 self.changed = true;
             }
+            let pending = tries - placed;
+            let t = self.t;
             if let Some(state) = self.services.get_mut(s) {
-                state.pending = (tries - placed) as u32;
+                state.pending = pending as u32;
+                // Placement waits: the oldest wanted task is placed first; a task placed
+                // with nobody waiting was placed at once. Tasks wanted no more (the desired
+                // count fell) leave the queue without a placement.
+                for _ in 0..placed {
+                    let since = state.waiting_since.pop_front().unwrap_or(t);
+                    self.placement_waits.push(t - since);
+                }
+                state.waiting_since.truncate(pending);
+                while state.waiting_since.len() < pending {
+                    state.waiting_since.push_back(t);
+                }
             }
 
             // Stop tasks of old revisions and on DRAINING instances, keeping the minimum
