@@ -184,3 +184,73 @@ fn the_step_policy_adds_the_computed_number_of_hosts() {
         );
     }
 }
+
+fn number(value: Option<&Value>) -> Option<f64> {
+    value.and_then(Value::as_f64)
+}
+
+#[test]
+fn the_scale_out_alarm_is_fast_and_the_scale_in_alarm_slow() {
+    let template = template();
+    let raw = |metric: &str| {
+        template
+            .ids_of_type("AWS::CloudWatch::Alarm")
+            .filter_map(|id| template.raw_resource(id))
+            .find(|r| r["Properties"]["MetricName"] == metric)
+            .map(|r| r["Properties"].clone())
+            .unwrap_or_else(|| panic!("no alarm on {metric}"))
+    };
+    // HostsToAdd is published at StorageResolution 1: a 10 s alarm on one datapoint, missing
+    // data not breaching (each publication is one episode; a stale value never repeats).
+    let fast = raw(HOSTS_TO_ADD);
+    assert_eq!(number(fast.get("Period")), Some(10.0));
+    assert_eq!(number(fast.get("EvaluationPeriods")), Some(1.0));
+    assert_eq!(fast["TreatMissingData"], "notBreaching");
+    // The scale-in alarm stays on standard resolution, several periods of at least a minute.
+    let slow = raw(IDLE_HOST_CAPACITY);
+    assert_eq!(slow["Period"], "ScaleInAlarmPeriodSeconds");
+    assert_eq!(slow["EvaluationPeriods"], "ScaleInEvaluationPeriods");
+    let periods = template
+        .parameter("ScaleInAlarmPeriodSeconds")
+        .and_then(|p| p.allowed_values.clone())
+        .expect("allowed periods");
+    assert!(
+        periods
+            .iter()
+            .all(|p| p.as_f64().is_some_and(|p| p >= 60.0)),
+        "{periods:?}"
+    );
+    let evaluations = template
+        .parameter("ScaleInEvaluationPeriods")
+        .and_then(|p| p.default.as_ref())
+        .and_then(Value::as_f64);
+    assert!(evaluations >= Some(5.0), "{evaluations:?}");
+}
+
+#[test]
+fn a_placement_failure_of_this_cluster_runs_the_calculator() {
+    let template = template();
+    let function = template
+        .raw_resource("CapacityCalculatorFunction")
+        .expect("the calculator");
+    let rule = &function["Properties"]["Events"]["ServiceTaskPlacementFailure"];
+    assert_eq!(rule["Type"], "EventBridgeRule");
+    let pattern = &rule["Properties"]["Pattern"];
+    assert_eq!(pattern["source"], json!(["aws.ecs"]));
+    assert_eq!(pattern["detail-type"], json!(["ECS Service Action"]));
+    assert_eq!(
+        pattern["detail"]["eventName"],
+        json!(["SERVICE_TASK_PLACEMENT_FAILURE"])
+    );
+    // The same cluster filter as the state-change rule.
+    let state_change = &function["Properties"]["Events"]["ContainerInstanceStateChange"];
+    assert_eq!(
+        pattern["detail"]["clusterArn"],
+        state_change["Properties"]["Pattern"]["detail"]["clusterArn"]
+    );
+    assert!(
+        pattern["detail"]["clusterArn"]
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    );
+}

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use capacity_calculator::handler::{
     ACTIVE_INSTANCES, CONTAINER_CAPACITY, HOSTS_TO_ADD, IDLE_HOST_CAPACITY, RESOURCE_CAPACITY,
+    UNPLACED_TASKS,
 };
 use infra_contract::{Template, render_sub};
 use serde_json::Value;
@@ -21,6 +22,7 @@ const CALCULATOR_METRICS: &[&str] = &[
     CONTAINER_CAPACITY,
     IDLE_HOST_CAPACITY,
     HOSTS_TO_ADD,
+    UNPLACED_TASKS,
     ACTIVE_INSTANCES,
     RESOURCE_CAPACITY,
 ];
@@ -419,7 +421,12 @@ fn the_loop_and_the_drains_are_on_the_dashboard() {
         .collect();
     let no_overrides = BTreeMap::new();
     let namespace = resolver(&template, &no_overrides)("MetricNamespace").expect("parameter");
-    for metric in [CONTAINER_CAPACITY, IDLE_HOST_CAPACITY, HOSTS_TO_ADD] {
+    for metric in [
+        CONTAINER_CAPACITY,
+        IDLE_HOST_CAPACITY,
+        HOSTS_TO_ADD,
+        UNPLACED_TASKS,
+    ] {
         assert!(
             shown.contains(&(namespace.clone(), metric.to_owned())),
             "{metric}"
