@@ -28,10 +28,11 @@ lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-bench: $(STAMP) ## criterion benchmark of the math; cold/warm start and RSS of the calculator as Lambda runs it
+bench: $(STAMP) ## criterion benchmark of the math; cold/warm start and RSS of the calculator and the scale-in chooser as Lambda runs them
 	cargo bench -p capacity-core --bench capacity
-	cargo build --release -p capacity-calculator
+	cargo build --release -p capacity-calculator -p scale-in-chooser
 	$(PY) tests/bench_lambda.py target/release/capacity-calculator --runs 20 --instances 100
+	$(PY) tests/bench_lambda.py target/release/scale-in-chooser --runs 20 --instances 100
 
 .PHONY: fuzz
 FUZZ_CASES ?= 200000
@@ -42,7 +43,7 @@ fuzz: ## long run of the input fuzzing (promise 4) and the drain model (promises
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release $(FUZZ_CRATES) --test fuzz
 	PROPTEST_CASES=$(MODEL_CASES) cargo test --release $(FUZZ_CRATES) --test model
 
-demo: ## simulate a day of a mixed cluster, book +1 vs hosts-to-add: summary, chart in out/demo.svg
+demo: ## simulate a day of a mixed cluster: book ±1, ECS capacity providers and hosts-to-add side by side, chart in out/demo.svg
 	cargo run --quiet -p ecs-capacity -- simulate diurnal --compare --chart out/demo.svg
 
 clean: ## remove build output and the venv
@@ -54,7 +55,7 @@ TOOLS := .tools
 CFN_GUARD := $(TOOLS)/bin/cfn-guard
 LAMBDA_TOOLS := $(VENV)/.lambda-tools
 SAM := $(TOOLS)/sam/bin/sam
-LAMBDAS := capacity-calculator lifecycle-drainer
+LAMBDAS := capacity-calculator lifecycle-drainer scale-in-chooser
 STACK ?= ecs-capacity
 TEMPLATES := infra/template.yaml infra/example-stack.yaml
 
@@ -76,7 +77,7 @@ $(LAMBDA_TOOLS): $(STAMP)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda==1.9.2 ziglang==0.17.1
 	touch $@
 
-package: $(LAMBDA_TOOLS) ## build both functions for arm64 into target/lambda/<name>/bootstrap.zip
+package: $(LAMBDA_TOOLS) ## build the three functions for arm64 into target/lambda/<name>/bootstrap.zip
 	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(addprefix --bin ,$(LAMBDAS))
 	@ls -l $(foreach l,$(LAMBDAS),target/lambda/$(l)/bootstrap.zip)
