@@ -4,10 +4,16 @@
 A fresh process per cold start, driven through a minimal Lambda Runtime API server of our
 own, with the AWS SDK pointed at the moto emulator (tests/moto_server.py) holding a cluster.
 Prints cold init time (spawn to the first `GET /invocation/next`), cold invocation time
-(event handed over to response posted), warm invocation time (a second event in the same
-process) and peak RSS (the kernel's VmHWM of the process, after both invocations).
+(event handed over to response posted), the cold start as a caller waits for it (spawn to
+the first answer), warm invocation time (a second event in the same process) and peak RSS
+(the kernel's VmHWM of the process, after both invocations).
 
-    bench_lambda.py BINARY [--runs N] [--instances N]
+    bench_lambda.py BINARY [--function calculator|chooser] [--runs N] [--instances N]
+
+`--function` defaults from the binary's name. The calculator gets a state-change event and
+must publish the right ContainerCapacity; the scale-in chooser gets Auto Scaling's custom
+termination policy payload suggesting every container instance plus two EC2 instances that
+are not in the cluster, and must answer exactly those two.
 """
 
 import argparse
@@ -111,28 +117,71 @@ def ecs_call(endpoint, operation, body):
         return json.load(r)
 
 
+def calculator_case(args, endpoint, hosts):
+    """The calculator's event, environment and check of its answer."""
+    event = json.loads((HERE.parent / "crates/capacity-calculator/tests/fixtures/"
+                        "book-ch12-container-instance-state-change.json").read_text())
+    event["detail"]["clusterArn"] = f"arn:aws:ecs:{REGION}:123456789012:cluster/{CLUSTER}"
+    expected = args.instances * 3  # min(1536/512, 3072/1024) = 3 per host
+
+    def check(body):
+        summary = json.loads(body)
+        if summary["container_capacity"] != expected:
+            return f"wrong ContainerCapacity {summary['container_capacity']}, expected {expected}"
+        return None
+
+    return event, {"CONTAINER_MAX_CPU": "512", "CONTAINER_MAX_MEMORY": "1024"}, check
+
+
+def chooser_case(args, endpoint, hosts):
+    """The scale-in chooser's payload, environment and check of its answer."""
+    strangers = ["i-0000000000000beef", "i-0000000000000cafe"]
+    suggested = [h["ec2_instance_id"] for h in hosts] + strangers
+    event = {
+        "AutoScalingGroupARN": f"arn:aws:autoscaling:{REGION}:123456789012:autoScalingGroup:"
+                               "5f3d1c2e-8a4b-4c6d-9e0f-1a2b3c4d5e6f:autoScalingGroupName/bench-hosts",
+        "AutoScalingGroupName": "bench-hosts",
+        "CapacityToTerminate": [{"AvailabilityZone": f"{REGION}a", "Capacity": len(strangers),
+                                 "InstanceMarketOption": "on-demand"}],
+        "Instances": [{"AvailabilityZone": f"{REGION}a", "InstanceId": i, "InstanceType": "m5.large",
+                       "InstanceMarketOption": "on-demand"} for i in suggested],
+        "Cause": "SCALE_IN",
+        "HasMoreInstances": False,
+    }
+
+    def check(body):
+        answer = json.loads(body)
+        if answer != {"InstanceIDs": strangers}:
+            return f"expected the two instances outside the cluster {strangers}, got {answer}"
+        return None
+
+    return event, {"ECS_CLUSTER": CLUSTER}, check
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("binary")
+    parser.add_argument("--function", choices=["calculator", "chooser"],
+                        help="what the binary is (default: from its name)")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--instances", type=int, default=100)
     args = parser.parse_args()
+    function = args.function or ("chooser" if "chooser" in Path(args.binary).name else "calculator")
 
     moto = subprocess.Popen([sys.executable, str(HERE / "moto_server.py")], stdin=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, text=True)
     endpoint = moto.stdout.readline().strip().removeprefix("READY ")
     ecs_call(endpoint, "CreateCluster", {"clusterName": CLUSTER})
-    harness(endpoint, "/_harness/container-instances", {
+    hosts = harness(endpoint, "/_harness/container-instances", {
         "cluster": CLUSTER, "count": args.instances,
         "registered": {"CPU": 2048, "MEMORY": 4096}, "remaining": {"CPU": 1536, "MEMORY": 3072},
-    })
-    event = json.loads((HERE.parent / "crates/capacity-calculator/tests/fixtures/"
-                        "book-ch12-container-instance-state-change.json").read_text())
-    event["detail"]["clusterArn"] = f"arn:aws:ecs:{REGION}:123456789012:cluster/{CLUSTER}"
+    })["instances"]
+    case = chooser_case if function == "chooser" else calculator_case
+    event, function_env, check = case(args, endpoint, hosts)
 
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "AWS_LAMBDA_FUNCTION_NAME": "capacity-calculator",
+        "AWS_LAMBDA_FUNCTION_NAME": Path(args.binary).name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_LOG_FORMAT": "JSON",
@@ -141,15 +190,13 @@ def main():
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_ENDPOINT_URL": endpoint,
-        "CONTAINER_MAX_CPU": "512",
-        "CONTAINER_MAX_MEMORY": "1024",
+        **function_env,
     }
     # Extra variables for experiments, e.g. BENCH_ENV="MALLOC_ARENA_MAX=1".
     for pair in os.environ.get("BENCH_ENV", "").split():
         key, _, value = pair.partition("=")
         env[key] = value
-    init_ms, cold_ms, warm_ms, rss_kib = [], [], [], []
-    expected = args.instances * 3  # min(1536/512, 3072/1024) = 3 per host
+    init_ms, cold_ms, start_ms, warm_ms, rss_kib = [], [], [], [], []
     for run in range(args.runs):
         # A Runtime API server per process: a killed process's last poll can never take
         # the next process's event.
@@ -170,12 +217,14 @@ def main():
             if kind != "response":
                 proc.kill()
                 sys.exit(f"invocation {request_id} failed ({kind}): {body.decode()[:2000]}")
-            summary = json.loads(body)
-            if summary["container_capacity"] != expected:
-                sys.exit(f"wrong ContainerCapacity {summary['container_capacity']}, expected {expected}")
+            problem = check(body)
+            if problem:
+                proc.kill()
+                sys.exit(problem)
         (_, cold_id, _, cold_done), (_, warm_id, _, warm_done) = outcomes
         init_ms.append((api.first_next - start) * 1000)
         cold_ms.append((cold_done - api.handed_over[cold_id]) * 1000)
+        start_ms.append((cold_done - start) * 1000)
         warm_ms.append((warm_done - api.handed_over[warm_id]) * 1000)
         # Peak RSS from the kernel's high-water mark of the live process. (ru_maxrss from
         # wait4 would count the forked Python interpreter before exec, ~20 MiB.)
@@ -192,13 +241,14 @@ def main():
     def line(name, values, unit):
         values = sorted(values)
         p95 = values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))]
-        return f"{name:<24} median {statistics.median(values):8.2f} {unit}   p95 {p95:8.2f} {unit}   max {values[-1]:8.2f} {unit}"
+        return f"{name:<26} median {statistics.median(values):8.2f} {unit}   p95 {p95:8.2f} {unit}   max {values[-1]:8.2f} {unit}"
 
     size = os.path.getsize(args.binary) / (1024 * 1024)
     print(f"{Path(args.binary).name}: {args.runs} cold starts, cluster of {args.instances} container instances "
           f"(moto on loopback), binary {size:.1f} MiB")
     print(line("cold init", init_ms, "ms"))
     print(line("cold invocation", cold_ms, "ms"))
+    print(line("cold start (spawn-answer)", start_ms, "ms"))
     print(line("warm invocation", warm_ms, "ms"))
     print(line("peak RSS", [k / 1024 for k in rss_kib], "MiB"))
 

@@ -7,6 +7,7 @@
 //! else answers: an ECS read that fails or overruns the budget is not an error but the
 //! group's own suggestions, so a slow or failing ECS never blocks a scale-in.
 
+use std::collections::HashSet;
 use std::time::Instant;
 
 use capacity_aws::error_chain;
@@ -87,18 +88,20 @@ pub async fn handle<R: InstanceTasks>(
 ) -> Result<Outcome, HandlerError> {
     let input = event::parse(payload)?;
     let (capacity, suggested) = input.to_core();
-    // Only the instances some entry can take are read, each once.
-    let mut to_read: Vec<String> = Vec::new();
-    for instance in &suggested {
-        let wanted = capacity.iter().any(|c| {
-            c.capacity > 0
-                && c.availability_zone == instance.availability_zone
-                && c.market_option == instance.market_option
-        });
-        if wanted && !to_read.contains(&instance.instance_id) {
-            to_read.push(instance.instance_id.clone());
-        }
-    }
+    // Only the instances some entry can take are read, each once, in the group's order.
+    let mut seen = HashSet::new();
+    let to_read: Vec<String> = suggested
+        .iter()
+        .filter(|instance| {
+            capacity.iter().any(|c| {
+                c.capacity > 0
+                    && c.availability_zone == instance.availability_zone
+                    && c.market_option == instance.market_option
+            })
+        })
+        .filter(|instance| seen.insert(instance.instance_id.as_str()))
+        .map(|instance| instance.instance_id.clone())
+        .collect();
     let cluster = deps.config.cluster.as_str();
     let started = Instant::now();
     let (basis, counts) = if to_read.is_empty() {
