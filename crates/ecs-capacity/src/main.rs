@@ -166,18 +166,8 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let mut message = format!("error: {e}");
-            let mut source = e.source();
-            while let Some(s) = source {
-                // Some errors already quote their source (the SDK's): say it once.
-                let text = s.to_string();
-                if !message.contains(&text) {
-                    message.push_str(": ");
-                    message.push_str(&text);
-                }
-                source = s.source();
-            }
-            eprintln!("{message}");
+            // Each cause once: some errors already quote their source (the SDK's).
+            eprintln!("error: {}", capacity_aws::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }

@@ -261,12 +261,14 @@ impl TryFrom<&LifecycleNotification> for Notice {
     }
 }
 
-/// RFC 3339 → epoch milliseconds; `None` for anything else or a time before 1970.
+/// RFC 3339 → epoch milliseconds (capacity-aws's one parser); `None` for anything else or a
+/// time before 1970.
 fn epoch_ms(time: &str) -> Option<u64> {
-    let parsed =
-        aws_smithy_types::DateTime::from_str(time, aws_smithy_types::date_time::Format::DateTime)
-            .ok()?;
-    u64::try_from(parsed.to_millis().ok()?).ok()
+    let parsed = capacity_aws::clock::parse_rfc3339(time)?;
+    parsed
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| u64::try_from(d.as_millis()).ok())
 }
 
 /// Parses the function's input. The outer `Err` is an input that is not an SNS or
@@ -389,10 +391,10 @@ fn parse_eventbridge(event: Value) -> Result<LifecycleRequest, EventError> {
         serde_json::from_value(detail).map_err(|e| invalid(format!("malformed detail ({e})")))?;
     // The detail has no Time of its own: the event's time is when the action started.
     if notification.time.is_none() {
-        let started = aws_smithy_types::DateTime::from_millis(parsed.time.timestamp_millis());
-        notification.time = started
-            .fmt(aws_smithy_types::date_time::Format::DateTime)
-            .ok();
+        let started = u64::try_from(parsed.time.timestamp_millis())
+            .ok()
+            .map(|ms| std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms));
+        notification.time = started.map(capacity_aws::clock::format_rfc3339);
     }
     let notice = Notice::try_from(&notification).map_err(|e| invalid(e.to_string()))?;
     let message = serde_json::to_string(&notification)

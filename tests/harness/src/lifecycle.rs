@@ -14,29 +14,11 @@ pub fn now_ms() -> u64 {
     capacity_aws::clock::epoch_ms(SystemTime::now())
 }
 
-/// `ms` (Unix epoch milliseconds) as RFC 3339 in UTC with milliseconds, e.g.
-/// `2021-01-19T00:36:26.533Z`: the form of a notification's `Time`.
+/// `ms` (Unix epoch milliseconds) as RFC 3339 in UTC, e.g. `2021-01-19T00:36:26.533Z`: the
+/// form of a notification's `Time` (capacity-aws's one formatter).
 pub fn rfc3339(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = i64::try_from(secs / 86_400).unwrap_or(i64::MAX);
-    let of_day = secs % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm, proleptic
-    // Gregorian calendar, exact for every day this u64 can name).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        of_day / 3600,
-        of_day % 3600 / 60,
-        of_day % 60,
-        ms % 1000
+    capacity_aws::clock::format_rfc3339(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
     )
 }
 
