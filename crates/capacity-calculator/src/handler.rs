@@ -89,7 +89,7 @@ pub enum HandlerError {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    Published(Summary),
+    Published(Box<Summary>),
     NothingToDo(NothingToDo),
 }
 
@@ -97,7 +97,7 @@ impl Outcome {
     /// The summary, when the metrics were published.
     pub fn published(self) -> Option<Summary> {
         match self {
-            Outcome::Published(summary) => Some(summary),
+            Outcome::Published(summary) => Some(*summary),
             Outcome::NothingToDo(_) => None,
         }
     }
@@ -238,7 +238,7 @@ where
         trigger = ?trigger,
         "published cluster capacity"
     );
-    Ok(Outcome::Published(Summary {
+    Ok(Outcome::Published(Box::new(Summary {
         cluster: cluster_name,
         assessment,
         instances: view.instances.len(),
@@ -252,7 +252,7 @@ where
         trigger,
         namespace: deps.config.metric_namespace.clone(),
         metrics_published: metrics.len(),
-    }))
+    })))
 }
 
 /// The metrics of one assessment: ContainerCapacity, IdleHostCapacity, HostsToAdd,

@@ -155,7 +155,7 @@ async fn waiting_tasks_publish_unplaced_tasks_and_the_hosts_that_hold_them() {
         assert_eq!(m.high_resolution, fast, "{}", m.name);
     }
     // The JSON summary lists the unplaced tasks per service, with their shape.
-    let json = serde_json::to_value(Outcome::Published(summary)).unwrap();
+    let json = serde_json::to_value(Outcome::Published(Box::new(summary))).unwrap();
     assert_eq!(json["outcome"], "published");
     assert_eq!(json["unplaced_tasks"], 10);
     assert_eq!(json["unplaced"][0]["service"], "web");

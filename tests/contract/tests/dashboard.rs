@@ -283,7 +283,7 @@ fn every_metric_shown_is_published_here() {
         .expect("the lifecycle hook");
     let group = hook["Properties"]["AutoScalingGroupName"]
         .as_str()
-        .and_then(|p| resolve(p))
+        .and_then(resolve)
         .expect("the hook names the group by a parameter");
 
     for conditions in CONDITION_SETS {
