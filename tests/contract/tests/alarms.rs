@@ -166,13 +166,34 @@ fn the_step_policy_adds_the_computed_number_of_hosts() {
     };
     assert_eq!(condition, &json!("ScalesOutByHostsToAdd"));
 
+    // The simulator's table is the template's: every HostsToAdd value adds what the simulated
+    // group adds, exactly n up to 12 and never fewer than asked up to 80.
     let by_hosts_to_add = steps(by_hosts_to_add);
-    for hosts in 1..=25 {
+    assert_eq!(
+        by_hosts_to_add.len(),
+        20,
+        "Auto Scaling allows 20 steps per policy"
+    );
+    for hosts in 1..=200u32 {
+        let added = change(&by_hosts_to_add, 1.0, f64::from(hosts));
         assert_eq!(
-            change(&by_hosts_to_add, 1.0, f64::from(hosts)),
-            Some(i64::from(hosts.min(10))),
+            added,
+            Some(i64::from(ecs_capacity::sim::alarms::step_adjustment(
+                f64::from(hosts)
+            ))),
             "HostsToAdd = {hosts}"
         );
+        let added = added.unwrap_or(0);
+        if hosts <= 12 {
+            assert_eq!(added, i64::from(hosts));
+        } else if hosts <= 80 {
+            assert!(
+                added >= i64::from(hosts) && added * 3 <= i64::from(hosts) * 4 + 3,
+                "{hosts} -> {added}"
+            );
+        } else {
+            assert_eq!(added, 80);
+        }
     }
 
     let plus_one = steps(plus_one);
