@@ -15,7 +15,7 @@ pub enum Error {
         cluster: String,
         message: String,
         #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        source: BoxError,
     },
     /// ECS answered, but listed failures for part of the request: the read is partial.
     #[error("{operation} for cluster {cluster} returned failures: {failures}")]
@@ -56,6 +56,20 @@ pub enum Error {
     NoTaskDefinitions { cluster: String },
 }
 
+/// The boxed cause of an error of this crate (usually an SDK error).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What an SDK error says, its causes and the service's own code and message included: the
+/// `message` of every AWS-failure variant of this crate's errors ([`Error::Aws`],
+/// [`DrainError`](crate::drain::DrainError)'s). The SDK's own `Display` says only "service
+/// error".
+pub fn sdk_message<E>(err: &E) -> String
+where
+    E: std::error::Error,
+{
+    aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+}
+
 impl Error {
     /// Wraps an SDK error with the operation and cluster it came from.
     pub fn aws<E>(operation: &'static str, cluster: &str, err: E) -> Error
@@ -65,8 +79,20 @@ impl Error {
         Error::Aws {
             operation,
             cluster: cluster.to_owned(),
-            message: aws_sdk_ecs::error::DisplayErrorContext(&err).to_string(),
+            message: sdk_message(&err),
             source: Box::new(err),
+        }
+    }
+
+    /// The failure the fakes inject: `operation` on `cluster` failed (as a throttled or
+    /// denied call would, after the SDK's retries).
+    #[cfg(any(test, feature = "fake"))]
+    pub(crate) fn injected(operation: &'static str, cluster: &str) -> Error {
+        Error::Aws {
+            operation,
+            cluster: cluster.to_owned(),
+            message: "injected failure".to_owned(),
+            source: "injected failure".into(),
         }
     }
 }

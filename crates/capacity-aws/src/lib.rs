@@ -1,19 +1,28 @@
 //! AWS I/O for the ECS capacity functions.
 //!
 //! One small trait per capability, implemented on the SDK clients, with in-memory fakes for
-//! tests (`fake`, behind the `fake` feature):
-//! * [`ClusterReader`]: every container instance of a cluster (ListContainerInstances page
-//!   by page, DescribeContainerInstances in batches of 100, concurrently with a bound), and
-//!   its ACTIVE services ([`services`]: what waits for room, the daemons) and the task
-//!   definitions in use (the services' deployments, running tasks).
-//! * [`TaskDefinitionReader`]: a task definition by ARN, cached across warm invocations by
-//!   [`TaskShapeCache`] (revisions are immutable).
-//! * [`MetricsPublisher`]: one PutMetricData call per computation.
-//! * [`drain`]: what the lifecycle drainer needs.
+//! tests. Each capability is one module holding its trait, its implementation on the SDK
+//! client and its fake (the fakes are built only under `cfg(test)` or the `fake` feature;
+//! `fake` gathers them for the programs' tests):
+//!
+//! | module | trait | SDK implementation | fake |
+//! |---|---|---|---|
+//! | [`cluster`] | [`ClusterReader`]: container instances, services, task definitions in use | [`EcsReader`] | `FakeCluster` |
+//! | [`services`] | (the services part of [`ClusterReader`]): what waits for room, the daemons | [`services::describe`] | `FakeCluster` |
+//! | [`task_definitions`] | [`TaskDefinitionReader`], cached by [`TaskShapeCache`] | [`EcsReader`] | `FakeCluster` |
+//! | [`metrics`] | [`MetricsPublisher`]: one PutMetricData call per computation | [`CloudWatchPublisher`] | `FakeMetrics` |
+//! | [`scale_in`] | [`scale_in::InstanceTasks`]: the tasks on some EC2 instances | [`scale_in::EcsInstanceTasks`] | `FakeInstanceTasks` |
+//! | [`drain`] | one per call the lifecycle drainer makes | [`drain::AwsDrain`] | `FakeDrainWorld` |
+//!
+//! What the ECS reads share (batch limits, the bounded concurrent describe, ECS's `failures`)
+//! is in [`batch`]; the errors of every capability have one shape ([`Error`],
+//! [`drain::DrainError`]): an AWS failure names the operation and what it was about, keeps
+//! the SDK's full message ([`sdk_message`]) and the error as its `#[source]`.
 //!
 //! SDK types become `capacity-core` types in [`convert`], with typed errors for missing
 //! fields — never a silent 0.
 
+pub mod batch;
 pub mod clock;
 pub mod cluster;
 mod cluster_arn;
@@ -26,14 +35,15 @@ pub mod fake;
 pub mod metrics;
 pub mod scale_in;
 pub mod services;
+pub mod task_definitions;
 
 pub use cluster::{
-    ClusterReader, ClusterSnapshot, EcsReader, InstancesRead, TaskDefinitionReader, TaskShapeCache,
-    cluster_name, snapshot,
+    ClusterReader, ClusterSnapshot, EcsReader, InstancesRead, cluster_name, snapshot,
 };
 pub use cluster_arn::{ClusterArn, InvalidClusterArn};
-pub use error::{Error, error_chain};
+pub use error::{BoxError, Error, error_chain, sdk_message};
 pub use metrics::{CloudWatchPublisher, Metric, MetricsPublisher, Unit};
+pub use task_definitions::{TaskDefinitionReader, TaskShapeCache};
 
 /// Timeouts for every SDK client of the functions: a dropped connection or a stalled answer
 /// fails the attempt (which the SDK then retries) instead of hanging until Lambda's own

@@ -1,4 +1,6 @@
-//! Publishing metrics to CloudWatch.
+//! Publishing metrics: [`MetricsPublisher`], its implementation on the CloudWatch client
+//! ([`CloudWatchPublisher`]) and, for tests, `FakeMetrics` (built only under `cfg(test)` or
+//! the `fake` feature).
 
 use std::future::Future;
 
@@ -107,6 +109,45 @@ impl MetricsPublisher for CloudWatchPublisher {
                 message: aws_sdk_cloudwatch::error::DisplayErrorContext(&e).to_string(),
                 source: Box::new(e),
             })?;
+        Ok(())
+    }
+}
+
+/// Records what was published; fails on demand.
+#[cfg(any(test, feature = "fake"))]
+#[derive(Debug, Default)]
+pub struct FakeMetrics {
+    /// `(namespace, metrics)` of each successful call.
+    pub published: std::sync::Mutex<Vec<(String, Vec<Metric>)>>,
+    pub fail: bool,
+}
+
+#[cfg(any(test, feature = "fake"))]
+impl FakeMetrics {
+    /// Every successful call so far.
+    pub fn calls(&self) -> Vec<(String, Vec<Metric>)> {
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+#[cfg(any(test, feature = "fake"))]
+impl MetricsPublisher for FakeMetrics {
+    async fn publish(
+        &self,
+        cluster: &ClusterArn,
+        namespace: &str,
+        metrics: &[Metric],
+    ) -> Result<(), Error> {
+        if self.fail {
+            return Err(Error::injected("PutMetricData", cluster.name()));
+        }
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((namespace.to_owned(), metrics.to_vec()));
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ use std::future::Future;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::Error;
-use crate::cluster::DESCRIBE_INSTANCES_BATCH;
+use crate::batch::{self, DESCRIBE_INSTANCES_BATCH, Missing, in_batches};
 
 /// Longest `filter` expression sent (characters).
 pub const MAX_FILTER_CHARS: usize = 2_000;
@@ -126,22 +126,11 @@ impl EcsInstanceTasks {
         filter: String,
         asked: &HashSet<&str>,
     ) -> Result<Vec<Registered>, Error> {
-        let arns: Vec<String> = self
-            .ecs
-            .list_container_instances()
-            .cluster(cluster)
-            .filter(filter)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| Error::aws("ListContainerInstances", cluster, e))?;
-        let mut out = Vec::new();
-        for batch in arns.chunks(DESCRIBE_INSTANCES_BATCH) {
-            out.extend(self.describe(cluster, batch.to_vec(), asked).await?);
-        }
-        Ok(out)
+        let arns = batch::list_container_instances(&self.ecs, cluster, Some(filter)).await?;
+        in_batches(&arns, DESCRIBE_INSTANCES_BATCH, |batch| {
+            self.describe(cluster, batch, asked)
+        })
+        .await
     }
 
     async fn describe(
@@ -150,38 +139,12 @@ impl EcsInstanceTasks {
         batch: Vec<String>,
         asked: &HashSet<&str>,
     ) -> Result<Vec<Registered>, Error> {
-        const OP: &str = "DescribeContainerInstances";
-        let answer = self
-            .ecs
-            .describe_container_instances()
-            .cluster(cluster)
-            .set_container_instances(Some(batch))
-            .send()
-            .await
-            .map_err(|e| Error::aws(OP, cluster, e))?;
         // MISSING: deregistered between the list and the describe, so no longer in the
         // cluster; anything else leaves the read partial.
-        let failures: Vec<String> = answer
-            .failures()
-            .iter()
-            .filter(|f| f.reason() != Some("MISSING"))
-            .map(|f| {
-                format!(
-                    "{} ({})",
-                    f.arn().unwrap_or("?"),
-                    f.reason().or(f.detail()).unwrap_or("no reason")
-                )
-            })
-            .collect();
-        if !failures.is_empty() {
-            return Err(Error::PartialRead {
-                operation: OP,
-                cluster: cluster.to_owned(),
-                failures: failures.join(", "),
-            });
-        }
+        let described =
+            batch::describe_container_instances(&self.ecs, cluster, batch, Missing::IsGone).await?;
         let mut out = Vec::new();
-        for instance in answer.container_instances() {
+        for instance in &described {
             let arn = instance
                 .container_instance_arn()
                 .ok_or_else(|| Error::MissingField {
@@ -267,12 +230,7 @@ impl InstanceTasks for FakeInstanceTasks {
             tokio::time::sleep(delay).await;
         }
         if self.fail {
-            return Err(Error::Aws {
-                operation: "ListContainerInstances",
-                cluster: cluster.to_owned(),
-                message: "injected failure".to_owned(),
-                source: "injected failure".into(),
-            });
+            return Err(Error::injected("ListContainerInstances", cluster));
         }
         Ok(ec2_instance_ids
             .iter()

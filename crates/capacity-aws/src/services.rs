@@ -7,6 +7,9 @@
 //! room for: each of that deployment's task definition, not the worst case. A RunTask that
 //! failed for want of room leaves nothing behind to count (ECS returns the failure to its
 //! caller and keeps no record), so only services' tasks are counted.
+//!
+//! [`describe`] reads them (ListServices by 100, DescribeServices by 10): the services part of
+//! [`EcsReader`](crate::EcsReader)'s [`ClusterReader`](crate::ClusterReader).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,6 +17,40 @@ use aws_sdk_ecs::types as ecs;
 use capacity_core::{Demand, TaskShape, UnplacedTasks};
 
 use crate::Error;
+use crate::batch::{DESCRIBE_SERVICES_BATCH, LIST_PAGE_SIZE, check_failures, in_batches};
+
+/// Every ACTIVE service of `cluster` (name or ARN): ListServices page by page, then
+/// DescribeServices per [`DESCRIBE_SERVICES_BATCH`], concurrently with a bound. Fails rather
+/// than return a partial list.
+pub async fn describe(client: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<Service>, Error> {
+    const OP: &str = "DescribeServices";
+    let arns: Vec<String> = client
+        .list_services()
+        .cluster(cluster)
+        .max_results(LIST_PAGE_SIZE)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| Error::aws("ListServices", cluster, e))?;
+    in_batches(&arns, DESCRIBE_SERVICES_BATCH, |batch| async move {
+        let out = client
+            .describe_services()
+            .cluster(cluster)
+            .set_services(Some(batch))
+            .send()
+            .await
+            .map_err(|e| Error::aws(OP, cluster, e))?;
+        check_failures(OP, cluster, out.failures())?;
+        let mut services = Vec::new();
+        for s in out.services() {
+            services.extend(Service::from_sdk(s)?);
+        }
+        Ok::<_, Error>(services)
+    })
+    .await
+}
 
 /// One deployment (or task set) of a service.
 #[derive(Debug, Clone, PartialEq, Eq)]

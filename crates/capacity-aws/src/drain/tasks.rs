@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::DesiredStatus;
 
 use super::client::{AwsDrain, ecs_error};
 use super::{DrainError, ObservedTask};
-use crate::cluster::DESCRIBE_TASKS_BATCH;
+use crate::batch::{DESCRIBE_TASKS_BATCH, is_missing};
 
 /// ListTasks' page size limit.
 const LIST_TASKS_PAGE: i32 = 100;
@@ -66,7 +66,7 @@ impl ListInstanceTasks for AwsDrain {
             for failure in answer.failures() {
                 // A task listed a moment ago and gone now (MISSING) holds nothing; any
                 // other failure leaves the task's state unknown.
-                if failure.reason() != Some("MISSING") {
+                if !is_missing(failure) {
                     return Err(DrainError::Ecs {
                         operation: "DescribeTasks",
                         cluster: cluster.to_owned(),

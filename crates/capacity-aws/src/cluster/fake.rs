@@ -1,0 +1,67 @@
+//! [`FakeCluster`]: a cluster in memory for the programs' tests (built only under `cfg(test)`
+//! or the `fake` feature). It implements [`ClusterReader`] here and
+//! [`TaskDefinitionReader`](crate::TaskDefinitionReader) in [`crate::task_definitions`];
+//! it counts its reads and fails the ones chosen.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use capacity_core::{ContainerInstance, TaskDefinition};
+
+use super::{ClusterReader, InstancesRead};
+use crate::Error;
+use crate::services::Service;
+
+/// A cluster in memory.
+#[derive(Debug, Default)]
+pub struct FakeCluster {
+    pub instances: Vec<ContainerInstance>,
+    /// Tasks on the instances (running + pending), as DescribeContainerInstances would
+    /// count them; `None`: unknown, so a read with discovery lists the running tasks.
+    pub tasks_on_instances: Option<u64>,
+    pub task_definitions: HashMap<String, TaskDefinition>,
+    /// The ACTIVE services.
+    pub services: Vec<Service>,
+    /// Task definition ARNs of the running tasks (`running_task_definitions`).
+    pub in_use: BTreeSet<String>,
+    /// Fail `container_instances` (as a throttled or denied read would).
+    pub fail_instances: bool,
+    /// Fail `services`.
+    pub fail_services: bool,
+    /// Fail `running_task_definitions`.
+    pub fail_in_use: bool,
+    pub instance_reads: AtomicUsize,
+    pub service_reads: AtomicUsize,
+    /// Reads of the running tasks.
+    pub in_use_reads: AtomicUsize,
+    pub definition_reads: AtomicUsize,
+}
+
+impl ClusterReader for FakeCluster {
+    async fn container_instances(&self, cluster: &str) -> Result<InstancesRead, Error> {
+        self.instance_reads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_instances {
+            return Err(Error::injected("ListContainerInstances", cluster));
+        }
+        Ok(InstancesRead {
+            instances: self.instances.clone(),
+            tasks: self.tasks_on_instances,
+        })
+    }
+
+    async fn services(&self, cluster: &str) -> Result<Vec<Service>, Error> {
+        self.service_reads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_services {
+            return Err(Error::injected("DescribeServices", cluster));
+        }
+        Ok(self.services.clone())
+    }
+
+    async fn running_task_definitions(&self, cluster: &str) -> Result<BTreeSet<String>, Error> {
+        self.in_use_reads.fetch_add(1, Ordering::SeqCst);
+        if self.fail_in_use {
+            return Err(Error::injected("ListTasks", cluster));
+        }
+        Ok(self.in_use.clone())
+    }
+}

@@ -1,0 +1,217 @@
+//! Reading a cluster: its container instances, its services and the task definitions it uses.
+//!
+//! # What a read costs
+//!
+//! ECS throttles per account and Region with token buckets ("Request throttling for the
+//! Amazon ECS API", Amazon ECS API Reference): *cluster resource read actions*
+//! (ListContainerInstances, DescribeContainerInstances, ListTasks, DescribeTasks) share one
+//! bucket of 100 requests refilled at 20 per second; *service read actions* (ListServices,
+//! DescribeServices) another of 100 at 20 per second; *task definition read actions*
+//! (DescribeTaskDefinition) one of 50 at 20 per second. So a cluster of 5,000 instances and
+//! 50,000 tasks cannot list its tasks in 10 s: 500 ListTasks pages alone need 20 s of refill.
+//!
+//! A read therefore lists the running tasks only when the services cannot account for them:
+//! the instances' `runningTasksCount + pendingTasksCount` are compared with the services'
+//! `runningCount + pendingCount` on EC2; when they agree, every task on the instances belongs
+//! to a service, whose deployments already name its task definition, and ListTasks is
+//! skipped. When they differ (a standalone RunTask task, or a change between the two reads),
+//! the tasks are listed, and only tasks not seen by an earlier read are described: a task's
+//! definition never changes, so [`EcsReader`] keeps task ARN → task definition across warm
+//! invocations. With the worst case configured nothing of this runs: a read is
+//! 2·⌈N/100⌉ instance calls plus the services (⌈S/100⌉ + ⌈S/10⌉ calls) plus a
+//! DescribeTaskDefinition per revision with tasks waiting, once per process.
+
+use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ecs::types::DesiredStatus;
+use capacity_core::{ContainerInstance, WorstCase};
+
+use crate::batch::{self, Missing, check_failures, in_batches};
+use crate::services::Service;
+use crate::task_definitions::TaskShapeCache;
+use crate::{Error, convert};
+
+pub use crate::batch::{
+    DESCRIBE_CONCURRENCY, DESCRIBE_INSTANCES_BATCH, DESCRIBE_SERVICES_BATCH, DESCRIBE_TASKS_BATCH,
+    LIST_PAGE_SIZE,
+};
+
+#[cfg(any(test, feature = "fake"))]
+mod fake;
+mod snapshot;
+
+#[cfg(any(test, feature = "fake"))]
+pub use fake::FakeCluster;
+pub use snapshot::{ClusterSnapshot, cluster_name, snapshot};
+
+/// The container instances of a cluster, as one read returned them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InstancesRead {
+    pub instances: Vec<ContainerInstance>,
+    /// The tasks on them (Σ `runningTasksCount + pendingTasksCount`), when ECS reported it.
+    pub tasks: Option<u64>,
+}
+
+/// Reads the state of a cluster.
+pub trait ClusterReader: Send + Sync {
+    /// Every container instance of `cluster` (name or ARN), whatever its status. Fails
+    /// rather than return a partial list.
+    fn container_instances(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<InstancesRead, Error>> + Send;
+
+    /// Every ACTIVE service of `cluster`, with its scheduling strategy and deployments.
+    /// Fails rather than return a partial list.
+    fn services(&self, cluster: &str) -> impl Future<Output = Result<Vec<Service>, Error>> + Send;
+
+    /// The ARNs of the task definitions of the cluster's running (and pending) tasks.
+    fn running_task_definitions(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<BTreeSet<String>, Error>> + Send;
+}
+
+/// [`ClusterReader`] and [`TaskDefinitionReader`](crate::TaskDefinitionReader) on the ECS
+/// SDK client. Clones share the
+/// task ARN → task definition cache.
+#[derive(Debug, Clone)]
+pub struct EcsReader {
+    pub(crate) client: aws_sdk_ecs::Client,
+    task_definitions_by_task: Arc<Mutex<HashMap<String, String>>>,
+}
+
+impl EcsReader {
+    pub fn new(client: aws_sdk_ecs::Client) -> EcsReader {
+        EcsReader {
+            client,
+            task_definitions_by_task: Arc::default(),
+        }
+    }
+
+    /// Reads a whole snapshot of `cluster` for a report; see [`snapshot`].
+    pub async fn snapshot(
+        &self,
+        cluster: &str,
+        worst_case_override: Option<WorstCase>,
+    ) -> Result<ClusterSnapshot, Error> {
+        snapshot(
+            self,
+            &TaskShapeCache::new(self.clone()),
+            cluster,
+            worst_case_override,
+        )
+        .await
+    }
+
+    /// How many tasks' task definitions are remembered from earlier reads.
+    pub fn known_tasks(&self) -> usize {
+        self.task_definitions_by_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
+    }
+}
+
+impl ClusterReader for EcsReader {
+    async fn container_instances(&self, cluster: &str) -> Result<InstancesRead, Error> {
+        let arns = batch::list_container_instances(&self.client, cluster, None).await?;
+        let described = in_batches(&arns, DESCRIBE_INSTANCES_BATCH, |batch| {
+            self.describe_instances(cluster, batch)
+        })
+        .await?;
+        let tasks = described.iter().map(|(_, tasks)| *tasks).sum();
+        Ok(InstancesRead {
+            instances: described.into_iter().map(|(ci, _)| ci).collect(),
+            tasks,
+        })
+    }
+
+    async fn services(&self, cluster: &str) -> Result<Vec<Service>, Error> {
+        crate::services::describe(&self.client, cluster).await
+    }
+
+    async fn running_task_definitions(&self, cluster: &str) -> Result<BTreeSet<String>, Error> {
+        const OP: &str = "DescribeTasks";
+        let arns: Vec<String> = self
+            .client
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(DesiredStatus::Running)
+            .max_results(LIST_PAGE_SIZE)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| Error::aws("ListTasks", cluster, e))?;
+        let unseen: Vec<String> = {
+            let known = self
+                .task_definitions_by_task
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            arns.iter()
+                .filter(|a| !known.contains_key(*a))
+                .cloned()
+                .collect()
+        };
+        let described = in_batches(&unseen, DESCRIBE_TASKS_BATCH, |batch| async move {
+            let out = self
+                .client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(batch))
+                .send()
+                .await
+                .map_err(|e| Error::aws(OP, cluster, e))?;
+            check_failures(OP, cluster, out.failures())?;
+            Ok::<_, Error>(
+                out.tasks()
+                    .iter()
+                    .filter_map(|t| {
+                        Some((
+                            t.task_arn()?.to_owned(),
+                            t.task_definition_arn()?.to_owned(),
+                        ))
+                    })
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await?;
+        let mut known = self
+            .task_definitions_by_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        known.extend(described);
+        // Keep only the tasks still listed: the map never outgrows the cluster.
+        let listed: std::collections::HashSet<&String> = arns.iter().collect();
+        known.retain(|task, _| listed.contains(task));
+        Ok(known.values().cloned().collect())
+    }
+}
+
+impl EcsReader {
+    async fn describe_instances(
+        &self,
+        cluster: &str,
+        batch: Vec<String>,
+    ) -> Result<Vec<(ContainerInstance, Option<u64>)>, Error> {
+        let described =
+            batch::describe_container_instances(&self.client, cluster, batch, Missing::IsPartial)
+                .await?;
+        described
+            .iter()
+            .map(|ci| {
+                // A negative count (never sent by ECS) leaves the total unknown: the read
+                // then lists the tasks instead of trusting it.
+                let tasks = u64::try_from(ci.running_tasks_count())
+                    .ok()
+                    .zip(u64::try_from(ci.pending_tasks_count()).ok())
+                    .map(|(running, pending)| running + pending);
+                Ok((convert::container_instance(ci)?, tasks))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,94 @@
+//! One whole read of a cluster for a report or a computation: [`snapshot`].
+
+use capacity_core::{ContainerInstance, Demand, TaskShape, WorstCase};
+
+use super::ClusterReader;
+use crate::Error;
+use crate::services;
+use crate::task_definitions::{TaskDefinitionReader, TaskShapeCache};
+
+/// What a report needs of a cluster, read in one go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSnapshot {
+    pub cluster_name: String,
+    pub instances: Vec<ContainerInstance>,
+    /// The shapes discovered from the cluster (empty when a worst case was given).
+    pub task_shapes: Vec<TaskShape>,
+    pub worst_case: WorstCase,
+    /// What waits for room and what every new host runs first, from the services.
+    pub demand: Demand,
+    /// ACTIVE services read.
+    pub services: usize,
+    /// Whether the running tasks were listed (worst case discovered and the services did not
+    /// account for every task on the instances).
+    pub tasks_listed: bool,
+}
+
+/// Reads `cluster` in one go: its container instances and its services (always, for the
+/// [`Demand`]), concurrently; then, unless a worst case is `given`, the task definitions in
+/// use — the services' deployments', and the running tasks' when the services do not account
+/// for every task on the instances (see the module documentation). Shapes go through `cache`.
+/// Any failed call fails the whole read.
+pub async fn snapshot<C, T>(
+    reader: &C,
+    cache: &TaskShapeCache<T>,
+    cluster: &str,
+    given: Option<WorstCase>,
+) -> Result<ClusterSnapshot, Error>
+where
+    C: ClusterReader,
+    T: TaskDefinitionReader,
+{
+    let (read, services) = futures::try_join!(
+        reader.container_instances(cluster),
+        reader.services(cluster)
+    )?;
+    let mut arns = services::demand_task_definitions(&services);
+    let mut tasks_listed = false;
+    let discovered = match given {
+        Some(_) => None,
+        None => {
+            let mut in_use = services::task_definitions(&services);
+            if read.tasks != Some(services::tasks_on_instances(&services)) {
+                tasks_listed = true;
+                in_use.extend(reader.running_task_definitions(cluster).await?);
+            }
+            if in_use.is_empty() {
+                return Err(Error::NoTaskDefinitions {
+                    cluster: cluster.to_owned(),
+                });
+            }
+            arns.extend(in_use.iter().cloned());
+            Some(in_use)
+        }
+    };
+    let shapes = cache.shapes_by_arn(&arns).await?;
+    let demand = services::demand(&services, &shapes)?;
+    let (worst_case, task_shapes) = match (given, discovered) {
+        (Some(worst), _) => (worst, Vec::new()),
+        (None, in_use) => {
+            let task_shapes: Vec<TaskShape> = in_use
+                .iter()
+                .flatten()
+                .filter_map(|a| shapes.get(a).cloned())
+                .collect();
+            (WorstCase::of(&task_shapes)?, task_shapes)
+        }
+    };
+    Ok(ClusterSnapshot {
+        cluster_name: cluster_name(cluster).to_owned(),
+        instances: read.instances,
+        task_shapes,
+        worst_case,
+        demand,
+        services: services.len(),
+        tasks_listed,
+    })
+}
+
+/// The cluster's name from its name or ARN (`arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`).
+pub fn cluster_name(cluster: &str) -> &str {
+    cluster
+        .rsplit_once(":cluster/")
+        .map_or(cluster, |(_, name)| name)
+}
