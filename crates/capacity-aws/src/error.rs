@@ -65,7 +65,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 /// error".
 pub fn sdk_message<E>(err: &E) -> String
 where
-    E: std::error::Error,
+    E: std::error::Error + ?Sized,
 {
     aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
 }

@@ -48,6 +48,7 @@ where
         operation,
         cluster: cluster.to_owned(),
         subject: subject.to_owned(),
+        message: crate::sdk_message(&err),
         source: Box::new(err),
     }
 }
@@ -65,6 +66,7 @@ where
         auto_scaling_group_name: action.auto_scaling_group_name.clone(),
         lifecycle_hook_name: action.lifecycle_hook_name.clone(),
         ec2_instance_id: action.ec2_instance_id.clone(),
+        message: crate::sdk_message(&err),
         source: Box::new(err),
     }
 }

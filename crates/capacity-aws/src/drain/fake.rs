@@ -107,11 +107,13 @@ impl std::fmt::Debug for FakeDrainWorld {
 }
 
 fn injected(operation: Operation) -> DrainError {
+    let message = format!("injected failure of {operation:?}");
     DrainError::Ecs {
         operation: "injected",
         cluster: "fake".to_owned(),
         subject: format!("{operation:?}"),
-        source: format!("injected failure of {operation:?}").into(),
+        source: message.clone().into(),
+        message,
     }
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 use super::client::AwsDrain;
 use super::{DrainError, HookTimeouts};
 
+const OPERATION: &str = "DescribeLifecycleHooks";
+
 /// Reads a lifecycle hook's timeouts.
 pub trait DescribeLifecycleHook: Send + Sync {
     /// The timeouts of hook `lifecycle_hook_name` of group `auto_scaling_group_name`;
@@ -31,8 +33,10 @@ impl DescribeLifecycleHook for AwsDrain {
             .send()
             .await
             .map_err(|err| DrainError::DescribeHook {
+                operation: OPERATION,
                 auto_scaling_group_name: auto_scaling_group_name.to_owned(),
                 lifecycle_hook_name: lifecycle_hook_name.to_owned(),
+                message: crate::sdk_message(&err),
                 source: Box::new(err),
             })?;
         let Some(hook) = answer
@@ -46,10 +50,15 @@ impl DescribeLifecycleHook for AwsDrain {
             value
                 .and_then(|v| u64::try_from(v).ok())
                 .map(Duration::from_secs)
-                .ok_or_else(|| DrainError::DescribeHook {
-                    auto_scaling_group_name: auto_scaling_group_name.to_owned(),
-                    lifecycle_hook_name: lifecycle_hook_name.to_owned(),
-                    source: format!("answered without a valid {field}").into(),
+                .ok_or_else(|| {
+                    let message = format!("answered without a valid {field}");
+                    DrainError::DescribeHook {
+                        operation: OPERATION,
+                        auto_scaling_group_name: auto_scaling_group_name.to_owned(),
+                        lifecycle_hook_name: lifecycle_hook_name.to_owned(),
+                        source: message.clone().into(),
+                        message,
+                    }
                 })
         };
         Ok(Some(HookTimeouts {

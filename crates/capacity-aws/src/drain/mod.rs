@@ -48,23 +48,25 @@ pub use lifecycle::LifecycleActions;
 pub use republish::{AttributeValue, Republication, Republish};
 pub use tasks::ListInstanceTasks;
 
-pub use crate::error::error_chain;
-
-/// The boxed cause of a [`DrainError`] (usually an SDK error).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+pub use crate::error::{BoxError, error_chain};
 
 /// A failed drain call. The SDK has already retried throttling and 5xx answers by the time
 /// one of these is returned; the state it was about is unknown.
+///
+/// The same shape as [`crate::Error`]: a failed AWS call names the `operation` and what it
+/// was about, carries the SDK's whole `message` ([`crate::sdk_message`]) and keeps the error
+/// as its `#[source]`.
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum DrainError {
     /// An ECS call failed.
-    #[error("{operation} for {subject} in cluster {cluster} failed: {}", error_chain(source.as_ref()))]
+    #[error("{operation} for {subject} in cluster {cluster} failed: {message}")]
     Ecs {
         operation: &'static str,
         cluster: String,
         /// The EC2 instance id or container instance ARN the call was about.
         subject: String,
+        message: String,
         #[source]
         source: BoxError,
     },
@@ -87,32 +89,35 @@ pub enum DrainError {
     },
     /// An Auto Scaling call failed.
     #[error(
-        "{operation} for instance {ec2_instance_id} (group {auto_scaling_group_name}, hook {lifecycle_hook_name}) failed: {}",
-        error_chain(source.as_ref())
+        "{operation} for instance {ec2_instance_id} (group {auto_scaling_group_name}, hook {lifecycle_hook_name}) failed: {message}"
     )]
     AutoScaling {
         operation: &'static str,
         auto_scaling_group_name: String,
         lifecycle_hook_name: String,
         ec2_instance_id: String,
+        message: String,
         #[source]
         source: BoxError,
     },
     /// DescribeLifecycleHooks failed.
     #[error(
-        "DescribeLifecycleHooks for hook {lifecycle_hook_name} of group {auto_scaling_group_name} failed: {}",
-        error_chain(source.as_ref())
+        "{operation} for hook {lifecycle_hook_name} of group {auto_scaling_group_name} failed: {message}"
     )]
     DescribeHook {
+        operation: &'static str,
         auto_scaling_group_name: String,
         lifecycle_hook_name: String,
+        message: String,
         #[source]
         source: BoxError,
     },
     /// SNS Publish failed (or its request could not be built).
-    #[error("publish to topic {topic_arn} failed: {}", error_chain(source.as_ref()))]
+    #[error("{operation} to topic {topic_arn} failed: {message}")]
     Publish {
+        operation: &'static str,
         topic_arn: String,
+        message: String,
         #[source]
         source: BoxError,
     },

@@ -37,7 +37,9 @@ impl Republish for AwsDrain {
     async fn republish(&self, republication: &Republication) -> Result<String, DrainError> {
         let topic_arn = &republication.topic_arn;
         let publish_error = |source: BoxError| DrainError::Publish {
+            operation: "Publish",
             topic_arn: topic_arn.clone(),
+            message: crate::sdk_message(source.as_ref()),
             source,
         };
         let mut request = self

@@ -67,15 +67,16 @@ impl ListInstanceTasks for AwsDrain {
                 // A task listed a moment ago and gone now (MISSING) holds nothing; any
                 // other failure leaves the task's state unknown.
                 if !is_missing(failure) {
+                    let message = format!(
+                        "answered with failure {}",
+                        failure.reason().unwrap_or("without a reason")
+                    );
                     return Err(DrainError::Ecs {
                         operation: "DescribeTasks",
                         cluster: cluster.to_owned(),
                         subject: failure.arn().unwrap_or(container_instance_arn).to_owned(),
-                        source: format!(
-                            "answered with failure {}",
-                            failure.reason().unwrap_or("without a reason")
-                        )
-                        .into(),
+                        source: message.clone().into(),
+                        message,
                     });
                 }
             }
