@@ -17,7 +17,9 @@
 //! What the ECS reads share (batch limits, the bounded concurrent describe, ECS's `failures`)
 //! is in [`batch`]; the errors of every capability have one shape ([`Error`],
 //! [`drain::DrainError`]): an AWS failure names the operation and what it was about, keeps
-//! the SDK's full message ([`sdk_message`]) and the error as its `#[source]`.
+//! the SDK's full message ([`sdk_message`]) and the error as its `#[source]`. The settings the
+//! functions read from the environment share [`config`]; their clients share
+//! [`load_sdk_config`].
 //!
 //! SDK types become `capacity-core` types in [`convert`], with typed errors for missing
 //! fields — never a silent 0.
@@ -26,6 +28,7 @@ pub mod batch;
 pub mod clock;
 pub mod cluster;
 mod cluster_arn;
+pub mod config;
 pub mod convert;
 pub mod drain;
 pub mod ecs_json;
@@ -55,4 +58,16 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
         .operation_attempt_timeout(Duration::from_secs(5))
         .operation_timeout(Duration::from_secs(15))
         .build()
+}
+
+/// The SDK configuration every function builds its clients from, once per process: region,
+/// credentials and endpoint from the environment (Lambda's, or `AWS_ENDPOINT_URL` in
+/// tests), with `timeouts` ([`sdk_timeouts`], or a function's own).
+pub async fn load_sdk_config(
+    timeouts: aws_config::timeout::TimeoutConfig,
+) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await
 }

@@ -129,16 +129,11 @@ impl Config {
 }
 
 fn range(name: &'static str, value: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
-    value
-        .trim()
-        .parse::<u32>()
-        .ok()
-        .filter(|v| (min..=max).contains(v))
-        .ok_or_else(|| ConfigError::Invalid {
-            name,
-            value: value.to_owned(),
-            expected: format!("a whole number from {min} to {max}"),
-        })
+    capacity_aws::config::in_range(value.trim(), (min, max)).ok_or_else(|| ConfigError::Invalid {
+        name,
+        value: value.to_owned(),
+        expected: format!("a whole number from {min} to {max}"),
+    })
 }
 
 /// CloudWatch namespaces: 1–255 characters of letters, digits and `.-_/#:`, not starting

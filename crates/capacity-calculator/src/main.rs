@@ -8,10 +8,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config =
         Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(capacity_aws::sdk_timeouts())
-        .load()
-        .await;
+    let sdk = capacity_aws::load_sdk_config(capacity_aws::sdk_timeouts()).await;
     let reader = EcsReader::new(aws_sdk_ecs::Client::new(&sdk));
     let metrics = CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk));
     let deps = Deps::new(reader.clone(), reader, metrics, config);

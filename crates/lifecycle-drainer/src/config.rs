@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+pub use capacity_aws::config::ConfigError;
+use capacity_aws::config::{required, value, whole_number};
 use capacity_aws::drain::LifecycleActionResult;
-use thiserror::Error;
 
 /// The cluster whose container instances are drained (name or ARN). Required.
 pub const ECS_CLUSTER: &str = "ECS_CLUSTER";
@@ -49,22 +50,6 @@ pub const ENV_VARS: &[(&str, bool)] = &[
     (REPUBLISH_TOPIC_ARN, false),
 ];
 
-/// A setting that is missing or out of range; names the variable and what it accepts.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConfigError {
-    #[error("{variable} is required: {expected}")]
-    Missing {
-        variable: &'static str,
-        expected: &'static str,
-    },
-    #[error("{variable}={value:?} is invalid: expected {expected}")]
-    Invalid {
-        variable: &'static str,
-        value: String,
-        expected: String,
-    },
-}
-
 /// The drainer's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -91,15 +76,12 @@ impl Config {
     where
         F: Fn(&str) -> Option<String>,
     {
-        let get = |key: &str| {
-            lookup(key)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let cluster = get(ECS_CLUSTER).ok_or(ConfigError::Missing {
-            variable: ECS_CLUSTER,
-            expected: "the name or ARN of the ECS cluster",
-        })?;
+        let get = |key: &str| value(&lookup, key);
+        let cluster = required(
+            ECS_CLUSTER,
+            get(ECS_CLUSTER),
+            "the name or ARN of the ECS cluster",
+        )?;
         let poll_interval = seconds(
             POLL_INTERVAL_SECONDS,
             get(POLL_INTERVAL_SECONDS),
@@ -170,19 +152,12 @@ fn seconds(
     variable: &'static str,
     value: Option<String>,
     default: u64,
-    (min, max): (u64, u64),
+    range: (u64, u64),
 ) -> Result<Duration, ConfigError> {
     let Some(value) = value else {
         return Ok(Duration::from_secs(default));
     };
-    match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(Duration::from_secs(n)),
-        _ => Err(ConfigError::Invalid {
-            variable,
-            value,
-            expected: format!("a whole number of seconds from {min} to {max}"),
-        }),
-    }
+    whole_number(variable, value, range, "seconds").map(Duration::from_secs)
 }
 
 #[cfg(test)]

@@ -12,10 +12,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|err| {
         tracing::error!(error = %err, "invalid configuration");
     })?;
-    let sdk_config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(sdk_timeouts())
-        .load()
-        .await;
+    let sdk_config = capacity_aws::load_sdk_config(sdk_timeouts()).await;
     let aws = AwsDrain::from_conf(&sdk_config);
     tracing::info!(cluster = %config.cluster, "lifecycle-drainer ready");
     let (config, aws) = (&config, &aws);

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use thiserror::Error;
+pub use capacity_aws::config::ConfigError;
+use capacity_aws::config::{required, value, whole_number};
 
 /// The cluster whose container instances are ranked (name or ARN). Required.
 pub const ECS_CLUSTER: &str = "ECS_CLUSTER";
@@ -18,22 +19,6 @@ pub const ECS_READ_BUDGET_RANGE: (u64, u64) = (100, 1_800);
 /// Every environment variable the binary reads itself, with whether it is required. (The
 /// Lambda runtime's and the AWS SDK's own variables are not listed.)
 pub const ENV_VARS: &[(&str, bool)] = &[(ECS_CLUSTER, true), (ECS_READ_BUDGET_MS, false)];
-
-/// A setting that is missing or out of range; names the variable and what it accepts.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConfigError {
-    #[error("{variable} is required: {expected}")]
-    Missing {
-        variable: &'static str,
-        expected: &'static str,
-    },
-    #[error("{variable}={value:?} is invalid: expected {expected}")]
-    Invalid {
-        variable: &'static str,
-        value: String,
-        expected: String,
-    },
-}
 
 /// The chooser's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,30 +38,16 @@ impl Config {
     /// Reads the settings through `lookup` (variable name -> value). Empty values count as
     /// unset, as CloudFormation passes empty optional parameters.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |key: &str| {
-            lookup(key)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let cluster = get(ECS_CLUSTER).ok_or(ConfigError::Missing {
-            variable: ECS_CLUSTER,
-            expected: "the name or ARN of the ECS cluster",
-        })?;
-        let read_budget = match get(ECS_READ_BUDGET_MS) {
-            None => DEFAULT_ECS_READ_BUDGET_MS,
-            Some(value) => {
-                let (min, max) = ECS_READ_BUDGET_RANGE;
-                value
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|ms| (min..=max).contains(ms))
-                    .ok_or_else(|| ConfigError::Invalid {
-                        variable: ECS_READ_BUDGET_MS,
-                        value,
-                        expected: format!("a whole number of milliseconds from {min} to {max}"),
-                    })?
-            }
-        };
+        let get = |key: &str| value(&lookup, key);
+        let cluster = required(
+            ECS_CLUSTER,
+            get(ECS_CLUSTER),
+            "the name or ARN of the ECS cluster",
+        )?;
+        let read_budget = get(ECS_READ_BUDGET_MS)
+            .map(|v| whole_number(ECS_READ_BUDGET_MS, v, ECS_READ_BUDGET_RANGE, "milliseconds"))
+            .transpose()?
+            .unwrap_or(DEFAULT_ECS_READ_BUDGET_MS);
         Ok(Config {
             cluster,
             read_budget: Duration::from_millis(read_budget),

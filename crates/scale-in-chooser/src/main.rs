@@ -12,10 +12,7 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env().inspect_err(|err| {
         tracing::error!(error = %err, "invalid configuration");
     })?;
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(sdk_timeouts(config.read_budget))
-        .load()
-        .await;
+    let sdk = capacity_aws::load_sdk_config(sdk_timeouts(config.read_budget)).await;
     let deps = Deps {
         reader: EcsInstanceTasks::new(aws_sdk_ecs::Client::new(&sdk)),
         config,
