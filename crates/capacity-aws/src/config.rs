@@ -40,6 +40,31 @@ pub enum ConfigError {
     },
 }
 
+/// The cluster a function works on (name or ARN): required by the scale-in chooser and the
+/// lifecycle drainer.
+pub const ECS_CLUSTER: &str = "ECS_CLUSTER";
+
+/// The value of [`ECS_CLUSTER`], required.
+pub fn cluster(value: Option<String>) -> Result<String, ConfigError> {
+    required(ECS_CLUSTER, value, "the name or ARN of the ECS cluster")
+}
+
+/// A lookup over `(variable, value)` pairs, for tests: the first pair of a variable wins.
+pub fn from_pairs<'a>(pairs: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |key| {
+        pairs
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+/// `config`, with its error logged as "invalid configuration" (a function's `main` then stops
+/// with it, and Lambda reports the failed start).
+pub fn logged<T, E: std::fmt::Display>(config: Result<T, E>) -> Result<T, E> {
+    config.inspect_err(|err| tracing::error!(error = %err, "invalid configuration"))
+}
+
 /// The value of `variable` through `lookup`, trimmed; an empty value counts as unset, as
 /// CloudFormation passes empty optional parameters.
 pub fn value(lookup: impl Fn(&str) -> Option<String>, variable: &str) -> Option<String> {

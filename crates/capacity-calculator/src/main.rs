@@ -6,8 +6,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config =
-        Config::from_env().inspect_err(|e| tracing::error!(error = %e, "invalid configuration"))?;
+    let config = capacity_aws::config::logged(Config::from_env())?;
     let sdk = capacity_aws::load_sdk_config(capacity_aws::sdk_timeouts()).await;
     let reader = EcsReader::new(aws_sdk_ecs::Client::new(&sdk));
     let metrics = CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk));

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 pub use capacity_aws::config::ConfigError;
-use capacity_aws::config::{required, value, whole_number};
+use capacity_aws::config::{self, value, whole_number};
 use capacity_aws::drain::LifecycleActionResult;
 
 /// The cluster whose container instances are drained (name or ARN). Required.
-pub const ECS_CLUSTER: &str = "ECS_CLUSTER";
+pub const ECS_CLUSTER: &str = config::ECS_CLUSTER;
 /// Seconds between two looks at the draining instance's tasks.
 pub const POLL_INTERVAL_SECONDS: &str = "POLL_INTERVAL_SECONDS";
 pub const DEFAULT_POLL_INTERVAL_SECONDS: u64 = 5;
@@ -77,11 +77,7 @@ impl Config {
         F: Fn(&str) -> Option<String>,
     {
         let get = |key: &str| value(&lookup, key);
-        let cluster = required(
-            ECS_CLUSTER,
-            get(ECS_CLUSTER),
-            "the name or ARN of the ECS cluster",
-        )?;
+        let cluster = config::cluster(get(ECS_CLUSTER))?;
         let poll_interval = seconds(
             POLL_INTERVAL_SECONDS,
             get(POLL_INTERVAL_SECONDS),

@@ -9,9 +9,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env().inspect_err(|err| {
-        tracing::error!(error = %err, "invalid configuration");
-    })?;
+    let config = capacity_aws::config::logged(Config::from_env())?;
     let sdk_config = capacity_aws::load_sdk_config(sdk_timeouts()).await;
     let aws = AwsDrain::from_conf(&sdk_config);
     tracing::info!(cluster = %config.cluster, "lifecycle-drainer ready");

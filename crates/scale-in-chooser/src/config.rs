@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 pub use capacity_aws::config::ConfigError;
-use capacity_aws::config::{required, value, whole_number};
+use capacity_aws::config::{self, value, whole_number};
 
 /// The cluster whose container instances are ranked (name or ARN). Required.
-pub const ECS_CLUSTER: &str = "ECS_CLUSTER";
+pub const ECS_CLUSTER: &str = config::ECS_CLUSTER;
 /// Milliseconds the ECS read may take before the chooser answers with the group's own
 /// suggestions. Auto Scaling waits 2,000 ms for the whole invocation (cold start included).
 pub const ECS_READ_BUDGET_MS: &str = "ECS_READ_BUDGET_MS";
@@ -39,11 +39,7 @@ impl Config {
     /// unset, as CloudFormation passes empty optional parameters.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let get = |key: &str| value(&lookup, key);
-        let cluster = required(
-            ECS_CLUSTER,
-            get(ECS_CLUSTER),
-            "the name or ARN of the ECS cluster",
-        )?;
+        let cluster = config::cluster(get(ECS_CLUSTER))?;
         let read_budget = get(ECS_READ_BUDGET_MS)
             .map(|v| whole_number(ECS_READ_BUDGET_MS, v, ECS_READ_BUDGET_RANGE, "milliseconds"))
             .transpose()?
@@ -60,11 +56,7 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|key| {
-            vars.iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| (*v).to_owned())
-        })
+        Config::from_lookup(capacity_aws::config::from_pairs(vars))
     }
 
     #[test]

@@ -9,9 +9,7 @@ use serde_json::Value;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env().inspect_err(|err| {
-        tracing::error!(error = %err, "invalid configuration");
-    })?;
+    let config = capacity_aws::config::logged(Config::from_env())?;
     let sdk = capacity_aws::load_sdk_config(sdk_timeouts(config.read_budget)).await;
     let deps = Deps {
         reader: EcsInstanceTasks::new(aws_sdk_ecs::Client::new(&sdk)),
