@@ -6,6 +6,7 @@
 use capacity_aws::{CloudWatchPublisher, EcsReader};
 use capacity_calculator::{Config, Deps, handle};
 use moto_harness::MotoServer;
+use moto_harness::ecs::create_cluster;
 use serde_json::{Value, json};
 
 const CLUSTER: &str = "faulty";
@@ -29,11 +30,7 @@ async fn under_injected_faults_the_exact_figures_or_nothing_are_published() {
         )
         .build();
     let ecs = aws_sdk_ecs::Client::new(&sdk);
-    ecs.create_cluster()
-        .cluster_name(CLUSTER)
-        .send()
-        .await
-        .expect("create cluster");
+    create_cluster(&ecs, CLUSTER).await;
     moto.add_container_instances(
         CLUSTER,
         150,

@@ -7,10 +7,11 @@
 //! sends as RPCv2-CBOR, is decoded by the harness into moto's own CloudWatch backend, from
 //! which the published values are read back.
 
-use aws_sdk_ecs::types::{ContainerDefinition, ContainerInstanceStatus, PortMapping};
+use aws_sdk_ecs::types::{ContainerInstanceStatus, PortMapping};
 use capacity_aws::{CloudWatchPublisher, EcsReader};
 use capacity_calculator::{Config, Deps, Summary, handle};
 use moto_harness::MotoServer;
+use moto_harness::ecs::{container, create_cluster, register_task_definition, run_tasks};
 use serde_json::{Value, json};
 
 const CLUSTER: &str = "todobackend-cluster";
@@ -35,11 +36,7 @@ async fn env() -> Env {
     let moto = MotoServer::start();
     let sdk = moto.sdk_config().await;
     let ecs = aws_sdk_ecs::Client::new(&sdk);
-    ecs.create_cluster()
-        .cluster_name(CLUSTER)
-        .send()
-        .await
-        .expect("create cluster");
+    create_cluster(&ecs, CLUSTER).await;
     Env { moto, ecs, sdk }
 }
 
@@ -58,14 +55,7 @@ impl Env {
 
     /// `count` hosts of 2048 CPU units / 4096 MiB, empty.
     fn hosts(&self, count: usize) -> Vec<(String, String)> {
-        self.moto.add_container_instances(
-            CLUSTER,
-            count,
-            &json!({
-                "registered": {"CPU": 2048, "MEMORY": 4096},
-                "remaining": {"CPU": 2048, "MEMORY": 4096},
-            }),
-        )
+        self.moto.add_hosts(CLUSTER, count, 2048, 4096)
     }
 
     /// Registers a task definition of one container with hard `memory` only (moto deducts
@@ -77,11 +67,7 @@ impl Env {
         memory: i32,
         host_port: Option<i32>,
     ) -> String {
-        let mut container = ContainerDefinition::builder()
-            .name("app")
-            .image("nginx")
-            .cpu(cpu)
-            .memory(memory);
+        let mut container = container("app", Some(cpu), memory);
         if let Some(port) = host_port {
             container = container.port_mappings(
                 PortMapping::builder()
@@ -90,35 +76,11 @@ impl Env {
                     .build(),
             );
         }
-        self.ecs
-            .register_task_definition()
-            .family(family)
-            .container_definitions(container.build())
-            .send()
-            .await
-            .expect("register task definition")
-            .task_definition()
-            .and_then(|t| t.task_definition_arn())
-            .expect("task definition ARN")
-            .to_owned()
+        register_task_definition(&self.ecs, family, container.build()).await
     }
 
     async fn run_tasks(&self, task_definition: &str, count: i32) {
-        let out = self
-            .ecs
-            .run_task()
-            .cluster(CLUSTER)
-            .task_definition(task_definition)
-            .count(count)
-            .send()
-            .await
-            .expect("run task");
-        assert_eq!(
-            out.tasks().len(),
-            count as usize,
-            "moto placed every task: {:?}",
-            out.failures()
-        );
+        run_tasks(&self.ecs, CLUSTER, task_definition, count).await;
     }
 
     /// The last value published for `name` (dimension ClusterName only).

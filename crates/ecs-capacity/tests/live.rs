@@ -8,9 +8,9 @@
 
 use std::process::{Command, Output};
 
-use aws_sdk_ecs::types::ContainerDefinition;
+use moto_harness::ecs::{container, register_task_definition, run_tasks};
 use moto_harness::{MotoServer, REGION};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 const CLUSTER: &str = "report-cluster";
 
@@ -41,20 +41,8 @@ fn json_of(out: &Output) -> Value {
 
 async fn cluster_with_hosts(count: usize) -> (MotoServer, aws_sdk_ecs::Client) {
     let moto = MotoServer::start();
-    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
-    ecs.create_cluster()
-        .cluster_name(CLUSTER)
-        .send()
-        .await
-        .expect("create cluster");
-    moto.add_container_instances(
-        CLUSTER,
-        count,
-        &json!({
-            "registered": {"CPU": 2048, "MEMORY": 4096},
-            "remaining": {"CPU": 2048, "MEMORY": 4096},
-        }),
-    );
+    let ecs = moto.ecs_cluster(CLUSTER).await;
+    moto.add_hosts(CLUSTER, count, 2048, 4096);
     (moto, ecs)
 }
 
@@ -77,38 +65,9 @@ async fn a_live_cluster_with_the_task_shape_given_by_flags() {
 #[tokio::test]
 async fn a_live_cluster_discovers_the_worst_case_from_its_running_tasks() {
     let (moto, ecs) = cluster_with_hosts(2).await;
-    let arn = ecs
-        .register_task_definition()
-        .family("api")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("app")
-                .image("nginx")
-                .cpu(1024)
-                .memory(2048)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("register task definition")
-        .task_definition()
-        .and_then(|t| t.task_definition_arn())
-        .expect("task definition ARN")
-        .to_owned();
-    let run = ecs
-        .run_task()
-        .cluster(CLUSTER)
-        .task_definition(&arn)
-        .count(1)
-        .send()
-        .await
-        .expect("run task");
-    assert_eq!(
-        run.tasks().len(),
-        1,
-        "moto placed the task: {:?}",
-        run.failures()
-    );
+    let arn =
+        register_task_definition(&ecs, "api", container("app", Some(1024), 2048).build()).await;
+    run_tasks(&ecs, CLUSTER, &arn, 1).await;
 
     let json = json_of(&report(&moto, &[]));
     assert_eq!(json["worst_case"]["cpu"], 1024);

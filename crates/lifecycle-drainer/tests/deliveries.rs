@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_ecs::types::ContainerDefinition;
 use capacity_aws::drain::fake::{DrainCall, FakeDrainWorld, Operation};
 use capacity_aws::drain::{
     ActionAnswer, AwsDrain, HookTimeouts, LifecycleActionResult, ObservedTask,
@@ -21,6 +20,7 @@ use capacity_aws::drain::{
 use lifecycle_drainer::{Clock, Config, SystemClock, handle};
 use moto_harness::MotoServer;
 use moto_harness::clock::ManualClock;
+use moto_harness::ecs::HostWithTasks;
 use moto_harness::lifecycle::{self, now_ms, terminating_notification};
 use serde_json::{Value, json};
 
@@ -256,41 +256,18 @@ async fn two_deliveries_at_once_through_the_sdk_complete_once_and_a_redelivery_a
     let ecs = aws_sdk_ecs::Client::new(&sdk);
     // Tasks stay RUNNING until StopTask, as on ECS.
     moto.freeze_tasks();
-    ecs.create_cluster()
-        .cluster_name(CLUSTER)
-        .send()
+    let Some(HostWithTasks {
+        container_instance_arn: _,
+        ec2_instance_id: ec2,
+        task_arns: tasks,
+    }) = moto
+        .cluster_with_tasks(&ecs, CLUSTER, 1, 1)
         .await
-        .expect("create cluster");
-    let instances = moto.add_container_instances(CLUSTER, 1, &json!({}));
-    let Some((arn, ec2)) = instances.first().cloned() else {
+        .into_iter()
+        .next()
+    else {
         panic!("one host");
     };
-    ecs.register_task_definition()
-        .family("web")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("web")
-                .image("nginx:latest")
-                .cpu(256)
-                .memory(512)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("register task definition");
-    let started = ecs
-        .start_task()
-        .cluster(CLUSTER)
-        .task_definition("web")
-        .container_instances(&arn)
-        .send()
-        .await
-        .expect("start task");
-    let tasks: Vec<String> = started
-        .tasks()
-        .iter()
-        .filter_map(|t| t.task_arn().map(str::to_owned))
-        .collect();
     assert_eq!(tasks.len(), 1);
     moto.open_lifecycle_action(GROUP, HOOK, &ec2, TOKEN);
 

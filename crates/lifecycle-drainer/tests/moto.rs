@@ -11,7 +11,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_ecs::types::ContainerDefinition;
 use capacity_aws::drain::{AwsDrain, DescribeLifecycleHook, HookTimeouts};
 use lifecycle_drainer::{Config, SystemClock, handle};
 use moto_harness::MotoServer;
@@ -48,52 +47,11 @@ async fn cluster_with_tasks(
     hosts: usize,
     tasks_per_host: usize,
 ) -> Vec<(String, String, Vec<String>)> {
-    ecs.create_cluster()
-        .cluster_name(CLUSTER)
-        .send()
+    moto.cluster_with_tasks(ecs, CLUSTER, hosts, tasks_per_host)
         .await
-        .expect("create cluster");
-    let instances = moto.add_container_instances(CLUSTER, hosts, &json!({}));
-    ecs.register_task_definition()
-        .family("web")
-        .container_definitions(
-            ContainerDefinition::builder()
-                .name("web")
-                .image("nginx:latest")
-                .cpu(256)
-                .memory(512)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("register task definition");
-    let mut out = Vec::new();
-    for (arn, ec2) in instances {
-        let mut tasks = Vec::new();
-        for _ in 0..tasks_per_host {
-            let started = ecs
-                .start_task()
-                .cluster(CLUSTER)
-                .task_definition("web")
-                .container_instances(&arn)
-                .send()
-                .await
-                .expect("start task");
-            tasks.extend(
-                started
-                    .tasks()
-                    .iter()
-                    .filter_map(|t| t.task_arn().map(str::to_owned)),
-            );
-        }
-        assert_eq!(
-            tasks.len(),
-            tasks_per_host,
-            "moto started the tasks on {arn}"
-        );
-        out.push((arn, ec2, tasks));
-    }
-    out
+        .into_iter()
+        .map(|h| (h.container_instance_arn, h.ec2_instance_id, h.task_arns))
+        .collect()
 }
 
 async fn instance_status(ecs: &aws_sdk_ecs::Client, arn: &str) -> String {

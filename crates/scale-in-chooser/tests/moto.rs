@@ -8,8 +8,10 @@
 
 use capacity_aws::scale_in::{EcsInstanceTasks, InstanceTaskCounts, InstanceTasks};
 use moto_harness::MotoServer;
+use moto_harness::ecs::{container, deregister, register_task_definition, start_task};
+use moto_harness::scale_in::termination_request;
 use scale_in_chooser::{Basis, Config, Deps, handle};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const CLUSTER: &str = "prod";
 
@@ -25,68 +27,22 @@ struct Hosts {
 /// runs five tasks and is never suggested.
 async fn hosts() -> Hosts {
     let moto = MotoServer::start();
-    let ecs = aws_sdk_ecs::Client::new(&moto.sdk_config().await);
-    ecs.create_cluster()
-        .cluster_name(CLUSTER)
-        .send()
-        .await
-        .expect("cluster");
+    let ecs = moto.ecs_cluster(CLUSTER).await;
     let created = moto.add_container_instances(CLUSTER, 5, &json!({}));
     assert_eq!(created.len(), 5);
-    ecs.register_task_definition()
-        .family("web")
-        .container_definitions(
-            aws_sdk_ecs::types::ContainerDefinition::builder()
-                .name("web")
-                .image("nginx:latest")
-                .cpu(128)
-                .memory(256)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("task definition");
+    let web = register_task_definition(&ecs, "web", container("web", Some(128), 256).build()).await;
     for (host, tasks) in [(0, 2), (1, 1), (4, 5)] {
         for _ in 0..tasks {
-            ecs.start_task()
-                .cluster(CLUSTER)
-                .task_definition("web")
-                .container_instances(&created[host].0)
-                .send()
-                .await
-                .expect("start task");
+            start_task(&ecs, CLUSTER, &web, &created[host].0).await;
         }
     }
-    ecs.deregister_container_instance()
-        .cluster(CLUSTER)
-        .container_instance(&created[3].0)
-        .force(true)
-        .send()
-        .await
-        .expect("deregister");
+    deregister(&ecs, CLUSTER, &created[3].0).await;
     let ids = created.into_iter().map(|(_, ec2)| ec2).collect();
     Hosts {
         _moto: moto,
         ecs,
         ids,
     }
-}
-
-fn payload(ids: &[String], capacity: u32) -> Value {
-    let instances: Vec<Value> = ids
-        .iter()
-        .map(|id| {
-            json!({"AvailabilityZone": "us-east-1a", "InstanceId": id, "InstanceType": "m5.large", "InstanceMarketOption": "on-demand"})
-        })
-        .collect();
-    json!({
-        "AutoScalingGroupARN": "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:5f3d1c2e-8a4b-4c6d-9e0f-1a2b3c4d5e6f:autoScalingGroupName/prod-hosts",
-        "AutoScalingGroupName": "prod-hosts",
-        "CapacityToTerminate": [{"AvailabilityZone": "us-east-1a", "Capacity": capacity, "InstanceMarketOption": "on-demand"}],
-        "Instances": instances,
-        "Cause": "SCALE_IN",
-        "HasMoreInstances": false
-    })
 }
 
 fn deps(ecs: &aws_sdk_ecs::Client) -> Deps<EcsInstanceTasks> {
@@ -127,7 +83,7 @@ async fn the_chooser_picks_the_unregistered_then_the_empty_then_the_least_busy()
         (2, vec![&hosts.ids[3], &hosts.ids[2]]),
         (3, vec![&hosts.ids[3], &hosts.ids[2], &hosts.ids[1]]),
     ] {
-        let outcome = handle(payload(suggested, capacity), &deps)
+        let outcome = handle(termination_request(suggested, capacity), &deps)
             .await
             .expect("answers");
         assert_eq!(outcome.basis, Basis::Ecs);
@@ -148,7 +104,7 @@ async fn with_ecs_failing_the_chooser_answers_the_groups_own_suggestions_in_time
     fail_every_ecs_call(&hosts._moto);
     let deps = deps(&hosts.ecs);
     let started = std::time::Instant::now();
-    let outcome = handle(payload(&hosts.ids[..4], 2), &deps)
+    let outcome = handle(termination_request(&hosts.ids[..4], 2), &deps)
         .await
         .expect("answers");
     assert!(

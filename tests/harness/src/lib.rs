@@ -7,9 +7,18 @@
 //!
 //! The Python interpreter is `$MOTO_PYTHON`, else the project's `.venv/bin/python`, which
 //! `make test` creates with moto installed.
+//!
+//! What the functions' tests share beside it, instead of each test file keeping a copy:
+//! [`ecs`] (a cluster, hosts, task definitions, tasks), [`runtime_api`] (a built binary run
+//! as Lambda runs it), [`lifecycle`] (the drainer's notifications and the lifecycle-action
+//! shim), [`scale_in`] (Auto Scaling's termination-policy request) and [`clock`] (a test
+//! clock).
 
 pub mod clock;
+pub mod ecs;
 pub mod lifecycle;
+pub mod runtime_api;
+pub mod scale_in;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
