@@ -63,9 +63,7 @@ where
 {
     DrainError::AutoScaling {
         operation,
-        auto_scaling_group_name: action.auto_scaling_group_name.clone(),
-        lifecycle_hook_name: action.lifecycle_hook_name.clone(),
-        ec2_instance_id: action.ec2_instance_id.clone(),
+        action: Box::new(action.clone()),
         message: crate::sdk_message(&err),
         source: Box::new(err),
     }

@@ -87,15 +87,17 @@ pub enum DrainError {
         subject: String,
         field: &'static str,
     },
-    /// An Auto Scaling call failed.
+    /// An Auto Scaling call about a lifecycle action failed. The action (its group, hook and
+    /// EC2 instance) is boxed: it keeps every `Result<_, DrainError>` small.
     #[error(
-        "{operation} for instance {ec2_instance_id} (group {auto_scaling_group_name}, hook {lifecycle_hook_name}) failed: {message}"
+        "{operation} for instance {} (group {}, hook {}) failed: {message}",
+        action.ec2_instance_id,
+        action.auto_scaling_group_name,
+        action.lifecycle_hook_name
     )]
     AutoScaling {
         operation: &'static str,
-        auto_scaling_group_name: String,
-        lifecycle_hook_name: String,
-        ec2_instance_id: String,
+        action: Box<LifecycleActionRef>,
         message: String,
         #[source]
         source: BoxError,
