@@ -1,4 +1,4 @@
-//! Time, passed in so that tests pin it: one clock type for both functions.
+//! Time, passed in so that tests pin it: one clock type for every function.
 //!
 //! The trait is object-safe (`Arc<dyn Clock>`): [`Clock::sleep`] returns a boxed future. A
 //! test clock (`moto_harness::clock::ManualClock`) moves only when the code under test sleeps
