@@ -241,19 +241,30 @@ async fn the_services_are_read_with_the_worst_case_configured_and_tasks_are_not_
 }
 
 #[tokio::test]
-async fn discovery_lists_the_tasks_only_when_the_services_do_not_account_for_them() {
+async fn discovery_lists_the_tasks_once_then_only_when_the_services_do_not_account_for_them() {
     let services = vec![service("web", vec![deployment("web:1", true, 3, 2, 1)])];
-    // The instances hold exactly the services' 3 tasks: no ListTasks.
+    // The instances hold as many tasks as the services (3), yet a web:2 task runs: the
+    // totals agree by coincidence. The process's first read lists the tasks all the same.
     let mut accounted = cluster(services.clone());
     accounted.tasks_on_instances = Some(3);
     accounted.in_use = BTreeSet::from(["web:2".to_owned()]);
-    let deps_accounted = deps(accounted, config(&[]));
+    let deps_accounted = deps(accounted, config(&[("CLUSTER_REFRESH_SECONDS", "0")]));
     let summary = published(event(STATE_CHANGE), &deps_accounted).await;
     assert_eq!(
         deps_accounted.cluster.in_use_reads.load(Ordering::SeqCst),
-        0
+        1
     );
-    assert_eq!(summary.worst_case.cpu, 1024, "from the service's web:1");
+    assert_eq!(
+        summary.worst_case.cpu, 2048,
+        "the running web:2 task counts"
+    );
+    // The next read within TASK_LISTING_MAX_AGE: the totals agree, the listing stands in.
+    let summary = published(event(STATE_CHANGE), &deps_accounted).await;
+    assert_eq!(
+        deps_accounted.cluster.in_use_reads.load(Ordering::SeqCst),
+        1
+    );
+    assert_eq!(summary.worst_case.cpu, 2048, "kept from the last listing");
 
     // One more task on the instances than the services have: a standalone task, listed.
     let mut standalone = cluster(services);
