@@ -1,0 +1,107 @@
+// Parity: the construct builds what infra/template.yaml builds, for the template's defaults and
+// for other parameter values. The template is read from disk at test time and transformed by
+// the SAM translator (test/sam.ts), so a change to either side alone fails here, naming each
+// difference: resource counts by type, resources by name, and property paths with both values
+// (IAM actions and conditions, alarm settings, step adjustments, environment variables, event
+// patterns, the dashboard body). normalize.ts and compare.ts say what is evaluated and what is
+// left out.
+import { strict as assert } from 'node:assert';
+import { describe, it } from 'node:test';
+import { CfnResource, Stack } from 'aws-cdk-lib';
+import { Template as Assertions } from 'aws-cdk-lib/assertions';
+import { constructName, differences, templateName } from './compare';
+import { Evaluated, Json, Template, TemplateEvaluator } from './normalize';
+import { PARAMETER_PROPS, propsFor } from './parameters';
+import { samTemplate } from './sam';
+import { build, CLUSTER, GROUP } from './synth-helper';
+
+type Values = Record<string, Json>;
+
+function evaluateTemplate(values: Values): Evaluated {
+  return new TemplateEvaluator(samTemplate(), values, templateName).evaluate();
+}
+
+function evaluateConstruct(values: Values): Evaluated {
+  const { stack, capacity } = build(propsFor(values));
+  const synthesized = Assertions.fromStack(stack).toJSON() as Template;
+  const names = new Map<string, string>();
+  const prefix = `${capacity.node.path}/`;
+  for (const c of capacity.node.findAll()) {
+    if (!CfnResource.isCfnResource(c)) continue;
+    names.set(Stack.of(c).resolve(c.logicalId) as string, constructName(c.node.path.slice(prefix.length)));
+  }
+  const nameOf = (logicalId: string) => {
+    const name = names.get(logicalId);
+    if (!name) throw new Error(`resource ${logicalId} is not part of the EcsCapacity construct`);
+    return name;
+  };
+  // The construct's stack has no template parameters: the values went in as props.
+  const { Parameters: _p, Rules: _r, ...rest } = synthesized;
+  return new TemplateEvaluator(rest, {}, nameOf).evaluate();
+}
+
+const REQUIRED: Values = { ClusterName: CLUSTER, AutoScalingGroupName: GROUP };
+const everyParameterChanged = (): Values =>
+  Object.fromEntries(Object.entries(PARAMETER_PROPS).map(([name, p]) => [name, p.changed]));
+
+const CASES: ReadonlyArray<{ name: string; values: () => Values }> = [
+  { name: "the template's defaults and a construct given only the cluster and the group", values: () => REQUIRED },
+  { name: 'every parameter changed (PlusOne, a given worst case, both alarm topics, a named chooser)', values: everyParameterChanged },
+  {
+    name: 'HostsToAdd with a given worst case and an existing alarm topic only',
+    values: () => ({ ...REQUIRED, ContainerMaxCpu: 2048, ContainerMaxMemory: 4096, AlarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' }),
+  },
+];
+
+describe('parity with infra/template.yaml', () => {
+  it('names an EcsCapacity prop for every template parameter, and no other', () => {
+    const declared = Object.keys(samTemplate().Parameters as Record<string, Json>);
+    const missing = declared.filter((p) => !(p in PARAMETER_PROPS));
+    const stale = Object.keys(PARAMETER_PROPS).filter((p) => !declared.includes(p));
+    assert.deepEqual({ missing, stale }, { missing: [], stale: [] },
+      `template parameters without a prop in test/parameters.ts (add the prop to the construct): ${missing.join(', ') || '-'}; `
+      + `props for parameters the template no longer has: ${stale.join(', ') || '-'}`);
+  });
+
+  it('changes every parameter to a value the template accepts', () => {
+    const declared = samTemplate().Parameters as Record<string, Record<string, Json>>;
+    for (const [name, p] of Object.entries(PARAMETER_PROPS)) {
+      const decl = declared[name];
+      if (!decl) continue;
+      if (!['ClusterName', 'AutoScalingGroupName'].includes(name)) {
+        assert.notEqual(String(p.changed), String(decl.Default), `${name}: the changed value is the default`);
+      }
+      if (Array.isArray(decl.AllowedValues)) assert.ok(decl.AllowedValues.map(String).includes(String(p.changed)), `${name}: ${p.changed} not allowed`);
+      if (decl.MinValue !== undefined) assert.ok(Number(p.changed) >= Number(decl.MinValue), `${name} below MinValue`);
+      if (decl.MaxValue !== undefined) assert.ok(Number(p.changed) <= Number(decl.MaxValue), `${name} above MaxValue`);
+      if (typeof decl.AllowedPattern === 'string') assert.match(String(p.changed), new RegExp(decl.AllowedPattern), `${name} pattern`);
+    }
+  });
+
+  for (const c of CASES) {
+    it(`builds the same resources: ${c.name}`, () => {
+      const template = evaluateTemplate(c.values());
+      const construct = evaluateConstruct(c.values());
+      // Not vacuous: both sides hold the whole loop.
+      assert.ok(Object.keys(template.resources).length >= 35, `the template evaluated to ${Object.keys(template.resources).length} resources`);
+      const diffs = differences(template, construct);
+      assert.deepEqual(diffs, [], `the construct differs from infra/template.yaml (${diffs.length}):\n  ${diffs.join('\n  ')}\n`);
+    });
+  }
+
+  it('tells a one-sided change apart (the comparison is not blind)', () => {
+    const template = evaluateTemplate(REQUIRED);
+    const construct = evaluateConstruct(REQUIRED);
+    const alarm = construct.resources.IdleHostCapacityAlarm.Properties as Record<string, Json>;
+    alarm.TreatMissingData = 'breaching';
+    const role = construct.resources.DrainerRole.Properties as Record<string, Json>;
+    role.Description = 'changed';
+    delete construct.resources.ScaleInPolicy;
+    assert.deepEqual(differences(template, construct), [
+      'resource count of AWS::AutoScaling::ScalingPolicy: template 2, construct 1',
+      'DrainerRole.Properties.Description: template "lifecycle-drainer - drains one ECS cluster\'s instances for one Auto Scaling group", construct "changed"',
+      'IdleHostCapacityAlarm.Properties.TreatMissingData: template "ignore", construct "breaching"',
+      'ScaleInPolicy (AWS::AutoScaling::ScalingPolicy): only in the template',
+    ]);
+  });
+});
