@@ -6,7 +6,7 @@
 // The template stays the reference: a change there fails the parity test until it is made here.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Aws, CfnResource, Duration, Fn, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Aws, CfnResource, Duration, Fn, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -156,10 +156,36 @@ const FUNCTION_DEFAULTS = {
   systemLogLevelV2: lambda.SystemLogLevel.WARN,
 } as const;
 
-/** cdk-nag reads its suppressions from this metadata; no dependency on cdk-nag needed. */
+/**
+ * Acknowledges cdk-nag findings on one resource, each with its reason, without depending on
+ * cdk-nag: through aws-cdk-lib's Validations (what cdk-nag v3 reads) and the `cdk_nag`
+ * metadata (what cdk-nag v2's NagSuppressions writes and reads).
+ */
 function suppressNag(resource: CfnResource, rules: ReadonlyArray<{ id: string; reason: string; appliesTo?: string[] }>) {
+  // cdk-nag v3 names a granular finding <rule>[<finding>], e.g. AwsSolutions-IAM5[Resource::*].
+  Validations.of(resource).acknowledge(...rules.flatMap(({ id, reason, appliesTo }) =>
+    (appliesTo ?? [undefined]).map((finding) => ({ id: finding === undefined ? id : `${id}[${finding}]`, reason }))));
   const existing = (resource.getMetadata('cdk_nag') as { rules_to_suppress?: unknown[] } | undefined)?.rules_to_suppress ?? [];
   resource.addMetadata('cdk_nag', { rules_to_suppress: [...existing, ...rules] });
+}
+
+/** A resource as cdk-nag's IAM5 names it in a finding ("Resource::arn:<AWS::Partition>:..."). */
+function nagResourceFinding(scope: Construct, resource: string): string {
+  const flatten = (node: unknown): string => {
+    if (typeof node === 'string') return node.replace(/\$\{/g, '<').replace(/\}/g, '>');
+    const o = node as Record<string, unknown>;
+    if (o['Fn::Join']) {
+      const [sep, items] = o['Fn::Join'] as [string, unknown[]];
+      return items.map(flatten).join(sep);
+    }
+    if (o['Fn::GetAtt']) {
+      const [r, a] = o['Fn::GetAtt'] as [string, string];
+      return `<${r}.${a}>`;
+    }
+    if (o.Ref) return `<${String(o.Ref)}>`;
+    return JSON.stringify(node);
+  };
+  return `Resource::${flatten(Stack.of(scope).resolve(resource))}`;
 }
 
 const lambdaAssumeRole = () => new iam.ServicePrincipal('lambda.amazonaws.com');
@@ -262,7 +288,9 @@ export class EcsCapacity extends Construct {
     const onThisCluster = (sid: string, actions: string[]) => new iam.PolicyStatement({
       sid, actions, resources: ['*'], conditions: { ArnEquals: { 'ecs:cluster': clusterArn } },
     });
-    const iam5 = (reason: string) => ({ id: 'AwsSolutions-IAM5', reason, appliesTo: ['Resource::*'] });
+    const iam5 = (reason: string, resources = ['Resource::*']) => ({ id: 'AwsSolutions-IAM5', reason, appliesTo: resources });
+    // The group's ARN has a "*" for its id, unknown for a group that exists already.
+    const groupArns = `arn:${Aws.PARTITION}:autoscaling:${Aws.REGION}:${Aws.ACCOUNT_ID}:autoScalingGroup:*:autoScalingGroupName/${groupName}`;
 
     // ------------------------------------------------------------ capacity-calculator
     const calculatorLogGroup = logGroup('CalculatorLogGroup', 'capacity-calculator');
@@ -291,7 +319,10 @@ export class EcsCapacity extends Construct {
       'ECS container instance, service and task reads and PutMetricData support no resource ARN here; '
       + 'each "*" statement is conditioned on ecs:cluster (this cluster) or cloudwatch:namespace')]);
     if (!worstCase) {
-      const read = new iam.CfnRolePolicy(this, 'CalculatorTaskDefinitionReadPolicy', {
+      // ecs:DescribeTaskDefinition on "*": AWS scopes it neither by resource nor by condition key
+      // (task definitions belong to no cluster); granted only to discover the worst case. (cdk-nag's
+      // IAM5 does not check AWS::IAM::RolePolicy: nothing to suppress.)
+      new iam.CfnRolePolicy(this, 'CalculatorTaskDefinitionReadPolicy', {
         roleName: calculatorRole.roleName,
         policyName: 'discover-worst-case-task',
         policyDocument: {
@@ -304,8 +335,6 @@ export class EcsCapacity extends Construct {
           }],
         },
       });
-      suppressNag(read, [iam5('ecs:DescribeTaskDefinition supports no resource-level permission and no condition key; '
-        + 'granted only when the worst-case task must be discovered')]);
     }
 
     const calculatorEnvironment: Record<string, string> = {
@@ -362,9 +391,6 @@ export class EcsCapacity extends Construct {
 
     // ------------------------------------------------------------ lifecycle-drainer
     const lifecycleTopic = new sns.CfnTopic(this, 'LifecycleTopic', { kmsMasterKeyId: 'alias/aws/sns' });
-    suppressNag(lifecycleTopic, [{ id: 'AwsSolutions-SNS3', reason:
-      'Only Auto Scaling (through LifecycleHookRole) and the drainer publish, both with IAM grants scoped to this topic '
-      + 'and through the AWS SDK over HTTPS; a topic policy denying aws:SecureTransport=false would add nothing the template has' }]);
     this.lifecycleTopic = sns.Topic.fromTopicArn(this, 'LifecycleTopicRef', lifecycleTopic.ref);
     const hookRole = new iam.Role(this, 'LifecycleHookRole', {
       description: 'Auto Scaling publishes the terminate lifecycle notifications to the topic',
@@ -409,7 +435,7 @@ export class EcsCapacity extends Construct {
             new iam.PolicyStatement({
               sid: 'CompleteThisGroupsLifecycleActions',
               actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
-              resources: [Fn.sub('arn:${AWS::Partition}:autoscaling:${AWS::Region}:${AWS::AccountId}:autoScalingGroup:*:autoScalingGroupName/${Group}', { Group: groupName })],
+              resources: [groupArns],
             }),
             new iam.PolicyStatement({ sid: 'RepublishToTheLifecycleTopicOnly', actions: ['sns:Publish'], resources: [lifecycleTopic.ref] }),
             new iam.PolicyStatement({
@@ -420,9 +446,11 @@ export class EcsCapacity extends Construct {
         }),
       },
     });
-    suppressNag(drainerRole.node.defaultChild as CfnResource, [iam5(
-      'ECS container instance and task actions support no resource ARN here; the "*" statement is conditioned on '
-      + 'ecs:cluster (this cluster). The group ARN has a "*" for the group id, unknown for an existing group')]);
+    suppressNag(drainerRole.node.defaultChild as CfnResource, [
+      iam5('ECS container instance and task actions support no resource ARN here; the "*" statement is conditioned on ecs:cluster (this cluster)'),
+      iam5('The lifecycle actions of this one group: its ARN has a "*" for the group id, which a group that exists already does not give',
+        [nagResourceFinding(this, groupArns)]),
+    ]);
     this.drainerFunction = new lambda.Function(this, 'LifecycleDrainerFunction', {
       ...FUNCTION_DEFAULTS,
       description: 'Drains an ECS container instance before Auto Scaling terminates it',
@@ -545,8 +573,6 @@ export class EcsCapacity extends Construct {
         kmsMasterKeyId: key.ref,
         subscription: [{ protocol: 'email', endpoint: alarmEmail }],
       });
-      suppressNag(topic, [{ id: 'AwsSolutions-SNS3', reason:
-        'CloudWatch alarms of this account publish (key policy condition aws:SourceAccount); SSL-only publishing adds nothing for a service principal and the template has no topic policy' }]);
       this.alarmTopic = sns.Topic.fromTopicArn(this, 'AlarmTopicRef', topic.ref);
       opsTopics.push(topic.ref);
     }
