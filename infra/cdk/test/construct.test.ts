@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Lazy, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
@@ -152,6 +152,62 @@ describe('EcsCapacity props reach the resources', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'team-b-hosts-to-add' });
     t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/ecs-capacity/team-a/lifecycle-drainer' });
     t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'team-a' });
+  });
+});
+
+/** Logical ids each resource refers to (Ref, Fn::GetAtt, Fn::Sub names, DependsOn). */
+function references(template: Record<string, Record<string, unknown>>): Map<string, Set<string>> {
+  const ids = new Set(Object.keys(template));
+  const out = new Map<string, Set<string>>();
+  const walk = (node: unknown, into: Set<string>): void => {
+    if (Array.isArray(node)) { node.forEach((n) => walk(n, into)); return; }
+    if (typeof node !== 'object' || node === null) return;
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'Ref' && typeof v === 'string' && ids.has(v)) into.add(v);
+      else if (k === 'Fn::GetAtt' && Array.isArray(v) && ids.has(String(v[0]))) into.add(String(v[0]));
+      else walk(v, into);
+    }
+  };
+  for (const [id, r] of Object.entries(template)) {
+    const into = new Set<string>();
+    walk(r.Properties, into);
+    for (const d of ([] as string[]).concat((r.DependsOn as string[] | string | undefined) ?? [])) into.add(d);
+    out.set(id, into);
+  }
+  return out;
+}
+
+describe('EcsCapacity with the group in the same stack', () => {
+  it('the group names the chooser alias as its first termination policy without a dependency cycle', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Together');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }] });
+    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc });
+    let capacity: EcsCapacity | undefined;
+    const group = new autoscaling.AutoScalingGroup(stack, 'Group', {
+      vpc,
+      instanceType: new ec2.InstanceType('t4g.small'),
+      machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.ARM),
+      terminationPolicies: [autoscaling.TerminationPolicy.CUSTOM_LAMBDA_FUNCTION, autoscaling.TerminationPolicy.DEFAULT],
+      // The construct needs the group first; the alias ARN is read when the template is made.
+      terminationPolicyCustomLambdaFunctionArn: Lazy.string({ produce: () => capacity!.chooserAlias.functionArn }),
+    });
+    capacity = new EcsCapacity(stack, 'EcsCapacity', { cluster, autoScalingGroup: group, lambdaPackageDir: placeholderPackageDir() });
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Record<string, unknown>>;
+    const [groupId] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::AutoScaling::AutoScalingGroup')!;
+    const [aliasId] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::Lambda::Alias')!;
+    assert.deepEqual((resources[groupId].Properties as Record<string, unknown>).TerminationPolicies, [{ Ref: aliasId }, 'Default']);
+    // No cycle: depth-first search over the references.
+    const refs = references(resources);
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (id: string, trail: string[]): void => {
+      if (state.get(id) === 'done') return;
+      if (state.get(id) === 'open') assert.fail(`dependency cycle: ${[...trail, id].join(' -> ')}`);
+      state.set(id, 'open');
+      for (const next of refs.get(id) ?? []) visit(next, [...trail, id]);
+      state.set(id, 'done');
+    };
+    for (const id of refs.keys()) visit(id, []);
   });
 });
 
