@@ -21,7 +21,7 @@ export class EcsCapacityPropError extends Error {
 function wholeIn(name: PropName, value: number, min: number, max: number, unit: string): number {
   if (Token.isUnresolved(value)) return value;
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new EcsCapacityPropError(name, `must be a whole number of ${unit} from ${min} to ${max}, got ${value}`);
+    throw new EcsCapacityPropError(name, `must be a whole number${unit ? ` of ${unit}` : ''} from ${min} to ${max}, got ${value}`);
   }
   return value;
 }
@@ -37,7 +37,7 @@ function oneOf<T>(name: PropName, value: T, allowed: readonly T[], shown: string
 
 /** A count within the template's MinValue..MaxValue. */
 export function count(name: PropName, value: number, min: number, max: number): number {
-  return wholeIn(name, value, min, max, 'units');
+  return wholeIn(name, value, min, max, '');
 }
 
 /** A Duration as whole seconds within min..max seconds. */
