@@ -52,3 +52,4 @@ new CfnOutput(stack, 'ScaleInChooserTerminationPoliciesCommand', {
 });
 new CfnOutput(stack, 'LifecycleTopicArn', { value: capacity.lifecycleTopic.topicArn });
 new CfnOutput(stack, 'DrainerFailureQueueUrl', { value: capacity.failureQueue.queueUrl });
+new CfnOutput(stack, 'DashboardUrl', { value: capacity.dashboardUrl });

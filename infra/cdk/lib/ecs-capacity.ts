@@ -212,6 +212,8 @@ export class EcsCapacity extends Construct {
   /** Every alarm, by the template's logical id (HostsToAddAlarm only with HOSTS_TO_ADD). */
   readonly alarms: Readonly<Record<string, cloudwatch.CfnAlarm>>;
   readonly dashboard: cloudwatch.CfnDashboard;
+  /** The dashboard in the CloudWatch console. */
+  readonly dashboardUrl: string;
   /** The AWS CLI command that puts the chooser first in the group's termination policies. */
   readonly terminationPoliciesCommand: string;
 
@@ -710,6 +712,7 @@ export class EcsCapacity extends Construct {
         chooser: this.chooserFunction.functionName,
       })),
     });
+    this.dashboardUrl = `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.dashboard.ref}`;
   }
 }
 

@@ -42,6 +42,8 @@ function isObject(v: unknown): v is { [key: string]: Json } {
 /** A template evaluated for one set of parameter values; resources by shared name. */
 export interface Evaluated {
   readonly resources: Record<string, { [key: string]: Json }>;
+  /** Output values by output name (outputs whose Condition is false left out). */
+  readonly outputs: Record<string, Json>;
 }
 
 export class TemplateEvaluator {
@@ -75,7 +77,15 @@ export class TemplateEvaluator {
       delete evaluated.Condition;
       out[name] = evaluated;
     }
-    return { resources: out };
+    const outputs: Record<string, Json> = {};
+    const declared = (isObject(this.template.Outputs) ? this.template.Outputs : {}) as Record<string, Json>;
+    for (const [name, output] of Object.entries(declared)) {
+      if (!isObject(output)) continue;
+      if (typeof output.Condition === 'string' && !this.condition(output.Condition)) continue;
+      const v = this.value(output.Value, `Outputs.${name}`);
+      if (v !== NO_VALUE) outputs[name] = scalar(v);
+    }
+    return { resources: out, outputs };
   }
 
   private condition(name: string): boolean {

@@ -7,7 +7,8 @@
 // left out.
 import { strict as assert } from 'node:assert';
 import { describe, it } from 'node:test';
-import { CfnResource, Stack } from 'aws-cdk-lib';
+import { CfnOutput, CfnResource, Stack } from 'aws-cdk-lib';
+import { EcsCapacity } from '../lib';
 import { Template as Assertions } from 'aws-cdk-lib/assertions';
 import { constructName, differences, templateName } from './compare';
 import { Evaluated, Json, Template, TemplateEvaluator } from './normalize';
@@ -21,8 +22,31 @@ function evaluateTemplate(values: Values): Evaluated {
   return new TemplateEvaluator(samTemplate(), values, templateName).evaluate();
 }
 
+/**
+ * The template's outputs and what the construct exposes for each: the example app outputs
+ * them, and a new template output without an entry here fails the outputs test.
+ */
+const OUTPUTS: Readonly<Record<string, (c: EcsCapacity) => string | undefined>> = {
+  CapacityCalculatorFunctionArn: (c) => c.calculatorFunction.functionArn,
+  LifecycleDrainerFunctionArn: (c) => c.drainerFunction.functionArn,
+  ScaleInChooserAliasArn: (c) => c.chooserAlias.functionArn,
+  ScaleInChooserVersionArn: (c) => c.chooserAlias.version.functionArn,
+  ScaleInChooserTerminationPoliciesCommand: (c) => c.terminationPoliciesCommand,
+  LifecycleTopicArn: (c) => c.lifecycleTopic.topicArn,
+  ContainerCapacityAlarmName: (c) => c.alarms.ContainerCapacityAlarm?.ref,
+  HostsToAddAlarmName: (c) => c.alarms.HostsToAddAlarm?.ref,
+  IdleHostCapacityAlarmName: (c) => c.alarms.IdleHostCapacityAlarm?.ref,
+  DrainerFailureQueueUrl: (c) => c.failureQueue.queueUrl,
+  DashboardUrl: (c) => c.dashboardUrl,
+  AlarmTopicArn: (c) => c.alarmTopic?.topicArn,
+};
+
 function evaluateConstruct(values: Values): Evaluated {
   const { stack, capacity } = build(propsFor(values));
+  for (const [name, exposed] of Object.entries(OUTPUTS)) {
+    const value = exposed(capacity);
+    if (value !== undefined) new CfnOutput(stack, name, { value });
+  }
   const synthesized = Assertions.fromStack(stack).toJSON() as Template;
   const names = new Map<string, string>();
   const prefix = `${capacity.node.path}/`;
@@ -86,6 +110,9 @@ describe('parity with infra/template.yaml', () => {
       assert.ok(Object.keys(template.resources).length >= 35, `the template evaluated to ${Object.keys(template.resources).length} resources`);
       const diffs = differences(template, construct);
       assert.deepEqual(diffs, [], `the construct differs from infra/template.yaml (${diffs.length}):\n  ${diffs.join('\n  ')}\n`);
+      const unmapped = Object.keys(template.outputs).filter((o) => !(o in OUTPUTS));
+      assert.deepEqual(unmapped, [], `template outputs the construct does not expose (add an attribute and an OUTPUTS entry): ${unmapped.join(', ')}`);
+      assert.deepEqual(construct.outputs, template.outputs, 'what the construct exposes differs from the template outputs');
     });
   }
 
