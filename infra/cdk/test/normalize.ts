@@ -7,7 +7,7 @@
 // Fn::Sub. Both are evaluated by the same small interpreter: Ref to a parameter is its value
 // (given, else its Default), pseudo parameters are fixed strings, Fn::If/Equals/Not/And/Or
 // evaluate the template's Conditions, a resource whose Condition is false is left out,
-// AWS::NoValue removes its key or list item, Fn::Sub/Join/Select/Split build strings. What
+// AWS::NoValue removes its key or list item, Fn::Sub/Join/Select/Split/FindInMap build values. What
 // cannot be evaluated offline, a reference to a resource, becomes a symbol: "<Ref Name>" or
 // "<GetAtt Name.Attr>", where Name is the template's logical id and, for the construct, the
 // construct path below the EcsCapacity construct (its ids are the template's logical ids).
@@ -176,6 +176,13 @@ export class TemplateEvaluator {
         case 'Fn::Split': {
           const [sep, text] = arg as [string, Json];
           return String(scalar(this.value(text, where) as Json)).split(sep);
+        }
+        case 'Fn::FindInMap': {
+          const [map, top, second] = (arg as Json[]).map((a) => String(scalar(this.value(a, where) as Json)));
+          const mappings = (isObject(this.template.Mappings) ? this.template.Mappings : {}) as Record<string, Json>;
+          const found = (mappings[map] as Record<string, Record<string, Json>> | undefined)?.[top]?.[second];
+          if (found === undefined) throw new Error(`${where}: Fn::FindInMap ${map}.${top}.${second} not found`);
+          return this.value(found, where);
         }
         case 'Fn::If': {
           const [cond, yes, no] = arg as [string, Json, Json];
