@@ -38,10 +38,18 @@ pub enum ConfigError {
         value: String,
         expected: String,
     },
+    /// Two settings that go together, one given without the other.
+    #[error(
+        "{set} is set but {unset} is not: set both to give the worst case, or neither to discover it"
+    )]
+    HalfPair {
+        set: &'static str,
+        unset: &'static str,
+    },
 }
 
 /// The cluster a function works on (name or ARN): required by the scale-in chooser and the
-/// lifecycle drainer.
+/// lifecycle drainer; the calculator's scheduled runs take it as an ARN.
 pub const ECS_CLUSTER: &str = "ECS_CLUSTER";
 
 /// The value of [`ECS_CLUSTER`], required.

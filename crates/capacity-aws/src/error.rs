@@ -24,6 +24,19 @@ pub enum Error {
         cluster: String,
         failures: String,
     },
+    /// ECS answered a batched describe without some of the identifiers asked for, neither
+    /// described nor listed in `failures`: the answer is not the whole cluster.
+    #[error(
+        "{operation} for cluster {cluster} answered for {answered} of {asked} identifiers; missing: {missing}"
+    )]
+    Incomplete {
+        operation: &'static str,
+        cluster: String,
+        asked: usize,
+        answered: usize,
+        /// The identifiers not answered for (the first few, then how many more).
+        missing: String,
+    },
     /// ECS answered without a field the math cannot do without.
     #[error("{what} {id}: ECS answered without {field}")]
     MissingField {
@@ -71,6 +84,21 @@ where
 }
 
 impl Error {
+    /// Whether the same read may succeed when retried: a failed call, a partial or incomplete
+    /// answer may (ECS's state moves on, throttling passes); an answer without a required
+    /// field, inconsistent figures, or a cluster with nothing to size for will not until
+    /// someone changes the cluster or the configuration.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Aws { .. } | Error::PartialRead { .. } | Error::Incomplete { .. } => true,
+            Error::MissingField { .. }
+            | Error::InvalidInstance { .. }
+            | Error::InvalidField { .. }
+            | Error::Capacity(_)
+            | Error::NoTaskDefinitions { .. } => false,
+        }
+    }
+
     /// Wraps an SDK error with the operation and cluster it came from.
     pub fn aws<E>(operation: &'static str, cluster: &str, err: E) -> Error
     where
@@ -111,4 +139,30 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+/// An invocation's failure as a function reports it to Lambda: a `Retryable.*` or
+/// `Permanent.*` error type (the vocabulary of all three functions) and its message.
+pub trait LambdaError: std::fmt::Display {
+    /// `Retryable.*` or `Permanent.*`.
+    fn error_type(&self) -> &'static str;
+}
+
+/// The one conversion of a function's error into Lambda's `Diagnostic`, logged once as
+/// "invocation failed" with its `error_type`: `impl_diagnostic!(HandlerError)` in a function's
+/// crate (Rust's orphan rule wants the `impl` there; this is its only text).
+#[macro_export]
+macro_rules! impl_diagnostic {
+    ($error:ty) => {
+        impl From<$error> for lambda_runtime::Diagnostic {
+            fn from(err: $error) -> lambda_runtime::Diagnostic {
+                let error_type = $crate::LambdaError::error_type(&err);
+                $crate::__tracing::error!(error = %err, error_type, "invocation failed");
+                lambda_runtime::Diagnostic {
+                    error_type: error_type.to_owned(),
+                    error_message: err.to_string(),
+                }
+            }
+        }
+    };
 }

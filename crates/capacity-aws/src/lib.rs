@@ -39,14 +39,17 @@ pub mod metrics;
 pub mod scale_in;
 pub mod services;
 pub mod task_definitions;
+pub mod wire;
 
 pub use cluster::{
     ClusterReader, ClusterSnapshot, EcsReader, InstancesRead, cluster_name, snapshot,
 };
 pub use cluster_arn::{ClusterArn, InvalidClusterArn};
-pub use error::{BoxError, Error, error_chain, sdk_message};
+pub use error::{BoxError, Error, LambdaError, error_chain, sdk_message};
 pub use metrics::{CloudWatchPublisher, Metric, MetricsPublisher, Unit};
 pub use task_definitions::{TaskDefinitionReader, TaskShapeCache};
+#[doc(hidden)]
+pub use tracing as __tracing;
 
 /// Timeouts for every SDK client of the functions: a dropped connection or a stalled answer
 /// fails the attempt (which the SDK then retries) instead of hanging until Lambda's own

@@ -387,4 +387,28 @@ mod tests {
         assert_eq!(list.num_calls(), filters(&ids, MAX_FILTER_CHARS).len());
         assert!(list.num_calls() >= 3);
     }
+
+    #[tokio::test]
+    async fn an_instance_listed_but_not_described_is_unknown_not_absent() {
+        // Absent from the answer means "not in the cluster", the cheapest to terminate: an
+        // instance ECS listed but did not describe (nor list in `failures`) must fail the read
+        // (the chooser then answers the group's own order), never be absent.
+        let list = mock!(aws_sdk_ecs::Client::list_container_instances).then_output(|| {
+            ListContainerInstancesOutput::builder()
+                .container_instance_arns("arn:ci/1")
+                .container_instance_arns("arn:ci/2")
+                .build()
+        });
+        let describe = mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(|| {
+            DescribeContainerInstancesOutput::builder()
+                .container_instances(instance("arn:ci/1", "i-1", 0, 0))
+                .build()
+        });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&list, &describe]);
+        let err = EcsInstanceTasks::new(ecs)
+            .instance_tasks("prod", &["i-1".into(), "i-2".into()])
+            .await
+            .expect_err("i-2's host is unknown");
+        assert!(err.to_string().contains("missing: arn:ci/2"), "{err}");
+    }
 }

@@ -17,32 +17,40 @@ use aws_sdk_ecs::types as ecs;
 use capacity_core::{Demand, TaskShape, UnplacedTasks};
 
 use crate::Error;
-use crate::batch::{DESCRIBE_SERVICES_BATCH, LIST_PAGE_SIZE, check_failures, in_batches};
+use crate::batch::{
+    DESCRIBE_SERVICES_BATCH, LIST_PAGE_SIZE, Missing, check_answer, in_batches, list_all,
+};
 
 /// Every ACTIVE service of `cluster` (name or ARN): ListServices page by page, then
 /// DescribeServices per [`DESCRIBE_SERVICES_BATCH`], concurrently with a bound. Fails rather
 /// than return a partial list.
 pub async fn describe(client: &aws_sdk_ecs::Client, cluster: &str) -> Result<Vec<Service>, Error> {
     const OP: &str = "DescribeServices";
-    let arns: Vec<String> = client
+    let pages = client
         .list_services()
         .cluster(cluster)
         .max_results(LIST_PAGE_SIZE)
         .into_paginator()
         .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|e| Error::aws("ListServices", cluster, e))?;
+        .send();
+    let arns = list_all(pages, |e| Error::aws("ListServices", cluster, e)).await?;
     in_batches(&arns, DESCRIBE_SERVICES_BATCH, |batch| async move {
         let out = client
             .describe_services()
             .cluster(cluster)
-            .set_services(Some(batch))
+            .set_services(Some(batch.clone()))
             .send()
             .await
             .map_err(|e| Error::aws(OP, cluster, e))?;
-        check_failures(OP, cluster, out.failures())?;
+        // A service deleted between the list and the describe is MISSING: it starts no task.
+        check_answer(
+            OP,
+            cluster,
+            &batch,
+            out.services().iter().filter_map(|s| s.service_arn()),
+            out.failures(),
+            Missing::IsGone,
+        )?;
         let mut services = Vec::new();
         for s in out.services() {
             services.extend(Service::from_sdk(s)?);

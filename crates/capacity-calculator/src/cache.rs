@@ -8,10 +8,13 @@
 //! `version`. So the calculator reads the cluster once per `CLUSTER_REFRESH_SECONDS` and, in
 //! between, applies each event's instance to the view it read:
 //!
-//! * an event older than the read (`updatedAt` before the read started) is already in it;
-//! * an event whose `version` is not above the last one applied for that instance is a
-//!   redelivery or arrived out of order, and changes nothing;
-//! * an event that lacks any figure, a view of another cluster, or an old view: full read;
+//! * an event whose `version` is not above the instance's version in the read (or the last
+//!   event applied to it) is already reflected — a redelivery, an event older than the read,
+//!   or one that arrived out of order — and changes nothing. ECS's own per-instance counter
+//!   decides, never a comparison of ECS's `updatedAt` with this function's clock (the two
+//!   clocks differ, and a read takes time);
+//! * an event that lacks any figure, an instance the read gave no version for, a view of
+//!   another cluster, or an old view: full read;
 //! * while the last read found tasks waiting for room, every event reads the cluster: the
 //!   services' counts are what changes then (ECS places the waiting tasks as hosts join), and
 //!   no event carries them. A stale count would ask for the same hosts twice.
@@ -57,6 +60,7 @@ struct Cached {
     read_started: SystemTime,
     view: ClusterView,
     index: HashMap<String, usize>,
+    /// Per instance, ECS's version as read or as the last event applied carried it.
     applied_versions: HashMap<String, i64>,
 }
 
@@ -97,19 +101,13 @@ impl ClusterCache {
             }
         };
         let version = detail.version?;
-        let updated_at = detail
-            .updated_at
-            .as_deref()
-            .and_then(capacity_aws::clock::parse_rfc3339)?;
-        if updated_at < cached.read_started {
-            return Some(cached.view.clone());
-        }
-        if cached
-            .applied_versions
-            .get(&instance.id)
-            .is_some_and(|applied| *applied >= version)
-        {
-            return Some(cached.view.clone());
+        match cached.applied_versions.get(&instance.id) {
+            Some(applied) if *applied >= version => return Some(cached.view.clone()),
+            Some(_) => {}
+            // In the read without a version: whether the event is newer is unknown.
+            None if cached.index.contains_key(&instance.id) => return None,
+            // Registered since the read: the event is all there is.
+            None => {}
         }
         cached.applied_versions.insert(instance.id.clone(), version);
         match cached.index.get(&instance.id) {
@@ -150,7 +148,7 @@ impl ClusterCache {
             read_started,
             view,
             index,
-            applied_versions: HashMap::new(),
+            applied_versions: snapshot.versions.clone(),
         });
     }
 }

@@ -1,7 +1,8 @@
 //! The calculator's settings, read from the environment at start.
 
+use capacity_aws::ClusterArn;
+use capacity_aws::config::ECS_CLUSTER;
 use capacity_core::{ScalePolicy, WorstCase};
-use thiserror::Error;
 
 /// Worst-case task CPU units; with [`CONTAINER_MAX_MEMORY`], skips discovery.
 pub const CONTAINER_MAX_CPU: &str = "CONTAINER_MAX_CPU";
@@ -32,25 +33,10 @@ pub const ENV_VARS: &[(&str, bool)] = &[
     (METRIC_NAMESPACE, false),
     (SCALE_OUT_HEADROOM, false),
     (CLUSTER_REFRESH_SECONDS, false),
+    (ECS_CLUSTER, false),
 ];
 
-/// A setting that cannot be used; the message names the variable and what is valid.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum ConfigError {
-    #[error("{name}={value:?} is not valid: expected {expected}")]
-    Invalid {
-        name: &'static str,
-        value: String,
-        expected: String,
-    },
-    #[error(
-        "{set} is set but {unset} is not: set both to give the worst case, or neither to discover it"
-    )]
-    HalfWorstCase {
-        set: &'static str,
-        unset: &'static str,
-    },
-}
+pub use capacity_aws::config::ConfigError;
 
 /// The calculator's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +47,9 @@ pub struct Config {
     pub policy: ScalePolicy,
     /// How long a full read is reused (zero: never).
     pub cluster_refresh: std::time::Duration,
+    /// `ECS_CLUSTER`: the cluster of the scheduled runs, whose event names none. When set,
+    /// an event of another cluster is refused as nothing to do.
+    pub cluster: Option<ClusterArn>,
 }
 
 impl Config {
@@ -83,20 +72,20 @@ impl Config {
             match (cpu, memory) {
                 (Some(cpu), Some(memory)) => Some(WorstCase::cpu_memory(cpu, memory).map_err(
                     |e| ConfigError::Invalid {
-                        name: CONTAINER_MAX_CPU,
+                        variable: CONTAINER_MAX_CPU,
                         value: cpu.to_string(),
                         expected: e.to_string(),
                     },
                 )?),
                 (None, None) => None,
                 (Some(_), None) => {
-                    return Err(ConfigError::HalfWorstCase {
+                    return Err(ConfigError::HalfPair {
                         set: CONTAINER_MAX_CPU,
                         unset: CONTAINER_MAX_MEMORY,
                     });
                 }
                 (None, Some(_)) => {
-                    return Err(ConfigError::HalfWorstCase {
+                    return Err(ConfigError::HalfPair {
                         set: CONTAINER_MAX_MEMORY,
                         unset: CONTAINER_MAX_CPU,
                     });
@@ -111,7 +100,7 @@ impl Config {
             .transpose()?
             .unwrap_or(DEFAULT_SCALE_OUT_HEADROOM);
         let policy = ScalePolicy::new(headroom).map_err(|e| ConfigError::Invalid {
-            name: SCALE_OUT_HEADROOM,
+            variable: SCALE_OUT_HEADROOM,
             value: headroom.to_string(),
             expected: e.to_string(),
         })?;
@@ -119,18 +108,29 @@ impl Config {
             .map(|v| range(CLUSTER_REFRESH_SECONDS, &v, 0, MAX_CLUSTER_REFRESH_SECONDS))
             .transpose()?
             .unwrap_or(DEFAULT_CLUSTER_REFRESH_SECONDS);
+        let cluster = get(ECS_CLUSTER)
+            .map(|v| {
+                ClusterArn::parse(v.trim()).map_err(|_| ConfigError::Invalid {
+                    variable: ECS_CLUSTER,
+                    value: v,
+                    expected: "the cluster's ARN (arn:PARTITION:ecs:REGION:ACCOUNT:cluster/NAME)"
+                        .to_owned(),
+                })
+            })
+            .transpose()?;
         Ok(Config {
             worst_case,
             metric_namespace,
             policy,
             cluster_refresh: std::time::Duration::from_secs(u64::from(refresh)),
+            cluster,
         })
     }
 }
 
-fn range(name: &'static str, value: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
+fn range(variable: &'static str, value: &str, min: u32, max: u32) -> Result<u32, ConfigError> {
     capacity_aws::config::in_range(value.trim(), (min, max)).ok_or_else(|| ConfigError::Invalid {
-        name,
+        variable,
         value: value.to_owned(),
         expected: format!("a whole number from {min} to {max}"),
     })
@@ -144,7 +144,7 @@ fn namespace(ns: String) -> Result<String, ConfigError> {
         .all(|c| c.is_ascii_alphanumeric() || ".-_/#: ".contains(c));
     if ns.len() > 255 || !valid_chars || ns.starts_with(':') || ns.starts_with("AWS/") {
         return Err(ConfigError::Invalid {
-            name: METRIC_NAMESPACE,
+            variable: METRIC_NAMESPACE,
             value: ns,
             expected: "1 to 255 characters of letters, digits and . - _ / # : space, not starting with \"AWS/\" (reserved) or \":\"".to_owned(),
         });
@@ -218,6 +218,22 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn the_scheduled_cluster_is_an_arn_named_when_wrong() {
+        assert_eq!(config(&[]).unwrap().cluster, None);
+        let arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
+        let c = config(&[(ECS_CLUSTER, arn)]).unwrap();
+        assert_eq!(
+            c.cluster.map(|a| a.name().to_owned()).as_deref(),
+            Some("prod")
+        );
+        let err = config(&[(ECS_CLUSTER, "prod")]).unwrap_err().to_string();
+        assert!(
+            err.contains("ECS_CLUSTER=\"prod\"") && err.contains("ARN"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub const SERVICE_ACTION: &str = "ECS Service Action";
 pub const PLACEMENT_FAILURE: &str = "SERVICE_TASK_PLACEMENT_FAILURE";
 /// The `source` of ECS events.
 pub const SOURCE: &str = "aws.ecs";
+/// The `detail-type` of an EventBridge schedule's events (the calculator's clock).
+pub const SCHEDULED: &str = "Scheduled Event";
+/// The `source` of an EventBridge schedule's events.
+pub const SCHEDULE_SOURCE: &str = "aws.events";
 
 /// The `detail` of a container instance state change: a container instance as
 /// DescribeContainerInstances returns it, plus `clusterArn` and `updatedAt` — capacity-aws's
@@ -89,14 +93,18 @@ impl ServiceActionEvent {
 pub enum Input {
     ContainerInstance(Box<ParsedEvent>),
     ServiceAction(Box<ServiceActionEvent>),
+    /// The schedule's tick (`detail-type` [`SCHEDULED`], source [`SCHEDULE_SOURCE`]): it names
+    /// no cluster; the function's `ECS_CLUSTER` does.
+    Scheduled(Box<EventBridgeEvent<Value>>),
 }
 
 impl Input {
-    /// The cluster the event is about.
-    pub fn cluster(&self) -> &ClusterArn {
+    /// The cluster the event is about; `None` for a scheduled event, which names none.
+    pub fn cluster(&self) -> Option<&ClusterArn> {
         match self {
-            Input::ContainerInstance(e) => &e.cluster,
-            Input::ServiceAction(e) => &e.cluster,
+            Input::ContainerInstance(e) => Some(&e.cluster),
+            Input::ServiceAction(e) => Some(&e.cluster),
+            Input::Scheduled(_) => None,
         }
     }
 }
@@ -105,7 +113,7 @@ impl Input {
 #[derive(Debug, Error)]
 pub enum EventError {
     #[error(
-        "expected an EventBridge event (detail-type {DETAIL_TYPE:?} or {SERVICE_ACTION:?}, source {SOURCE:?}): at {path}: {source}"
+        "expected an EventBridge event (detail-type {DETAIL_TYPE:?} or {SERVICE_ACTION:?} from source {SOURCE:?}, or {SCHEDULED:?} from {SCHEDULE_SOURCE:?}): at {path}: {source}"
     )]
     Shape {
         /// Where in the event the problem is (`detail.version`, or `.` for the event itself).
@@ -114,7 +122,7 @@ pub enum EventError {
         source: serde_json::Error,
     },
     #[error(
-        "expected detail-type {DETAIL_TYPE:?} or {SERVICE_ACTION:?} from source {SOURCE:?}, got detail-type {detail_type:?} from source {source_name:?}"
+        "expected detail-type {DETAIL_TYPE:?} or {SERVICE_ACTION:?} from source {SOURCE:?}, or {SCHEDULED:?} from {SCHEDULE_SOURCE:?}; got detail-type {detail_type:?} from source {source_name:?}"
     )]
     WrongKind {
         detail_type: String,
@@ -124,13 +132,31 @@ pub enum EventError {
     BadClusterArn(#[from] InvalidClusterArn),
 }
 
-/// Parses either event the calculator takes, by its `detail-type`.
+/// Parses any event the calculator takes, by its `detail-type`.
 pub fn parse_input(event: Value) -> Result<Input, EventError> {
-    if event.get("detail-type").and_then(Value::as_str) == Some(SERVICE_ACTION) {
-        parse_service_action(event).map(|e| Input::ServiceAction(Box::new(e)))
-    } else {
-        parse(event).map(|e| Input::ContainerInstance(Box::new(e)))
+    match event.get("detail-type").and_then(Value::as_str) {
+        Some(SERVICE_ACTION) => {
+            parse_service_action(event).map(|e| Input::ServiceAction(Box::new(e)))
+        }
+        Some(SCHEDULED) => parse_scheduled(event).map(|e| Input::Scheduled(Box::new(e))),
+        _ => parse(event).map(|e| Input::ContainerInstance(Box::new(e))),
     }
+}
+
+/// Parses and checks the schedule's tick (EventBridge's "Scheduled Event" from `aws.events`).
+pub fn parse_scheduled(event: Value) -> Result<EventBridgeEvent<Value>, EventError> {
+    let event: EventBridgeEvent<Value> =
+        serde_path_to_error::deserialize(event).map_err(|e| EventError::Shape {
+            path: e.path().to_string(),
+            source: e.into_inner(),
+        })?;
+    if event.detail_type != SCHEDULED || event.source != SCHEDULE_SOURCE {
+        return Err(EventError::WrongKind {
+            detail_type: event.detail_type,
+            source_name: event.source,
+        });
+    }
+    Ok(event)
 }
 
 /// Parses and checks a service action event; returns it with the cluster ARN parsed.

@@ -10,12 +10,13 @@ use capacity_aws::{
 use std::sync::Arc;
 
 use capacity_core::{Assessment, Resource, ScaleDecision, WorstCase, assess, cluster_capacity};
+
+use crate::config::Config;
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
 
 use crate::cache::{ClusterCache, ClusterView};
-use crate::config::Config;
 use crate::event::{self, EventError, Input};
 
 /// Metric names, all with dimension `ClusterName`.
@@ -64,6 +65,10 @@ impl<C, T: TaskDefinitionReader, M> Deps<C, T, M> {
 pub enum HandlerError {
     #[error(transparent)]
     Event(#[from] EventError),
+    #[error(
+        "a scheduled event names no cluster and ECS_CLUSTER is not set: set it to the cluster's ARN"
+    )]
+    ScheduledWithoutCluster,
     #[error("reading cluster {cluster} failed, nothing published: {source}")]
     Read {
         cluster: String,
@@ -118,6 +123,8 @@ pub enum Trigger {
     ContainerInstanceStateChange,
     /// "ECS Service Action" `SERVICE_TASK_PLACEMENT_FAILURE`: always a full read.
     PlacementFailure,
+    /// The schedule (`CalculatorScheduleMinutes`): always a full read.
+    Schedule,
 }
 
 /// The invocation's result, as the function returns it (and logs it): the cluster's
@@ -149,10 +156,12 @@ pub enum Source {
     Event,
 }
 
-/// Handles one event: parse it; for a container instance state change or a placement
-/// failure, read the cluster (or apply the event to the cached read), assess it with the
-/// tasks that wait, and publish in one call. Any failed read returns an error before anything
-/// is published. Other service actions are [`Outcome::NothingToDo`], with no AWS call.
+/// Handles one event in three steps: [`read`] the cluster (or apply the event to the cached
+/// read), [`assess`] it with the tasks that wait, [`publish`] the figures in one call. Any
+/// failed read returns an error before anything is published. Other service actions, and
+/// events of a cluster other than `ECS_CLUSTER`, are [`Outcome::NothingToDo`] with no AWS
+/// call. A scheduled run (which names no cluster) takes `ECS_CLUSTER` and always reads the
+/// whole cluster: it is what keeps the metrics fresh.
 pub async fn handle<C, T, M>(event: Value, deps: &Deps<C, T, M>) -> Result<Outcome, HandlerError>
 where
     C: ClusterReader,
@@ -160,72 +169,43 @@ where
     M: MetricsPublisher,
 {
     let input = event::parse_input(event)?;
-    let cluster = input.cluster().clone();
-    let cluster_name = cluster.name().to_owned();
-    let now = deps.clock.now();
-    let (cached, trigger) = match &input {
-        Input::ServiceAction(action) if !action.is_placement_failure() => {
-            let name = &action.event.detail.event_name;
-            tracing::debug!(cluster = %cluster_name, event_name = %name, "service action: nothing to do");
+    let cluster = match (input.cluster(), &deps.config.cluster) {
+        (None, Some(configured)) => configured.clone(),
+        (None, None) => return Err(HandlerError::ScheduledWithoutCluster),
+        (Some(of_event), Some(configured)) if of_event != configured => {
+            tracing::warn!(cluster = %of_event.name(), configured = %configured.name(), "event of another cluster: nothing to do");
             return Ok(Outcome::NothingToDo(NothingToDo {
-                cluster: cluster_name,
+                cluster: of_event.name().to_owned(),
                 reason: format!(
-                    "service action {name}: only {} sizes the cluster",
-                    event::PLACEMENT_FAILURE
+                    "the event is about cluster {}, this function sizes {}",
+                    of_event.as_str(),
+                    configured.as_str()
                 ),
             }));
         }
-        Input::ServiceAction(action) => {
-            tracing::info!(
-                cluster = %cluster_name,
-                service = action.service().unwrap_or("?"),
-                reason = action.event.detail.reason.as_deref().unwrap_or("?"),
-                "placement failure: reading the cluster"
-            );
-            (None, Trigger::PlacementFailure)
-        }
-        Input::ContainerInstance(parsed) => (
-            deps.cache.apply(parsed, now),
-            Trigger::ContainerInstanceStateChange,
-        ),
+        (Some(of_event), _) => of_event.clone(),
     };
-    let (view, source) = match cached {
-        Some(view) => (view, Source::Event),
-        None => {
-            let snapshot = capacity_aws::snapshot(
-                &deps.cluster,
-                &deps.task_shapes,
-                cluster.as_str(),
-                deps.config.worst_case.clone(),
-            )
-            .await
-            .map_err(|source| HandlerError::Read {
-                cluster: cluster_name.clone(),
-                source,
-            })?;
-            deps.cache.store(&cluster, now, &snapshot);
-            (ClusterView::from(snapshot), Source::Read)
-        }
+    let cluster_name = cluster.name().to_owned();
+    let Some(trigger) = trigger(&input, &cluster_name) else {
+        let Input::ServiceAction(action) = &input else {
+            unreachable!("only a service action can be nothing to do")
+        };
+        let name = &action.event.detail.event_name;
+        tracing::debug!(cluster = %cluster_name, event_name = %name, "service action: nothing to do");
+        return Ok(Outcome::NothingToDo(NothingToDo {
+            cluster: cluster_name,
+            reason: format!(
+                "service action {name}: only {} sizes the cluster",
+                event::PLACEMENT_FAILURE
+            ),
+        }));
     };
-    let capacity = cluster_capacity(&view.instances, &view.worst_case).map_err(|source| {
-        HandlerError::Capacity {
-            cluster: cluster_name.clone(),
-            source,
-        }
+    let (view, source) = read(&input, &cluster, deps).await?;
+    let assessment = assess_view(&view, &deps.config).map_err(|source| HandlerError::Capacity {
+        cluster: cluster_name.clone(),
+        source,
     })?;
-    let assessment = assess(&capacity, &deps.config.policy, &view.demand);
-    let metrics = metrics(&cluster, &assessment);
-    deps.metrics
-        .publish(&cluster, &deps.config.metric_namespace, &metrics)
-        .await
-        .map_err(|source| HandlerError::Publish {
-            cluster: cluster_name.clone(),
-            source,
-        })?;
-
-    if assessment.decision == ScaleDecision::TaskDoesNotFit || assessment.unplaceable_tasks > 0 {
-        tracing::warn!(cluster = %cluster_name, reason = %assessment.explanation, "a task fits on no host");
-    }
+    let metrics_published = publish(&cluster, &assessment, deps).await?;
     tracing::info!(
         cluster = %cluster_name,
         container_capacity = assessment.container_capacity,
@@ -251,8 +231,91 @@ where
         source,
         trigger,
         namespace: deps.config.metric_namespace.clone(),
-        metrics_published: metrics.len(),
+        metrics_published,
     })))
+}
+
+/// What the input asks for, or `None` for a service action other than a placement failure.
+fn trigger(input: &Input, cluster: &str) -> Option<Trigger> {
+    match input {
+        Input::ServiceAction(action) if !action.is_placement_failure() => None,
+        Input::ServiceAction(action) => {
+            tracing::info!(
+                cluster = %cluster,
+                service = action.service().unwrap_or("?"),
+                reason = action.event.detail.reason.as_deref().unwrap_or("?"),
+                "placement failure: reading the cluster"
+            );
+            Some(Trigger::PlacementFailure)
+        }
+        Input::ContainerInstance(_) => Some(Trigger::ContainerInstanceStateChange),
+        Input::Scheduled(_) => Some(Trigger::Schedule),
+    }
+}
+
+/// Step 1: the cluster as it is now. A state change is applied to the cached read when the
+/// cache can take it ([`ClusterCache::apply`]); a placement failure, a scheduled run, or an
+/// event the cache cannot take reads the whole cluster (and replaces the cache).
+async fn read<C, T, M>(
+    input: &Input,
+    cluster: &ClusterArn,
+    deps: &Deps<C, T, M>,
+) -> Result<(ClusterView, Source), HandlerError>
+where
+    C: ClusterReader,
+    T: TaskDefinitionReader,
+{
+    let now = deps.clock.now();
+    if let Input::ContainerInstance(parsed) = input
+        && let Some(view) = deps.cache.apply(parsed, now)
+    {
+        return Ok((view, Source::Event));
+    }
+    let snapshot = capacity_aws::snapshot(
+        &deps.cluster,
+        &deps.task_shapes,
+        cluster.as_str(),
+        deps.config.worst_case.clone(),
+    )
+    .await
+    .map_err(|source| HandlerError::Read {
+        cluster: cluster.name().to_owned(),
+        source,
+    })?;
+    deps.cache.store(cluster, now, &snapshot);
+    Ok((ClusterView::from(snapshot), Source::Read))
+}
+
+/// Step 2: the one assessment of a reading (the same function `ecs-capacity report` uses).
+pub fn assess_view(
+    view: &ClusterView,
+    config: &Config,
+) -> Result<Assessment, capacity_core::CapacityError> {
+    let capacity = cluster_capacity(&view.instances, &view.worst_case)?;
+    Ok(assess(&capacity, &config.policy, &view.demand))
+}
+
+/// Step 3: every figure of the assessment in one PutMetricData call; how many were sent.
+async fn publish<C, T, M>(
+    cluster: &ClusterArn,
+    assessment: &Assessment,
+    deps: &Deps<C, T, M>,
+) -> Result<usize, HandlerError>
+where
+    M: MetricsPublisher,
+{
+    let metrics = metrics(cluster, assessment);
+    deps.metrics
+        .publish(cluster, &deps.config.metric_namespace, &metrics)
+        .await
+        .map_err(|source| HandlerError::Publish {
+            cluster: cluster.name().to_owned(),
+            source,
+        })?;
+    if assessment.decision == ScaleDecision::TaskDoesNotFit || assessment.unplaceable_tasks > 0 {
+        tracing::warn!(cluster = %cluster.name(), reason = %assessment.explanation, "a task fits on no host");
+    }
+    Ok(metrics.len())
 }
 
 /// The metrics of one assessment: ContainerCapacity, IdleHostCapacity, HostsToAdd,
@@ -321,31 +384,42 @@ pub fn metrics(cluster_arn: &ClusterArn, assessment: &Assessment) -> Vec<Metric>
 
 impl HandlerError {
     /// Whether the same event may succeed when retried: AWS failures (after the SDK's own
-    /// retries) may; a malformed event or inconsistent cluster data will not.
+    /// retries) and partial answers may; a malformed event, inconsistent cluster data, or a
+    /// cluster with nothing to size for will not until someone changes it.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            HandlerError::Read { .. } | HandlerError::Publish { .. }
-        )
+        match self {
+            HandlerError::Read { source, .. } | HandlerError::Publish { source, .. } => {
+                source.is_retryable()
+            }
+            HandlerError::Event(_)
+            | HandlerError::ScheduledWithoutCluster
+            | HandlerError::Capacity { .. } => false,
+        }
     }
 
     /// The Lambda error type: `Retryable.*` or `Permanent.*`.
     pub fn error_type(&self) -> &'static str {
         match self {
             HandlerError::Event(_) => "Permanent.InvalidEvent",
+            HandlerError::ScheduledWithoutCluster => "Permanent.InvalidConfiguration",
             HandlerError::Capacity { .. } => "Permanent.InvalidClusterData",
+            HandlerError::Read {
+                source: capacity_aws::Error::NoTaskDefinitions { .. },
+                ..
+            } => "Permanent.NoTaskDefinitions",
+            HandlerError::Read { source, .. } if !source.is_retryable() => {
+                "Permanent.InvalidClusterData"
+            }
             HandlerError::Read { .. } => "Retryable.ClusterReadFailed",
             HandlerError::Publish { .. } => "Retryable.PublishFailed",
         }
     }
 }
 
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(err: HandlerError) -> lambda_runtime::Diagnostic {
-        tracing::error!(error = %err, error_type = err.error_type(), "invocation failed");
-        lambda_runtime::Diagnostic {
-            error_type: err.error_type().to_owned(),
-            error_message: err.to_string(),
-        }
+impl capacity_aws::LambdaError for HandlerError {
+    fn error_type(&self) -> &'static str {
+        HandlerError::error_type(self)
     }
 }
+
+capacity_aws::impl_diagnostic!(HandlerError);

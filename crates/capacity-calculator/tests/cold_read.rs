@@ -216,6 +216,7 @@ fn rules(standalone: usize) -> Vec<Rule> {
                 let td = arn.replace("svc-", "td-");
                 out = out.services(
                     Service::builder()
+                        .service_arn(arn)
                         .service_name(arn)
                         .status("ACTIVE")
                         .scheduling_strategy(SchedulingStrategy::Replica)
@@ -374,19 +375,23 @@ async fn a_cold_read_with_the_worst_case_configured_is_instances_plus_services()
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_cold_read_with_discovery_skips_the_tasks_the_services_account_for() {
+async fn a_cold_read_with_discovery_lists_the_tasks_once_then_the_services_account_for_them() {
     let free = cluster(0, false).read(None).await;
     let limited = cluster(0, true);
     let cold = limited.read(None).await;
     report("discovered worst case, cold process", &free, &cold);
-    assert!(!cold.tasks_listed);
-    assert_eq!(calls(&cold, "ListTasks"), 0);
+    // Equal task totals do not prove there is no standalone task: a process lists them once.
+    assert!(cold.tasks_listed);
+    let pages = (SERVICES * TASKS_PER_SERVICE).div_ceil(100);
+    assert_eq!(calls(&cold, "ListTasks"), pages);
     // One DescribeTaskDefinition per revision, once per process: 1,000 of them need
-    // (1,000 − 50) / 20 = 47.5 s of refill. The instance and service reads are done by then.
+    // (1,000 − 50) / 20 = 47.5 s of refill, concurrent with the instance, service and task
+    // reads (1,100 + 110 calls on their own buckets).
     assert_eq!(calls(&cold, "DescribeTaskDefinition"), SERVICES);
     assert!(cold.elapsed >= Duration::from_secs_f64(47.5), "{cold:?}");
 
-    // The next full read of the same process (every CLUSTER_REFRESH_SECONDS): shapes known.
+    // The next full read of the same process (every CLUSTER_REFRESH_SECONDS), within
+    // TASK_LISTING_MAX_AGE of the listing: the totals agree, the listing stands in.
     let free_warm = {
         let c = cluster(0, false);
         c.read(None).await;
@@ -394,8 +399,17 @@ async fn a_cold_read_with_discovery_skips_the_tasks_the_services_account_for() {
     };
     let warm = limited.read(None).await;
     report("discovered worst case, warm process", &free_warm, &warm);
+    assert!(!warm.tasks_listed);
+    assert_eq!(calls(&warm, "ListTasks"), 0);
     assert_eq!(calls(&warm, "DescribeTaskDefinition"), 0);
     assert!(warm.elapsed < Duration::from_secs(10), "{warm:?}");
+
+    // Past TASK_LISTING_MAX_AGE the tasks are listed again (only unseen ones described).
+    tokio::time::advance(capacity_aws::cluster::TASK_LISTING_MAX_AGE).await;
+    let later = limited.read(None).await;
+    assert!(later.tasks_listed);
+    assert_eq!(calls(&later, "ListTasks"), pages);
+    assert_eq!(calls(&later, "DescribeTasks"), 0);
 }
 
 #[tokio::test(start_paused = true)]

@@ -359,6 +359,150 @@ async fn a_cluster_with_nothing_to_size_for_says_which_variables_to_set() {
 }
 
 #[tokio::test]
+async fn nothing_to_size_for_is_a_permanent_error_not_a_retryable_one() {
+    let cluster = FakeCluster {
+        instances: vec![t2_micro("ci-1", 1024, 993)],
+        ..FakeCluster::default()
+    };
+    let deps = deps(cluster, config(&[]));
+    let err = handle(event(BOOK_EVENT), &deps).await.unwrap_err();
+    assert_eq!(err.error_type(), "Permanent.NoTaskDefinitions");
+    assert!(
+        !err.is_retryable(),
+        "retrying changes nothing until someone deploys"
+    );
+}
+
+const CLUSTER_ARN: &str = "arn:aws:ecs:us-east-1:385605022855:cluster/todobackend-cluster";
+
+/// EventBridge's event for a schedule, as it sends it.
+fn scheduled_event() -> Value {
+    serde_json::json!({
+        "version": "0",
+        "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "385605022855",
+        "time": "2026-12-04T03:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:385605022855:rule/ecs-capacity-schedule"],
+        "detail": {}
+    })
+}
+
+#[tokio::test]
+async fn the_schedule_reads_the_configured_cluster_and_publishes() {
+    let cluster = FakeCluster {
+        instances: vec![t2_micro("ci-1", 774, 593)],
+        ..FakeCluster::default()
+    };
+    let deps = deps(
+        cluster,
+        config(&[
+            ("CONTAINER_MAX_CPU", "250"),
+            ("CONTAINER_MAX_MEMORY", "400"),
+            ("ECS_CLUSTER", CLUSTER_ARN),
+        ]),
+    );
+    for _ in 0..2 {
+        let summary = handle(scheduled_event(), &deps)
+            .await
+            .expect("handled")
+            .published()
+            .expect("published");
+        assert_eq!(summary.cluster, "todobackend-cluster");
+        assert_eq!(summary.trigger, capacity_calculator::Trigger::Schedule);
+        assert_eq!(
+            summary.source,
+            Source::Read,
+            "a scheduled run is the refresh"
+        );
+    }
+    assert_eq!(deps.cluster.instance_reads.load(Ordering::SeqCst), 2);
+    assert_eq!(deps.metrics.calls().len(), 2);
+}
+
+#[tokio::test]
+async fn a_scheduled_run_without_a_cluster_is_a_permanent_error_and_calls_nothing() {
+    let deps = deps(FakeCluster::default(), config(&[]));
+    let err = handle(scheduled_event(), &deps).await.unwrap_err();
+    assert_eq!(err.error_type(), "Permanent.InvalidConfiguration");
+    assert!(err.to_string().contains("ECS_CLUSTER"), "{err}");
+    assert_eq!(deps.cluster.instance_reads.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_event_of_another_cluster_than_configured_is_nothing_to_do() {
+    let deps = deps(
+        FakeCluster::default(),
+        config(&[(
+            "ECS_CLUSTER",
+            "arn:aws:ecs:us-east-1:385605022855:cluster/other",
+        )]),
+    );
+    let outcome = handle(event(BOOK_EVENT), &deps).await.expect("handled");
+    assert!(outcome.published().is_none(), "nothing to do");
+    assert_eq!(deps.cluster.instance_reads.load(Ordering::SeqCst), 0);
+    assert!(deps.metrics.calls().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn equal_task_totals_never_hide_a_standalone_shape() {
+    // A service task stopped while a standalone task of a larger definition started: the
+    // instances' total equals the services' again. The first read of a process lists the
+    // tasks anyway, so the standalone shape is in the worst case.
+    use capacity_aws::services::{Deployment, Service};
+    let (web, web_def) = todobackend(1, 400);
+    let (batch, batch_def) = todobackend(2, 900);
+    let cluster = FakeCluster {
+        instances: vec![t2_micro("ci-1", 1024, 993), t2_micro("ci-2", 1024, 993)],
+        tasks_on_instances: Some(2),
+        services: vec![Service {
+            name: "web".into(),
+            daemon: false,
+            task_definition: Some(web.clone()),
+            deployments: vec![Deployment {
+                task_definition: web.clone(),
+                primary: true,
+                desired: 2,
+                running: 2,
+                pending: 0,
+                on_ec2: true,
+            }],
+        }],
+        in_use: BTreeSet::from([web.clone(), batch.clone()]),
+        task_definitions: HashMap::from([(web, web_def), (batch, batch_def)]),
+        ..FakeCluster::default()
+    };
+    // Every event reads the cluster (no event cache), so only the task listing is in play.
+    let deps = deps(cluster, config(&[("CLUSTER_REFRESH_SECONDS", "0")]));
+    let first = handle(event(BOOK_EVENT), &deps)
+        .await
+        .unwrap()
+        .published()
+        .unwrap();
+    assert_eq!(
+        first.worst_case.memory_mib, 900,
+        "the standalone shape counts"
+    );
+    assert_eq!(deps.cluster.in_use_reads.load(Ordering::SeqCst), 1);
+    // Within five minutes the totals agree and the last listing stands in: no new listing,
+    // the same worst case.
+    tokio::time::advance(std::time::Duration::from_secs(61)).await;
+    let again = handle(event(BOOK_EVENT), &deps)
+        .await
+        .unwrap()
+        .published()
+        .unwrap();
+    assert_eq!(again.worst_case.memory_mib, 900);
+    assert_eq!(deps.cluster.in_use_reads.load(Ordering::SeqCst), 1);
+    // Past it, the tasks are listed again.
+    tokio::time::advance(capacity_aws::cluster::TASK_LISTING_MAX_AGE).await;
+    handle(event(BOOK_EVENT), &deps).await.unwrap();
+    assert_eq!(deps.cluster.in_use_reads.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn inconsistent_instance_data_is_a_permanent_error_naming_the_instance() {
     let cluster = FakeCluster {
         instances: vec![t2_micro("ci-bad", 2048, 500)],
@@ -477,8 +621,10 @@ mod event_cache {
 
     impl Pinned {
         fn new(refresh: &str) -> Pinned {
+            // ECS's versions as the read describes them.
             let cluster = FakeCluster {
                 instances: vec![t2_micro("ci-1", 1024, 993), t2_micro("ci-2", 1024, 993)],
+                versions: HashMap::from([("ci-1".to_owned(), 10), ("ci-2".to_owned(), 3)]),
                 ..FakeCluster::default()
             };
             let mut deps = deps(
@@ -561,14 +707,57 @@ mod event_cache {
                 "version {version}"
             );
         }
-        // An event from before the read is already in it.
-        let s = handle(change(13, at(READ_AT - 1), (1024, 993)), &p.deps)
+        // An event from before the read (a version below the read's) is already in it.
+        let s = handle(change(9, at(READ_AT - 1), (1024, 993)), &p.deps)
             .await
             .unwrap()
             .published()
             .unwrap();
         assert_eq!(s.assessment.container_capacity, 2);
         assert_eq!(p.reads(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_event_the_read_already_reflects_is_known_by_version_not_by_time() {
+        let p = Pinned::new("60");
+        handle(change(10, at(READ_AT - 5), (1024, 993)), &p.deps)
+            .await
+            .unwrap()
+            .published()
+            .unwrap();
+        // ECS's clock runs 30 s ahead of the function's: the event's updatedAt is after the
+        // read started, but its version is the one the read described. Its old figures (ci-1
+        // full) must not replace the read's.
+        p.set(READ_AT + 5);
+        let s = handle(change(10, at(READ_AT + 30), (524, 193)), &p.deps)
+            .await
+            .unwrap()
+            .published()
+            .unwrap();
+        assert_eq!(
+            (s.source, s.assessment.container_capacity),
+            (Source::Event, 4)
+        );
+        assert_eq!(p.reads(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_instance_the_read_gave_no_version_is_read_again() {
+        let mut p = Pinned::new("60");
+        p.deps.cluster.versions.remove("ci-1");
+        handle(change(10, at(READ_AT - 5), (1024, 993)), &p.deps)
+            .await
+            .unwrap()
+            .published()
+            .unwrap();
+        p.set(READ_AT + 5);
+        let s = handle(change(11, at(READ_AT + 4), (524, 193)), &p.deps)
+            .await
+            .unwrap()
+            .published()
+            .unwrap();
+        assert_eq!(s.source, Source::Read, "newer or not is unknown: read");
+        assert_eq!(p.reads(), 2);
     }
 
     #[tokio::test]

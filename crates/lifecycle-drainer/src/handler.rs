@@ -124,14 +124,13 @@ impl HandlerError {
     }
 }
 
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(err: HandlerError) -> lambda_runtime::Diagnostic {
-        lambda_runtime::Diagnostic {
-            error_type: err.error_type().to_owned(),
-            error_message: err.to_string(),
-        }
+impl capacity_aws::LambdaError for HandlerError {
+    fn error_type(&self) -> &'static str {
+        HandlerError::error_type(self)
     }
 }
+
+capacity_aws::impl_diagnostic!(HandlerError);
 
 /// Handles one invocation. `invocation_deadline_ms` is Lambda's `Context.deadline` (epoch
 /// ms); a deadline not in the future counts as unknown (`cargo lambda watch` sends 600000),

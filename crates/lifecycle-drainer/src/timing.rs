@@ -143,11 +143,17 @@ pub fn known_deadline(invocation_deadline_ms: u64, now_ms: u64) -> Option<u64> {
     (invocation_deadline_ms > now_ms).then_some(invocation_deadline_ms)
 }
 
-/// When the drain started: the start carried over from an earlier invocation survives
-/// republishing; else the notification's time (when the hook's global timeout started);
-/// else now. Never in the future (clock skew).
+/// When the drain started: the notification's time (when the hook's global timeout started),
+/// or a later start carried over from an earlier invocation (it survives republishing) —
+/// never earlier than the notification itself: a replayed message or a bad attribute must
+/// not put the total deadline in the past and complete the drain with tasks running. Now,
+/// when neither is known. Never in the future (clock skew).
 pub fn drain_started_at(carried_ms: Option<u64>, notified_ms: Option<u64>, now_ms: u64) -> u64 {
-    carried_ms.or(notified_ms).map_or(now_ms, |t| t.min(now_ms))
+    let started = match (carried_ms, notified_ms) {
+        (Some(carried), Some(notified)) => carried.max(notified),
+        (one, other) => one.or(other).unwrap_or(now_ms),
+    };
+    started.min(now_ms)
 }
 
 /// The last heartbeat known when an invocation starts. The first delivery comes as the
@@ -264,9 +270,9 @@ mod tests {
     fn the_start_is_carried_else_notified_else_now_and_never_in_the_future() {
         let cases = [
             (
-                Some(NOW - 5_000),
                 Some(NOW - 1_000),
-                NOW - 5_000,
+                Some(NOW - 5_000),
+                NOW - 1_000,
                 "carried first",
             ),
             (
@@ -277,6 +283,19 @@ mod tests {
             ),
             (None, None, NOW, "now"),
             (None, Some(NOW + 60_000), NOW, "clock skew"),
+            (
+                Some(NOW - 5_000),
+                Some(NOW - 9_000),
+                NOW - 5_000,
+                "a later carried start",
+            ),
+            (
+                Some(0),
+                Some(NOW - 1_000),
+                NOW - 1_000,
+                "never before the notification (a replayed or bad attribute)",
+            ),
+            (Some(NOW - 5_000), None, NOW - 5_000, "carried, no time"),
         ];
         for (carried, notified, started, why) in cases {
             assert_eq!(drain_started_at(carried, notified, NOW), started, "{why}");

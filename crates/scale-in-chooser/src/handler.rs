@@ -70,15 +70,13 @@ impl HandlerError {
     }
 }
 
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(err: HandlerError) -> lambda_runtime::Diagnostic {
-        tracing::error!(error = %err, error_type = err.error_type(), "invocation failed");
-        lambda_runtime::Diagnostic {
-            error_type: err.error_type().to_owned(),
-            error_message: err.to_string(),
-        }
+impl capacity_aws::LambdaError for HandlerError {
+    fn error_type(&self) -> &'static str {
+        HandlerError::error_type(self)
     }
 }
+
+capacity_aws::impl_diagnostic!(HandlerError);
 
 /// Handles one invocation: parse the payload, read the tasks of the suggested instances
 /// within `config.read_budget`, choose, answer.

@@ -12,10 +12,13 @@ fn template() -> Template {
     Template::parse(TEMPLATE).expect("infra/template.yaml parses")
 }
 
+/// The one scaling alarm on `metric` (the calculator-silent alarm watches ContainerCapacity's
+/// sample count, not its value, and drives no policy).
 fn alarm<'a>(template: &'a Template, metric: &str) -> &'a Properties {
     let mut found = template
         .resources_of_type("AWS::CloudWatch::Alarm")
-        .filter(|(_, p)| p.metric_name.as_ref().and_then(Value::as_str) == Some(metric));
+        .filter(|(_, p)| p.metric_name.as_ref().and_then(Value::as_str) == Some(metric))
+        .filter(|(_, p)| p.statistic != Some(json!("SampleCount")));
     let (_, alarm) = found
         .next()
         .unwrap_or_else(|| panic!("no alarm on {metric}"));
@@ -217,7 +220,10 @@ fn the_scale_out_alarm_is_fast_and_the_scale_in_alarm_slow() {
         template
             .ids_of_type("AWS::CloudWatch::Alarm")
             .filter_map(|id| template.raw_resource(id))
-            .find(|r| r["Properties"]["MetricName"] == metric)
+            .find(|r| {
+                r["Properties"]["MetricName"] == metric
+                    && r["Properties"]["Statistic"] != "SampleCount"
+            })
             .map(|r| r["Properties"].clone())
             .unwrap_or_else(|| panic!("no alarm on {metric}"))
     };
@@ -273,5 +279,110 @@ fn a_placement_failure_of_this_cluster_runs_the_calculator() {
         pattern["detail"]["clusterArn"]
             .as_array()
             .is_some_and(|a| a.len() == 1)
+    );
+}
+
+/// Logical ids of the template's Auto Scaling policies.
+fn scaling_policies(template: &Template) -> Vec<String> {
+    template
+        .ids_of_type("AWS::AutoScaling::ScalingPolicy")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Whether `actions` (an alarm's AlarmActions, `!If`s included) can name one of `policies`.
+fn names_a_policy(actions: &Value, policies: &[String]) -> bool {
+    match actions {
+        Value::String(s) => policies.iter().any(|p| p == s),
+        Value::Array(items) => items.iter().any(|a| names_a_policy(a, policies)),
+        Value::Object(map) => map.values().any(|a| names_a_policy(a, policies)),
+        _ => false,
+    }
+}
+
+#[test]
+fn missing_data_never_repeats_a_scaling_action() {
+    // CloudWatch re-runs an alarm's Auto Scaling action every period while the alarm stays in
+    // ALARM: an alarm that drives a policy must go to OK, not stay, when data stops.
+    let template = template();
+    let policies = scaling_policies(&template);
+    assert!(policies.len() >= 2, "{policies:?}");
+    let mut scaling = Vec::new();
+    for id in template.ids_of_type("AWS::CloudWatch::Alarm") {
+        let props = &template.raw_resource(id).expect("alarm")["Properties"];
+        if names_a_policy(&props["AlarmActions"], &policies) {
+            assert_eq!(
+                props["TreatMissingData"], "notBreaching",
+                "{id} drives a scaling policy: missing data must not keep it in ALARM"
+            );
+            scaling.push(id.to_owned());
+        }
+    }
+    scaling.sort();
+    assert_eq!(
+        scaling,
+        [
+            "ContainerCapacityAlarm",
+            "HostsToAddAlarm",
+            "IdleHostCapacityAlarm"
+        ],
+        "every scaling alarm was checked"
+    );
+}
+
+#[test]
+fn the_calculator_runs_every_minute_and_its_silence_is_alarmed() {
+    let template = template();
+    let schedule = template
+        .parameter("CalculatorScheduleMinutes")
+        .expect("schedule parameter");
+    assert_eq!(schedule.default, Some(json!(1)));
+    let rule = template
+        .raw_resource("CalculatorScheduleRule")
+        .expect("the schedule rule");
+    assert_eq!(rule["Condition"], "HasCalculatorSchedule");
+    let expression = &rule["Properties"]["ScheduleExpression"];
+    assert!(
+        expression.to_string().contains("rate(1 minute)"),
+        "{expression}"
+    );
+    assert_eq!(
+        rule["Properties"]["Targets"][0]["Arn"], "CapacityCalculatorFunction.Arn",
+        "the schedule runs the calculator"
+    );
+    let permission = template
+        .raw_resource("CalculatorScheduleInvokePermission")
+        .expect("EventBridge may invoke the calculator");
+    assert_eq!(
+        permission["Properties"]["Principal"],
+        "events.amazonaws.com"
+    );
+    // A scheduled event names no cluster: the function is told which.
+    let calculator = template
+        .raw_resource("CapacityCalculatorFunction")
+        .expect("the calculator");
+    let cluster = &calculator["Properties"]["Environment"]["Variables"]["ECS_CLUSTER"];
+    assert!(
+        cluster.to_string().contains("cluster/${ClusterName}"),
+        "{cluster}"
+    );
+
+    let silent = template
+        .raw_resource("CalculatorSilentAlarm")
+        .expect("the calculator-silent alarm");
+    let props = &silent["Properties"];
+    assert_eq!(silent["Condition"], "HasCalculatorSchedule");
+    assert_eq!(props["MetricName"], CONTAINER_CAPACITY);
+    assert_eq!(props["Statistic"], "SampleCount");
+    assert_eq!(props["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(number(props.get("Threshold")), Some(1.0));
+    assert_eq!(number(props.get("Period")), Some(60.0));
+    assert_eq!(
+        props["TreatMissingData"], "breaching",
+        "no datapoint is what it watches for"
+    );
+    assert!(
+        !names_a_policy(&props["AlarmActions"], &scaling_policies(&template)),
+        "it notifies; it never scales"
     );
 }

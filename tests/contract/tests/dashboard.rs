@@ -147,7 +147,11 @@ fn render(template: &Template, conditions: &[&str], overrides: &BTreeMap<&str, &
 }
 
 /// The condition sets a deployment can choose that change the body.
-const CONDITION_SETS: &[&[&str]] = &[&["ScalesOutByHostsToAdd"], &[]];
+const CONDITION_SETS: &[&[&str]] = &[
+    &["ScalesOutByHostsToAdd", "HasCalculatorSchedule"],
+    &["HasCalculatorSchedule"],
+    &[],
+];
 
 /// One metric line of a widget: namespace, name and dimensions.
 #[derive(Debug)]
@@ -479,7 +483,8 @@ fn capacity_widgets_draw_each_alarms_threshold_at_its_statistic_and_period() {
     for id in template.ids_of_type("AWS::CloudWatch::Alarm") {
         let alarm = &template.raw_resource(id).expect("alarm")["Properties"];
         let metric = alarm["MetricName"].as_str().unwrap_or_default();
-        if !CALCULATOR_METRICS.contains(&metric) {
+        // The calculator-silent alarm counts datapoints; it is on the alarm widget.
+        if !CALCULATOR_METRICS.contains(&metric) || alarm["Statistic"] == "SampleCount" {
             continue;
         }
         let widget = widgets(&body)

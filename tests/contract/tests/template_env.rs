@@ -70,13 +70,17 @@ fn the_binaries_list_each_variable_once() {
 
 /// Stands in for what the template does not fix: resource ARNs known at deploy time, and
 /// parameters the user must give.
-fn supplied(variable: &str) -> String {
-    match variable {
-        "REPUBLISH_TOPIC_ARN" => {
+fn supplied(binary: Option<&str>, variable: &str) -> String {
+    match (binary, variable) {
+        (_, "REPUBLISH_TOPIC_ARN") => {
             "arn:aws:sns:eu-west-1:123456789012:ecs-capacity-LifecycleTopic".into()
         }
-        "ECS_CLUSTER" => "my-cluster".into(),
-        other => panic!("no stand-in for {other}: add one"),
+        // The template gives the calculator the cluster's ARN (`!Sub`), the others its name.
+        (Some("capacity-calculator"), "ECS_CLUSTER") => {
+            "arn:aws:ecs:eu-west-1:123456789012:cluster/my-cluster".into()
+        }
+        (_, "ECS_CLUSTER") => "my-cluster".into(),
+        (_, other) => panic!("no stand-in for {other}: add one"),
     }
 }
 
@@ -85,7 +89,9 @@ fn every_deployable_environment_is_accepted_by_the_binary() {
     let template = template();
     let mut refused = Vec::new();
     for function in template.functions() {
-        for env in template.deployable_environments(&function, supplied) {
+        for env in
+            template.deployable_environments(&function, |v| supplied(function.binary.as_deref(), v))
+        {
             let lookup = |key: &str| env.get(key).cloned();
             let result = match function.binary.as_deref() {
                 Some("capacity-calculator") => capacity_calculator::Config::from_lookup(lookup)

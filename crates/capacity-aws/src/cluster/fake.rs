@@ -16,6 +16,8 @@ use crate::services::Service;
 #[derive(Debug, Default)]
 pub struct FakeCluster {
     pub instances: Vec<ContainerInstance>,
+    /// ECS's `version` of instances, by id (an instance not here has none).
+    pub versions: HashMap<String, i64>,
     /// Tasks on the instances (running + pending), as DescribeContainerInstances would
     /// count them; `None`: unknown, so a read with discovery lists the running tasks.
     pub tasks_on_instances: Option<u64>,
@@ -35,6 +37,8 @@ pub struct FakeCluster {
     /// Reads of the running tasks.
     pub in_use_reads: AtomicUsize,
     pub definition_reads: AtomicUsize,
+    /// When `running_task_definitions` last answered (tokio's clock).
+    pub listed_at: std::sync::Mutex<Option<tokio::time::Instant>>,
 }
 
 impl ClusterReader for FakeCluster {
@@ -46,6 +50,7 @@ impl ClusterReader for FakeCluster {
         Ok(InstancesRead {
             instances: self.instances.clone(),
             tasks: self.tasks_on_instances,
+            versions: self.versions.clone(),
         })
     }
 
@@ -62,6 +67,17 @@ impl ClusterReader for FakeCluster {
         if self.fail_in_use {
             return Err(Error::injected("ListTasks", cluster));
         }
+        *self.listed_at.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(tokio::time::Instant::now());
         Ok(self.in_use.clone())
+    }
+
+    fn recent_task_definitions(
+        &self,
+        _cluster: &str,
+        max_age: std::time::Duration,
+    ) -> Option<BTreeSet<String>> {
+        let at = (*self.listed_at.lock().unwrap_or_else(|p| p.into_inner()))?;
+        (at.elapsed() <= max_age).then(|| self.in_use.clone())
     }
 }

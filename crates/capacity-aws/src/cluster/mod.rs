@@ -10,25 +10,32 @@
 //! (DescribeTaskDefinition) one of 50 at 20 per second. So a cluster of 5,000 instances and
 //! 50,000 tasks cannot list its tasks in 10 s: 500 ListTasks pages alone need 20 s of refill.
 //!
-//! A read therefore lists the running tasks only when the services cannot account for them:
-//! the instances' `runningTasksCount + pendingTasksCount` are compared with the services'
-//! `runningCount + pendingCount` on EC2; when they agree, every task on the instances belongs
-//! to a service, whose deployments already name its task definition, and ListTasks is
-//! skipped. When they differ (a standalone RunTask task, or a change between the two reads),
-//! the tasks are listed, and only tasks not seen by an earlier read are described: a task's
-//! definition never changes, so [`EcsReader`] keeps task ARN → task definition across warm
-//! invocations. With the worst case configured nothing of this runs: a read is
+//! A read therefore lists the running tasks only when it must. The instances'
+//! `runningTasksCount + pendingTasksCount` are compared with the services' `runningCount +
+//! pendingCount` on EC2. Equal totals do not prove that every task belongs to a service: a
+//! standalone task that starts while a service task stops leaves them equal, and skipping its
+//! shape would overstate the capacity (and could start a scale-in). So equal totals only let
+//! the shapes of the *last* listing stand in for a new one, for at most
+//! [`TASK_LISTING_MAX_AGE`] (5 minutes); a process that has not listed yet, a listing older
+//! than that, or totals that differ, list the tasks. The kept shapes can only make the worst
+//! case larger (a task listed then may have stopped since), never smaller; a standalone shape
+//! started within the window is in the next listing. Only tasks not seen by an earlier read
+//! are described: a task's definition never changes, so [`EcsReader`] keeps task ARN → task
+//! definition across warm invocations. With the worst case configured nothing of this runs: a read is
 //! 2·⌈N/100⌉ instance calls plus the services (⌈S/100⌉ + ⌈S/10⌉ calls) plus a
 //! DescribeTaskDefinition per revision with tasks waiting, once per process.
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use aws_sdk_ecs::types::DesiredStatus;
 use capacity_core::{ContainerInstance, WorstCase};
 
-use crate::batch::{self, Missing, check_failures, in_batches};
+use crate::batch::{self, Missing, check_answer, in_batches};
 use crate::services::Service;
 use crate::task_definitions::TaskShapeCache;
 use crate::{Error, convert};
@@ -52,7 +59,14 @@ pub struct InstancesRead {
     pub instances: Vec<ContainerInstance>,
     /// The tasks on them (Σ `runningTasksCount + pendingTasksCount`), when ECS reported it.
     pub tasks: Option<u64>,
+    /// ECS's `version` of each instance (by ARN) as described; an instance ECS gave no
+    /// version (0) is left out.
+    pub versions: HashMap<String, i64>,
 }
+
+/// How long the task definitions of the last task listing stand in for a new listing when the
+/// instances' task counts equal the services' (see the module documentation).
+pub const TASK_LISTING_MAX_AGE: Duration = Duration::from_secs(300);
 
 /// Reads the state of a cluster.
 pub trait ClusterReader: Send + Sync {
@@ -72,6 +86,11 @@ pub trait ClusterReader: Send + Sync {
         &self,
         cluster: &str,
     ) -> impl Future<Output = Result<BTreeSet<String>, Error>> + Send;
+
+    /// What the last [`ClusterReader::running_task_definitions`] of `cluster` returned, if it
+    /// is not older than `max_age`; `None` when there was none or it is older.
+    fn recent_task_definitions(&self, cluster: &str, max_age: Duration)
+    -> Option<BTreeSet<String>>;
 }
 
 /// [`ClusterReader`] and [`TaskDefinitionReader`](crate::TaskDefinitionReader) on the ECS
@@ -81,6 +100,8 @@ pub trait ClusterReader: Send + Sync {
 pub struct EcsReader {
     pub(crate) client: aws_sdk_ecs::Client,
     task_definitions_by_task: Arc<Mutex<HashMap<String, String>>>,
+    /// The cluster and time of the last task listing (tokio's clock, so tests can pause it).
+    last_listing: Arc<Mutex<Option<(String, Instant)>>>,
 }
 
 impl EcsReader {
@@ -88,6 +109,7 @@ impl EcsReader {
         EcsReader {
             client,
             task_definitions_by_task: Arc::default(),
+            last_listing: Arc::default(),
         }
     }
 
@@ -122,10 +144,16 @@ impl ClusterReader for EcsReader {
             self.describe_instances(cluster, batch)
         })
         .await?;
-        let tasks = described.iter().map(|(_, tasks)| *tasks).sum();
+        let tasks = described.iter().map(|(_, tasks, _)| *tasks).sum();
+        let versions = described
+            .iter()
+            .filter(|(_, _, version)| *version > 0)
+            .map(|(ci, _, version)| (ci.id.clone(), *version))
+            .collect();
         Ok(InstancesRead {
-            instances: described.into_iter().map(|(ci, _)| ci).collect(),
+            instances: described.into_iter().map(|(ci, _, _)| ci).collect(),
             tasks,
+            versions,
         })
     }
 
@@ -135,7 +163,7 @@ impl ClusterReader for EcsReader {
 
     async fn running_task_definitions(&self, cluster: &str) -> Result<BTreeSet<String>, Error> {
         const OP: &str = "DescribeTasks";
-        let arns: Vec<String> = self
+        let pages = self
             .client
             .list_tasks()
             .cluster(cluster)
@@ -143,10 +171,8 @@ impl ClusterReader for EcsReader {
             .max_results(LIST_PAGE_SIZE)
             .into_paginator()
             .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| Error::aws("ListTasks", cluster, e))?;
+            .send();
+        let arns = batch::list_all(pages, |e| Error::aws("ListTasks", cluster, e)).await?;
         let unseen: Vec<String> = {
             let known = self
                 .task_definitions_by_task
@@ -162,22 +188,34 @@ impl ClusterReader for EcsReader {
                 .client
                 .describe_tasks()
                 .cluster(cluster)
-                .set_tasks(Some(batch))
+                .set_tasks(Some(batch.clone()))
                 .send()
                 .await
                 .map_err(|e| Error::aws(OP, cluster, e))?;
-            check_failures(OP, cluster, out.failures())?;
-            Ok::<_, Error>(
-                out.tasks()
-                    .iter()
-                    .filter_map(|t| {
-                        Some((
-                            t.task_arn()?.to_owned(),
-                            t.task_definition_arn()?.to_owned(),
-                        ))
-                    })
-                    .collect::<Vec<_>>(),
-            )
+            // A task that stopped between the list and the describe is MISSING: it holds no
+            // room any more. Any other failure, or a task not answered for, leaves a shape
+            // unknown: the read fails rather than size for fewer shapes.
+            check_answer(
+                OP,
+                cluster,
+                &batch,
+                out.tasks().iter().filter_map(|t| t.task_arn()),
+                out.failures(),
+                Missing::IsGone,
+            )?;
+            out.tasks()
+                .iter()
+                .map(|t| {
+                    let arn = t.task_arn().unwrap_or("(unknown)");
+                    let definition =
+                        t.task_definition_arn().ok_or_else(|| Error::MissingField {
+                            what: "task",
+                            id: arn.to_owned(),
+                            field: "taskDefinitionArn",
+                        })?;
+                    Ok((arn.to_owned(), definition.to_owned()))
+                })
+                .collect::<Result<Vec<_>, Error>>()
         })
         .await?;
         let mut known = self
@@ -188,7 +226,30 @@ impl ClusterReader for EcsReader {
         // Keep only the tasks still listed: the map never outgrows the cluster.
         let listed: std::collections::HashSet<&String> = arns.iter().collect();
         known.retain(|task, _| listed.contains(task));
+        *self.last_listing.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((cluster.to_owned(), Instant::now()));
         Ok(known.values().cloned().collect())
+    }
+
+    fn recent_task_definitions(
+        &self,
+        cluster: &str,
+        max_age: Duration,
+    ) -> Option<BTreeSet<String>> {
+        let last = self
+            .last_listing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let (listed_cluster, at) = last?;
+        if listed_cluster != cluster || at.elapsed() > max_age {
+            return None;
+        }
+        let known = self
+            .task_definitions_by_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        Some(known.values().cloned().collect())
     }
 }
 
@@ -197,7 +258,7 @@ impl EcsReader {
         &self,
         cluster: &str,
         batch: Vec<String>,
-    ) -> Result<Vec<(ContainerInstance, Option<u64>)>, Error> {
+    ) -> Result<Vec<(ContainerInstance, Option<u64>, i64)>, Error> {
         let described =
             batch::describe_container_instances(&self.client, cluster, batch, Missing::IsPartial)
                 .await?;
@@ -210,7 +271,7 @@ impl EcsReader {
                     .ok()
                     .zip(u64::try_from(ci.pending_tasks_count()).ok())
                     .map(|(running, pending)| running + pending);
-                Ok((convert::container_instance(ci)?, tasks))
+                Ok((convert::container_instance(ci)?, tasks, ci.version()))
             })
             .collect()
     }

@@ -19,8 +19,10 @@ pub struct ClusterSnapshot {
     pub demand: Demand,
     /// ACTIVE services read.
     pub services: usize,
-    /// Whether the running tasks were listed (worst case discovered and the services did not
-    /// account for every task on the instances).
+    /// ECS's `version` of each instance (by ARN) as described, where ECS gave one.
+    pub versions: std::collections::HashMap<String, i64>,
+    /// Whether the running tasks were listed (worst case discovered, and the services did not
+    /// account for every task on the instances or the last listing is too old).
     pub tasks_listed: bool,
 }
 
@@ -49,9 +51,22 @@ where
         Some(_) => None,
         None => {
             let mut in_use = services::task_definitions(&services);
-            if read.tasks != Some(services::tasks_on_instances(&services)) {
-                tasks_listed = true;
-                in_use.extend(reader.running_task_definitions(cluster).await?);
+            // When the services account for every task on the instances, the shapes of the
+            // last listing (at most TASK_LISTING_MAX_AGE old) stand in for a new one: a
+            // standalone task that started while a service task stopped leaves the counts
+            // equal, and is in the listing at the latest that much later. Never a read that
+            // has not listed the tasks once.
+            let recent = if read.tasks == Some(services::tasks_on_instances(&services)) {
+                reader.recent_task_definitions(cluster, super::TASK_LISTING_MAX_AGE)
+            } else {
+                None
+            };
+            match recent {
+                Some(listed) => in_use.extend(listed),
+                None => {
+                    tasks_listed = true;
+                    in_use.extend(reader.running_task_definitions(cluster).await?);
+                }
             }
             if in_use.is_empty() {
                 return Err(Error::NoTaskDefinitions {
@@ -78,6 +93,7 @@ where
     Ok(ClusterSnapshot {
         cluster_name: cluster_name(cluster).to_owned(),
         instances: read.instances,
+        versions: read.versions,
         task_shapes,
         worst_case,
         demand,

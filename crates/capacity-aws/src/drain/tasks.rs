@@ -7,7 +7,7 @@ use aws_sdk_ecs::types::DesiredStatus;
 
 use super::client::{AwsDrain, ecs_error};
 use super::{DrainError, ObservedTask};
-use crate::batch::{DESCRIBE_TASKS_BATCH, is_missing};
+use crate::batch::{DESCRIBE_TASKS_BATCH, is_missing, list_all, name_some, unanswered};
 
 /// ListTasks' page size limit.
 const LIST_TASKS_PAGE: i32 = 100;
@@ -36,7 +36,7 @@ impl ListInstanceTasks for AwsDrain {
         // page fails the whole read, never a partial list.
         let mut arns = BTreeSet::new();
         for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
-            let listed: Vec<String> = self
+            let pages = self
                 .ecs
                 .list_tasks()
                 .cluster(cluster)
@@ -45,11 +45,13 @@ impl ListInstanceTasks for AwsDrain {
                 .into_paginator()
                 .page_size(LIST_TASKS_PAGE)
                 .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| ecs_error("ListTasks", cluster, container_instance_arn, e))?;
-            arns.extend(listed);
+                .send();
+            arns.extend(
+                list_all(pages, |e| {
+                    ecs_error("ListTasks", cluster, container_instance_arn, e)
+                })
+                .await?,
+            );
         }
 
         let arns: Vec<String> = arns.into_iter().collect();
@@ -79,6 +81,28 @@ impl ListInstanceTasks for AwsDrain {
                         message,
                     });
                 }
+            }
+            // A task listed but neither described nor in `failures` has an unknown state:
+            // counting it as gone could complete the drain with it still running.
+            let unanswered = unanswered(
+                batch,
+                answer.tasks().iter().filter_map(|t| t.task_arn()),
+                answer.failures(),
+            );
+            if !unanswered.is_empty() {
+                let message = format!(
+                    "answered for {} of {} tasks; missing: {}",
+                    batch.len() - unanswered.len(),
+                    batch.len(),
+                    name_some(&unanswered)
+                );
+                return Err(DrainError::Ecs {
+                    operation: "DescribeTasks",
+                    cluster: cluster.to_owned(),
+                    subject: container_instance_arn.to_owned(),
+                    source: message.clone().into(),
+                    message,
+                });
             }
             for task in answer.tasks() {
                 let task_arn = task.task_arn().ok_or_else(|| DrainError::MissingField {
@@ -248,5 +272,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_task_listed_but_not_described_is_an_error_not_gone() {
+        let list = mock!(aws_sdk_ecs::Client::list_tasks).then_output(|| {
+            ListTasksOutput::builder()
+                .set_task_arns(Some(arns(0..2)))
+                .build()
+        });
+        // ECS answers for task 0 only: task 1 is neither described nor in `failures`.
+        let describe = mock!(aws_sdk_ecs::Client::describe_tasks).then_output(|| {
+            DescribeTasksOutput::builder()
+                .tasks(
+                    Task::builder()
+                        .task_arn("arn:aws:ecs:us-east-1:123456789012:task/prod/0")
+                        .last_status("RUNNING")
+                        .build(),
+                )
+                .build()
+        });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&list, &describe]);
+        let err = drain_with(ecs)
+            .list_instance_tasks("prod", "ci-1")
+            .await
+            .expect_err("a task of unknown state must not count as gone");
+        let text = err.to_string();
+        assert!(
+            text.contains("answered for 1 of 2 tasks") && text.contains("task/prod/1"),
+            "{text}"
+        );
     }
 }

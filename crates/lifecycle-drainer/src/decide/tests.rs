@@ -466,7 +466,9 @@ fn a_later_delivery_carries_its_start_and_heartbeats_at_once() {
         heartbeat_timeout: Some(Duration::from_secs(300)),
         ..policy()
     };
-    let mut state = DrainState::start(configured, Some(NOW - 10), carried, Some(NOW + 60_000), NOW);
+    // A republished message keeps the notification's own time, before the carried start.
+    let notified = Some(NOW - 3_600_010);
+    let mut state = DrainState::start(configured, notified, carried, Some(NOW + 60_000), NOW);
     assert_eq!(state.started_at_ms(), NOW - 3_600_000);
     assert_eq!(
         state.timing().map(|t| (t.give_up_at_ms, t.republish_at_ms)),

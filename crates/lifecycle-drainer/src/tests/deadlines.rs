@@ -61,6 +61,28 @@ async fn near_the_invocation_deadline_the_notification_is_republished_with_the_d
 }
 
 #[tokio::test]
+async fn a_replayed_message_with_an_early_start_does_not_end_the_drain_with_tasks_running() {
+    // A notification of a minute ago, replayed with a DrainStartedAtMs of three hours before
+    // it (a stale message, or a bad attribute): the drain's start is the notification's time,
+    // so the total deadline is hours away and the running task keeps the host.
+    let clock = ManualClock::at_ms(ACTION_STARTED + 60_000);
+    let aws = world(&clock, vec![vec![task(7, "RUNNING")]]);
+    let event = sns_with(
+        &terminating_message(INSTANCE),
+        &json!({
+            "DrainStartedAtMs": {"Type": "Number", "Value": (ACTION_STARTED - 3 * 3_600_000).to_string()},
+            "DrainAttempt": {"Type": "Number", "Value": "2"},
+        }),
+    );
+    let answer = run(event, clock.now_ms() + 30_000, &config(), &aws, &clock).await;
+    assert!(
+        aws.calls_of(Operation::CompleteLifecycleAction).is_empty(),
+        "completed with a task running: {answer:?}"
+    );
+    assert_eq!(outcomes(&answer)[0]["outcome"], "republished", "{answer:?}");
+}
+
+#[tokio::test]
 async fn a_republished_notification_carries_its_start_and_the_drain_ends_at_the_total_deadline() {
     // Third invocation of a drain that started 7190 s ago, tasks still running.
     let started = ACTION_STARTED;
