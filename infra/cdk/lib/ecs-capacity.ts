@@ -60,6 +60,17 @@ export interface EcsCapacityProps {
   readonly scaleOutHeadroom?: number;
   /** 5 to 300 seconds. @default Duration.seconds(30) */
   readonly calculatorTimeout?: Duration;
+  /**
+   * Also run the calculator this often, whatever the cluster does, so the metrics are never
+   * older than this; whole minutes, 0 to 60; `Duration.minutes(0)` turns the schedule (and the
+   * calculator-silent alarm) off. @default Duration.minutes(1)
+   */
+  readonly calculatorSchedule?: Duration;
+  /**
+   * With the schedule on, alarm when no ContainerCapacity was published for this long; whole
+   * minutes, 2 to 60. @default Duration.minutes(5)
+   */
+  readonly calculatorSilentAfter?: Duration;
   /** @default ScaleOutAdjustment.HOSTS_TO_ADD */
   readonly scaleOutAdjustment?: ScaleOutAdjustment;
   /** 60, 120, 180, 300, 600, 900 or 3600 seconds. @default Duration.minutes(1) */
@@ -115,6 +126,8 @@ export const ECS_CAPACITY_DEFAULTS = {
   metricNamespace: 'ECS/ClusterCapacity',
   scaleOutHeadroom: 1,
   calculatorTimeout: Duration.seconds(30),
+  calculatorSchedule: Duration.minutes(1),
+  calculatorSilentAfter: Duration.minutes(5),
   scaleOutAdjustment: ScaleOutAdjustment.HOSTS_TO_ADD,
   scaleOutAlarmPeriod: Duration.seconds(60),
   scaleOutEvaluationPeriods: 1,
@@ -231,6 +244,8 @@ export class EcsCapacity extends Construct {
       /^(?!AWS\/)[A-Za-z0-9 ._/#:-]{1,255}$/, '1-255 characters of A-Z a-z 0-9 space . _ / # : -, not starting with AWS/');
     const headroom = v.count(name('scaleOutHeadroom', 'ScaleOutHeadroom'), props.scaleOutHeadroom ?? d.scaleOutHeadroom, 1, 1000);
     const calculatorTimeout = v.seconds(name('calculatorTimeout', 'CalculatorTimeoutSeconds'), props.calculatorTimeout ?? d.calculatorTimeout, 5, 300);
+    const scheduleMinutes = v.minutes(name('calculatorSchedule', 'CalculatorScheduleMinutes'), props.calculatorSchedule ?? d.calculatorSchedule, 0, 60);
+    const silentMinutes = v.minutes(name('calculatorSilentAfter', 'CalculatorSilentMinutes'), props.calculatorSilentAfter ?? d.calculatorSilentAfter, 2, 60);
     const adjustment = v.valueOneOf(name('scaleOutAdjustment', 'ScaleOutAdjustment'), props.scaleOutAdjustment ?? d.scaleOutAdjustment,
       Object.values(ScaleOutAdjustment));
     const scaleOutPeriod = v.secondsOneOf(name('scaleOutAlarmPeriod', 'ScaleOutAlarmPeriodSeconds'), props.scaleOutAlarmPeriod ?? d.scaleOutAlarmPeriod, ALARM_PERIODS);
@@ -342,6 +357,8 @@ export class EcsCapacity extends Construct {
     const calculatorEnvironment: Record<string, string> = {
       METRIC_NAMESPACE: metricNamespace,
       SCALE_OUT_HEADROOM: String(headroom),
+      // The cluster of the scheduled runs (a scheduled event names none).
+      ECS_CLUSTER: clusterArn,
     };
     if (worstCase) {
       calculatorEnvironment.CONTAINER_MAX_CPU = String(worstCase.cpu);
@@ -390,6 +407,21 @@ export class EcsCapacity extends Construct {
       'detail-type': ['ECS Service Action'],
       detail: { eventName: ['SERVICE_TASK_PLACEMENT_FAILURE'], clusterArn: [clusterArn] },
     });
+    const hasSchedule = scheduleMinutes !== 0;
+    if (hasSchedule) {
+      const schedule = new events.CfnRule(this, 'CalculatorScheduleRule', {
+        description: `Runs the capacity-calculator of cluster ${clusterName} on a schedule`,
+        scheduleExpression: scheduleMinutes === 1 ? 'rate(1 minute)' : `rate(${scheduleMinutes} minutes)`,
+        state: 'ENABLED',
+        targets: [{ id: 'capacity-calculator', arn: this.calculatorFunction.functionArn }],
+      });
+      new lambda.CfnPermission(this, 'CalculatorScheduleInvokePermission', {
+        action: 'lambda:InvokeFunction',
+        functionName: this.calculatorFunction.functionName,
+        principal: 'events.amazonaws.com',
+        sourceArn: schedule.attrArn,
+      });
+    }
 
     // ------------------------------------------------------------ lifecycle-drainer
     const lifecycleTopic = new sns.CfnTopic(this, 'LifecycleTopic', { kmsMasterKeyId: 'alias/aws/sns' });
@@ -639,6 +671,15 @@ export class EcsCapacity extends Construct {
       statistic: 'Sum', period: 300, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: 1,
       comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(true),
     });
+    if (hasSchedule) {
+      alarm('CalculatorSilentAlarm', {
+        suffix: 'capacity-calculator-silent',
+        description: `The capacity-calculator of cluster ${clusterName} published no ContainerCapacity for ${silentMinutes} minutes: the scaling alarms have no data and the group holds its size until it publishes again (docs/runbook.md).`,
+        namespace: metricNamespace, metricName: 'ContainerCapacity', dimension: ['ClusterName', clusterName],
+        statistic: 'SampleCount', period: 60, evaluationPeriods: silentMinutes, datapointsToAlarm: silentMinutes, threshold: 1,
+        comparisonOperator: 'LessThanThreshold', treatMissingData: 'breaching', ...operations(true),
+      });
+    }
     alarm('ChooserErrorsAlarm', {
       suffix: 'scale-in-chooser-failing',
       description: `The scale-in-chooser of cluster ${clusterName} answered Auto Scaling with an error: Auto Scaling retries and group ${groupName} does not scale in until it answers (docs/scale-in-chooser.md).`,
@@ -672,7 +713,7 @@ export class EcsCapacity extends Construct {
       description: `Fewer than ${headroom} worst-case tasks fit on cluster ${clusterName}: scale out (with ScaleOutAdjustment=HostsToAdd the HostsToAdd alarm acts, this one only reports).`,
       namespace: metricNamespace, metricName: 'ContainerCapacity', dimension: ['ClusterName', clusterName],
       statistic: 'Minimum', period: scaleOutPeriod, evaluationPeriods: scaleOutEvaluations, threshold: headroom,
-      comparisonOperator: 'LessThanThreshold', treatMissingData: 'ignore',
+      comparisonOperator: 'LessThanThreshold', treatMissingData: 'notBreaching',
       alarmActions: byHostsToAdd ? undefined : [scaleOutPolicy.ref],
     });
     if (byHostsToAdd) {
@@ -690,7 +731,7 @@ export class EcsCapacity extends Construct {
       description: `More than one host of cluster ${clusterName} is idle in worst-case tasks for the whole period: remove one host (drained first by the lifecycle hook).`,
       namespace: metricNamespace, metricName: 'IdleHostCapacity', dimension: ['ClusterName', clusterName],
       statistic: 'Minimum', period: scaleInPeriod, evaluationPeriods: scaleInEvaluations, threshold: 1,
-      comparisonOperator: 'GreaterThanThreshold', treatMissingData: 'ignore',
+      comparisonOperator: 'GreaterThanThreshold', treatMissingData: 'notBreaching',
       alarmActions: [scaleInPolicy.ref],
     });
     this.alarms = alarms;
@@ -703,7 +744,7 @@ export class EcsCapacity extends Construct {
         alarmArns: [
           ...(alarms.HostsToAddAlarm ? [alarms.HostsToAddAlarm.attrArn] : []),
           ...['ContainerCapacityAlarm', 'IdleHostCapacityAlarm', 'DrainerFailureQueueAlarm', 'DrainsAtDeadlineAlarm',
-            'CalculatorErrorsAlarm', 'ChooserErrorsAlarm'].map((a) => alarms[a].attrArn),
+            'CalculatorErrorsAlarm', 'CalculatorSilentAlarm', 'ChooserErrorsAlarm'].filter((a) => alarms[a]).map((a) => alarms[a].attrArn),
         ],
         failureQueueName: this.failureQueue.queueName,
         lifecycleTopicName: lifecycleTopic.attrTopicName,

@@ -46,6 +46,12 @@ export function seconds(name: PropName, value: Duration, min: number, max: numbe
   return wholeIn(name, s, min, max, 'seconds');
 }
 
+/** A Duration as whole minutes within min..max minutes. */
+export function minutes(name: PropName, value: Duration, min: number, max: number): number {
+  const m = value.toMinutes({ integral: false });
+  return wholeIn(name, m, min, max, 'minutes');
+}
+
 /** A Duration as whole milliseconds within min..max milliseconds. */
 export function milliseconds(name: PropName, value: Duration, min: number, max: number): number {
   const ms = value.toMilliseconds({ integral: false });

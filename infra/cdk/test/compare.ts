@@ -136,6 +136,10 @@ function diff(path: string, a: Json | undefined, b: Json | undefined, out: strin
   if (Array.isArray(a) && Array.isArray(b) && a.every((x) => typeof x === 'string') && b.every((x) => typeof x === 'string')) {
     const onlyA = a.filter((x) => !b.includes(x));
     const onlyB = b.filter((x) => !a.includes(x));
+    if (onlyA.length === 0 && onlyB.length === 0) {
+      out.push(`${path}: the same items in another order or count: template ${show(a)}, construct ${show(b)}`);
+      return;
+    }
     out.push(`${path}: only in the template ${show(onlyA)}, only in the construct ${show(onlyB)}`);
     return;
   }

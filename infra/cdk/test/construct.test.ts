@@ -85,6 +85,20 @@ describe('EcsCapacity limits are the template parameters\' limits', () => {
 });
 
 describe('EcsCapacity props reach the resources', () => {
+  it('the calculator schedule: a rule at the rate, the silent alarm; off at 0', () => {
+    const t = Template.fromStack(build({ calculatorSchedule: Duration.minutes(5), calculatorSilentAfter: Duration.minutes(15) }).stack);
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ContainerCapacity', Statistic: 'SampleCount', EvaluationPeriods: 15, DatapointsToAlarm: 15, TreatMissingData: 'breaching',
+    });
+    const every = Template.fromStack(build().stack);
+    every.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+    const off = Template.fromStack(build({ calculatorSchedule: Duration.minutes(0) }).stack);
+    off.resourcePropertiesCountIs('AWS::Events::Rule', { ScheduleExpression: Match.anyValue() }, 0);
+    off.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Statistic: 'SampleCount' }, 0);
+    off.resourceCountIs('AWS::Events::Rule', 2);
+  });
+
   it('gives the worst case to the calculator and drops the task definition read', () => {
     const t = Template.fromStack(build({ worstCaseTask: { cpu: 512, memoryMiB: 1024 } }).stack);
     t.hasResourceProperties('AWS::Lambda::Function', {
@@ -101,7 +115,8 @@ describe('EcsCapacity props reach the resources', () => {
   it('PlusOne: no HostsToAdd alarm, the capacity alarm drives a one-step policy', () => {
     const { stack } = build({ scaleOutAdjustment: ScaleOutAdjustment.PLUS_ONE, scaleOutAlarmPeriod: Duration.minutes(5) });
     const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 6);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'HostsToAdd' }, 0);
     t.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
       PolicyType: 'StepScaling', MetricAggregationType: 'Minimum',
       StepAdjustments: [{ MetricIntervalUpperBound: 0, ScalingAdjustment: 1 }],

@@ -72,8 +72,10 @@ const CASES: ReadonlyArray<{ name: string; values: () => Values }> = [
   { name: "the template's defaults and a construct given only the cluster and the group", values: () => REQUIRED },
   { name: 'every parameter changed (PlusOne, a given worst case, both alarm topics, a named chooser)', values: everyParameterChanged },
   {
-    name: 'HostsToAdd with a given worst case and an existing alarm topic only',
-    values: () => ({ ...REQUIRED, ContainerMaxCpu: 2048, ContainerMaxMemory: 4096, AlarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops' }),
+    name: 'HostsToAdd with a given worst case, an existing alarm topic only and no schedule',
+    values: () => ({
+      ...REQUIRED, ContainerMaxCpu: 2048, ContainerMaxMemory: 4096, AlarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:ops', CalculatorScheduleMinutes: 0,
+    }),
   },
 ];
 
@@ -121,14 +123,15 @@ describe('parity with infra/template.yaml', () => {
     const template = evaluateConstruct(REQUIRED);
     const construct = evaluateConstruct(REQUIRED);
     const alarm = construct.resources.IdleHostCapacityAlarm.Properties as Record<string, Json>;
-    alarm.TreatMissingData = 'breaching';
+    const treatMissingData = alarm.TreatMissingData;
+    alarm.TreatMissingData = 'changed';
     const role = construct.resources.DrainerRole.Properties as Record<string, Json>;
     role.Description = 'changed';
     delete construct.resources.ScaleInPolicy;
     assert.deepEqual(differences(template, construct), [
       'resource count of AWS::AutoScaling::ScalingPolicy: template 2, construct 1',
       'DrainerRole.Properties.Description: template "lifecycle-drainer - drains one ECS cluster\'s instances for one Auto Scaling group", construct "changed"',
-      'IdleHostCapacityAlarm.Properties.TreatMissingData: template "ignore", construct "breaching"',
+      `IdleHostCapacityAlarm.Properties.TreatMissingData: template ${JSON.stringify(treatMissingData)}, construct "changed"`,
       'ScaleInPolicy (AWS::AutoScaling::ScalingPolicy): only in the template',
     ]);
   });
