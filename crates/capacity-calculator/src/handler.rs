@@ -9,7 +9,7 @@ use capacity_aws::{
 };
 use std::sync::Arc;
 
-use capacity_core::{Assessment, Resource, ScaleDecision, WorstCase, assess, cluster_capacity};
+use capacity_core::{Assessment, Resource, ScaleDecision, WorstCase};
 
 use crate::config::Config;
 use serde::Serialize;
@@ -291,8 +291,12 @@ pub fn assess_view(
     view: &ClusterView,
     config: &Config,
 ) -> Result<Assessment, capacity_core::CapacityError> {
-    let capacity = cluster_capacity(&view.instances, &view.worst_case)?;
-    Ok(assess(&capacity, &config.policy, &view.demand))
+    capacity_aws::assess_reading(
+        &view.instances,
+        &view.worst_case,
+        &view.demand,
+        &config.policy,
+    )
 }
 
 /// Step 3: every figure of the assessment in one PutMetricData call; how many were sent.

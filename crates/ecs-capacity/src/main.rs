@@ -213,6 +213,7 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
             &snap.instances,
             &shapes,
             &snap.worst_case,
+            &snap.demand,
             &policy,
         )?
     } else {
@@ -232,7 +233,15 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
             .map(|f| if f == "-" { "<stdin>" } else { f.as_str() })
             .collect();
         let name = format!("offline, from {}", files.join(", "));
-        report::build(&name, &loaded.instances, &shapes, &worst, &policy)?
+        // A dump of container instances names no service: nothing is known to wait.
+        report::build(
+            &name,
+            &loaded.instances,
+            &shapes,
+            &worst,
+            &capacity_core::Demand::none(),
+            &policy,
+        )?
     };
     match args.format {
         Format::Text => print!("{}", report.to_text()),

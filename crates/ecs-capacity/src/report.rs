@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use capacity_core::{
-    Assessment, CapacityError, ClusterCapacity, ContainerInstance, Resource, ScalePolicy,
+    Assessment, CapacityError, ClusterCapacity, ContainerInstance, Demand, Resource, ScalePolicy,
     TaskShape, WorstCase, cluster_capacity,
 };
 use serde::Serialize;
@@ -75,12 +75,15 @@ fn ports_taken(instance: &ContainerInstance, worst: &WorstCase) -> Vec<String> {
     tcp.chain(udp).collect()
 }
 
-/// Computes the report with capacity-core.
+/// Computes the report with capacity-core: the per-instance rows, and the one assessment
+/// the calculator publishes for the same reading ([`capacity_aws::assess_reading`], with
+/// `demand`: what waits for room, from the services).
 pub fn build(
     cluster: &str,
     instances: &[ContainerInstance],
     shapes: &[TaskShape],
     worst: &WorstCase,
+    demand: &Demand,
     policy: &ScalePolicy,
 ) -> Result<Report, CapacityError> {
     let cap: ClusterCapacity = cluster_capacity(instances, worst)?;
@@ -121,7 +124,7 @@ pub fn build(
         task_shapes: shapes.iter().map(short_named).collect(),
         instances: rows,
         // The same assessment the calculator publishes.
-        assessment: cap.assess(policy),
+        assessment: capacity_aws::assess_reading(instances, worst, demand, policy)?,
         book_capacity: cap.book_capacity(),
         per_resource,
     })

@@ -189,7 +189,14 @@ fn check_dumps(text: &str, shapes: &[TaskShape]) -> Result<(), TestCaseError> {
         && let Ok(policy) = ScalePolicy::new(1)
     {
         // Errors here are capacity-core's, covered by its own tests; only a panic matters.
-        if let Ok(report) = report::build("fuzz", &dump.instances, &shapes, &worst, &policy) {
+        if let Ok(report) = report::build(
+            "fuzz",
+            &dump.instances,
+            &shapes,
+            &worst,
+            &Default::default(),
+            &policy,
+        ) {
             prop_assert!(!report.to_text().is_empty());
         }
     }
@@ -294,7 +301,7 @@ proptest! {
             && let Ok(worst) = WorstCase::of(std::slice::from_ref(&shape))
             && let Ok(policy) = ScalePolicy::new(1)
         {
-            let _ = report::build("fuzz", &dump.instances, &[shape], &worst, &policy);
+            let _ = report::build("fuzz", &dump.instances, &[shape], &worst, &Default::default(), &policy);
         }
     }
 

@@ -1040,7 +1040,7 @@ fn name_problems(pages: &[Page], sources: &str) -> Vec<Problem> {
                 out.push(Problem {
                     page: page.name.clone(),
                     line: code.line,
-                    what: format!("`{name}` occurs in no Rust file under crates/"),
+                    what: format!("`{name}` occurs in no Rust file under crates/ or tests/"),
                 });
             }
         }
@@ -1052,6 +1052,7 @@ fn name_problems(pages: &[Page], sources: &str) -> Vec<Problem> {
 fn every_test_and_field_name_is_in_the_code() {
     let mut files = Vec::new();
     rust_sources(&repo_root().join("crates"), &mut files);
+    rust_sources(&repo_root().join("tests"), &mut files);
     let sources: String = files
         .iter()
         .map(|f| fs::read_to_string(f).expect("crate source"))

@@ -51,7 +51,7 @@ mod snapshot;
 
 #[cfg(any(test, feature = "fake"))]
 pub use fake::FakeCluster;
-pub use snapshot::{ClusterSnapshot, cluster_name, snapshot};
+pub use snapshot::{ClusterSnapshot, assess_reading, cluster_name, snapshot};
 
 /// The container instances of a cluster, as one read returned them.
 #[derive(Debug, Clone, Default, PartialEq)]

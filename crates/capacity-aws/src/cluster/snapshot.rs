@@ -1,6 +1,9 @@
 //! One whole read of a cluster for a report or a computation: [`snapshot`].
 
-use capacity_core::{ContainerInstance, Demand, TaskShape, WorstCase};
+use capacity_core::{
+    Assessment, CapacityError, ContainerInstance, Demand, ScalePolicy, TaskShape, WorstCase,
+    assess, cluster_capacity,
+};
 
 use super::ClusterReader;
 use crate::Error;
@@ -107,4 +110,23 @@ pub fn cluster_name(cluster: &str) -> &str {
     cluster
         .rsplit_once(":cluster/")
         .map_or(cluster, |(_, name)| name)
+}
+
+/// The one assessment of a reading: the cluster's capacity in `worst` tasks, with what waits
+/// for room (`demand`), under `policy`. The calculator publishes it and `ecs-capacity report`
+/// prints it, so the same reading gives the same figures in both.
+pub fn assess_reading(
+    instances: &[ContainerInstance],
+    worst: &WorstCase,
+    demand: &Demand,
+    policy: &ScalePolicy,
+) -> Result<Assessment, CapacityError> {
+    Ok(assess(&cluster_capacity(instances, worst)?, policy, demand))
+}
+
+impl ClusterSnapshot {
+    /// [`assess_reading`] of this snapshot.
+    pub fn assess(&self, policy: &ScalePolicy) -> Result<Assessment, CapacityError> {
+        assess_reading(&self.instances, &self.worst_case, &self.demand, policy)
+    }
 }
