@@ -9,7 +9,7 @@ CDK_SOURCES := $(shell find $(CDK_DIR)/lib $(CDK_DIR)/test $(CDK_DIR)/example -n
 CDK_PLACEHOLDER_ZIPS := .tmp/cdk-placeholder-lambda
 CDK_OUT := .tmp/cdk.out
 
-.PHONY: cdk-test cdk-synth
+# cdk-test and cdk-synth are .PHONY in the Makefile, where tests/contract/tests/docs.rs looks.
 
 $(CDK_NPM_STAMP): $(CDK_DIR)/package.json $(CDK_DIR)/package-lock.json
 	cd $(CDK_DIR) && npm ci --no-audit --no-fund --loglevel=error
