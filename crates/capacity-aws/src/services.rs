@@ -106,7 +106,7 @@ impl Service {
     /// INACTIVE services start no task). Counts are never negative in ECS: a negative one is
     /// an error naming the field, not a 0.
     pub fn from_sdk(s: &ecs::Service) -> Result<Option<Service>, Error> {
-        if s.status() != Some("ACTIVE") {
+        if EcsStatus::of(s.status()) != EcsStatus::Active {
             return Ok(None);
         }
         let name = s
@@ -129,7 +129,8 @@ impl Service {
         let service_on_ec2 = on_ec2(s.launch_type(), s.capacity_provider_strategy());
         let mut deployments = Vec::new();
         for d in s.deployments() {
-            if d.status() == Some("INACTIVE") {
+            let status = EcsStatus::of(d.status());
+            if status == EcsStatus::Inactive {
                 continue;
             }
             let Some(task_definition) = d.task_definition() else {
@@ -141,7 +142,7 @@ impl Service {
             };
             deployments.push(Deployment {
                 task_definition: task_definition.to_owned(),
-                primary: d.status() == Some("PRIMARY"),
+                primary: status == EcsStatus::Primary,
                 desired: count("deployments.desiredCount", d.desired_count())?,
                 running: count("deployments.runningCount", d.running_count())?,
                 pending: count("deployments.pendingCount", d.pending_count())?,
@@ -153,7 +154,8 @@ impl Service {
             });
         }
         for t in s.task_sets() {
-            if t.status() == Some("DRAINING") || t.status() == Some("INACTIVE") {
+            let status = EcsStatus::of(t.status());
+            if matches!(status, EcsStatus::Draining | EcsStatus::Inactive) {
                 continue;
             }
             let Some(task_definition) = t.task_definition() else {
@@ -165,7 +167,7 @@ impl Service {
             };
             deployments.push(Deployment {
                 task_definition: task_definition.to_owned(),
-                primary: t.status() == Some("PRIMARY"),
+                primary: status == EcsStatus::Primary,
                 desired: count("taskSets.computedDesiredCount", t.computed_desired_count())?,
                 running: count("taskSets.runningCount", t.running_count())?,
                 pending: count("taskSets.pendingCount", t.pending_count())?,
@@ -178,6 +180,30 @@ impl Service {
             task_definition: s.task_definition().map(str::to_owned),
             deployments,
         }))
+    }
+}
+
+/// The `status` ECS gives a service (`ACTIVE`, `DRAINING`, `INACTIVE`), a deployment
+/// (`PRIMARY`, `ACTIVE`, `INACTIVE`) or a task set (`PRIMARY`, `ACTIVE`, `DRAINING`), read once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EcsStatus {
+    Primary,
+    Active,
+    Draining,
+    Inactive,
+    /// Absent, or a status this code does not know (treated as neither active nor primary).
+    Other,
+}
+
+impl EcsStatus {
+    fn of(status: Option<&str>) -> EcsStatus {
+        match status {
+            Some("PRIMARY") => EcsStatus::Primary,
+            Some("ACTIVE") => EcsStatus::Active,
+            Some("DRAINING") => EcsStatus::Draining,
+            Some("INACTIVE") => EcsStatus::Inactive,
+            _ => EcsStatus::Other,
+        }
     }
 }
 

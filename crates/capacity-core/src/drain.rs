@@ -24,6 +24,68 @@ use thiserror::Error;
 /// ECS's `lastStatus` of a task that no longer runs anything on its host.
 pub const TASK_STOPPED: &str = "STOPPED";
 
+/// A task's `lastStatus`, as ECS documents its lifecycle ("Amazon ECS task lifecycle"):
+/// `PROVISIONING`, `PENDING`, `ACTIVATING`, `RUNNING`, `DEACTIVATING`, `STOPPING`,
+/// `DEPROVISIONING`, `STOPPED`. A status this code does not know is kept as it came and
+/// holds the host like any other but `STOPPED`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskStatus {
+    Provisioning,
+    Pending,
+    Activating,
+    Running,
+    Deactivating,
+    Stopping,
+    Deprovisioning,
+    Stopped,
+    Other(String),
+}
+
+impl TaskStatus {
+    /// The status as ECS writes it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TaskStatus::Provisioning => "PROVISIONING",
+            TaskStatus::Pending => "PENDING",
+            TaskStatus::Activating => "ACTIVATING",
+            TaskStatus::Running => "RUNNING",
+            TaskStatus::Deactivating => "DEACTIVATING",
+            TaskStatus::Stopping => "STOPPING",
+            TaskStatus::Deprovisioning => "DEPROVISIONING",
+            TaskStatus::Stopped => TASK_STOPPED,
+            TaskStatus::Other(other) => other,
+        }
+    }
+}
+
+impl From<&str> for TaskStatus {
+    fn from(status: &str) -> TaskStatus {
+        match status {
+            "PROVISIONING" => TaskStatus::Provisioning,
+            "PENDING" => TaskStatus::Pending,
+            "ACTIVATING" => TaskStatus::Activating,
+            "RUNNING" => TaskStatus::Running,
+            "DEACTIVATING" => TaskStatus::Deactivating,
+            "STOPPING" => TaskStatus::Stopping,
+            "DEPROVISIONING" => TaskStatus::Deprovisioning,
+            TASK_STOPPED => TaskStatus::Stopped,
+            other => TaskStatus::Other(other.to_owned()),
+        }
+    }
+}
+
+impl From<String> for TaskStatus {
+    fn from(status: String) -> TaskStatus {
+        TaskStatus::from(status.as_str())
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// How a lifecycle action ends. For a termination hook both let the instance terminate;
 /// `Abandon` also skips the group's remaining termination hooks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,9 +141,8 @@ pub struct LifecycleActionRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservedTask {
     pub task_arn: String,
-    /// `PROVISIONING`, `PENDING`, `ACTIVATING`, `RUNNING`, `DEACTIVATING`, `STOPPING`,
-    /// `DEPROVISIONING` or `STOPPED`.
-    pub last_status: String,
+    pub last_status: TaskStatus,
+    /// `RUNNING` or `STOPPED` (what ECS wants of the task).
     pub desired_status: Option<String>,
 }
 
@@ -89,7 +150,7 @@ impl ObservedTask {
     /// True while the task still holds anything on the host (containers, connections, an
     /// ENI): every status but `STOPPED`.
     pub fn holds_the_host(&self) -> bool {
-        self.last_status != TASK_STOPPED
+        self.last_status != TaskStatus::Stopped
     }
 }
 
@@ -126,6 +187,34 @@ pub struct HookTimeouts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn task_statuses_round_trip_and_only_stopped_releases_the_host() {
+        for status in [
+            "PROVISIONING",
+            "PENDING",
+            "ACTIVATING",
+            "RUNNING",
+            "DEACTIVATING",
+            "STOPPING",
+            "DEPROVISIONING",
+            "STOPPED",
+            "SOMETHING_NEW",
+        ] {
+            let parsed = TaskStatus::from(status);
+            assert_eq!(parsed.as_str(), status);
+            let task = ObservedTask {
+                task_arn: "t".into(),
+                last_status: parsed,
+                desired_status: None,
+            };
+            assert_eq!(task.holds_the_host(), status != "STOPPED", "{status}");
+        }
+        assert_eq!(
+            TaskStatus::from("SOMETHING_NEW"),
+            TaskStatus::Other("SOMETHING_NEW".into())
+        );
+    }
 
     #[test]
     fn action_result_parses_only_the_two_api_values() {

@@ -443,7 +443,7 @@ impl World {
             .enumerate()
             .map(|(n, s)| ObservedTask {
                 task_arn: format!("arn:aws:ecs:us-west-2:123456789012:task/prod/{n}"),
-                last_status: s.as_str().to_owned(),
+                last_status: s.as_str().into(),
                 desired_status: Some("STOPPED".to_owned()),
             })
             .collect();

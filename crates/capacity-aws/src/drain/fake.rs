@@ -303,7 +303,7 @@ mod tests {
                 .list_instance_tasks("c", "ci")
                 .await
                 .unwrap_or_default();
-            seen.push(tasks.first().map(|t| t.last_status.clone()));
+            seen.push(tasks.first().map(|t| t.last_status.to_string()));
         }
         assert_eq!(
             seen,

@@ -119,7 +119,7 @@ impl ListInstanceTasks for AwsDrain {
                 })?;
                 tasks.push(ObservedTask {
                     task_arn: task_arn.to_owned(),
-                    last_status: last_status.to_owned(),
+                    last_status: last_status.into(),
                     desired_status: task.desired_status().map(str::to_owned),
                 });
             }
@@ -161,6 +161,7 @@ mod tests {
     use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
     use aws_sdk_ecs::types::{Failure, Task};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use capacity_core::drain::TaskStatus;
 
     use super::super::client::with_ecs as drain_with;
 
@@ -221,7 +222,10 @@ mod tests {
         let tasks = tasks.unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(tasks.len(), 151);
         assert_eq!(
-            tasks.iter().filter(|t| t.last_status == "STOPPING").count(),
+            tasks
+                .iter()
+                .filter(|t| t.last_status == TaskStatus::Stopping)
+                .count(),
             1,
             "the task ECS is stopping is seen"
         );
