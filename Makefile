@@ -20,7 +20,7 @@ $(STAMP): tests/requirements.txt
 
 venv: $(STAMP) ## install the test tools (moto, cfn-lint) into .venv
 
-test: $(STAMP) infra-check ## run every test (unit, property, doc, integration against moto)
+test: $(STAMP) infra-check cdk-test ## run every test (unit, property, doc, integration against moto)
 	cargo test --workspace --all-targets
 	cargo test --workspace --doc
 
@@ -64,7 +64,7 @@ TEMPLATES := infra/template.yaml infra/example-stack.yaml
 $(CFN_GUARD): infra/install-cfn-guard.sh
 	infra/install-cfn-guard.sh $(TOOLS)
 
-infra-check: $(STAMP) $(CFN_GUARD) ## cfn-lint and the cfn-guard rules on the infra/ templates (part of make test)
+infra-check: $(STAMP) $(CFN_GUARD) cdk-synth ## cfn-lint and the cfn-guard rules on the infra/ templates, cdk synth of the CDK example (part of make test)
 	$(VENV)/bin/cfn-lint $(TEMPLATES)
 	$(CFN_GUARD) validate --rules infra/rules $(addprefix --data ,$(TEMPLATES)) --show-summary fail
 	for rules in infra/rules/*.guard; do \
@@ -100,3 +100,7 @@ deploy-example: ## new cluster, hosts, example service and this loop: VPC=vpc-..
 	  --stack-name $(if $(filter command line,$(origin STACK)),$(STACK),ecs-capacity-example) $(if $(REGION),--region $(REGION)) \
 	  --resolve-s3 --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
 	  --parameter-overrides VpcId=$(VPC) SubnetIds=$(SUBNETS) $(PARAMS)
+
+# The CDK construct's targets (infra/cdk/cdk.mk); named here so that the docs' contract test sees them.
+.PHONY: cdk-test cdk-synth
+include infra/cdk/cdk.mk

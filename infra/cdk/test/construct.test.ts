@@ -1,0 +1,284 @@
+// Unit tests of EcsCapacity with aws-cdk-lib/assertions: props reach the resources, the limits
+// are the template's (read from infra/template.yaml at test time), errors name the prop, and
+// cdk-nag's AwsSolutions checks pass with the justified suppressions only.
+import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import { App, Duration, Lazy, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { EcsCapacity, EcsCapacityPropError, ScaleOutAdjustment } from '../lib';
+import { Json } from './normalize';
+import { PARAMETER_PROPS, propsFor } from './parameters';
+import { samTemplate } from './sam';
+import { build, CLUSTER, GROUP, placeholderPackageDir } from './synth-helper';
+
+type Decl = Record<string, Json>;
+const declared = () => samTemplate().Parameters as Record<string, Decl>;
+const changed = () => Object.fromEntries(Object.entries(PARAMETER_PROPS).map(([n, p]) => [n, p.changed]));
+
+/** Builds with every parameter changed but one, set to value. */
+function buildWith(parameter: string, value: Json) {
+  return build(propsFor({ ...changed(), [parameter]: value }));
+}
+
+function refusedNaming(parameter: string, value: Json) {
+  assert.throws(() => buildWith(parameter, value), (e: Error) => {
+    // A negative Duration cannot even be made: aws-cdk-lib refuses it first.
+    if (typeof value === 'number' && value < 0 && /Duration amounts cannot be negative/.test(e.message)) return true;
+    assert.ok(e instanceof EcsCapacityPropError, `${parameter}=${value}: ${e}`);
+    assert.match(e.message, new RegExp(`the template's ${parameter}\\)`));
+    return true;
+  }, `${parameter}=${JSON.stringify(value)} was accepted`);
+}
+
+describe('EcsCapacity limits are the template parameters\' limits', () => {
+  it('refuses a number just outside MinValue..MaxValue and accepts both ends', () => {
+    let checked = 0;
+    for (const [name, decl] of Object.entries(declared())) {
+      if (decl.Type !== 'Number' || decl.AllowedValues !== undefined) continue;
+      const min = Number(decl.MinValue);
+      const max = Number(decl.MaxValue);
+      assert.ok(Number.isFinite(min) && Number.isFinite(max), `${name} has no MinValue/MaxValue`);
+      refusedNaming(name, min - 1);
+      refusedNaming(name, max + 1);
+      refusedNaming(name, min + 0.5);
+      // 0 is "discover" for the worst-case pair, and the pair is given whole or not at all.
+      if (!(name.startsWith('ContainerMax') && min === 0)) buildWith(name, min);
+      buildWith(name, max);
+      checked += 1;
+    }
+    assert.ok(checked >= 12, `only ${checked} numeric parameters checked`);
+  });
+
+  it('accepts every AllowedValue and refuses another', () => {
+    let checked = 0;
+    for (const [name, decl] of Object.entries(declared())) {
+      if (!Array.isArray(decl.AllowedValues)) continue;
+      for (const allowed of decl.AllowedValues) buildWith(name, allowed);
+      refusedNaming(name, decl.Type === 'Number' ? Math.max(...decl.AllowedValues.map(Number)) + 1 : 'NotAllowed');
+      checked += 1;
+    }
+    assert.ok(checked >= 6, `only ${checked} parameters with AllowedValues`);
+  });
+
+  it('refuses strings the AllowedPatterns refuse', () => {
+    const cases: Array<[string, string]> = [
+      ['MetricNamespace', 'AWS/ECS'],
+      ['MetricNamespace', ''],
+      ['AutoScalingServiceLinkedRoleName', 'MyAutoScalingRole'],
+      ['ChooserFunctionName', 'has space'],
+      ['AlarmEmail', 'ops-at-example.com'],
+    ];
+    for (const [name, value] of cases) {
+      assert.ok(!new RegExp(String(declared()[name].AllowedPattern)).test(value), `the template accepts ${name}=${value}`);
+      refusedNaming(name, value);
+    }
+  });
+});
+
+describe('EcsCapacity props reach the resources', () => {
+  it('the calculator schedule: a rule at the rate, the silent alarm; off at 0', () => {
+    const t = Template.fromStack(build({ calculatorSchedule: Duration.minutes(5), calculatorSilentAfter: Duration.minutes(15) }).stack);
+    t.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(5 minutes)', State: 'ENABLED' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ContainerCapacity', Statistic: 'SampleCount', EvaluationPeriods: 15, DatapointsToAlarm: 15, TreatMissingData: 'breaching',
+    });
+    const every = Template.fromStack(build().stack);
+    every.hasResourceProperties('AWS::Events::Rule', { ScheduleExpression: 'rate(1 minute)' });
+    const off = Template.fromStack(build({ calculatorSchedule: Duration.minutes(0) }).stack);
+    off.resourcePropertiesCountIs('AWS::Events::Rule', { ScheduleExpression: Match.anyValue() }, 0);
+    off.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Statistic: 'SampleCount' }, 0);
+    off.resourceCountIs('AWS::Events::Rule', 2);
+  });
+
+  it('gives the worst case to the calculator and drops the task definition read', () => {
+    const t = Template.fromStack(build({ worstCaseTask: { cpu: 512, memoryMiB: 1024 } }).stack);
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { CONTAINER_MAX_CPU: '512', CONTAINER_MAX_MEMORY: '1024', SCALE_OUT_HEADROOM: '1' } },
+    });
+    t.resourceCountIs('AWS::IAM::RolePolicy', 0);
+    const discovering = Template.fromStack(build().stack);
+    discovering.resourceCountIs('AWS::IAM::RolePolicy', 1);
+    discovering.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { CONTAINER_MAX_CPU: Match.absent(), METRIC_NAMESPACE: 'ECS/ClusterCapacity' } },
+    });
+  });
+
+  it('PlusOne: no HostsToAdd alarm, the capacity alarm drives a one-step policy', () => {
+    const { stack } = build({ scaleOutAdjustment: ScaleOutAdjustment.PLUS_ONE, scaleOutAlarmPeriod: Duration.minutes(5) });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'HostsToAdd' }, 0);
+    t.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+      PolicyType: 'StepScaling', MetricAggregationType: 'Minimum',
+      StepAdjustments: [{ MetricIntervalUpperBound: 0, ScalingAdjustment: 1 }],
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ContainerCapacity', Period: 300, AlarmActions: [{ Ref: Match.stringLikeRegexp('ScaleOutPolicy') }],
+    });
+  });
+
+  it('drain settings reach the drainer and the hook', () => {
+    const t = Template.fromStack(build({
+      lifecycleHeartbeatTimeout: Duration.minutes(10), drainPollInterval: Duration.seconds(10),
+      drainMaxDuration: Duration.hours(1), drainDeadlineResult: autoscaling.DefaultResult.ABANDON,
+    }).stack);
+    t.hasResourceProperties('AWS::AutoScaling::LifecycleHook', { HeartbeatTimeout: 600, AutoScalingGroupName: GROUP, DefaultResult: 'CONTINUE' });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Timeout: 900, RecursiveLoop: 'Allow',
+      Environment: { Variables: Match.objectLike({
+        ECS_CLUSTER: CLUSTER, POLL_INTERVAL_SECONDS: '10', MAX_DRAIN_SECONDS: '3600', DEADLINE_RESULT: 'ABANDON', HEARTBEAT_TIMEOUT_SECONDS: '600',
+      }) },
+    });
+  });
+
+  it('an alarm e-mail creates a key with rotation, a topic and the subscription the operations alarms notify', () => {
+    const t = Template.fromStack(build({ alarmEmail: 'ops@example.com' }).stack);
+    t.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true, PendingWindowInDays: 7 });
+    t.hasResourceProperties('AWS::SNS::Topic', { Subscription: [{ Protocol: 'email', Endpoint: 'ops@example.com' }] });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: { 'Fn::Join': ['', [{ Ref: 'AWS::StackName' }, '-capacity-calculator-failing']] },
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+    });
+  });
+
+  it('two instances in one stack differ by namePrefix', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Two');
+    const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', { vpcId: 'vpc-1', availabilityZones: ['eu-west-1a'] });
+    for (const n of ['a', 'b']) {
+      new EcsCapacity(stack, `Capacity-${n}`, {
+        cluster: ecs.Cluster.fromClusterAttributes(stack, `Cluster-${n}`, { clusterName: `cluster-${n}`, vpc }),
+        autoScalingGroup: autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, `Group-${n}`, `group-${n}`),
+        lambdaPackageDir: placeholderPackageDir(),
+        namePrefix: `team-${n}`,
+      });
+    }
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::Lambda::Function', 6);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'team-b-hosts-to-add' });
+    t.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: '/ecs-capacity/team-a/lifecycle-drainer' });
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'team-a' });
+  });
+});
+
+/** Logical ids each resource refers to (Ref, Fn::GetAtt, Fn::Sub names, DependsOn). */
+function references(template: Record<string, Record<string, unknown>>): Map<string, Set<string>> {
+  const ids = new Set(Object.keys(template));
+  const out = new Map<string, Set<string>>();
+  const walk = (node: unknown, into: Set<string>): void => {
+    if (Array.isArray(node)) { node.forEach((n) => walk(n, into)); return; }
+    if (typeof node !== 'object' || node === null) return;
+    for (const [k, v] of Object.entries(node)) {
+      if (k === 'Ref' && typeof v === 'string' && ids.has(v)) into.add(v);
+      else if (k === 'Fn::GetAtt' && Array.isArray(v) && ids.has(String(v[0]))) into.add(String(v[0]));
+      else walk(v, into);
+    }
+  };
+  for (const [id, r] of Object.entries(template)) {
+    const into = new Set<string>();
+    walk(r.Properties, into);
+    for (const d of ([] as string[]).concat((r.DependsOn as string[] | string | undefined) ?? [])) into.add(d);
+    out.set(id, into);
+  }
+  return out;
+}
+
+describe('EcsCapacity with the group in the same stack', () => {
+  it('the group names the chooser alias as its first termination policy without a dependency cycle', () => {
+    const app = new App();
+    const stack = new Stack(app, 'Together');
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 1, natGateways: 0, subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }] });
+    const cluster = new ecs.Cluster(stack, 'Cluster', { vpc });
+    let capacity: EcsCapacity | undefined;
+    const group = new autoscaling.AutoScalingGroup(stack, 'Group', {
+      vpc,
+      instanceType: new ec2.InstanceType('t4g.small'),
+      machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.ARM),
+      terminationPolicies: [autoscaling.TerminationPolicy.CUSTOM_LAMBDA_FUNCTION, autoscaling.TerminationPolicy.DEFAULT],
+      // The construct needs the group first; the alias ARN is read when the template is made.
+      terminationPolicyCustomLambdaFunctionArn: Lazy.string({ produce: () => capacity!.chooserAlias.functionArn }),
+    });
+    capacity = new EcsCapacity(stack, 'EcsCapacity', { cluster, autoScalingGroup: group, lambdaPackageDir: placeholderPackageDir() });
+    const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Record<string, unknown>>;
+    const [groupId] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::AutoScaling::AutoScalingGroup')!;
+    const [aliasId] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::Lambda::Alias')!;
+    assert.deepEqual((resources[groupId].Properties as Record<string, unknown>).TerminationPolicies, [{ Ref: aliasId }, 'Default']);
+    // No cycle: depth-first search over the references.
+    const refs = references(resources);
+    const state = new Map<string, 'open' | 'done'>();
+    const visit = (id: string, trail: string[]): void => {
+      if (state.get(id) === 'done') return;
+      if (state.get(id) === 'open') assert.fail(`dependency cycle: ${[...trail, id].join(' -> ')}`);
+      state.set(id, 'open');
+      for (const next of refs.get(id) ?? []) visit(next, [...trail, id]);
+      state.set(id, 'done');
+    };
+    for (const id of refs.keys()) visit(id, []);
+  });
+});
+
+describe('EcsCapacity code', () => {
+  it('takes the zips from lambdaPackageDir, by default target/lambda under the working directory', () => {
+    const dir = placeholderPackageDir();
+    const cwd = process.cwd();
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-capacity-cwd-'));
+    fs.mkdirSync(path.join(work, 'target'));
+    fs.symlinkSync(dir, path.join(work, 'target', 'lambda'));
+    try {
+      process.chdir(work);
+      const { stack } = build({ lambdaPackageDir: undefined });
+      Template.fromStack(stack).resourceCountIs('AWS::Lambda::Function', 3);
+    } finally {
+      process.chdir(cwd);
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('names the missing zip and how to make it', () => {
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-capacity-empty-'));
+    try {
+      assert.throws(() => build({ lambdaPackageDir: empty }),
+        new RegExp(`no capacity-calculator package at ${empty}/capacity-calculator/bootstrap.zip: run \`make package\``));
+    } finally {
+      fs.rmSync(empty, { recursive: true, force: true });
+    }
+  });
+
+  it('a code prop replaces one function\'s zip', () => {
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-capacity-code-'));
+    fs.writeFileSync(path.join(other, 'bootstrap'), 'placeholder');
+    try {
+      const { capacity } = build({ lambdaPackageDir: fs.mkdtempSync(path.join(os.tmpdir(), 'none-')),
+        code: { calculator: lambda.Code.fromAsset(other), drainer: lambda.Code.fromAsset(other), chooser: lambda.Code.fromAsset(other) } });
+      assert.equal(capacity.node.findAll().filter((c) => c instanceof lambda.Function).length, 3);
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  for (const [label, extra] of [['defaults', {}], ['with an alarm e-mail and PlusOne', { alarmEmail: 'ops@example.com', scaleOutAdjustment: ScaleOutAdjustment.PLUS_ONE }]] as const) {
+    it(`no errors or warnings: ${label}`, () => {
+      const { stack } = build(extra);
+      // A queue cdk-nag must flag, beside the construct: proves the checks ran.
+      new sqs.Queue(stack, 'UncheckedQueue');
+      Template.fromStack(stack); // synthesized first, as the CDK's validation would see it
+      const report = new AwsSolutionsChecks().validateScope(stack);
+      const found = report.violations.flatMap((v) => v.violatingResources.map((r) => `${v.ruleName} ${r.constructPath ?? r.resourceLogicalId}`)).sort();
+      assert.deepEqual(found, [
+        'AwsSolutions-SQS3 ParityStack/UncheckedQueue/Resource',
+        'AwsSolutions-SQS4 ParityStack/UncheckedQueue/Resource',
+      ]);
+    });
+  }
+});
