@@ -7,10 +7,12 @@
 //! 3. DRAINING instances with no task left complete their lifecycle action and terminate
 //!    (or are terminated with their tasks when the hook times out);
 //! 4. the ECS service scheduler places and stops tasks (binpack or spread), replacing tasks on
-//!    DRAINING instances and rolling deployments within maximum/minimum healthy percent;
+//!    DRAINING instances and rolling deployments within maximum/minimum healthy percent; a
+//!    service without a capacity provider whose tasks found no room is throttled (ECS's
+//!    service throttle logic), one with a capacity provider waits in PROVISIONING;
 //! 5. the capacity calculator runs (capacity-core) on every container instance change, on
 //!    its schedule and when a task cannot be placed, and publishes ContainerCapacity,
-//!    IdleHostCapacity and HostsToAdd;
+//!    IdleHostCapacity and HostsToAdd, which reach the alarms after the reaction delay;
 //! 6. at each alarm period boundary CloudWatch evaluates the alarms, whose actions change the
 //!    group's desired capacity (simple policy with cooldown, or step policy with warmup) —
 //!    or, under the `capacity-provider` policy, ECS's managed scaling does, each minute;
@@ -141,6 +143,10 @@ struct ServiceState {
     pending: u32,
     /// Since when each pending task has been wanted, oldest first.
     waiting_since: std::collections::VecDeque<u64>,
+    /// ECS's service throttle: consecutive placement attempts that left tasks unplaced, and
+    /// the earliest time of the next attempt (`sim/scheduler.rs`).
+    failed_attempts: u32,
+    next_attempt: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -276,6 +282,8 @@ impl<'a> Sim<'a> {
                     ramp: None,
                     pending: 0,
                     waiting_since: std::collections::VecDeque::new(),
+                    failed_attempts: 0,
+                    next_attempt: 0,
                 })
                 .collect(),
             desired_capacity: sc.asg.desired,
@@ -361,7 +369,8 @@ impl<'a> Sim<'a> {
             self.publish(cap);
         }
         if self.sc.policy == PolicyKind::CapacityProvider {
-            self.managed_scaling(cap.as_ref());
+            let seen_by_ecs = self.capacity_with_enis()?;
+            self.managed_scaling(seen_by_ecs.as_ref());
         } else {
             self.evaluate_alarms();
         }
