@@ -32,6 +32,7 @@ mod capacity_provider;
 mod group;
 mod scheduler;
 mod services;
+pub mod sweep;
 #[cfg(test)]
 mod tests;
 
@@ -95,6 +96,12 @@ pub struct Outcome {
     pub placement_waits: Vec<u64>,
     pub step: u64,
     pub flap_window: u64,
+    /// The settings of the run that differ from the template's ([`Scenario::not_as_deployed`]).
+    pub not_as_deployed: Vec<String>,
+    /// ECS's placement back-off the run used (`none`, `default`, `slowest`, `custom`); not
+    /// applied to `capacity-provider`.
+    pub placement_backoff: &'static str,
+    pub reaction_delay: u64,
     pub events: Vec<Event>,
     pub samples: Vec<Sample>,
     pub actions: Vec<ScaleAction>,
@@ -257,6 +264,9 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, Capa
         placement_waits: sim.placement_waits,
         step: sc.step,
         flap_window: sc.flap_window,
+        not_as_deployed: sc.not_as_deployed(),
+        placement_backoff: sc.placement_backoff.name,
+        reaction_delay: sc.reaction_delay,
         events: sim.events,
         samples: sim.samples,
         actions: sim.actions,
