@@ -386,3 +386,40 @@ fn every_embedded_scenario_is_valid() {
         scenario::parse(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
 }
+
+#[test]
+fn managed_scaling_sizes_for_the_largest_group_of_provisioning_tasks_not_their_sum() {
+    // Two full hosts; at 10m 16 tasks of 512 CPU (4 a host: 4 hosts) and 3 of 2048 (one a
+    // host: 3 hosts) wait. [CAS]: the instances "for each group", the largest count: M =
+    // 2 + 4 = 6, not 2 + 7; the next minutes top it up once those hosts are warm.
+    let sc = parse(
+        r#"
+name: two-groups
+duration: 30m
+instance_types:
+  small: { cpu: 2048, memory: 4096 }
+asg: { min: 2, max: 20, desired: 2, instance_types: [small], launch_delay: 4m }
+services:
+  - name: base
+    task: { cpu: 2048, memory: 4096 }
+    desired: 2
+  - name: web
+    task: { cpu: 512, memory: 1024 }
+    desired: 0
+    changes: [{ at: 10m, desired: 16 }]
+  - name: big
+    task: { cpu: 2048, memory: 4096 }
+    desired: 0
+    changes: [{ at: 10m, desired: 3 }]
+scaling: { policy: capacity-provider }
+"#,
+    );
+    let o = run(&sc);
+    let first = o.actions.first().expect("a managed scale-out");
+    assert_eq!(
+        (first.t, first.from, first.to),
+        (11 * 60, 2, 6),
+        "{:#?}",
+        o.events
+    );
+}

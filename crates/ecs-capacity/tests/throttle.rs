@@ -106,3 +106,10 @@ fn the_reaction_delay_postpones_the_scale_out_by_as_much() {
     let first = |o: &Outcome| o.actions.first().map(|a| a.t).expect("a scale-out");
     assert_eq!(first(&slow), first(&fast) + 30);
 }
+
+#[test]
+fn a_capacity_providers_task_waits_in_provisioning_and_is_placed_when_the_host_registers() {
+    // The same world under managed scaling: no throttle, whatever the back-off says.
+    let o = run(&scenario("slowest", "0s").with_policy(PolicyKind::CapacityProvider));
+    assert_eq!(60 + second_wait(&o), registered_at(&o), "{:#?}", o.events);
+}

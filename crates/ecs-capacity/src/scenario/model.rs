@@ -475,14 +475,14 @@ impl Scenario {
         );
         if self.reaction_delay != REACTION_DELAY {
             out.push(format!(
-                "reaction delay {} (default {})",
+                "reaction delay {} (the simulator's default {})",
                 secs(self.reaction_delay),
                 secs(REACTION_DELAY)
             ));
         }
         if self.placement_backoff.name != "default" {
             out.push(format!(
-                "placement back-off {} (default: default)",
+                "ECS placement back-off {} (the simulator's default: default)",
                 self.placement_backoff.name
             ));
         }
