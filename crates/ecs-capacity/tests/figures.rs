@@ -58,17 +58,15 @@ fn output_of(args: &[&str], write_charts: bool, scratch: &Path) -> String {
     }
 }
 
-/// The page with every region regenerated, and how many regions it has.
-fn regenerate(page: &str, text: &str, write_charts: bool, scratch: &Path) -> (String, usize) {
-    let mut out = String::new();
+/// The commands of a page's regions, in order.
+fn commands(page: &str, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
     let mut rest = text;
-    let mut count = 0;
     while let Some(start) = rest.find(OPEN) {
         let Some(len) = rest[start..].find(CLOSE) else {
             panic!("{page}: {OPEN} without {CLOSE}");
         };
-        let region = &rest[start..start + len];
-        let command = region
+        let command = rest[start..start + len]
             .lines()
             .find_map(|l| {
                 l.strip_prefix("`ecs-capacity ")
@@ -77,17 +75,63 @@ fn regenerate(page: &str, text: &str, write_charts: bool, scratch: &Path) -> (St
             .unwrap_or_else(|| {
                 panic!("{page}: a figures region names no `ecs-capacity …` command")
             });
-        let args: Vec<&str> = command.split_whitespace().collect();
-        let stdout = output_of(&args, write_charts, scratch);
+        out.push(command.to_owned());
+        rest = &rest[start + len..];
+    }
+    out
+}
+
+/// The page with every region replaced by its command and that command's output.
+fn regenerate(text: &str, outputs: &[(String, String)]) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    for (command, stdout) in outputs {
+        let (Some(start), Some(len)) = (
+            rest.find(OPEN),
+            rest.find(OPEN).and_then(|s| rest[s..].find(CLOSE)),
+        ) else {
+            break;
+        };
         out.push_str(&rest[..start]);
         out.push_str(&format!(
             "{OPEN}\n`ecs-capacity {command}`\n\n```text\n{stdout}```\n"
         ));
         rest = &rest[start + len..];
-        count += 1;
     }
     out.push_str(rest);
-    (out, count)
+    out
+}
+
+/// Every command's output, two at a time (the simulations are independent).
+fn run_all(commands: &[String], write_charts: bool, scratch: &Path) -> Vec<String> {
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    let mut outputs = vec![String::new(); commands.len()];
+    for (chunk_index, chunk) in commands.chunks(workers).enumerate() {
+        let done: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, command)| {
+                    let own = scratch.join(format!("{chunk_index}-{i}"));
+                    scope.spawn(move || {
+                        std::fs::create_dir_all(&own).expect("scratch folder");
+                        let args: Vec<&str> = command.split_whitespace().collect();
+                        output_of(&args, write_charts, &own)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a command ran"))
+                .collect()
+        });
+        for (i, o) in done.into_iter().enumerate() {
+            if let Some(slot) = outputs.get_mut(chunk_index * workers + i) {
+                *slot = o;
+            }
+        }
+    }
+    outputs
 }
 
 #[test]
@@ -99,8 +143,13 @@ fn the_figures_in_the_docs_are_what_their_commands_print() {
     for page in PAGES {
         let path = root().join(page);
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{page}: {e}"));
-        let (fresh, count) = regenerate(page, &text, update, &scratch);
-        regions += count;
+        let commands = commands(page, &text);
+        regions += commands.len();
+        let outputs = run_all(&commands, update, &scratch);
+        let fresh = regenerate(
+            &text,
+            &commands.into_iter().zip(outputs).collect::<Vec<_>>(),
+        );
         if update {
             std::fs::write(&path, &fresh).unwrap_or_else(|e| panic!("{page}: {e}"));
         } else if fresh != text {
