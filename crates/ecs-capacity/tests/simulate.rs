@@ -423,3 +423,28 @@ scaling: { policy: capacity-provider }
         o.events
     );
 }
+
+#[test]
+fn the_calculator_never_sees_eni_limits_but_ecs_enforces_them() {
+    // One host with 3 ENIs (2 for tasks), awsvpc tasks: ECS places 2 of the 4 wanted; the
+    // calculator, which production never gives ENI limits, counts the CPU and memory left.
+    let sc = parse(
+        r#"
+name: enis
+duration: 1m
+instance_types:
+  m: { cpu: 4096, memory: 8192, max_enis: 3 }
+asg: { min: 1, max: 1, desired: 1, instance_types: [m] }
+services:
+  - name: api
+    task: { cpu: 256, memory: 512, awsvpc: true }
+    desired: 4
+scaling: { policy: hosts-to-add }
+"#,
+    );
+    let o = run(&sc);
+    let first = o.samples.first().expect("a sample");
+    assert_eq!((first.placed_tasks, first.pending_tasks), (2, 2));
+    // (4096 − 2 × 256) / 256 = 14, (8192 − 2 × 512) / 512 = 14.
+    assert_eq!(first.container_capacity, 14);
+}
