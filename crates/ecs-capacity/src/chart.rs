@@ -227,7 +227,19 @@ fn draw_frontier(
     let (x_min, x_max) = all.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), p| {
         (lo.min(p.0), hi.max(p.0))
     });
-    let y_max = all.iter().map(|p| p.1).fold(1.0_f64, f64::max);
+    // The frontiers decide the scale; a far costlier wait (the book's +1) is drawn on the top
+    // edge with its value, so that it does not flatten the lines that matter.
+    let y_frontiers = f
+        .runs
+        .iter()
+        .filter(|r| r.summary.policy != "book ±1")
+        .map(|r| r.summary.task_minutes_pending)
+        .fold(1.0_f64, f64::max);
+    let y_max = all
+        .iter()
+        .map(|p| p.1)
+        .fold(1.0_f64, f64::max)
+        .min(y_frontiers * 2.0);
     let pad = ((x_max - x_min) * 0.08).max(1.0);
     let mut chart = ChartBuilder::on(&root)
         .margin(24)
@@ -263,7 +275,16 @@ fn draw_frontier(
         .enumerate()
     {
         let colour = COLOURS.get(i).copied().unwrap_or(BLACK);
-        let mut line = points(policy);
+        let mut line: Vec<(f64, f64, String)> = points(policy)
+            .into_iter()
+            .map(|(x, y, setting)| {
+                if y > y_max {
+                    (x, y_max, format!("{setting}: {y:.0} (off the chart)"))
+                } else {
+                    (x, y, setting.to_owned())
+                }
+            })
+            .collect();
         line.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart
             .draw_series(LineSeries::new(
@@ -278,7 +299,7 @@ fn draw_frontier(
         )?;
         chart.draw_series(line.iter().map(|p| {
             Text::new(
-                p.2.to_owned(),
+                p.2.clone(),
                 (p.0, p.1),
                 ("sans-serif", 12).into_font().color(&colour),
             )
