@@ -123,6 +123,10 @@ struct SimulateArgs {
     /// (calculator.reaction_delay; a multiple of the step, e.g. 0s, 20s, 1m)
     #[arg(long, value_name = "DURATION")]
     reaction_delay: Option<String>,
+    /// Cap the hosts one step of the hosts-to-add policy adds (the template's table goes to
+    /// 80), to measure what its large steps buy
+    #[arg(long, value_name = "HOSTS", value_parser = clap::value_parser!(u32).range(1..=80))]
+    largest_step: Option<u32>,
     /// Override the scenario's scaling policy
     #[arg(long, value_enum)]
     policy: Option<PolicyArg>,
@@ -304,6 +308,9 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
             .into());
         }
         base.reaction_delay = delay.0;
+    }
+    if let Some(cap) = args.largest_step {
+        base.largest_step = cap;
     }
     if args.sweep {
         return run_sweep(&base, &args);

@@ -448,3 +448,29 @@ scaling: { policy: hosts-to-add }
     // (4096 − 2 × 256) / 256 = 14, (8192 − 2 × 512) / 512 = 14.
     assert_eq!(first.container_capacity, 14);
 }
+
+#[test]
+fn a_largest_step_below_the_tables_makes_the_batch_wait_longer() {
+    use ecs_capacity::sim::alarms::HOSTS_TO_ADD_STEPS;
+    assert_eq!(
+        HOSTS_TO_ADD_STEPS.last().map(|s| s.1),
+        Some(scenario::LARGEST_STEP)
+    );
+    let sc = scenario::load("batch")
+        .expect("embedded")
+        .with_policy(PolicyKind::HostsToAdd);
+    let mut capped = sc.clone();
+    capped.largest_step = 10;
+    let table = Summary::of(&run(&sc));
+    let ten = Summary::of(&run(&capped));
+    assert!(
+        ten.task_minutes_pending > table.task_minutes_pending,
+        "capped {} vs table {}",
+        ten.task_minutes_pending,
+        table.task_minutes_pending
+    );
+    assert_eq!(
+        capped.not_as_deployed(),
+        vec!["largest step 10 (template 80)"]
+    );
+}

@@ -14,8 +14,8 @@ use thiserror::Error;
 
 pub use model::{
     Action, Alarm, Asg, Change, ChangeKind, Comparison, HOSTS_TO_ADD_ALARM_PERIOD, InstanceType,
-    ManagedScaling, Metric, MissingData, PlacementBackoff, PolicyKind, Scenario, Service,
-    Statistic, Strategy, Termination,
+    LARGEST_STEP, ManagedScaling, Metric, MissingData, PlacementBackoff, PolicyKind, Scenario,
+    Service, Statistic, Strategy, Termination,
 };
 pub use parse::parse;
 

@@ -6,6 +6,9 @@ use serde::Deserialize;
 
 use super::deployed::{DEPLOYED, REACTION_DELAY};
 
+/// The largest step of the template's step table (`sim::alarms::HOSTS_TO_ADD_STEPS`).
+pub const LARGEST_STEP: u32 = 80;
+
 /// The placement strategy of the simulated ECS scheduler.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -355,6 +358,10 @@ pub struct Scenario {
     /// ECS's placement back-off for services without a capacity provider (the `book` and
     /// `hosts-to-add` policies).
     pub placement_backoff: PlacementBackoff,
+    /// The most hosts one step of the hosts-to-add policy adds: the template's table
+    /// ([`LARGEST_STEP`]) unless a run caps it lower (`--largest-step`, to measure what the
+    /// table's large steps buy).
+    pub largest_step: u32,
     /// The settings as written, so that `with_policy` can rebuild the alarms.
     pub(super) scaling: ScalingSettings,
 }
@@ -443,6 +450,11 @@ impl Scenario {
         match (self.policy, out_alarm.action) {
             (PolicyKind::HostsToAdd, Action::StepByMetric { warmup }) => {
                 check("scale-out warmup", secs(warmup), secs(d.scale_out_warmup));
+                check(
+                    "largest step",
+                    self.largest_step.to_string(),
+                    LARGEST_STEP.to_string(),
+                );
             }
             (PolicyKind::Book, Action::Simple { cooldown, .. }) => {
                 check(

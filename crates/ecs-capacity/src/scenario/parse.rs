@@ -78,6 +78,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         calculator_schedule,
         reaction_delay,
         placement_backoff,
+        largest_step: super::model::LARGEST_STEP,
         scaling: scaling.settings,
     })
 }
