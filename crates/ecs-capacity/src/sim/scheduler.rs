@@ -177,6 +177,7 @@ impl Sim<'_> {
             let pending = tries - placed;
             let t = self.t;
             let backoff = &self.sc.placement_backoff;
+            let mut throttle_note = None;
             if let Some(state) = self.services.get_mut(s) {
                 state.pending = pending as u32;
                 if !throttled && tries > 0 {
@@ -185,7 +186,11 @@ impl Sim<'_> {
                         state.next_attempt = 0;
                     } else {
                         state.failed_attempts += 1;
-                        state.next_attempt = t + backoff.delay_after(state.failed_attempts);
+                        let pause = backoff.delay_after(state.failed_attempts);
+                        state.next_attempt = t + pause;
+                        if pause >= 60 {
+                            throttle_note = Some((state.failed_attempts, pause));
+                        }
                     }
                 }
                 // Placement waits: the oldest wanted task is placed first; a task placed
@@ -199,6 +204,13 @@ impl Sim<'_> {
                 while state.waiting_since.len() < pending {
                     state.waiting_since.push_back(t);
                 }
+            }
+            if let Some((failures, pause)) = throttle_note {
+                self.log(format!(
+                    "service {} throttled after {failures} failed placement attempt(s): next attempt in {}",
+                    def.name,
+                    crate::duration::Secs(pause)
+                ));
             }
 
             // Stop tasks of old revisions and on DRAINING instances, keeping the minimum
