@@ -32,9 +32,9 @@
 //!   ends at 01:01:00, exactly as our 10-second alarm acts on it at 01:00:10). The datapoint is
 //!   the state at the last step of that minute, the freshest it could be, and the action
 //!   follows at once, with no publication or evaluation lag (*favour*);
-//! * each group's `binpack` ([CAS] scale-out step 4) is capacity-core's first-fit decreasing
-//!   onto the room free on the registered instances, then onto new instances of the largest
-//!   registered type — the packing our calculator uses (the documentation names the rule,
+//! * each group's `binpack` ([CAS] scale-out step 4) is `capacity_core::plan_scale_out`'s
+//!   first-fit decreasing on the largest registered type — the very packing our calculator's
+//!   HostsToAdd uses, whatever capacity-core makes of it (the documentation names the rule,
 //!   not its algorithm; *favour*: as good as ours);
 //! * tasks beyond the 100 in PROVISIONING are retried every step, placed as soon as there is
 //!   room, and enter PROVISIONING as it frees (the documentation does not say how the
