@@ -188,3 +188,129 @@ fn draw(svg: &mut String, title: &str, runs: &[Outcome]) -> Result<(), Box<dyn s
     root.present()?;
     Ok(())
 }
+
+/// The frontier of a `--sweep` as an SVG document: vCPU-hours across, task-minutes pending
+/// up, one line per policy through its settings (each point labelled), the book as one point
+/// and the ideal as a vertical line — the floor no policy can beat.
+pub fn render_frontier(title: &str, f: &crate::sim::sweep::Frontier) -> Result<String, String> {
+    let mut svg = String::new();
+    draw_frontier(&mut svg, title, f).map_err(|e| format!("cannot draw the chart: {e}"))?;
+    Ok(svg)
+}
+
+fn draw_frontier(
+    svg: &mut String,
+    title: &str,
+    f: &crate::sim::sweep::Frontier,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = SVGBackend::with_string(svg, (WIDTH, 640)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let points = |policy: &str| -> Vec<(f64, f64, &str)> {
+        f.runs
+            .iter()
+            .filter(|r| r.summary.policy == policy)
+            .map(|r| {
+                (
+                    r.summary.vcpu_hours,
+                    r.summary.task_minutes_pending,
+                    r.setting.as_str(),
+                )
+            })
+            .collect()
+    };
+    let all: Vec<(f64, f64)> = f
+        .runs
+        .iter()
+        .map(|r| (r.summary.vcpu_hours, r.summary.task_minutes_pending))
+        .chain([(f.ideal_vcpu_hours, 0.0)])
+        .collect();
+    let (x_min, x_max) = all.iter().fold((f64::INFINITY, 0.0_f64), |(lo, hi), p| {
+        (lo.min(p.0), hi.max(p.0))
+    });
+    // The frontiers decide the scale; a far costlier wait (the book's +1) is drawn on the top
+    // edge with its value, so that it does not flatten the lines that matter.
+    let y_frontiers = f
+        .runs
+        .iter()
+        .filter(|r| r.summary.policy != "book ±1")
+        .map(|r| r.summary.task_minutes_pending)
+        .fold(1.0_f64, f64::max);
+    let y_max = all
+        .iter()
+        .map(|p| p.1)
+        .fold(1.0_f64, f64::max)
+        .min(y_frontiers * 2.0);
+    let pad = ((x_max - x_min) * 0.08).max(1.0);
+    let mut chart = ChartBuilder::on(&root)
+        .margin(24)
+        .caption(title, ("sans-serif", 20))
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d((x_min - pad).max(0.0)..x_max + pad, 0.0..y_max * 1.15)?;
+    chart
+        .configure_mesh()
+        .x_desc("vCPU-hours (what the bill follows)")
+        .y_desc("task-minutes pending")
+        .light_line_style(RGBColor(238, 238, 238))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    chart
+        .draw_series(LineSeries::new(
+            [
+                (f.ideal_vcpu_hours, 0.0),
+                (f.ideal_vcpu_hours, y_max * 1.15),
+            ],
+            RGBColor(120, 120, 120).stroke_width(2),
+        ))?
+        .label(format!("ideal ({:.1} vCPU-hours)", f.ideal_vcpu_hours))
+        .legend(|(x, y)| {
+            PathElement::new(
+                [(x, y), (x + 20, y)],
+                RGBColor(120, 120, 120).stroke_width(2),
+            )
+        });
+    for (i, policy) in ["book ±1", "capacity-provider", "hosts-to-add"]
+        .into_iter()
+        .enumerate()
+    {
+        let colour = COLOURS.get(i).copied().unwrap_or(BLACK);
+        let mut line: Vec<(f64, f64, String)> = points(policy)
+            .into_iter()
+            .map(|(x, y, setting)| {
+                if y > y_max {
+                    (x, y_max, format!("{setting}: {y:.0} (off the chart)"))
+                } else {
+                    (x, y, setting.to_owned())
+                }
+            })
+            .collect();
+        line.sort_by(|a, b| a.0.total_cmp(&b.0));
+        chart
+            .draw_series(LineSeries::new(
+                line.iter().map(|p| (p.0, p.1)),
+                colour.stroke_width(3),
+            ))?
+            .label(policy)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(3)));
+        chart.draw_series(
+            line.iter()
+                .map(|p| Circle::new((p.0, p.1), 5, colour.filled())),
+        )?;
+        chart.draw_series(line.iter().map(|p| {
+            Text::new(
+                p.2.clone(),
+                (p.0, p.1),
+                ("sans-serif", 12).into_font().color(&colour),
+            )
+        }))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font(("sans-serif", 14))
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

@@ -42,6 +42,9 @@ Examples:
   ecs-capacity simulate                      # the book's walk-through (embedded: book)
   ecs-capacity simulate diurnal --compare --chart out/day.svg
   ecs-capacity simulate batch --compare      # a batch fleet arriving at once
+  ecs-capacity simulate batch --sweep --chart out/frontier.svg   # compare at equal cost
+  ecs-capacity simulate deploy --sensitivity # ECS's back-off and our reaction delay
+  ecs-capacity simulate diurnal --compare --backoff none --reaction-delay 0s
   ecs-capacity simulate my-scenario.yaml --policy hosts-to-add --seed 3
   ecs-capacity simulate diurnal --policy hosts-to-add --termination default
   ecs-capacity simulate diurnal --print-scenario > my-scenario.yaml";
@@ -100,8 +103,30 @@ struct SimulateArgs {
     scenario: String,
     /// Run the scenario with the book's ±1 policy, ECS capacity providers' managed scaling
     /// and hosts-to-add, side by side
-    #[arg(long, conflicts_with = "policy")]
+    #[arg(long, conflicts_with_all = ["policy", "sweep", "sensitivity"])]
     compare: bool,
+    /// Compare at equal cost: capacity-provider at target capacity 100, 90, 80, 70, 60,
+    /// hosts-to-add at headroom 1, 2, 4, 8, 16, the book at its headroom, and the ideal
+    /// (perfect packing, no boot time); with --chart, the frontier (vCPU-hours across,
+    /// task-minutes pending up)
+    #[arg(long, conflicts_with_all = ["policy", "sensitivity", "termination"])]
+    sweep: bool,
+    /// capacity-provider against hosts-to-add with ECS's placement back-off at none, default
+    /// and slowest, and hosts-to-add at a reaction delay of 0s, 20s and 60s
+    #[arg(long, conflicts_with_all = ["policy", "chart", "termination"])]
+    sensitivity: bool,
+    /// Override ECS's placement back-off for services without a capacity provider
+    /// (ecs.placement_backoff)
+    #[arg(long, value_enum, value_name = "BACKOFF")]
+    backoff: Option<BackoffArg>,
+    /// Override the delay from the calculator's trigger to its datapoint reaching the alarm
+    /// (calculator.reaction_delay; a multiple of the step, e.g. 0s, 20s, 1m)
+    #[arg(long, value_name = "DURATION")]
+    reaction_delay: Option<String>,
+    /// Cap the hosts one step of the hosts-to-add policy adds (the template's table goes to
+    /// 80), to measure what its large steps buy
+    #[arg(long, value_name = "HOSTS", value_parser = clap::value_parser!(u32).range(1..=80))]
+    largest_step: Option<u32>,
     /// Override the scenario's scaling policy
     #[arg(long, value_enum)]
     policy: Option<PolicyArg>,
@@ -145,6 +170,16 @@ enum PolicyArg {
     /// HostsToAdd (waiting tasks packed, plus the headroom) on a 10-second alarm, step policy
     /// adding that many hosts, with instance warmup
     HostsToAdd,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackoffArg {
+    /// No throttle: a waiting task is retried every step
+    None,
+    /// Retries every 10 s for about 50 s, then 5, 10 and 15 minutes
+    Default,
+    /// 15 minutes after 3 failed attempts, then 27 minutes
+    Slowest,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -264,6 +299,42 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
     if let Some(seed) = args.seed {
         base.seed = seed;
     }
+    if let Some(backoff) = args.backoff {
+        base.placement_backoff = match backoff {
+            BackoffArg::None => scenario::PlacementBackoff::none(),
+            BackoffArg::Default => scenario::PlacementBackoff::default_schedule(),
+            BackoffArg::Slowest => scenario::PlacementBackoff::slowest(),
+        };
+    }
+    if let Some(text) = &args.reaction_delay {
+        let delay = ecs_capacity::duration::parse(text)
+            .ok_or_else(|| format!("--reaction-delay {text:?}: not a duration (e.g. 20s, 1m)"))?;
+        if !delay.0.is_multiple_of(base.step) || delay.0 > 600 {
+            return Err(format!(
+                "--reaction-delay {text}: must be a multiple of the scenario's step ({}) and at most 10m",
+                ecs_capacity::duration::Secs(base.step)
+            )
+            .into());
+        }
+        base.reaction_delay = delay.0;
+    }
+    if let Some(cap) = args.largest_step {
+        base.largest_step = cap;
+    }
+    if args.sweep {
+        return run_sweep(&base, &args);
+    }
+    if args.sensitivity {
+        let s = sim::sweep::sensitivity(&base)?;
+        match args.format {
+            Format::Json => println!("{}", serde_json::to_string_pretty(&s)?),
+            Format::Text => {
+                println!("Scenario {}: {}\n", base.name, base.description);
+                print!("{}", ecs_capacity::summary::sensitivity_tables(&s));
+            }
+        }
+        return Ok(());
+    }
     if let Some(termination) = args.termination {
         base = base.with_termination(match termination {
             TerminationArg::Default => Termination::Default,
@@ -323,6 +394,44 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
             }
             println!("\nSummary:");
             print!("{}", summary_table(&summaries));
+            print!(
+                "{}",
+                ecs_capacity::summary::not_as_deployed_note(&summaries)
+            );
+            if let Some(path) = &args.chart {
+                println!("\nChart written to {}", path.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_chart(path: &std::path::Path, svg: String) -> Result<(), Failure> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(path, svg).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(())
+}
+
+fn run_sweep(base: &scenario::Scenario, args: &SimulateArgs) -> Result<(), Failure> {
+    if std::io::stderr().is_terminal() {
+        eprint!("simulating {}: the frontier (11 runs)…", base.name);
+    }
+    let frontier = sim::sweep::frontier(base)?;
+    if std::io::stderr().is_terminal() {
+        eprint!("\r{:60}\r", "");
+    }
+    if let Some(path) = &args.chart {
+        let title = format!("{}: task-minutes pending against vCPU-hours", base.name);
+        write_chart(path, chart::render_frontier(&title, &frontier)?)?;
+    }
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&frontier)?),
+        Format::Text => {
+            println!("Scenario {}: {}\n", base.name, base.description);
+            print!("{}", ecs_capacity::summary::frontier_table(&frontier));
             if let Some(path) = &args.chart {
                 println!("\nChart written to {}", path.display());
             }

@@ -36,6 +36,11 @@ pub struct Summary {
     pub max_hosts: u32,
     /// Time with ContainerCapacity 0 (no room for one more worst-case task), minutes.
     pub minutes_without_room: f64,
+    /// The run's settings that differ from what `infra/template.yaml` deploys.
+    pub not_as_deployed: Vec<String>,
+    /// ECS's placement back-off (services without a capacity provider).
+    pub placement_backoff: String,
+    pub reaction_delay_seconds: u64,
 }
 
 impl Summary {
@@ -77,6 +82,9 @@ impl Summary {
             tasks_moved_by_scale_in: o.tasks_moved_by_scale_in,
             max_hosts: o.samples.iter().map(|s| s.instances).max().unwrap_or(0),
             minutes_without_room: round1(without_room as f64 * step / 60.0),
+            not_as_deployed: o.not_as_deployed.clone(),
+            placement_backoff: o.placement_backoff.to_owned(),
+            reaction_delay_seconds: o.reaction_delay,
         }
     }
 }
@@ -143,6 +151,72 @@ pub fn summary_table(summaries: &[Summary]) -> String {
     });
     let right: Vec<usize> = (1..=summaries.len()).collect();
     table(&rows, &right)
+}
+
+/// Under the table: the settings of each run that are not the template's.
+pub fn not_as_deployed_note(summaries: &[Summary]) -> String {
+    let mut out = String::new();
+    for s in summaries.iter().filter(|s| !s.not_as_deployed.is_empty()) {
+        let _ = writeln!(
+            out,
+            "{}: not as deployed: {}",
+            s.policy,
+            s.not_as_deployed.join(", ")
+        );
+    }
+    out
+}
+
+fn short_row(label: &str, setting: &str, s: &Summary) -> Vec<String> {
+    vec![
+        label.to_owned(),
+        setting.to_owned(),
+        format!("{:.1}", s.task_minutes_pending),
+        Secs(s.p95_placement_wait_seconds).to_string(),
+        format!("{:.1}", s.vcpu_hours),
+    ]
+}
+
+const SHORT_HEADER: [&str; 5] = [
+    "policy",
+    "setting",
+    "task-minutes pending",
+    "p95 placement wait",
+    "vCPU-hours",
+];
+
+/// The frontier (`--sweep`): one row per run, and the ideal first.
+pub fn frontier_table(f: &crate::sim::sweep::Frontier) -> String {
+    let mut rows = vec![SHORT_HEADER.iter().map(|h| (*h).to_owned()).collect()];
+    rows.push(vec![
+        "ideal".to_owned(),
+        "perfect packing, no boot".to_owned(),
+        "0.0".to_owned(),
+        "0s".to_owned(),
+        format!("{:.1}", f.ideal_vcpu_hours),
+    ]);
+    for r in &f.runs {
+        rows.push(short_row(&r.summary.policy, &r.setting, &r.summary));
+    }
+    table(&rows, &[2, 3, 4])
+}
+
+/// The sensitivity (`--sensitivity`): the back-off, then the reaction delay.
+pub fn sensitivity_tables(s: &crate::sim::sweep::Sensitivity) -> String {
+    let mut out = String::new();
+    for (title, runs) in [
+        ("ECS's placement back-off", &s.backoff),
+        ("Our reaction delay (hosts-to-add)", &s.reaction_delay),
+    ] {
+        let mut rows = vec![SHORT_HEADER.iter().map(|h| (*h).to_owned()).collect()];
+        for r in runs {
+            rows.push(short_row(&r.summary.policy, &r.setting, &r.summary));
+        }
+        let _ = writeln!(out, "{title}:");
+        out.push_str(&table(&rows, &[2, 3, 4]));
+        out.push('\n');
+    }
+    out
 }
 
 /// The timeline of one run.

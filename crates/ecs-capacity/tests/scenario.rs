@@ -197,3 +197,61 @@ fn a_missing_scenario_file_names_the_embedded_ones() {
     let e = scenario::load("no-such-scenario.yaml").expect_err("missing file");
     assert_mentions(&e.to_string(), &["no-such-scenario.yaml", "book, diurnal"]);
 }
+
+#[test]
+fn a_placement_back_off_is_a_preset_or_a_list_of_pauses() {
+    let e = error_of(&book_with(
+        "  strategy: binpack\n",
+        "  strategy: binpack\n  placement_backoff: fastest\n",
+    ));
+    assert_mentions(
+        &e,
+        &[
+            "ecs.placement_backoff",
+            "\"fastest\"",
+            "none, default, slowest",
+        ],
+    );
+    let e = error_of(&book_with(
+        "  strategy: binpack\n",
+        "  strategy: binpack\n  placement_backoff: [10s, 0s]\n",
+    ));
+    assert_mentions(&e, &["ecs.placement_backoff", "between 1s and 1h"]);
+    let sc = scenario::parse(
+        "s.yaml",
+        &book_with(
+            "  strategy: binpack\n",
+            "  strategy: binpack\n  placement_backoff: [10s, 2m]\n",
+        ),
+    )
+    .expect("valid");
+    assert_eq!(sc.placement_backoff.after_failures, vec![10, 120]);
+    assert_eq!(sc.placement_backoff.delay_after(5), 120);
+}
+
+#[test]
+fn a_setting_the_template_does_not_deploy_is_named_with_the_templates_value() {
+    let sc = scenario::parse(
+        "s.yaml",
+        &book_with(
+            "    evaluation_periods: 5\n",
+            "    evaluation_periods: 10\n",
+        ),
+    )
+    .expect("valid");
+    assert_eq!(
+        sc.not_as_deployed(),
+        vec!["scale-in evaluation periods 10 (template 5)"]
+    );
+    let e = error_of(&book_with(
+        "calculator:\n  schedule: 1m\n",
+        "calculator:\n  schedule: 1m\n  reaction_delay: 15s\n",
+    ));
+    assert_mentions(
+        &e,
+        &[
+            "calculator.reaction_delay",
+            "multiple of the simulation step",
+        ],
+    );
+}

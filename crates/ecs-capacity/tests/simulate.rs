@@ -106,6 +106,8 @@ asg:
   instance_types: [small]
   launch_delay: 4m
   lifecycle_hook: { timeout: 15m }
+# The sizing alone: ECS's placement back-off (tests/throttle.rs) is left out here.
+ecs: { placement_backoff: none }
 services:
   - name: web
     task: { cpu: 512, memory: 1024 }
@@ -168,12 +170,18 @@ fn at_a_headroom_of_one_hosts_to_add_sizes_for_the_waiting_tasks_in_one_round() 
 }
 
 #[test]
-fn a_placement_failure_reaches_the_group_within_the_ten_second_alarm() {
+fn a_placement_failure_reaches_the_group_after_the_reaction_delay_and_the_ten_second_alarm() {
     let o = run(&burst(1, 100.0).with_policy(PolicyKind::HostsToAdd));
     let action = o.actions.first().expect("a scale-out");
-    // The service grows at 10m; the calculator runs at once on the placement failure and
-    // the 10-second alarm acts on the datapoint at the end of its period.
-    assert_eq!(action.t, 10 * 60 + 10, "{:#?}", o.events);
+    // The service grows at 10m; the calculator runs at once on the placement failure, its
+    // datapoint reaches the alarm after the reaction delay, and the 10-second alarm acts on
+    // it at the end of its period.
+    assert_eq!(
+        action.t,
+        10 * 60 + ecs_capacity::scenario::deployed::REACTION_DELAY + 10,
+        "{:#?}",
+        o.events
+    );
 }
 
 const SHRINK: &str = r#"
@@ -377,4 +385,92 @@ fn every_embedded_scenario_is_valid() {
     for (name, text) in scenario::EMBEDDED {
         scenario::parse(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+}
+
+#[test]
+fn managed_scaling_sizes_for_the_largest_group_of_provisioning_tasks_not_their_sum() {
+    // Two full hosts; at 10m 16 tasks of 512 CPU (4 a host: 4 hosts) and 3 of 2048 (one a
+    // host: 3 hosts) wait. [CAS]: the instances "for each group", the largest count: M =
+    // 2 + 4 = 6, not 2 + 7; the next minutes top it up once those hosts are warm.
+    let sc = parse(
+        r#"
+name: two-groups
+duration: 30m
+instance_types:
+  small: { cpu: 2048, memory: 4096 }
+asg: { min: 2, max: 20, desired: 2, instance_types: [small], launch_delay: 4m }
+services:
+  - name: base
+    task: { cpu: 2048, memory: 4096 }
+    desired: 2
+  - name: web
+    task: { cpu: 512, memory: 1024 }
+    desired: 0
+    changes: [{ at: 10m, desired: 16 }]
+  - name: big
+    task: { cpu: 2048, memory: 4096 }
+    desired: 0
+    changes: [{ at: 10m, desired: 3 }]
+scaling: { policy: capacity-provider }
+"#,
+    );
+    let o = run(&sc);
+    let first = o.actions.first().expect("a managed scale-out");
+    assert_eq!(
+        (first.t, first.from, first.to),
+        (11 * 60, 2, 6),
+        "{:#?}",
+        o.events
+    );
+}
+
+#[test]
+fn the_calculator_never_sees_eni_limits_but_ecs_enforces_them() {
+    // One host with 3 ENIs (2 for tasks), awsvpc tasks: ECS places 2 of the 4 wanted; the
+    // calculator, which production never gives ENI limits, counts the CPU and memory left.
+    let sc = parse(
+        r#"
+name: enis
+duration: 1m
+instance_types:
+  m: { cpu: 4096, memory: 8192, max_enis: 3 }
+asg: { min: 1, max: 1, desired: 1, instance_types: [m] }
+services:
+  - name: api
+    task: { cpu: 256, memory: 512, awsvpc: true }
+    desired: 4
+scaling: { policy: hosts-to-add }
+"#,
+    );
+    let o = run(&sc);
+    let first = o.samples.first().expect("a sample");
+    assert_eq!((first.placed_tasks, first.pending_tasks), (2, 2));
+    // (4096 − 2 × 256) / 256 = 14, (8192 − 2 × 512) / 512 = 14.
+    assert_eq!(first.container_capacity, 14);
+}
+
+#[test]
+fn a_largest_step_below_the_tables_makes_the_batch_wait_longer() {
+    use ecs_capacity::sim::alarms::HOSTS_TO_ADD_STEPS;
+    assert_eq!(
+        HOSTS_TO_ADD_STEPS.last().map(|s| s.1),
+        Some(scenario::LARGEST_STEP)
+    );
+    let sc = scenario::load("batch")
+        .expect("embedded")
+        .with_policy(PolicyKind::HostsToAdd);
+    let mut capped = sc.clone();
+    capped.largest_step = 10;
+    let table = Summary::of(&run(&sc));
+    let ten = Summary::of(&run(&capped));
+    assert!(
+        ten.task_minutes_pending > table.task_minutes_pending,
+        "capped {} vs table {}",
+        ten.task_minutes_pending,
+        table.task_minutes_pending
+    );
+    assert_eq!(
+        capped.not_as_deployed(),
+        vec!["largest step 10 (template 80)"]
+    );
 }

@@ -125,3 +125,39 @@ fn an_unknown_scenario_names_the_embedded_ones() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("embedded scenarios: book, diurnal, batch, deploy"));
 }
+
+#[test]
+fn sweep_prints_the_frontier_as_json_and_draws_it() {
+    let dir = std::env::temp_dir().join(format!("ecs-capacity-sweep-{}", std::process::id()));
+    let chart = dir.join("frontier.svg");
+    let out = run(&[
+        "simulate",
+        "batch",
+        "--sweep",
+        "--format",
+        "json",
+        "--chart",
+        chart.to_str().expect("utf-8 path"),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["runs"].as_array().map(Vec::len), Some(11));
+    assert!(json["ideal_vcpu_hours"].as_f64().is_some_and(|v| v > 0.0));
+    assert!(json["runs"][1]["summary"]["p95_placement_wait_seconds"].is_u64());
+    let svg = std::fs::read_to_string(&chart).expect("chart written");
+    assert!(svg.contains("vCPU-hours"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_bad_reaction_delay_names_the_flag_and_the_step() {
+    let out = run(&["simulate", "batch", "--reaction-delay", "15s"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--reaction-delay 15s") && err.contains("10s"),
+        "{err}"
+    );
+    let out = run(&["simulate", "batch", "--reaction-delay", "soon"]);
+    assert!(text(&out.stderr).contains("not a duration"));
+}

@@ -50,8 +50,19 @@ pub(super) struct CapacityProviderFile {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CalculatorFile {
-    /// Also run on a schedule (an EventBridge rate rule); `0` for events only. Default 1m.
+    /// Also run on a schedule (an EventBridge rate rule); `0` for events only. Default: the
+    /// template's (1m).
     pub(super) schedule: Option<Secs>,
+    /// Trigger to datapoint visible to the alarm. Default 20s.
+    pub(super) reaction_delay: Option<Secs>,
+}
+
+/// `ecs.placement_backoff`: `none`, `default`, `slowest` or a list of pauses.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(super) enum BackoffFile {
+    Schedule(Vec<Secs>),
+    Preset(String),
 }
 
 fn default_seed() -> u64 {
@@ -120,6 +131,8 @@ pub(super) struct EcsFile {
     pub(super) task_start: Option<Secs>,
     #[serde(default)]
     pub(super) task_stop: Option<Secs>,
+    #[serde(default)]
+    pub(super) placement_backoff: Option<BackoffFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -186,7 +199,7 @@ pub(super) struct ScalingFile {
 }
 
 fn default_headroom() -> u32 {
-    1
+    super::deployed::DEPLOYED.headroom
 }
 
 impl Default for ScalingFile {

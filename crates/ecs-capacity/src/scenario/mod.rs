@@ -5,6 +5,7 @@
 //!
 //! `file` is the format as written, `parse` checks it into the `model` the simulator runs.
 
+pub mod deployed;
 mod file;
 mod model;
 mod parse;
@@ -13,8 +14,8 @@ use thiserror::Error;
 
 pub use model::{
     Action, Alarm, Asg, Change, ChangeKind, Comparison, HOSTS_TO_ADD_ALARM_PERIOD, InstanceType,
-    ManagedScaling, Metric, MissingData, PolicyKind, Scenario, Service, Statistic, Strategy,
-    Termination,
+    LARGEST_STEP, ManagedScaling, Metric, MissingData, PlacementBackoff, PolicyKind, Scenario,
+    Service, Statistic, Strategy, Termination,
 };
 pub use parse::parse;
 

@@ -4,6 +4,11 @@
 use capacity_core::{ScalePolicy, TaskShape};
 use serde::Deserialize;
 
+use super::deployed::{DEPLOYED, REACTION_DELAY};
+
+/// The largest step of the template's step table (`sim::alarms::HOSTS_TO_ADD_STEPS`).
+pub const LARGEST_STEP: u32 = 80;
+
 /// The placement strategy of the simulated ECS scheduler.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -94,6 +99,79 @@ pub struct ManagedScaling {
     pub instance_warmup: u64,
 }
 
+/// ECS's service throttle logic for a service without a capacity provider strategy: the
+/// seconds between placement attempts after each consecutive failed one (the last entry
+/// repeats). Sources, each rule in `sim/scheduler.rs`:
+/// * [THROTTLE] ECS developer guide, "Amazon ECS service throttle logic": if tasks
+///   "repeatedly fail to start", the "time between subsequent restart attempts is
+///   incrementally increased up to a maximum of 15 minutes" (the 2023 text; today's text says
+///   27 minutes); "a lack of resources with which to host your task, such as ports, memory,
+///   or CPU units" is one of the causes; updating the service to a new task definition
+///   returns it "to a normal, non-throttled state immediately".
+/// * [AGENT] aws/amazon-ecs-agent#1160, an AWS engineer: "The 15 minute delay here was a
+///   result of the ECS scheduler unable to find a candidate instance in 3 successive
+///   placement attempts".
+/// * [REPRO] reproio/ecs_deploy#53, measured: services "try to start tasks after about 5
+///   minutes if they fail to start tasks due to lack of resources for about 50 seconds".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacementBackoff {
+    pub name: &'static str,
+    /// Seconds to the next attempt after the 1st, 2nd, … consecutive failed attempt.
+    pub after_failures: Vec<u64>,
+}
+
+impl PlacementBackoff {
+    /// No throttle: the scheduler retries every step (the simulator before this model).
+    pub fn none() -> Self {
+        PlacementBackoff {
+            name: "none",
+            after_failures: Vec::new(),
+        }
+    }
+
+    /// The default: retries every 10 s for about 50 s (five failed attempts), then 5 minutes
+    /// ([REPRO]), then
+    /// growing, 10 and 15 minutes ([THROTTLE]'s "incrementally increased up to 15
+    /// minutes"). Where the sources are vague — how many quick retries, the steps between
+    /// 5 and 15 minutes — the choice follows the one measurement ([REPRO]) and the 2023
+    /// maximum, the milder of the two documented maxima.
+    pub fn default_schedule() -> Self {
+        PlacementBackoff {
+            name: "default",
+            after_failures: vec![10, 10, 10, 10, 300, 600, 900],
+        }
+    }
+
+    /// The slowest the sources allow: 15 minutes after 3 failed attempts ([AGENT]), then
+    /// today's documented maximum of 27 minutes ([THROTTLE]).
+    pub fn slowest() -> Self {
+        PlacementBackoff {
+            name: "slowest",
+            after_failures: vec![10, 10, 900, 1620],
+        }
+    }
+
+    pub fn preset(name: &str) -> Option<Self> {
+        match name {
+            "none" => Some(Self::none()),
+            "default" => Some(Self::default_schedule()),
+            "slowest" => Some(Self::slowest()),
+            _ => None,
+        }
+    }
+
+    /// Seconds to the next attempt after `failures` consecutive failed attempts (≥ 1); 0
+    /// without a throttle.
+    pub fn delay_after(&self, failures: u32) -> u64 {
+        let index = (failures.max(1) - 1) as usize;
+        self.after_failures
+            .get(index)
+            .or(self.after_failures.last())
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
 /// How CloudWatch aggregates the datapoints of one period.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub enum Statistic {
@@ -145,6 +223,18 @@ pub enum MissingData {
     Missing,
     Breaching,
     NotBreaching,
+}
+
+impl MissingData {
+    /// The alarm's `TreatMissingData` value, as a template writes it.
+    pub fn cloudformation_name(self) -> &'static str {
+        match self {
+            MissingData::Ignore => "ignore",
+            MissingData::Missing => "missing",
+            MissingData::Breaching => "breaching",
+            MissingData::NotBreaching => "notBreaching",
+        }
+    }
 }
 
 /// The metric an alarm watches.
@@ -262,6 +352,16 @@ pub struct Scenario {
     pub flap_window: u64,
     /// The calculator also runs every this many seconds (0: on container instance events only).
     pub calculator_schedule: u64,
+    /// Seconds from the calculator's trigger to its datapoint reaching the alarm
+    /// ([`super::deployed::REACTION_DELAY`]).
+    pub reaction_delay: u64,
+    /// ECS's placement back-off for services without a capacity provider (the `book` and
+    /// `hosts-to-add` policies).
+    pub placement_backoff: PlacementBackoff,
+    /// The most hosts one step of the hosts-to-add policy adds: the template's table
+    /// ([`LARGEST_STEP`]) unless a run caps it lower (`--largest-step`, to measure what the
+    /// table's large steps buy).
+    pub largest_step: u32,
     /// The settings as written, so that `with_policy` can rebuild the alarms.
     pub(super) scaling: ScalingSettings,
 }
@@ -291,14 +391,114 @@ impl Scenario {
         let mut s = self.clone();
         s.policy = policy;
         s.termination = termination(policy, s.asg.termination);
-        s.scale_out = scale_out_alarm(
-            policy,
-            s.headroom,
-            &s.scaling.out,
-            s.asg.launch_delay,
-            s.step,
-        );
+        s.scale_out = scale_out_alarm(policy, s.headroom, &s.scaling.out, s.step);
         s
+    }
+
+    /// The same scenario with another headroom (for `--sweep`): HostsToAdd's target, and the
+    /// book's threshold unless the scenario sets one.
+    pub fn with_headroom(&self, headroom: ScalePolicy) -> Scenario {
+        let mut s = self.clone();
+        s.headroom = headroom;
+        s.scale_out = scale_out_alarm(s.policy, headroom, &s.scaling.out, s.step);
+        s
+    }
+
+    /// The settings of this run that differ from the loop `infra/template.yaml` deploys
+    /// ([`DEPLOYED`]), as `name value (template value)`; only those the run's policy uses.
+    pub fn not_as_deployed(&self) -> Vec<String> {
+        let d = DEPLOYED;
+        let mut out = Vec::new();
+        let mut check = |name: &str, value: String, deployed: String| {
+            if value != deployed {
+                out.push(format!("{name} {value} (template {deployed})"));
+            }
+        };
+        let secs = |s: u64| crate::duration::Secs(s).to_string();
+        if self.policy == PolicyKind::CapacityProvider {
+            return out;
+        }
+        check(
+            "headroom",
+            self.headroom.headroom().to_string(),
+            d.headroom.to_string(),
+        );
+        let r#in = &self.scale_in;
+        check(
+            "scale-in period",
+            secs(r#in.period),
+            secs(d.scale_in_period),
+        );
+        check(
+            "scale-in evaluation periods",
+            r#in.evaluation_periods.to_string(),
+            d.scale_in_evaluation_periods.to_string(),
+        );
+        check(
+            "scale-in missing data",
+            format!("{:?}", r#in.missing_data),
+            format!("{:?}", d.scale_in_missing_data),
+        );
+        if let Action::Simple { cooldown, .. } = r#in.action {
+            check(
+                "scale-in cooldown",
+                secs(cooldown),
+                secs(d.scale_in_cooldown),
+            );
+        }
+        let out_alarm = &self.scale_out;
+        match (self.policy, out_alarm.action) {
+            (PolicyKind::HostsToAdd, Action::StepByMetric { warmup }) => {
+                check("scale-out warmup", secs(warmup), secs(d.scale_out_warmup));
+                check(
+                    "largest step",
+                    self.largest_step.to_string(),
+                    LARGEST_STEP.to_string(),
+                );
+            }
+            (PolicyKind::Book, Action::Simple { cooldown, .. }) => {
+                check(
+                    "scale-out period",
+                    secs(out_alarm.period),
+                    secs(d.scale_out_period),
+                );
+                check(
+                    "scale-out evaluation periods",
+                    out_alarm.evaluation_periods.to_string(),
+                    d.scale_out_evaluation_periods.to_string(),
+                );
+                check(
+                    "scale-out missing data",
+                    format!("{:?}", out_alarm.missing_data),
+                    format!("{:?}", d.scale_out_missing_data),
+                );
+                check(
+                    "scale-out cooldown",
+                    secs(cooldown),
+                    secs(d.scale_out_warmup),
+                );
+            }
+            _ => {}
+        }
+        check(
+            "calculator schedule",
+            secs(self.calculator_schedule),
+            secs(d.calculator_schedule),
+        );
+        if self.reaction_delay != REACTION_DELAY {
+            out.push(format!(
+                "reaction delay {} (the simulator's default {})",
+                secs(self.reaction_delay),
+                secs(REACTION_DELAY)
+            ));
+        }
+        if self.placement_backoff.name != "default" {
+            out.push(format!(
+                "ECS placement back-off {} (the simulator's default: default)",
+                self.placement_backoff.name
+            ));
+        }
+        out
     }
 
     /// The same scenario with the group's scale-in choice set (for `--termination`).
@@ -324,13 +524,12 @@ pub(super) fn termination(policy: PolicyKind, set: Option<Termination>) -> Termi
 }
 
 /// The period of the template's high-resolution scale-out alarm on HostsToAdd, seconds.
-pub const HOSTS_TO_ADD_ALARM_PERIOD: u64 = 10;
+pub const HOSTS_TO_ADD_ALARM_PERIOD: u64 = DEPLOYED.hosts_to_add_period;
 
 pub(super) fn scale_out_alarm(
     policy: PolicyKind,
     headroom: ScalePolicy,
     a: &AlarmSettings,
-    launch_delay: u64,
     step: u64,
 ) -> Alarm {
     let datapoints_to_alarm = a.datapoints_to_alarm.unwrap_or(a.evaluation_periods);
@@ -377,9 +576,9 @@ pub(super) fn scale_out_alarm(
             statistic: Statistic::Maximum,
             comparison: Comparison::Greater,
             threshold: 0.0,
-            missing_data: a.missing_data,
+            missing_data: DEPLOYED.hosts_to_add_missing_data,
             action: Action::StepByMetric {
-                warmup: a.warmup.unwrap_or(launch_delay + 60),
+                warmup: a.warmup.unwrap_or(DEPLOYED.scale_out_warmup),
             },
         },
     }

@@ -7,13 +7,15 @@ use capacity_core::{ScalePolicy, TaskShape};
 use serde_saphyr::Spanned;
 
 use super::ScenarioError;
+use super::deployed::{DEPLOYED, REACTION_DELAY};
 use super::file::{
-    AlarmFile, AsgFile, CalculatorFile, CapacityProviderFile, ChangeFile, InstanceTypeFile,
-    ScalingFile, ScenarioFile, ServiceFile, TaskFile,
+    AlarmFile, AsgFile, BackoffFile, CalculatorFile, CapacityProviderFile, ChangeFile, EcsFile,
+    InstanceTypeFile, ScalingFile, ScenarioFile, ServiceFile, TaskFile,
 };
 use super::model::{
     Alarm, AlarmSettings, Asg, Change, ChangeKind, InstanceType, ManagedScaling, MissingData,
-    PolicyKind, ScalingSettings, Scenario, Service, Termination, scale_in_alarm, scale_out_alarm,
+    PlacementBackoff, PolicyKind, ScalingSettings, Scenario, Service, Termination, scale_in_alarm,
+    scale_out_alarm,
 };
 use crate::duration::Secs;
 
@@ -49,8 +51,9 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let instance_types = instance_types(&c, &raw.instance_types)?;
     let asg = asg(&c, &raw.asg, &instance_types)?;
     let services = services(&c, &raw.services, &instance_types, duration)?;
-    let scaling = scaling(&c, &raw.scaling, step, asg.launch_delay)?;
-    let calculator_schedule = calculator(&c, &raw.calculator, step)?;
+    let scaling = scaling(&c, &raw.scaling, step)?;
+    let (calculator_schedule, reaction_delay) = calculator(&c, &raw.calculator, step)?;
+    let placement_backoff = placement_backoff(&c, &raw.ecs)?;
     let managed_scaling = managed_scaling(&c, &raw.capacity_provider, asg.launch_delay)?;
     let termination = super::model::termination(scaling.policy, asg.termination);
     Ok(Scenario {
@@ -73,6 +76,9 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         scale_in: scaling.scale_in,
         flap_window: scaling.flap_window,
         calculator_schedule,
+        reaction_delay,
+        placement_backoff,
+        largest_step: super::model::LARGEST_STEP,
         scaling: scaling.settings,
     })
 }
@@ -473,17 +479,27 @@ struct Scaling {
     settings: ScalingSettings,
 }
 
-fn scaling(
-    c: &Checker,
-    raw: &Spanned<ScalingFile>,
-    step: u64,
-    launch_delay: u64,
-) -> Result<Scaling, ScenarioError> {
+fn scaling(c: &Checker, raw: &Spanned<ScalingFile>, step: u64) -> Result<Scaling, ScenarioError> {
     let sc = &raw.value;
     let headroom = ScalePolicy::new(sc.headroom)
         .map_err(|e| c.err(line(raw), "scaling.headroom", e.to_string()))?;
-    let out = alarm_settings(c, step, &sc.scale_out, "scaling.scale_out", 1)?;
-    let r#in = alarm_settings(c, step, &sc.scale_in, "scaling.scale_in", 5)?;
+    let d = DEPLOYED;
+    let out = alarm_settings(
+        c,
+        step,
+        &sc.scale_out,
+        "scaling.scale_out",
+        (d.scale_out_period, d.scale_out_evaluation_periods),
+        (d.scale_out_missing_data, d.scale_out_warmup),
+    )?;
+    let r#in = alarm_settings(
+        c,
+        step,
+        &sc.scale_in,
+        "scaling.scale_in",
+        (d.scale_in_period, d.scale_in_evaluation_periods),
+        (d.scale_in_missing_data, d.scale_in_cooldown),
+    )?;
     if sc.scale_in.value.warmup.is_some() {
         return Err(c.err(
             line(&sc.scale_in),
@@ -494,28 +510,78 @@ fn scaling(
     Ok(Scaling {
         policy: sc.policy,
         headroom,
-        scale_out: scale_out_alarm(sc.policy, headroom, &out, launch_delay, step),
+        scale_out: scale_out_alarm(sc.policy, headroom, &out, step),
         scale_in: scale_in_alarm(&r#in),
         flap_window: sc.flap_window.map_or(900, |s| s.0),
         settings: ScalingSettings { out, r#in },
     })
 }
 
-/// How often the calculator also runs on its schedule, a whole number of steps.
-fn calculator(c: &Checker, raw: &Spanned<CalculatorFile>, step: u64) -> Result<u64, ScenarioError> {
-    let schedule = raw.value.schedule.map_or(60, |s| s.0);
-    if !schedule.is_multiple_of(step) {
+/// How often the calculator also runs on its schedule, and its reaction delay, each a whole
+/// number of steps.
+fn calculator(
+    c: &Checker,
+    raw: &Spanned<CalculatorFile>,
+    step: u64,
+) -> Result<(u64, u64), ScenarioError> {
+    let schedule = raw
+        .value
+        .schedule
+        .map_or(DEPLOYED.calculator_schedule, |s| s.0);
+    let delay = raw.value.reaction_delay.map_or(REACTION_DELAY, |s| s.0);
+    for (field, value) in [
+        ("calculator.schedule", schedule),
+        ("calculator.reaction_delay", delay),
+    ] {
+        if !value.is_multiple_of(step) {
+            return Err(c.err(
+                line(raw),
+                field,
+                format!(
+                    "{} must be a multiple of the simulation step {}",
+                    Secs(value),
+                    Secs(step)
+                ),
+            ));
+        }
+    }
+    if delay > 600 {
         return Err(c.err(
             line(raw),
-            "calculator.schedule",
-            format!(
-                "{} must be a multiple of the simulation step {}",
-                Secs(schedule),
-                Secs(step)
-            ),
+            "calculator.reaction_delay",
+            "must be at most 10m",
         ));
     }
-    Ok(schedule)
+    Ok((schedule, delay))
+}
+
+/// `ecs.placement_backoff`: a preset name or the seconds after each failed attempt.
+fn placement_backoff(c: &Checker, ecs: &EcsFile) -> Result<PlacementBackoff, ScenarioError> {
+    match &ecs.placement_backoff {
+        None => Ok(PlacementBackoff::default_schedule()),
+        Some(BackoffFile::Preset(name)) => PlacementBackoff::preset(name).ok_or_else(|| {
+            c.err(
+                0,
+                "ecs.placement_backoff",
+                format!(
+                    "unknown back-off {name:?} (none, default, slowest, or a list of durations)"
+                ),
+            )
+        }),
+        Some(BackoffFile::Schedule(list)) => {
+            if list.iter().any(|s| s.0 == 0 || s.0 > 3600) {
+                return Err(c.err(
+                    0,
+                    "ecs.placement_backoff",
+                    "each pause must be between 1s and 1h",
+                ));
+            }
+            Ok(PlacementBackoff {
+                name: "custom",
+                after_failures: list.iter().map(|s| s.0).collect(),
+            })
+        }
+    }
 }
 
 fn alarm_settings(
@@ -523,11 +589,12 @@ fn alarm_settings(
     step: u64,
     a: &Spanned<AlarmFile>,
     field: &str,
-    default_evaluation_periods: u32,
+    (default_period, default_evaluation_periods): (u64, u32),
+    (default_missing_data, default_cooldown): (MissingData, u64),
 ) -> Result<AlarmSettings, ScenarioError> {
     let l = line(a);
     let a = &a.value;
-    let period = a.period.map_or(60, |p| p.0);
+    let period = a.period.map_or(default_period, |p| p.0);
     if period < step || !period.is_multiple_of(step) {
         return Err(c.err(
             l,
@@ -575,8 +642,8 @@ fn alarm_settings(
         statistic: a.statistic,
         comparison: a.comparison,
         threshold: a.threshold,
-        missing_data: a.missing_data.unwrap_or(MissingData::Ignore),
-        cooldown: a.cooldown.map_or(300, |s| s.0),
+        missing_data: a.missing_data.unwrap_or(default_missing_data),
+        cooldown: a.cooldown.map_or(default_cooldown, |s| s.0),
         warmup: a.warmup.map(|s| s.0),
     })
 }

@@ -143,7 +143,7 @@ impl Sim<'_> {
                     })
                     .count() as u32;
                 // The template's step policy (the same table).
-                let adjustment = step_adjustment(value);
+                let adjustment = step_adjustment(value).min(self.sc.largest_step);
                 let target = from.saturating_sub(warming).saturating_add(adjustment);
                 if target <= from {
                     return;

@@ -14,8 +14,10 @@ use capacity_core::{
 use super::{Datapoint, InstState, RESERVED_PORTS, Sim};
 
 impl Sim<'_> {
-    /// The container instances as ECS would describe them now.
-    fn container_instances(&self) -> Vec<ContainerInstance> {
+    /// The container instances as ECS would describe them now; with their ENI limits only
+    /// for ECS's own use (`with_enis`): the calculator as deployed never reads them (its
+    /// DescribeContainerInstances carries none), so its view has none.
+    fn container_instances(&self, with_enis: bool) -> Vec<ContainerInstance> {
         let usage = self.usage();
         usage
             .iter()
@@ -51,7 +53,7 @@ impl Sim<'_> {
                         ports_udp: u.ports_udp.clone(),
                         gpus: u.gpus,
                     },
-                    eni: ty.max_enis.map(|max_enis| EniLimit {
+                    eni: ty.max_enis.filter(|_| with_enis).map(|max_enis| EniLimit {
                         max_enis,
                         task_enis_in_use: task_enis,
                     }),
@@ -76,9 +78,19 @@ impl Sim<'_> {
         WorstCase::of(shapes)
     }
 
-    /// ContainerCapacity and IdleHostCapacity now; `None` before any instance registered.
+    /// ContainerCapacity and IdleHostCapacity now, as the calculator reads them (no ENI
+    /// limits); `None` before any instance registered.
     pub(super) fn capacity(&self) -> Result<Option<ClusterCapacity>, CapacityError> {
-        let instances = self.container_instances();
+        self.capacity_seen(false)
+    }
+
+    /// The same as ECS itself knows it, ENI limits included (for managed scaling).
+    pub(super) fn capacity_with_enis(&self) -> Result<Option<ClusterCapacity>, CapacityError> {
+        self.capacity_seen(true)
+    }
+
+    fn capacity_seen(&self, with_enis: bool) -> Result<Option<ClusterCapacity>, CapacityError> {
+        let instances = self.container_instances(with_enis);
         if instances.is_empty() {
             return Ok(None);
         }
@@ -108,11 +120,12 @@ impl Sim<'_> {
     }
 
     /// What capacity-calculator publishes: capacity-core's one assessment, with the tasks
-    /// that wait.
+    /// that wait. The datapoint reaches the alarms `reaction_delay` later (EventBridge,
+    /// the Lambda's run, PutMetricData, Auto Scaling's start: `scenario::deployed`).
     pub(super) fn publish(&mut self, cap: &ClusterCapacity) {
         let assessment = assess(cap, &self.sc.headroom, &self.demand());
         self.datapoints.push(Datapoint {
-            t: self.t,
+            t: self.t + self.sc.reaction_delay,
             container_capacity: assessment.container_capacity as f64,
             // As published: beyond the headroom, so the scale-in alarm agrees with the decision.
             idle_host_capacity: assessment.idle_host_capacity,

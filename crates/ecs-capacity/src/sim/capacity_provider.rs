@@ -10,6 +10,20 @@
 //! * [BLOG] AWS Containers blog, "Deep dive on Amazon ECS cluster auto scaling" (linked from
 //!   [CAS]): `CapacityProviderReservation = M / N × 100`, M the instances needed, N the
 //!   instances running; `M > 0, N = 0` gives 200.
+//! * [ROADMAP] aws/containers-roadmap#2381, quoting [BLOG]: "a maximum of 100 tasks can be in
+//!   the provisioning state for any cluster, and provisioning tasks will wait for capacity for
+//!   between 10 and 30 minutes before transitioning to “stopped.”"
+//!
+//! The documented rules the model follows:
+//! * tasks that find no room wait in PROVISIONING, at most [`PROVISIONING_LIMIT`] in the
+//!   cluster ([ROADMAP]), and only those count for scaling ([CAS] scale-out step 2: "Group
+//!   all of the provisioning tasks");
+//! * the instances they need: "for each group of tasks" with "the same exact resource
+//!   requirements", "the number of instances that are required" by a `binpack`, "the values
+//!   for the largest instance types are treated as the maximum calculated instance count",
+//!   and the step is "the lower value of either the `maximumScalingStepSize` or the maximum
+//!   calculated instance count" ([CAS] steps 2–5): the largest group's count, not the sum —
+//!   a lower bound on what all groups need together, which a later minute tops up;
 //!
 //! Where the documentation leaves a choice open, the model takes the one that favours
 //! managed scaling, and says so (*favour*):
@@ -18,9 +32,16 @@
 //!   ends at 01:01:00, exactly as our 10-second alarm acts on it at 01:00:10). The datapoint is
 //!   the state at the last step of that minute, the freshest it could be, and the action
 //!   follows at once, with no publication or evaluation lag (*favour*);
-//! * the number of instances the waiting tasks need is capacity-core's first-fit-decreasing
-//!   packing of all of them at once on the largest registered type — as good an estimate as
-//!   ours ([CAS] describes a `binpack` per group of identical tasks; *favour*);
+//! * each group's `binpack` ([CAS] scale-out step 4) is `capacity_core::plan_scale_out`'s
+//!   first-fit decreasing on the largest registered type — the very packing our calculator's
+//!   HostsToAdd uses, whatever capacity-core makes of it (the documentation names the rule,
+//!   not its algorithm; *favour*: as good as ours);
+//! * tasks beyond the 100 in PROVISIONING are retried every step, placed as soon as there is
+//!   room, and enter PROVISIONING as it frees (the documentation does not say how the
+//!   service scheduler retries them; *favour*: no throttle);
+//! * a provisioning task's timeout of 10–30 minutes ([ROADMAP]) is not modelled: the service
+//!   scheduler would replace the stopped task at once, into PROVISIONING again (*favour*: no
+//!   gap between the two);
 //! * the scale-out alarm needs one datapoint ([CAS] says only that the alarm raises the desired
 //!   capacity; target tracking's default high alarm needs three: *favour*);
 //! * `instanceWarmupPeriod` defaults to the scenario's launch delay, not AWS's 300 s
@@ -29,9 +50,12 @@
 //!   ([CAS]: "greater than one instance and less than 50% each minute": *favour*, the most
 //!   it allows).
 
-use capacity_core::{ClusterCapacity, plan_scale_out};
+use capacity_core::{ClusterCapacity, Demand, TaskShape, UnplacedTasks, plan_scale_out};
 
 use super::{InstState, ScaleAction, Sim};
+
+/// [ROADMAP]: "a maximum of 100 tasks can be in the provisioning state for any cluster".
+pub(super) const PROVISIONING_LIMIT: u32 = 100;
 
 /// [CAS]: "Every minute, Amazon ECS collects information" and publishes the metric.
 pub(super) const METRIC_PERIOD: u64 = 60;
@@ -78,6 +102,45 @@ pub(super) fn tracked_capacity(needed: u32, running: u32, target_capacity: u32) 
         .unwrap_or(u32::MAX)
 }
 
+/// The tasks in PROVISIONING — the first [`PROVISIONING_LIMIT`] of those waiting, in the
+/// services' order — grouped by their exact resource requirements ([CAS] step 2), one
+/// [`Demand`] per group.
+pub(super) fn provisioning_groups(waiting: &Demand) -> Vec<Demand> {
+    type Key = (u32, u32, u32, bool, Vec<u16>, Vec<u16>);
+    let key = |s: &TaskShape| -> Key {
+        (
+            s.cpu,
+            s.memory_mib,
+            s.gpus,
+            s.awsvpc,
+            s.ports_tcp.iter().copied().collect(),
+            s.ports_udp.iter().copied().collect(),
+        )
+    };
+    let mut left = PROVISIONING_LIMIT;
+    let mut groups: Vec<(Key, Demand)> = Vec::new();
+    for u in &waiting.unplaced {
+        let count = u.count.min(left);
+        left -= count;
+        if count == 0 {
+            continue;
+        }
+        let task = UnplacedTasks { count, ..u.clone() };
+        let k = key(&u.shape);
+        match groups.iter_mut().find(|(g, _)| *g == k) {
+            Some((_, d)) => d.unplaced.push(task),
+            None => groups.push((
+                k,
+                Demand {
+                    unplaced: vec![task],
+                    daemons: waiting.daemons.clone(),
+                },
+            )),
+        }
+    }
+    groups.into_iter().map(|(_, d)| d).collect()
+}
+
 impl Sim<'_> {
     /// Managed scaling, each step: at a minute's end, the alarms act on that minute's
     /// datapoint; then the datapoint of the minute under way is updated from this step.
@@ -109,15 +172,18 @@ impl Sim<'_> {
             .filter(|i| i.state == InstState::Active)
             .filter(|i| !self.tasks.iter().any(|k| k.instance == i.id))
             .count() as u32;
-        // [CAS] scale-out steps 2–4: the instances the provisioning tasks need (binpacked on
-        // the largest type), step 5: bounded by the minimum and maximum scaling step sizes.
-        let demand = self.demand();
+        // [CAS] scale-out steps 2–4: the instances each group of provisioning tasks needs
+        // (binpacked, the largest type's count), the largest of them; step 5: bounded by the
+        // minimum and maximum scaling step sizes.
+        let groups = provisioning_groups(&self.demand());
         let for_waiting = match cap {
-            Some(cap) if !demand.unplaced.is_empty() => {
-                plan_scale_out(cap, &demand, &self.sc.headroom).hosts_for_unplaced
-            }
+            Some(cap) if !groups.is_empty() => groups
+                .iter()
+                .map(|g| plan_scale_out(cap, g, &self.sc.headroom).hosts_for_unplaced)
+                .max()
+                .unwrap_or(0),
             // No instance registered yet: at least one is needed to place anything.
-            None if !demand.unplaced.is_empty() => 1,
+            None if !groups.is_empty() => 1,
             _ => 0,
         };
         let needed = if for_waiting > 0 {
@@ -210,6 +276,59 @@ mod tests {
         // Two instances needed beyond four: 150; one of four empty: 75.
         assert_eq!(reservation(6, 4), 150.0);
         assert_eq!(reservation(3, 4), 75.0);
+    }
+
+    fn waiting(service: &str, cpu: u32, memory: u32, count: u32) -> UnplacedTasks {
+        UnplacedTasks {
+            service: service.to_owned(),
+            shape: TaskShape::new(format!("{service}:1"), cpu, memory),
+            count,
+        }
+    }
+
+    #[test]
+    fn at_most_one_hundred_tasks_wait_in_provisioning_in_the_cluster() {
+        // [ROADMAP]: 160 + 120 tasks waiting, 100 provisioning, the first service's first.
+        let demand = Demand {
+            unplaced: vec![waiting("a", 1024, 3072, 160), waiting("b", 512, 1024, 120)],
+            daemons: Vec::new(),
+        };
+        let groups = provisioning_groups(&demand);
+        let counts: Vec<Vec<u32>> = groups
+            .iter()
+            .map(|g| g.unplaced.iter().map(|u| u.count).collect())
+            .collect();
+        assert_eq!(counts, vec![vec![100]]);
+    }
+
+    #[test]
+    fn tasks_of_the_same_exact_requirements_form_one_group_whatever_their_service() {
+        // [CAS] step 2: grouped by "the same exact resource requirements".
+        let demand = Demand {
+            unplaced: vec![
+                waiting("a", 512, 1024, 3),
+                waiting("b", 1024, 1024, 4),
+                waiting("c", 512, 1024, 5),
+            ],
+            daemons: Vec::new(),
+        };
+        let groups = provisioning_groups(&demand);
+        let counts: Vec<Vec<u32>> = groups
+            .iter()
+            .map(|g| g.unplaced.iter().map(|u| u.count).collect())
+            .collect();
+        assert_eq!(counts, vec![vec![3, 5], vec![4]]);
+        let mut with_port = waiting("d", 512, 1024, 1);
+        with_port.shape.ports_tcp.insert(80);
+        let demand = Demand {
+            unplaced: vec![waiting("a", 512, 1024, 1), with_port],
+            daemons: Vec::new(),
+        };
+        assert_eq!(
+            provisioning_groups(&demand).len(),
+            2,
+            "a port makes another group"
+        );
     }
 
     #[test]

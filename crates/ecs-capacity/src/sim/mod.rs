@@ -7,10 +7,12 @@
 //! 3. DRAINING instances with no task left complete their lifecycle action and terminate
 //!    (or are terminated with their tasks when the hook times out);
 //! 4. the ECS service scheduler places and stops tasks (binpack or spread), replacing tasks on
-//!    DRAINING instances and rolling deployments within maximum/minimum healthy percent;
+//!    DRAINING instances and rolling deployments within maximum/minimum healthy percent; a
+//!    service without a capacity provider whose tasks found no room is throttled (ECS's
+//!    service throttle logic), one with a capacity provider waits in PROVISIONING;
 //! 5. the capacity calculator runs (capacity-core) on every container instance change, on
 //!    its schedule and when a task cannot be placed, and publishes ContainerCapacity,
-//!    IdleHostCapacity and HostsToAdd;
+//!    IdleHostCapacity and HostsToAdd, which reach the alarms after the reaction delay;
 //! 6. at each alarm period boundary CloudWatch evaluates the alarms, whose actions change the
 //!    group's desired capacity (simple policy with cooldown, or step policy with warmup) —
 //!    or, under the `capacity-provider` policy, ECS's managed scaling does, each minute;
@@ -30,6 +32,7 @@ mod capacity_provider;
 mod group;
 mod scheduler;
 mod services;
+pub mod sweep;
 #[cfg(test)]
 mod tests;
 
@@ -93,6 +96,12 @@ pub struct Outcome {
     pub placement_waits: Vec<u64>,
     pub step: u64,
     pub flap_window: u64,
+    /// The settings of the run that differ from the template's ([`Scenario::not_as_deployed`]).
+    pub not_as_deployed: Vec<String>,
+    /// ECS's placement back-off the run used (`none`, `default`, `slowest`, `custom`); not
+    /// applied to `capacity-provider`.
+    pub placement_backoff: &'static str,
+    pub reaction_delay: u64,
     pub events: Vec<Event>,
     pub samples: Vec<Sample>,
     pub actions: Vec<ScaleAction>,
@@ -141,6 +150,10 @@ struct ServiceState {
     pending: u32,
     /// Since when each pending task has been wanted, oldest first.
     waiting_since: std::collections::VecDeque<u64>,
+    /// ECS's service throttle: consecutive placement attempts that left tasks unplaced, and
+    /// the earliest time of the next attempt (`sim/scheduler.rs`).
+    failed_attempts: u32,
+    next_attempt: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -251,6 +264,9 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, Capa
         placement_waits: sim.placement_waits,
         step: sc.step,
         flap_window: sc.flap_window,
+        not_as_deployed: sc.not_as_deployed(),
+        placement_backoff: sc.placement_backoff.name,
+        reaction_delay: sc.reaction_delay,
         events: sim.events,
         samples: sim.samples,
         actions: sim.actions,
@@ -276,6 +292,8 @@ impl<'a> Sim<'a> {
                     ramp: None,
                     pending: 0,
                     waiting_since: std::collections::VecDeque::new(),
+                    failed_attempts: 0,
+                    next_attempt: 0,
                 })
                 .collect(),
             desired_capacity: sc.asg.desired,
@@ -361,7 +379,8 @@ impl<'a> Sim<'a> {
             self.publish(cap);
         }
         if self.sc.policy == PolicyKind::CapacityProvider {
-            self.managed_scaling(cap.as_ref());
+            let seen_by_ecs = self.capacity_with_enis()?;
+            self.managed_scaling(seen_by_ecs.as_ref());
         } else {
             self.evaluate_alarms();
         }

@@ -1,13 +1,28 @@
 //! Instances and tasks, and the ECS service scheduler: instances register, tasks finish
 //! starting or stopping; the scheduler places and stops tasks (binpack or spread) within
 //! the services' maximum and minimum healthy percent, and keeps track of what is free.
+//!
+//! Tasks that find no room, by the run's policy (sources in
+//! [`crate::scenario::PlacementBackoff`] and `sim/capacity_provider.rs`):
+//! * without a capacity provider (`book`, `hosts-to-add`): ECS's service throttle logic.
+//!   [THROTTLE] names "a lack of resources … such as ports, memory, or CPU units" among its
+//!   causes, so an attempt that leaves a task unplaced counts as a failed attempt; after the
+//!   n-th consecutive one the next attempt waits the back-off's n-th pause, however many
+//!   hosts register meanwhile (a new host does not wake a throttled service: none of the
+//!   sources says it does). An attempt that places every wanted task ends the throttle; one
+//!   that places some but not all still counts as failed (the sources count attempts that
+//!   leave tasks unstarted; *the stricter reading*, stated so). A new task definition resets
+//!   it ([THROTTLE]). A service with nothing to place makes no attempt.
+//! * with a capacity provider with managed scaling (`capacity-provider`): the tasks wait in
+//!   PROVISIONING and are placed as soon as an instance has room, every step (no throttle:
+//!   ECS places provisioning tasks as capacity registers, [BLOG]).
 
 use std::collections::BTreeSet;
 
 use capacity_core::TaskShape;
 
 use super::{InstState, RESERVED_PORTS, Sim, Task, TaskState, Usage};
-use crate::scenario::Strategy;
+use crate::scenario::{PolicyKind, Strategy};
 
 impl Sim<'_> {
     pub(super) fn advance_instances_and_tasks(&mut self) {
@@ -135,8 +150,11 @@ impl Sim<'_> {
             let want = (desired as usize).saturating_sub(good.len());
             let allowed = max_total.saturating_sub(live);
             let tries = want.min(allowed);
+            let next_attempt = self.services.get(s).map_or(0, |st| st.next_attempt);
+            let throttled = self.sc.policy != PolicyKind::CapacityProvider && next_attempt > self.t;
+            let attempts = if throttled { 0 } else { tries };
             let mut placed = 0;
-            for _ in 0..tries {
+            for _ in 0..attempts {
                 let Some(instance) = self.pick_instance(s, &shape, &usage) else {
                     break;
                 };
@@ -158,8 +176,23 @@ impl Sim<'_> {
             }
             let pending = tries - placed;
             let t = self.t;
+            let backoff = &self.sc.placement_backoff;
+            let mut throttle_note = None;
             if let Some(state) = self.services.get_mut(s) {
                 state.pending = pending as u32;
+                if !throttled && tries > 0 {
+                    if pending == 0 {
+                        state.failed_attempts = 0;
+                        state.next_attempt = 0;
+                    } else {
+                        state.failed_attempts += 1;
+                        let pause = backoff.delay_after(state.failed_attempts);
+                        state.next_attempt = t + pause;
+                        if pause >= 60 {
+                            throttle_note = Some((state.failed_attempts, pause));
+                        }
+                    }
+                }
                 // Placement waits: the oldest wanted task is placed first; a task placed
                 // with nobody waiting was placed at once. Tasks wanted no more (the desired
                 // count fell) leave the queue without a placement.
@@ -171,6 +204,13 @@ impl Sim<'_> {
                 while state.waiting_since.len() < pending {
                     state.waiting_since.push_back(t);
                 }
+            }
+            if let Some((failures, pause)) = throttle_note {
+                self.log(format!(
+                    "service {} throttled after {failures} failed placement attempt(s): next attempt in {}",
+                    def.name,
+                    crate::duration::Secs(pause)
+                ));
             }
 
             // Stop tasks of old revisions and on DRAINING instances, keeping the minimum

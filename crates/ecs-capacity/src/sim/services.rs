@@ -47,6 +47,11 @@ impl Sim<'_> {
                             def.name, shape.name, shape.cpu, shape.memory_mib, def.maximum_percent
                         ));
                         state.revisions.push(shape.clone());
+                        // [THROTTLE] "If you update your service to use a new task
+                        // definition, your service returns to a normal, non-throttled state
+                        // immediately."
+                        state.failed_attempts = 0;
+                        state.next_attempt = 0;
                     }
                 }
             }

@@ -1,0 +1,68 @@
+//! The loop as `infra/template.yaml` deploys it: one source of truth for the settings the
+//! simulator's defaults take. `tests/contract/tests/loop_settings.rs` reads the template's
+//! parameter defaults and alarms and fails when they and [`DEPLOYED`] disagree.
+//!
+//! A scenario may override any of these; the summary then lists the settings that differ
+//! ([`super::Scenario::not_as_deployed`]).
+
+use super::model::MissingData;
+
+/// The loop's settings, as the template's parameter defaults and resources set them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoopSettings {
+    /// `ScaleOutHeadroom`: worst-case tasks that must always fit.
+    pub headroom: u32,
+    /// `ScaleOutAlarmPeriodSeconds` (the ContainerCapacity alarm, which scales out with
+    /// `ScaleOutAdjustment=PlusOne`, the book's ±1).
+    pub scale_out_period: u64,
+    /// `ScaleOutEvaluationPeriods`.
+    pub scale_out_evaluation_periods: u32,
+    /// The ContainerCapacity alarm's `TreatMissingData`.
+    pub scale_out_missing_data: MissingData,
+    /// The HostsToAdd alarm's `Period` (high resolution).
+    pub hosts_to_add_period: u64,
+    /// The HostsToAdd alarm's `TreatMissingData`.
+    pub hosts_to_add_missing_data: MissingData,
+    /// `ScaleOutWarmupSeconds`: the step policy's `EstimatedInstanceWarmup`.
+    pub scale_out_warmup: u64,
+    /// `ScaleInAlarmPeriodSeconds`.
+    pub scale_in_period: u64,
+    /// `ScaleInEvaluationPeriods`.
+    pub scale_in_evaluation_periods: u32,
+    /// The IdleHostCapacity alarm's `TreatMissingData`.
+    pub scale_in_missing_data: MissingData,
+    /// `ScaleInCooldownSeconds`.
+    pub scale_in_cooldown: u64,
+    /// `CalculatorScheduleMinutes` × 60: the calculator's EventBridge schedule (0: off).
+    pub calculator_schedule: u64,
+}
+
+/// The template's defaults. The step table is [`crate::sim::alarms::HOSTS_TO_ADD_STEPS`].
+pub const DEPLOYED: LoopSettings = LoopSettings {
+    headroom: 1,
+    scale_out_period: 60,
+    scale_out_evaluation_periods: 1,
+    scale_out_missing_data: MissingData::NotBreaching,
+    hosts_to_add_period: 10,
+    hosts_to_add_missing_data: MissingData::NotBreaching,
+    scale_out_warmup: 300,
+    scale_in_period: 60,
+    scale_in_evaluation_periods: 5,
+    scale_in_missing_data: MissingData::NotBreaching,
+    scale_in_cooldown: 300,
+    calculator_schedule: 60,
+};
+
+/// Seconds from the calculator's trigger (an ECS event, its schedule) to the moment its
+/// datapoint can move an alarm, beyond the alarm's own period (which the simulator models):
+/// EventBridge's delivery of the ECS event, the Lambda invocation and the calculator's read
+/// of the cluster, PutMetricData and the datapoint becoming visible to the alarm ("a few
+/// seconds delay for the data to become available to the alarm", AWS re:Post on
+/// high-resolution alarms, which CloudWatch evaluates every 10 s: "If the alarm period is 10
+/// seconds or 30 seconds, the alarm is evaluated every 10 seconds", CloudWatch user guide,
+/// *Create a CloudWatch alarm based on a static threshold*), and Auto Scaling starting the
+/// policy's activity. None of these has a published bound; their sum is a few seconds to
+/// a few tens of seconds. The default takes 20 s, two simulation steps — the slow end, so
+/// that our loop is not simulated faster than it can run; `--sweep` and the figures report
+/// 0 s and 60 s beside it.
+pub const REACTION_DELAY: u64 = 20;
