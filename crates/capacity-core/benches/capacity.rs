@@ -146,6 +146,7 @@ fn bench(c: &mut Criterion) {
             })
             .collect(),
         daemons: vec![TaskShape::new("daemon:1", 128, 256)],
+        ..Demand::default()
     };
     c.bench_function("pack 1000 unplaced tasks of 50 shapes", |b| {
         b.iter(|| plan_scale_out(black_box(&capacity), black_box(&demand), &policy))

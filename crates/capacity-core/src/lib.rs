@@ -39,6 +39,7 @@ mod decision;
 pub mod drain;
 mod error;
 mod instance;
+mod packing;
 mod resources;
 pub mod scale_in;
 pub mod scale_out;
@@ -46,14 +47,14 @@ mod task;
 
 pub use assessment::{Assessment, assess};
 pub use capacity::{
-    ClusterCapacity, Exclusion, HostTemplate, InstanceSlots, Resource, ResourceSlots,
+    ClusterCapacity, Exclusion, HostRoom, HostTemplate, InstanceSlots, Resource, ResourceSlots,
     ResourceTotals, cluster_capacity,
 };
 pub use decision::{ScaleDecision, ScalePolicy};
 pub use error::CapacityError;
 pub use instance::{ContainerInstance, EniLimit, InstanceStatus};
 pub use resources::{EcsResource, ResourceValue, Resources};
-pub use scale_out::{Demand, ScaleOutPlan, UnplacedTasks, plan_scale_out};
+pub use scale_out::{Demand, PlacementFailure, ScaleOutPlan, UnplacedTasks, plan_scale_out};
 pub use task::{
     ContainerDefinition, NetworkMode, PortMapping, Protocol, TaskDefinition, TaskShape, WorstCase,
     parse_task_cpu, parse_task_memory,

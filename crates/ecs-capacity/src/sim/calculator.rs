@@ -104,6 +104,7 @@ impl Sim<'_> {
                 })
                 .collect(),
             daemons: Vec::new(),
+            placement_failures: Vec::new(),
         }
     }
 

@@ -1,0 +1,389 @@
+//! The one first-fit packer: tasks onto the room free on hosts, all resources at once.
+//!
+//! Scale-out ([`crate::plan_scale_out`]) packs the tasks that wait onto the room free on the
+//! counted hosts, then onto new hosts; consolidation ([`crate::plan_scale_in`]) re-places the
+//! tasks of the hosts it removes onto the room left on the hosts that stay. Both go through
+//! [`Packer`], so a task fits in one place by one rule: CPU, memory and GPUs at least its
+//! need, one ENI slot for an `awsvpc` task (when the limit is known), and none of its static
+//! ports (TCP or UDP) taken on that host.
+//!
+//! **First fit in O(log B).** The rooms are the leaves of a tournament tree whose every node
+//! keeps the largest free CPU, memory, GPUs and ENI slots below it. The first room that fits
+//! is found by descending into the leftmost child whose maxima all cover the need: a subtree
+//! whose maximum of some resource is short cannot hold the task and is skipped whole. When
+//! the maxima of a subtree are reached by different rooms (or a static port is taken where
+//! CPU and memory would do) the descent backtracks, so the worst case of one search is O(B);
+//! with the few shapes of a real cluster it visits O(log B) nodes. Taking or giving back a
+//! task updates one leaf-to-root path: O(log B).
+
+use std::collections::BTreeSet;
+
+use crate::capacity::{ResourceSlots, TakenPorts};
+use crate::{HostRoom, Resources, TaskShape, WorstCase};
+
+/// A host's free room while packing: [`HostRoom`], the one type for a counted host as read
+/// and for a new one.
+pub(crate) type Room = HostRoom;
+
+impl HostRoom {
+    /// Whether one task of `shape` fits here, all resources at once.
+    pub(crate) fn fits(&self, shape: &TaskShape) -> bool {
+        self.cpu >= shape.cpu
+            && self.memory_mib >= shape.memory_mib
+            && self.gpus >= shape.gpus
+            && (!shape.awsvpc || self.free_eni_slots.is_none_or(|free| free >= 1))
+            && !self.ports_tcp[..].any_taken(&shape.ports_tcp)
+            && !self.ports_udp[..].any_taken(&shape.ports_udp)
+    }
+
+    /// Places one task of `shape`; the caller has checked [`HostRoom::fits`].
+    pub(crate) fn take(&mut self, shape: &TaskShape) {
+        self.cpu = self.cpu.saturating_sub(shape.cpu);
+        self.memory_mib = self.memory_mib.saturating_sub(shape.memory_mib);
+        self.gpus = self.gpus.saturating_sub(shape.gpus);
+        if shape.awsvpc {
+            self.free_eni_slots = self.free_eni_slots.map(|free| free.saturating_sub(1));
+        }
+        insert_all(&mut self.ports_tcp, &shape.ports_tcp);
+        insert_all(&mut self.ports_udp, &shape.ports_udp);
+    }
+
+    /// Undoes [`HostRoom::take`] of the same shape (its ports were free before, so they are
+    /// free again).
+    pub(crate) fn give(&mut self, shape: &TaskShape) {
+        self.cpu = self.cpu.saturating_add(shape.cpu);
+        self.memory_mib = self.memory_mib.saturating_add(shape.memory_mib);
+        self.gpus = self.gpus.saturating_add(shape.gpus);
+        if shape.awsvpc {
+            self.free_eni_slots = self.free_eni_slots.map(|free| free.saturating_add(1));
+        }
+        self.ports_tcp.retain(|p| !shape.ports_tcp.contains(p));
+        self.ports_udp.retain(|p| !shape.ports_udp.contains(p));
+    }
+
+    /// Worst-case tasks that still fit here.
+    pub(crate) fn worst_case_slots(&self, worst: &WorstCase) -> u32 {
+        ResourceSlots::of_parts(
+            [self.cpu, self.memory_mib, self.gpus],
+            (&self.ports_tcp[..], &self.ports_udp[..]),
+            self.free_eni_slots,
+            worst,
+        )
+        .binding()
+        .map_or(0, |(slots, _)| slots)
+    }
+
+    /// The tree's summary of this room: free CPU, memory, GPUs, ENI slots.
+    fn maxima(&self) -> [u32; 4] {
+        [
+            self.cpu,
+            self.memory_mib,
+            self.gpus,
+            self.free_eni_slots.unwrap_or(u32::MAX),
+        ]
+    }
+}
+
+/// Adds `ports` to the ascending list `taken`.
+fn insert_all(taken: &mut Vec<u16>, ports: &BTreeSet<u16>) {
+    for port in ports {
+        if let Err(at) = taken.binary_search(port) {
+            taken.insert(at, *port);
+        }
+    }
+}
+
+/// The part of a task's need the tree can rule out a subtree on.
+fn need(shape: &TaskShape) -> [u32; 4] {
+    [
+        shape.cpu,
+        shape.memory_mib,
+        shape.gpus,
+        u32::from(shape.awsvpc),
+    ]
+}
+
+fn covers(have: &[u32; 4], need: &[u32; 4]) -> bool {
+    have.iter().zip(need).all(|(h, n)| h >= n)
+}
+
+/// The size order of first-fit decreasing: the largest share of the host's CPU, memory or
+/// GPUs first (in parts per million of `host`), then more static ports, then `awsvpc`.
+pub(crate) fn size_key(shape: &TaskShape, host: &Resources) -> (u64, usize, bool) {
+    let share = |need: u32, have: u32| {
+        if have == 0 {
+            if need == 0 { 0 } else { u64::MAX }
+        } else {
+            u64::from(need) * 1_000_000 / u64::from(have)
+        }
+    };
+    let dominant = share(shape.cpu, host.cpu)
+        .max(share(shape.memory_mib, host.memory_mib))
+        .max(share(shape.gpus, host.gpus));
+    (
+        dominant,
+        shape.ports_tcp.len() + shape.ports_udp.len(),
+        shape.awsvpc,
+    )
+}
+
+/// Rooms in a fixed order, first fit over them, with the worst-case slots they have left.
+///
+/// A room can be *closed* (a host that is leaving, or that the task's own host must not
+/// receive): it takes nothing and its slots are not counted in [`Packer::free_slots`].
+#[derive(Debug, Clone)]
+pub(crate) struct Packer<'w> {
+    rooms: Vec<Room>,
+    open: Vec<bool>,
+    slots: Vec<u32>,
+    /// Σ slots over the open rooms.
+    free_slots: u64,
+    /// Leaves start at `leaves`; node `n` has children `2n` and `2n + 1`; node 0 is unused.
+    leaves: usize,
+    maxima: Vec<[u32; 4]>,
+    worst: &'w WorstCase,
+}
+
+impl<'w> Packer<'w> {
+    /// Every room open, in the given order. O(B).
+    pub(crate) fn new(rooms: Vec<Room>, worst: &'w WorstCase) -> Packer<'w> {
+        let slots: Vec<u32> = rooms.iter().map(|r| r.worst_case_slots(worst)).collect();
+        let mut packer = Packer {
+            open: vec![true; rooms.len()],
+            free_slots: slots.iter().map(|s| u64::from(*s)).sum(),
+            slots,
+            rooms,
+            leaves: 0,
+            maxima: Vec::new(),
+            worst,
+        };
+        packer.rebuild();
+        packer
+    }
+
+    fn rebuild(&mut self) {
+        self.leaves = self.rooms.len().next_power_of_two().max(1);
+        self.maxima = vec![[0; 4]; 2 * self.leaves];
+        for (i, room) in self.rooms.iter().enumerate() {
+            if self.open[i] {
+                self.maxima[self.leaves + i] = room.maxima();
+            }
+        }
+        for node in (1..self.leaves).rev() {
+            self.maxima[node] = max4(&self.maxima[2 * node], &self.maxima[2 * node + 1]);
+        }
+    }
+
+    fn refresh(&mut self, i: usize) {
+        let mut node = self.leaves + i;
+        self.maxima[node] = if self.open[i] {
+            self.rooms[i].maxima()
+        } else {
+            [0; 4]
+        };
+        while node > 1 {
+            node /= 2;
+            self.maxima[node] = max4(&self.maxima[2 * node], &self.maxima[2 * node + 1]);
+        }
+    }
+
+    /// Adds a room at the end (a new host). Amortised O(log B): the tree doubles when full.
+    pub(crate) fn push(&mut self, room: Room) -> usize {
+        let i = self.rooms.len();
+        let slots = room.worst_case_slots(self.worst);
+        self.free_slots += u64::from(slots);
+        self.slots.push(slots);
+        self.rooms.push(room);
+        self.open.push(true);
+        if self.rooms.len() > self.leaves {
+            self.rebuild();
+        } else {
+            self.refresh(i);
+        }
+        i
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.rooms.len()
+    }
+
+    #[allow(dead_code)] // the consolidation plan (issue 19) uses it
+    pub(crate) fn room(&self, i: usize) -> Option<&Room> {
+        self.rooms.get(i)
+    }
+
+    /// Worst-case tasks that still fit on the open rooms.
+    pub(crate) fn free_slots(&self) -> u64 {
+        self.free_slots
+    }
+
+    /// Worst-case tasks that still fit on room `i` (open or not).
+    #[allow(dead_code)] // the consolidation plan (issue 19) uses it
+    pub(crate) fn slots(&self, i: usize) -> u32 {
+        self.slots.get(i).copied().unwrap_or(0)
+    }
+
+    /// Opens or closes room `i`.
+    #[allow(dead_code)] // the consolidation plan (issue 19) uses it
+    pub(crate) fn set_open(&mut self, i: usize, open: bool) {
+        if i >= self.rooms.len() || self.open[i] == open {
+            return;
+        }
+        self.open[i] = open;
+        if open {
+            self.free_slots += u64::from(self.slots[i]);
+        } else {
+            self.free_slots -= u64::from(self.slots[i]);
+        }
+        self.refresh(i);
+    }
+
+    /// The first open room, in order, that `shape` fits on.
+    pub(crate) fn first_fit(&self, shape: &TaskShape) -> Option<usize> {
+        if self.rooms.is_empty() {
+            return None;
+        }
+        self.find(1, 0, self.leaves, shape, &need(shape))
+    }
+
+    fn find(
+        &self,
+        node: usize,
+        lo: usize,
+        hi: usize,
+        shape: &TaskShape,
+        need: &[u32; 4],
+    ) -> Option<usize> {
+        if lo >= self.rooms.len() || !covers(&self.maxima[node], need) {
+            return None;
+        }
+        if hi - lo == 1 {
+            return (self.open[lo] && self.rooms[lo].fits(shape)).then_some(lo);
+        }
+        let mid = lo + (hi - lo) / 2;
+        self.find(2 * node, lo, mid, shape, need)
+            .or_else(|| self.find(2 * node + 1, mid, hi, shape, need))
+    }
+
+    /// Places one task of `shape` on room `i` (which it fits).
+    pub(crate) fn take(&mut self, i: usize, shape: &TaskShape) {
+        self.rooms[i].take(shape);
+        self.resum(i);
+    }
+
+    /// Gives back one task of `shape` placed on room `i` by [`Packer::take`].
+    #[allow(dead_code)] // the consolidation plan (issue 19) uses it
+    pub(crate) fn give(&mut self, i: usize, shape: &TaskShape) {
+        self.rooms[i].give(shape);
+        self.resum(i);
+    }
+
+    fn resum(&mut self, i: usize) {
+        let slots = self.rooms[i].worst_case_slots(self.worst);
+        if self.open[i] {
+            self.free_slots = self.free_slots - u64::from(self.slots[i]) + u64::from(slots);
+        }
+        self.slots[i] = slots;
+        self.refresh(i);
+    }
+
+    /// Places one task of `shape` on the first open room it fits; its index, or `None`.
+    pub(crate) fn place(&mut self, shape: &TaskShape) -> Option<usize> {
+        let i = self.first_fit(shape)?;
+        self.take(i, shape);
+        Some(i)
+    }
+}
+
+fn max4(a: &[u32; 4], b: &[u32; 4]) -> [u32; 4] {
+    [
+        a[0].max(b[0]),
+        a[1].max(b[1]),
+        a[2].max(b[2]),
+        a[3].max(b[3]),
+    ]
+}
+
+/// Sorts `(shape, count)` for first-fit decreasing against the size of `host` (largest
+/// dominant share first; stable, so equal shapes keep their order).
+pub(crate) fn sort_decreasing<T>(items: &mut [(&TaskShape, T)], host: &Resources) {
+    items.sort_by_key(|(shape, _)| std::cmp::Reverse(size_key(shape, host)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn room(cpu: u32, mem: u32) -> Room {
+        HostRoom {
+            index: 0,
+            cpu,
+            memory_mib: mem,
+            gpus: 0,
+            ports_tcp: Vec::new(),
+            ports_udp: Vec::new(),
+            free_eni_slots: None,
+        }
+    }
+
+    fn worst() -> WorstCase {
+        WorstCase::cpu_memory(256, 256).unwrap()
+    }
+
+    #[test]
+    fn first_fit_is_the_first_room_in_order_that_holds_every_resource() {
+        let w = worst();
+        let p = Packer::new(
+            vec![
+                room(100, 4000),
+                room(4000, 100),
+                room(600, 600),
+                room(4000, 4000),
+            ],
+            &w,
+        );
+        // CPU is short on the first, memory on the second: the third holds both.
+        assert_eq!(p.first_fit(&TaskShape::new("t", 500, 500)), Some(2));
+        assert_eq!(p.first_fit(&TaskShape::new("t", 5000, 1)), None);
+    }
+
+    #[test]
+    fn a_taken_static_port_sends_the_task_on_and_giving_back_frees_it() {
+        let w = worst();
+        let mut p = Packer::new(vec![room(1000, 1000), room(1000, 1000)], &w);
+        let web = TaskShape::new("web", 100, 100).with_port(80);
+        assert_eq!(p.place(&web), Some(0));
+        assert_eq!(p.place(&web), Some(1));
+        assert_eq!(p.place(&web), None);
+        p.give(0, &web);
+        assert_eq!(p.first_fit(&web), Some(0));
+        assert_eq!(p.room(0), Some(&room(1000, 1000)));
+    }
+
+    #[test]
+    fn a_closed_room_takes_nothing_and_its_slots_do_not_count() {
+        let w = worst();
+        let mut p = Packer::new(vec![room(512, 512), room(512, 512)], &w);
+        assert_eq!(p.free_slots(), 4);
+        p.set_open(0, false);
+        assert_eq!(p.free_slots(), 2);
+        assert_eq!(p.first_fit(&TaskShape::new("t", 256, 256)), Some(1));
+        p.set_open(0, true);
+        assert_eq!(p.first_fit(&TaskShape::new("t", 256, 256)), Some(0));
+    }
+
+    #[test]
+    fn pushing_past_the_tree_keeps_first_fit_in_order() {
+        let w = worst();
+        let mut p = Packer::new(vec![room(0, 0)], &w);
+        for _ in 0..9 {
+            p.push(room(300, 300));
+        }
+        let t = TaskShape::new("t", 300, 300);
+        for expected in 1..=9 {
+            assert_eq!(p.place(&t), Some(expected));
+        }
+        assert_eq!(p.place(&t), None);
+        assert_eq!(p.free_slots(), 0);
+    }
+}
