@@ -35,6 +35,7 @@
 
 mod assessment;
 mod capacity;
+pub mod consolidation;
 mod decision;
 pub mod drain;
 mod error;
@@ -49,6 +50,10 @@ pub use assessment::{Assessment, assess};
 pub use capacity::{
     ClusterCapacity, Exclusion, HostRoom, HostTemplate, InstanceSlots, Resource, ResourceSlots,
     ResourceTotals, cluster_capacity,
+};
+pub use consolidation::{
+    ClusterHost, DEFAULT_STABILITY_WINDOW, DO_NOT_DISRUPT_ATTRIBUTE, DisruptionBudget,
+    ScaleInInput, ScaleInPlan, plan_scale_in,
 };
 pub use decision::{ScaleDecision, ScalePolicy};
 pub use error::CapacityError;

@@ -3,7 +3,7 @@
 //! Scale-out ([`crate::plan_scale_out`]) packs the tasks that wait onto the room free on the
 //! counted hosts, then onto new hosts; consolidation ([`crate::plan_scale_in`]) re-places the
 //! tasks of the hosts it removes onto the room left on the hosts that stay. Both go through
-//! [`Packer`], so a task fits in one place by one rule: CPU, memory and GPUs at least its
+//! `Packer`, so a task fits in one place by one rule: CPU, memory and GPUs at least its
 //! need, one ENI slot for an `awsvpc` task (when the limit is known), and none of its static
 //! ports (TCP or UDP) taken on that host.
 //!
@@ -207,7 +207,7 @@ impl<'w> Packer<'w> {
         self.rooms.len()
     }
 
-    #[allow(dead_code)] // the consolidation plan (issue 19) uses it
+    #[cfg(test)]
     pub(crate) fn room(&self, i: usize) -> Option<&Room> {
         self.rooms.get(i)
     }
@@ -217,14 +217,12 @@ impl<'w> Packer<'w> {
         self.free_slots
     }
 
-    /// Worst-case tasks that still fit on room `i` (open or not).
-    #[allow(dead_code)] // the consolidation plan (issue 19) uses it
-    pub(crate) fn slots(&self, i: usize) -> u32 {
-        self.slots.get(i).copied().unwrap_or(0)
+    /// Whether room `i` takes tasks.
+    pub(crate) fn is_open(&self, i: usize) -> bool {
+        self.open.get(i).copied().unwrap_or(false)
     }
 
     /// Opens or closes room `i`.
-    #[allow(dead_code)] // the consolidation plan (issue 19) uses it
     pub(crate) fn set_open(&mut self, i: usize, open: bool) {
         if i >= self.rooms.len() || self.open[i] == open {
             return;
@@ -272,7 +270,6 @@ impl<'w> Packer<'w> {
     }
 
     /// Gives back one task of `shape` placed on room `i` by [`Packer::take`].
-    #[allow(dead_code)] // the consolidation plan (issue 19) uses it
     pub(crate) fn give(&mut self, i: usize, shape: &TaskShape) {
         self.rooms[i].give(shape);
         self.resum(i);
