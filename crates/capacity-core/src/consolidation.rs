@@ -453,7 +453,14 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
         }
     }
     let size = largest_registered(hosts);
-    let mut packer = Packer::new(rooms, worst);
+    let mut packer = Packer::watching(
+        rooms,
+        worst,
+        hosts
+            .iter()
+            .flat_map(|h| &h.tasks)
+            .chain(input.waiting.iter().map(|u| &u.shape)),
+    );
     // What has been moved onto each room, so it moves on if that host goes too.
     let mut moved_in: Vec<Vec<Moving<'_>>> = vec![Vec::new(); packer.len()];
 
@@ -513,10 +520,15 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
             None => candidates.push(Candidate::Host(i)),
         }
     }
-    // Cheapest first: the group's hosts not in the cluster, then by tasks per vCPU saved
-    // (empty hosts first); the sort is stable, so the group's order among equals.
+    // Cheapest first: the group's hosts not in the cluster, then by tasks to move per vCPU
+    // saved (empty hosts first); the sort is stable, so the group's order among equals. A
+    // host's tasks to move include the waiting or draining tasks just placed on it.
+    let cost = |i: usize| Cost {
+        tasks: (hosts[i].tasks.len() + room_of[i].map_or(0, |r| moved_in[r].len())) as u64,
+        cpu: u64::from(hosts[i].instance.registered.cpu),
+    };
     candidates.sort_by(|a, b| match (a, b) {
-        (Candidate::Host(a), Candidate::Host(b)) => cost(&hosts[*a]).cmp_per_cpu(&cost(&hosts[*b])),
+        (Candidate::Host(a), Candidate::Host(b)) => cost(*a).cmp_per_cpu(&cost(*b)),
         _ => std::cmp::Ordering::Equal,
     });
     let mut ordered: Vec<Candidate> = (0..input.not_in_cluster.len())
@@ -666,13 +678,6 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
 struct Cost {
     tasks: u64,
     cpu: u64,
-}
-
-fn cost(h: &ClusterHost) -> Cost {
-    Cost {
-        tasks: h.tasks.len() as u64,
-        cpu: u64::from(h.instance.registered.cpu),
-    }
 }
 
 impl Cost {

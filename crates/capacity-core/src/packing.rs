@@ -8,13 +8,14 @@
 //! ports (TCP or UDP) taken on that host.
 //!
 //! **First fit in O(log B).** The rooms are the leaves of a tournament tree whose every node
-//! keeps the largest free CPU, memory, GPUs and ENI slots below it. The first room that fits
-//! is found by descending into the leftmost child whose maxima all cover the need: a subtree
-//! whose maximum of some resource is short cannot hold the task and is skipped whole. When
-//! the maxima of a subtree are reached by different rooms (or a static port is taken where
-//! CPU and memory would do) the descent backtracks, so the worst case of one search is O(B);
-//! with the few shapes of a real cluster it visits O(log B) nodes. Taking or giving back a
-//! task updates one leaf-to-root path: O(log B).
+//! keeps the largest free CPU, memory, GPUs and ENI slots below it, and which of the static
+//! ports of the tasks to place are free on some room below it. The first room that fits is
+//! found by descending into the leftmost child whose summary covers the need: a subtree
+//! whose maximum of some resource is short, or where one of the task's ports is taken on
+//! every room, cannot hold the task and is skipped whole. When the maxima of a subtree are
+//! reached by different rooms (one has the CPU, another the memory) the descent backtracks,
+//! so the worst case of one search is O(B); with the few shapes of a real cluster it visits
+//! O(log B) nodes. Taking or giving back a task updates one leaf-to-root path: O(log B).
 
 use std::collections::BTreeSet;
 
@@ -72,16 +73,6 @@ impl HostRoom {
         .binding()
         .map_or(0, |(slots, _)| slots)
     }
-
-    /// The tree's summary of this room: free CPU, memory, GPUs, ENI slots.
-    fn maxima(&self) -> [u32; 4] {
-        [
-            self.cpu,
-            self.memory_mib,
-            self.gpus,
-            self.free_eni_slots.unwrap_or(u32::MAX),
-        ]
-    }
 }
 
 /// Adds `ports` to the ascending list `taken`.
@@ -93,18 +84,139 @@ fn insert_all(taken: &mut Vec<u16>, ports: &BTreeSet<u16>) {
     }
 }
 
-/// The part of a task's need the tree can rule out a subtree on.
-fn need(shape: &TaskShape) -> [u32; 4] {
-    [
-        shape.cpu,
-        shape.memory_mib,
-        shape.gpus,
-        u32::from(shape.awsvpc),
-    ]
+/// Points of the (free CPU, free memory) frontier a node keeps.
+const FRONTIER: usize = 4;
+
+/// What a tree node knows of the rooms below it: the Pareto frontier of their (free CPU,
+/// free memory) — at most [`FRONTIER`] points, the rest folded into one point that covers
+/// them —, the most free GPUs and ENI slots (unknown ENI limit: unbounded), and which of the
+/// watched static ports are free on at least one of them. A task no point covers fits on
+/// none of the rooms. Per resource maxima alone would mislead when one room has the CPU and
+/// another the memory (CPU-rich and memory-rich instance types side by side), and a search
+/// for a task that fits nowhere would then visit the whole tree.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Summary {
+    /// (CPU, memory), CPU descending and memory ascending; the first `len` are used.
+    frontier: [[u32; 2]; FRONTIER],
+    len: u8,
+    gpus: u32,
+    eni: u32,
+    free_ports: u64,
 }
 
-fn covers(have: &[u32; 4], need: &[u32; 4]) -> bool {
-    have.iter().zip(need).all(|(h, n)| h >= n)
+impl Summary {
+    fn merge(a: &Summary, b: &Summary) -> Summary {
+        let mut points = [[0u32; 2]; 2 * FRONTIER];
+        let mut n = 0;
+        for p in a.frontier[..usize::from(a.len)]
+            .iter()
+            .chain(&b.frontier[..usize::from(b.len)])
+        {
+            points[n] = *p;
+            n += 1;
+        }
+        let points = &mut points[..n];
+        points.sort_unstable_by(|x, y| y[0].cmp(&x[0]).then(y[1].cmp(&x[1])));
+        let mut out = Summary {
+            gpus: a.gpus.max(b.gpus),
+            eni: a.eni.max(b.eni),
+            free_ports: a.free_ports | b.free_ports,
+            ..Summary::default()
+        };
+        let mut len = 0usize;
+        for p in points.iter() {
+            // Sorted by CPU descending: a point is dominated when one before it has as much
+            // memory.
+            if len > 0 && out.frontier[len - 1][1] >= p[1] {
+                continue;
+            }
+            if len == FRONTIER {
+                // Fold the rest into the last point: as much CPU as it has (the most of the
+                // rest), as much memory as the rest's most. Never prunes a room that fits.
+                out.frontier[FRONTIER - 1][1] = out.frontier[FRONTIER - 1][1].max(p[1]);
+                continue;
+            }
+            out.frontier[len] = *p;
+            len += 1;
+        }
+        out.len = len as u8;
+        out
+    }
+
+    fn covers(&self, need: &Summary) -> bool {
+        let [cpu, mem] = need.frontier[0];
+        self.gpus >= need.gpus
+            && self.eni >= need.eni
+            && self.free_ports & need.free_ports == need.free_ports
+            && self.frontier[..usize::from(self.len)]
+                .iter()
+                .any(|p| p[0] >= cpu && p[1] >= mem)
+    }
+}
+
+/// Up to 64 static ports (TCP and UDP) the tree tracks per subtree, so that a task with a
+/// static port skips whole subtrees where it is taken on every host; ports beyond the 64th
+/// are still checked on each host, only not pruned on.
+#[derive(Debug, Clone, Default)]
+struct WatchedPorts {
+    tcp: Vec<u16>,
+    udp: Vec<u16>,
+}
+
+impl WatchedPorts {
+    fn of<'a>(shapes: impl IntoIterator<Item = &'a TaskShape>) -> WatchedPorts {
+        let (mut tcp, mut udp) = (BTreeSet::new(), BTreeSet::new());
+        for shape in shapes {
+            tcp.extend(shape.ports_tcp.iter().copied());
+            udp.extend(shape.ports_udp.iter().copied());
+        }
+        let tcp: Vec<u16> = tcp.into_iter().take(64).collect();
+        let udp: Vec<u16> = udp.into_iter().take(64 - tcp.len()).collect();
+        WatchedPorts { tcp, udp }
+    }
+
+    /// Bit per watched port: set when `port_set(port)` holds.
+    fn mask(&self, tcp: impl Fn(&u16) -> bool, udp: impl Fn(&u16) -> bool) -> u64 {
+        let mut mask = 0u64;
+        for (bit, _) in self.tcp.iter().enumerate().filter(|(_, p)| tcp(p)) {
+            mask |= 1 << bit;
+        }
+        let offset = self.tcp.len();
+        for (bit, _) in self.udp.iter().enumerate().filter(|(_, p)| udp(p)) {
+            mask |= 1 << (offset + bit);
+        }
+        mask
+    }
+
+    fn room(&self, room: &HostRoom) -> Summary {
+        let mut frontier = [[0; 2]; FRONTIER];
+        frontier[0] = [room.cpu, room.memory_mib];
+        Summary {
+            frontier,
+            len: 1,
+            gpus: room.gpus,
+            eni: room.free_eni_slots.unwrap_or(u32::MAX),
+            free_ports: self.mask(
+                |p| room.ports_tcp.binary_search(p).is_err(),
+                |p| room.ports_udp.binary_search(p).is_err(),
+            ),
+        }
+    }
+
+    fn need(&self, shape: &TaskShape) -> Summary {
+        let mut frontier = [[0; 2]; FRONTIER];
+        frontier[0] = [shape.cpu, shape.memory_mib];
+        Summary {
+            frontier,
+            len: 1,
+            gpus: shape.gpus,
+            eni: u32::from(shape.awsvpc),
+            free_ports: self.mask(
+                |p| shape.ports_tcp.contains(p),
+                |p| shape.ports_udp.contains(p),
+            ),
+        }
+    }
 }
 
 /// The size order of first-fit decreasing: the largest share of the host's CPU, memory or
@@ -140,13 +252,26 @@ pub(crate) struct Packer<'w> {
     free_slots: u64,
     /// Leaves start at `leaves`; node `n` has children `2n` and `2n + 1`; node 0 is unused.
     leaves: usize,
-    maxima: Vec<[u32; 4]>,
+    tree: Vec<Summary>,
+    watched: WatchedPorts,
     worst: &'w WorstCase,
 }
 
 impl<'w> Packer<'w> {
-    /// Every room open, in the given order. O(B).
+    /// Every room open, in the given order, no port watched. O(B).
+    #[cfg(test)]
     pub(crate) fn new(rooms: Vec<Room>, worst: &'w WorstCase) -> Packer<'w> {
+        Packer::watching(rooms, worst, [])
+    }
+
+    /// [`Packer::new`], the tree also tracking the static ports of `shapes` (the tasks to
+    /// be placed), so that a task with a static port skips subtrees where it is taken
+    /// everywhere. O(B·P) for P watched ports.
+    pub(crate) fn watching<'s>(
+        rooms: Vec<Room>,
+        worst: &'w WorstCase,
+        shapes: impl IntoIterator<Item = &'s TaskShape>,
+    ) -> Packer<'w> {
         let slots: Vec<u32> = rooms.iter().map(|r| r.worst_case_slots(worst)).collect();
         let mut packer = Packer {
             open: vec![true; rooms.len()],
@@ -154,7 +279,8 @@ impl<'w> Packer<'w> {
             slots,
             rooms,
             leaves: 0,
-            maxima: Vec::new(),
+            tree: Vec::new(),
+            watched: WatchedPorts::of(shapes),
             worst,
         };
         packer.rebuild();
@@ -163,27 +289,27 @@ impl<'w> Packer<'w> {
 
     fn rebuild(&mut self) {
         self.leaves = self.rooms.len().next_power_of_two().max(1);
-        self.maxima = vec![[0; 4]; 2 * self.leaves];
+        self.tree = vec![Summary::default(); 2 * self.leaves];
         for (i, room) in self.rooms.iter().enumerate() {
             if self.open[i] {
-                self.maxima[self.leaves + i] = room.maxima();
+                self.tree[self.leaves + i] = self.watched.room(room);
             }
         }
         for node in (1..self.leaves).rev() {
-            self.maxima[node] = max4(&self.maxima[2 * node], &self.maxima[2 * node + 1]);
+            self.tree[node] = Summary::merge(&self.tree[2 * node], &self.tree[2 * node + 1]);
         }
     }
 
     fn refresh(&mut self, i: usize) {
         let mut node = self.leaves + i;
-        self.maxima[node] = if self.open[i] {
-            self.rooms[i].maxima()
+        self.tree[node] = if self.open[i] {
+            self.watched.room(&self.rooms[i])
         } else {
-            [0; 4]
+            Summary::default()
         };
         while node > 1 {
             node /= 2;
-            self.maxima[node] = max4(&self.maxima[2 * node], &self.maxima[2 * node + 1]);
+            self.tree[node] = Summary::merge(&self.tree[2 * node], &self.tree[2 * node + 1]);
         }
     }
 
@@ -241,7 +367,7 @@ impl<'w> Packer<'w> {
         if self.rooms.is_empty() {
             return None;
         }
-        self.find(1, 0, self.leaves, shape, &need(shape))
+        self.find(1, 0, self.leaves, shape, &self.watched.need(shape))
     }
 
     fn find(
@@ -250,9 +376,9 @@ impl<'w> Packer<'w> {
         lo: usize,
         hi: usize,
         shape: &TaskShape,
-        need: &[u32; 4],
+        need: &Summary,
     ) -> Option<usize> {
-        if lo >= self.rooms.len() || !covers(&self.maxima[node], need) {
+        if lo >= self.rooms.len() || !self.tree[node].covers(need) {
             return None;
         }
         if hi - lo == 1 {
@@ -290,15 +416,6 @@ impl<'w> Packer<'w> {
         self.take(i, shape);
         Some(i)
     }
-}
-
-fn max4(a: &[u32; 4], b: &[u32; 4]) -> [u32; 4] {
-    [
-        a[0].max(b[0]),
-        a[1].max(b[1]),
-        a[2].max(b[2]),
-        a[3].max(b[3]),
-    ]
 }
 
 /// Sorts `(shape, count)` for first-fit decreasing against the size of `host` (largest

@@ -180,7 +180,11 @@ pub fn plan_scale_out(
         .unwrap_or_default();
 
     // Step 1: the room already free.
-    let mut existing = Packer::new(capacity.rooms.clone(), worst);
+    let mut existing = Packer::watching(
+        capacity.rooms.clone(),
+        worst,
+        demand.unplaced.iter().map(|u| &u.shape),
+    );
     let mut shapes: Vec<(&TaskShape, u32)> = Vec::new();
     let mut kept_off_existing = 0u64;
     let mut waiting: Vec<(&TaskShape, u32, bool)> = demand
@@ -224,7 +228,7 @@ pub fn plan_scale_out(
         }
     }
     sort_decreasing(&mut shapes, &template.registered);
-    let mut new_hosts = Packer::new(Vec::new(), worst);
+    let mut new_hosts = Packer::watching(Vec::new(), worst, shapes.iter().map(|(s, _)| *s));
     let mut unplaceable = 0u64;
     for (shape, count) in shapes {
         if !empty.fits(shape) {

@@ -65,7 +65,6 @@ fn cluster(free: u32, free_cpu: u32, free_mem: u32) -> Vec<capacity_core::Contai
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn the_plan_is_between_the_resource_bound_and_one_host_per_task(
