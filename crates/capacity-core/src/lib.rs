@@ -12,7 +12,9 @@
 //!
 //! Then [`assess`]: one [`Assessment`] with the decision (scale out below the headroom, scale
 //! in only when IdleHostCapacity is strictly above 1), the hosts to add, the IdleHostCapacity
-//! to publish and the reason. The programs print it as it is (`serde` feature).
+//! to publish and the reason. The programs print it as it is (`serde` feature). Tasks that
+//! wait are packed onto the room already free first ([`plan_scale_out`]), and
+//! [`plan_scale_in`] plans which hosts can go (consolidation), with the same packer.
 //!
 //! ```
 //! use capacity_core::{cluster_capacity, ContainerInstance, Resources, ScaleDecision,

@@ -106,37 +106,45 @@ struct Summary {
 
 impl Summary {
     fn merge(a: &Summary, b: &Summary) -> Summary {
-        let mut points = [[0u32; 2]; 2 * FRONTIER];
-        let mut n = 0;
-        for p in a.frontier[..usize::from(a.len)]
-            .iter()
-            .chain(&b.frontier[..usize::from(b.len)])
-        {
-            points[n] = *p;
-            n += 1;
-        }
-        let points = &mut points[..n];
-        points.sort_unstable_by(|x, y| y[0].cmp(&x[0]).then(y[1].cmp(&x[1])));
         let mut out = Summary {
             gpus: a.gpus.max(b.gpus),
             eni: a.eni.max(b.eni),
             free_ports: a.free_ports | b.free_ports,
             ..Summary::default()
         };
-        let mut len = 0usize;
-        for p in points.iter() {
-            // Sorted by CPU descending: a point is dominated when one before it has as much
-            // memory.
+        // Both frontiers are sorted by CPU descending: merge them in that order, keeping a
+        // point only when it has more memory than every point before it.
+        let (xs, ys) = (
+            &a.frontier[..usize::from(a.len)],
+            &b.frontier[..usize::from(b.len)],
+        );
+        let (mut i, mut j, mut len) = (0, 0, 0usize);
+        while i < xs.len() || j < ys.len() {
+            let p = match (xs.get(i), ys.get(j)) {
+                (Some(x), Some(y)) if (x[0], x[1]) >= (y[0], y[1]) => {
+                    i += 1;
+                    *x
+                }
+                (_, Some(y)) => {
+                    j += 1;
+                    *y
+                }
+                (Some(x), None) => {
+                    i += 1;
+                    *x
+                }
+                (None, None) => break,
+            };
             if len > 0 && out.frontier[len - 1][1] >= p[1] {
                 continue;
             }
             if len == FRONTIER {
                 // Fold the rest into the last point: as much CPU as it has (the most of the
                 // rest), as much memory as the rest's most. Never prunes a room that fits.
-                out.frontier[FRONTIER - 1][1] = out.frontier[FRONTIER - 1][1].max(p[1]);
+                out.frontier[FRONTIER - 1][1] = p[1];
                 continue;
             }
-            out.frontier[len] = *p;
+            out.frontier[len] = p;
             len += 1;
         }
         out.len = len as u8;
@@ -309,7 +317,12 @@ impl<'w> Packer<'w> {
         };
         while node > 1 {
             node /= 2;
-            self.tree[node] = Summary::merge(&self.tree[2 * node], &self.tree[2 * node + 1]);
+            let merged = Summary::merge(&self.tree[2 * node], &self.tree[2 * node + 1]);
+            if self.tree[node] == merged {
+                // Nothing above changes either.
+                break;
+            }
+            self.tree[node] = merged;
         }
     }
 
@@ -499,5 +512,65 @@ mod tests {
         }
         assert_eq!(p.place(&t), None);
         assert_eq!(p.free_slots(), 0);
+    }
+
+    fn arb_room() -> impl proptest::strategy::Strategy<Value = Room> {
+        use proptest::prelude::*;
+        (
+            0u32..=4096,
+            0u32..=8192,
+            0u32..=2,
+            proptest::option::of(0u32..=3),
+            any::<bool>(),
+        )
+            .prop_map(|(cpu, mem, gpus, eni, port)| HostRoom {
+                gpus,
+                free_eni_slots: eni,
+                ports_tcp: if port { vec![80] } else { vec![] },
+                ..room(cpu, mem)
+            })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn first_fit_is_the_first_room_a_linear_scan_finds(
+            rooms in proptest::collection::vec(arb_room(), 0..40),
+            closed in proptest::collection::vec(proptest::bool::weighted(0.2), 40),
+            tasks in proptest::collection::vec((0u32..=2048, 0u32..=4096, 0u32..=1, proptest::bool::ANY, proptest::bool::ANY), 1..30),
+        ) {
+            let w = worst();
+            let shapes: Vec<TaskShape> = tasks
+                .iter()
+                .map(|(cpu, mem, gpus, awsvpc, port)| {
+                    let mut t = TaskShape::new("t", *cpu, *mem).with_gpus(*gpus);
+                    t.awsvpc = *awsvpc;
+                    if *port { t.with_port(80) } else { t }
+                })
+                .collect();
+            let mut p = Packer::watching(rooms.clone(), &w, &shapes);
+            let mut naive = rooms;
+            for (i, c) in closed.iter().enumerate().take(naive.len()) {
+                if *c {
+                    p.set_open(i, false);
+                }
+            }
+            for shape in &shapes {
+                let expected = naive
+                    .iter()
+                    .enumerate()
+                    .position(|(i, r)| !closed[i] && r.fits(shape));
+                proptest::prop_assert_eq!(p.place(shape), expected);
+                if let Some(i) = expected {
+                    naive[i].take(shape);
+                }
+            }
+            let open_slots: u64 = naive
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !closed[*i])
+                .map(|(_, r)| u64::from(r.worst_case_slots(&w)))
+                .sum();
+            proptest::prop_assert_eq!(p.free_slots(), open_slots);
+        }
     }
 }
