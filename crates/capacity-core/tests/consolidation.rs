@@ -697,3 +697,25 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_worked_example_of_the_docs() {
+    // docs/math.md, "Hosts to remove": four 4-slot hosts, a budget of 3.
+    let mut d = m5("d", 1);
+    d.do_not_disrupt = true;
+    let mut c = Case::new("docs", vec![m5("a", 3), m5("b", 1), m5("c", 0), d]);
+    c.budget = DisruptionBudget::parse("3").unwrap();
+    let plan = plan(&c);
+    assert_eq!(plan.ids(), ["c", "b"]);
+    assert_eq!(plan.remove[0].why, Removal::Empty);
+    assert_eq!(plan.remove[1].why, Removal::TasksMove { tasks: 1, onto: 1 });
+    assert_eq!(
+        plan.why_kept("a"),
+        Some(&Unconsolidatable::TasksDoNotFit {
+            tasks: 4,
+            shape: "web:1".into()
+        })
+    );
+    assert_eq!(plan.why_kept("d"), Some(&Unconsolidatable::DoNotDisrupt));
+    assert_eq!((plan.free_after, plan.hosts_to_remove()), (3, 2));
+}
