@@ -4,9 +4,12 @@
 
 use std::hint::black_box;
 
+use std::collections::BTreeMap;
+
 use capacity_core::{
-    ContainerInstance, Demand, EniLimit, InstanceStatus, Resources, ScalePolicy, TaskShape,
-    UnplacedTasks, WorstCase, cluster_capacity, plan_scale_out,
+    ClusterHost, ContainerInstance, Demand, DisruptionBudget, EniLimit, InstanceStatus, Resources,
+    ScaleInInput, ScalePolicy, TaskShape, UnplacedTasks, WorstCase, cluster_capacity,
+    plan_scale_in, plan_scale_out,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -146,11 +149,114 @@ fn bench(c: &mut Criterion) {
             })
             .collect(),
         daemons: vec![TaskShape::new("daemon:1", 128, 256)],
+        ..Demand::default()
     };
     c.bench_function("pack 1000 unplaced tasks of 50 shapes", |b| {
         b.iter(|| plan_scale_out(black_box(&capacity), black_box(&demand), &policy))
     });
 }
 
-criterion_group!(benches, bench);
+/// Issue 19's cluster: 5,000 container instances of four types with 50,000 tasks of 20
+/// shapes dealt round-robin onto them (every 20th host left empty, so that there is
+/// something to consolidate; 1 % DRAINING, 1 % do-not-disrupt), remaining = registered −
+/// the tasks, every host removable long enough.
+fn consolidation_cluster(rng: &mut Rng) -> (Vec<ClusterHost>, Vec<TaskShape>) {
+    const SIZES: [(&str, u32, u32); 4] = [
+        ("m5.xlarge", 4096, 15_576),
+        ("c5.2xlarge", 8192, 15_576),
+        ("m5.2xlarge", 8192, 31_744),
+        ("r5.4xlarge", 16_384, 126_976),
+    ];
+    let shapes: Vec<TaskShape> = (0..20)
+        .map(|n| {
+            let shape = TaskShape::new(
+                format!("svc-{n}:1"),
+                64 * (1 + rng.below(4)),
+                128 * (1 + rng.below(8)),
+            );
+            if n % 10 == 9 {
+                shape.with_port(STATIC_PORTS[n / 10])
+            } else {
+                shape
+            }
+        })
+        .collect();
+    let mut hosts: Vec<ClusterHost> = (0..INSTANCES)
+        .map(|n| {
+            let (name, cpu, memory_mib) = SIZES[n % SIZES.len()];
+            let registered = Resources {
+                ports_tcp: RESERVED_PORTS.into(),
+                ..Resources::new(cpu, memory_mib)
+            };
+            let mut instance =
+                ContainerInstance::active(format!("ci-{n:05}"), registered.clone(), registered);
+            instance.ec2_instance_id = Some(format!("i-{n:017x}"));
+            instance.instance_type = Some(name.to_owned());
+            if rng.below(100) == 0 {
+                instance.status = InstanceStatus::Draining;
+            }
+            let mut host = ClusterHost::new(instance, Vec::new());
+            host.do_not_disrupt = rng.below(100) == 0;
+            host
+        })
+        .collect();
+    let busy: Vec<usize> = (0..INSTANCES).filter(|n| n % 20 != 0).collect();
+    let mut dealt = 0;
+    // Deal until 50,000 are placed (a bounded number of tries, for a deterministic end).
+    for next in 0..1_000_000 {
+        if dealt == 50_000 {
+            break;
+        }
+        let shape = &shapes[rng.below(shapes.len() as u32) as usize];
+        let host = &mut hosts[busy[next % busy.len()]];
+        let free = &mut host.instance.remaining;
+        if free.cpu >= shape.cpu
+            && free.memory_mib >= shape.memory_mib
+            && shape.ports_tcp.is_disjoint(&free.ports_tcp)
+        {
+            free.cpu -= shape.cpu;
+            free.memory_mib -= shape.memory_mib;
+            free.ports_tcp.extend(shape.ports_tcp.iter().copied());
+            host.tasks.push(shape.clone());
+            dealt += 1;
+        }
+    }
+    (hosts, shapes)
+}
+
+fn bench_consolidation(c: &mut Criterion) {
+    let mut rng = Rng(0x0dd_ba11_c0ff_ee00);
+    let (hosts, shapes) = consolidation_cluster(&mut rng);
+    let worst = WorstCase::of(&shapes).expect("generated shapes are valid");
+    let since: BTreeMap<String, u64> = hosts.iter().map(|h| (h.instance.id.clone(), 0)).collect();
+    let input = ScaleInInput::new(&hosts, &worst, 1_000_000, &since);
+    let tasks: usize = hosts.iter().map(|h| h.tasks.len()).sum();
+    let plan = plan_scale_in(&input);
+    assert!(
+        plan.hosts_to_remove() > 0,
+        "the bench cluster has hosts to consolidate"
+    );
+    eprintln!(
+        "consolidation bench: {} instances, {tasks} tasks, plan removes {} (budget {}, {} DRAINING)",
+        hosts.len(),
+        plan.hosts_to_remove(),
+        plan.budget,
+        plan.draining
+    );
+    // Issue 19's target: under 50 ms.
+    c.bench_function("plan scale-in of 5000 instances with 50000 tasks", |b| {
+        b.iter(|| plan_scale_in(black_box(&input)))
+    });
+    // No budget to stop at: every candidate is tried (the bound's worst case).
+    let unbounded = ScaleInInput {
+        budget: DisruptionBudget::Percent(100),
+        ..input.clone()
+    };
+    c.bench_function(
+        "plan scale-in of 5000 instances with 50000 tasks, budget 100%",
+        |b| b.iter(|| plan_scale_in(black_box(&unbounded))),
+    );
+}
+
+criterion_group!(benches, bench, bench_consolidation);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! One assessment of a cluster: every figure the programs publish or print, computed once.
 
-use crate::scale_out::{Demand, UnplacedTasks, plan_scale_out};
+use crate::decision::Spare;
+use crate::scale_out::{Demand, ScaleOutPlan, UnplacedTasks, plan_scale_out};
 use crate::{ClusterCapacity, ResourceTotals, ScaleDecision, ScalePolicy};
 
 /// What the cluster's capacity means under a [`ScalePolicy`]: the figures the calculator
@@ -13,13 +14,18 @@ use crate::{ClusterCapacity, ResourceTotals, ScaleDecision, ScalePolicy};
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Assessment {
-    /// Worst-case tasks that fit now.
+    /// Worst-case tasks that fit now, on the room as read.
     pub container_capacity: u64,
-    /// IdleHostCapacity **as published** for the scale-in alarm: spare hosts beyond the
-    /// headroom, `(ContainerCapacity − (headroom − 1)) / H` — the plain ratio
-    /// ContainerCapacity / H at the default headroom of 1, and above 1 exactly when
-    /// [`Assessment::decision`] is a scale-in (0 when there is no ACTIVE host).
+    /// IdleHostCapacity **as published** for the scale-in alarm, and the one value
+    /// [`Assessment::decision`] is taken on: spare hosts beyond the headroom,
+    /// `(room − (headroom − 1)) / H`, where room is [`Assessment::room_after_waiting`] — the
+    /// plain ratio ContainerCapacity / H at the default headroom with nothing waiting. Above
+    /// 1 exactly when the decision is a scale-in; at most 1 while a waiting task needs a new
+    /// host; 0 when there is no ACTIVE host.
     pub idle_host_capacity: f64,
+    /// Worst-case slots left on the counted hosts once the tasks that wait and fit there
+    /// took their room (ContainerCapacity when nothing waits).
+    pub room_after_waiting: u64,
     /// H: the most worst-case slots any single ACTIVE host has when empty.
     pub largest_host_slots: u32,
     /// ACTIVE container instances with a connected agent.
@@ -27,13 +33,16 @@ pub struct Assessment {
     /// Worst-case tasks that must always fit.
     pub headroom: u32,
     /// Hosts of the largest type the scale-out step adds (0 when there is room and nothing
-    /// waits): every unplaced task packed, and the headroom kept.
+    /// waits beyond the room already free): every waiting task placed, and the headroom kept.
     pub hosts_to_add: u32,
-    /// Tasks ECS found no room for, in all (the `UnplacedTasks` metric).
+    /// Tasks that wait, in all (the `UnplacedTasks` metric).
     pub unplaced_tasks: u64,
     /// Those tasks per service deployment.
     pub unplaced: Vec<UnplacedTasks>,
-    /// Unplaced tasks that fit on no empty host of the largest registered type.
+    /// Of those, the tasks placed on the room already free on ACTIVE hosts.
+    pub waiting_on_existing_room: u64,
+    /// Waiting tasks that fit nowhere: not on the room already free, not on an empty host
+    /// of the largest registered type.
     pub unplaceable_tasks: u64,
     pub decision: ScaleDecision,
     /// One sentence on why.
@@ -48,9 +57,15 @@ pub struct Assessment {
 /// hosts to add ([`plan_scale_out`]), the IdleHostCapacity to publish and the reason, each
 /// computed once.
 ///
-/// Tasks that wait always scale out (or, when none fits on the largest host type, say
-/// [`ScaleDecision::TaskDoesNotFit`]) and never scale in: the published IdleHostCapacity is
-/// then at most 1, so the scale-in alarm stays quiet while the cluster grows.
+/// **The rule for tasks that wait.** They are placed first-fit decreasing onto the room
+/// already free on the counted hosts; the tasks placed there consume that room, and the
+/// decision and IdleHostCapacity are taken on the room left ([`Assessment::room_after_waiting`]).
+/// So a crash-looping service, or tasks ECS has simply not started yet, whose tasks fit,
+/// lower IdleHostCapacity by the room they need and no more: the cluster keeps their room,
+/// and scales in when it has a host to spare beyond it. Only tasks that fit on no existing
+/// room (packed onto new hosts, or fitting on none) block scale-in: then the decision is a
+/// scale-out (or [`ScaleDecision::TaskDoesNotFit`] when no new host of the largest type
+/// would hold them) and the published IdleHostCapacity is at most 1.
 ///
 /// ```
 /// use capacity_core::{assess, cluster_capacity, ContainerInstance, Resources, ScaleDecision,
@@ -67,10 +82,25 @@ pub struct Assessment {
 pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand) -> Assessment {
     let plan = plan_scale_out(capacity, demand, policy);
     let unplaced_tasks = demand.unplaced_count();
-    let mut idle_host_capacity = capacity.idle_host_capacity_beyond_headroom(policy);
+    let spare = Spare {
+        free: plan.room_left,
+        ..Spare::of(capacity)
+    };
+    let mut idle_host_capacity = spare.idle_host_capacity(policy);
+    let beyond_existing = plan.waiting_beyond_existing_room(demand);
     let (decision, explanation) = if unplaced_tasks == 0 {
-        let decision = capacity.decide(policy);
-        (decision, capacity.explain(decision, policy))
+        let decision = spare.decide(policy, plan.hosts);
+        (
+            decision,
+            spare.explain("ContainerCapacity", decision, policy),
+        )
+    } else if beyond_existing == 0 && capacity.largest_host.is_some() {
+        let decision = spare.decide(policy, plan.hosts);
+        let mut why = format!(
+            "{unplaced_tasks} waiting task(s) fit in the room free on ACTIVE hosts; with them placed, "
+        );
+        why.push_str(&spare.explain("the room left", decision, policy));
+        (decision, why)
     } else {
         idle_host_capacity = idle_host_capacity.min(1.0);
         let decision = if plan.hosts > 0 {
@@ -83,6 +113,7 @@ pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand)
     Assessment {
         container_capacity: capacity.container_capacity,
         idle_host_capacity,
+        room_after_waiting: plan.room_left,
         largest_host_slots: capacity.largest_host_slots,
         counted_instances: capacity.counted_instances,
         headroom: policy.headroom(),
@@ -94,6 +125,7 @@ pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand)
             .filter(|u| u.count > 0)
             .cloned()
             .collect(),
+        waiting_on_existing_room: plan.placed_on_existing,
         unplaceable_tasks: plan.unplaceable,
         explanation,
         decision,
@@ -104,7 +136,7 @@ pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand)
 fn explain_waiting(
     capacity: &ClusterCapacity,
     demand: &Demand,
-    plan: crate::scale_out::ScaleOutPlan,
+    plan: ScaleOutPlan,
     policy: &ScalePolicy,
 ) -> String {
     let waiting = demand.unplaced_count();
@@ -118,10 +150,17 @@ fn explain_waiting(
             "{waiting} task(s) wait for room and no ACTIVE container instance: add {} host to place anything",
             plan.hosts
         )
-    } else {
+    } else if plan.placed_on_existing == 0 {
         format!(
             "{waiting} task(s) wait for room: {} new host(s) of {host} hold them",
             plan.hosts_for_unplaced
+        )
+    } else {
+        format!(
+            "{waiting} task(s) wait for room: {} fit in the room free on ACTIVE hosts, {} new host(s) of {host} hold the other {}",
+            plan.placed_on_existing,
+            plan.hosts_for_unplaced,
+            waiting - plan.placed_on_existing - plan.unplaceable,
         )
     };
     let for_headroom = plan.hosts.saturating_sub(plan.hosts_for_unplaced);
@@ -131,6 +170,19 @@ fn explain_waiting(
             policy.headroom()
         ));
     }
+    if plan.kept_off_existing > 0 {
+        let reasons: Vec<String> = demand
+            .placement_failures
+            .iter()
+            .filter(|f| f.rules_out_existing_room())
+            .map(|f| format!("{} ({})", service_name(&f.service), f.reason))
+            .collect();
+        out.push_str(&format!(
+            "; {} of them sized for on new hosts only, as ECS reported no room for {}",
+            plan.kept_off_existing,
+            reasons.join(", ")
+        ));
+    }
     if plan.unplaceable > 0 {
         out.push_str(&format!(
             "; {} fit on no empty host of {host}: adding hosts of this type will not place them",
@@ -138,6 +190,10 @@ fn explain_waiting(
         ));
     }
     out
+}
+
+fn service_name(service: &str) -> &str {
+    service.rsplit('/').next().unwrap_or(service)
 }
 
 impl ClusterCapacity {

@@ -88,19 +88,52 @@ impl ResourceSlots {
         eni: Option<u32>,
         worst: &WorstCase,
     ) -> ResourceSlots {
+        ResourceSlots::of_parts(
+            [resources.cpu, resources.memory_mib, resources.gpus],
+            (&resources.ports_tcp, &resources.ports_udp),
+            eni,
+            worst,
+        )
+    }
+
+    /// [`ResourceSlots::compute`] over free CPU, memory and GPUs and the taken ports in any
+    /// [`TakenPorts`] form: one rule for the reading and for the packer's rooms.
+    pub(crate) fn of_parts<P: TakenPorts + ?Sized>(
+        [cpu, memory_mib, gpus]: [u32; 3],
+        (tcp, udp): (&P, &P),
+        eni: Option<u32>,
+        worst: &WorstCase,
+    ) -> ResourceSlots {
         let per = |remaining: u32, need: u32| (need > 0).then(|| remaining / need);
-        let ports = |taken: &std::collections::BTreeSet<u16>,
-                     need: &std::collections::BTreeSet<u16>| {
-            (!need.is_empty()).then(|| u32::from(need.is_disjoint(taken)))
+        let ports = |taken: &P, need: &std::collections::BTreeSet<u16>| {
+            (!need.is_empty()).then(|| u32::from(!taken.any_taken(need)))
         };
         ResourceSlots {
-            cpu: per(resources.cpu, worst.cpu),
-            memory: per(resources.memory_mib, worst.memory_mib),
-            ports_tcp: ports(&resources.ports_tcp, &worst.ports_tcp),
-            ports_udp: ports(&resources.ports_udp, &worst.ports_udp),
-            gpu: per(resources.gpus, worst.gpus),
+            cpu: per(cpu, worst.cpu),
+            memory: per(memory_mib, worst.memory_mib),
+            ports_tcp: ports(tcp, &worst.ports_tcp),
+            ports_udp: ports(udp, &worst.ports_udp),
+            gpu: per(gpus, worst.gpus),
             eni: if worst.awsvpc { eni } else { None },
         }
+    }
+}
+
+/// Host ports taken on a host, as a set or as a sorted list.
+pub(crate) trait TakenPorts {
+    /// Whether any of `ports` is taken.
+    fn any_taken(&self, ports: &std::collections::BTreeSet<u16>) -> bool;
+}
+
+impl TakenPorts for std::collections::BTreeSet<u16> {
+    fn any_taken(&self, ports: &std::collections::BTreeSet<u16>) -> bool {
+        !ports.is_disjoint(self)
+    }
+}
+
+impl TakenPorts for [u16] {
+    fn any_taken(&self, ports: &std::collections::BTreeSet<u16>) -> bool {
+        ports.iter().any(|p| self.binary_search(p).is_ok())
     }
 }
 
@@ -205,6 +238,61 @@ pub struct ClusterCapacity {
     /// instance with the most worst-case slots when empty (H), first among equals. `None`
     /// when no instance is counted.
     pub largest_host: Option<HostTemplate>,
+    /// The room free on each counted instance (ACTIVE, agent connected), in input order:
+    /// where the tasks that wait are placed first ([`crate::plan_scale_out`]). DRAINING,
+    /// REGISTERING and disconnected instances have none: ECS places nothing there.
+    pub rooms: Vec<HostRoom>,
+}
+
+/// The room free on one counted container instance, as ECS reported it (its remaining
+/// resources), kept in a form that is cheap to copy for packing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRoom {
+    /// Index of the instance in the slice given to [`cluster_capacity`].
+    pub index: usize,
+    /// CPU units free.
+    pub cpu: u32,
+    /// MiB free.
+    pub memory_mib: u32,
+    /// GPUs free.
+    pub gpus: u32,
+    /// TCP host ports **taken**, ascending.
+    pub ports_tcp: Vec<u16>,
+    /// UDP host ports taken, ascending.
+    pub ports_udp: Vec<u16>,
+    /// Free task ENI slots, when the ENI limit is known (else ENIs do not bind).
+    pub free_eni_slots: Option<u32>,
+}
+
+impl HostRoom {
+    /// The room of `instance` as read: its remaining resources.
+    pub fn of(index: usize, instance: &ContainerInstance) -> HostRoom {
+        let r = &instance.remaining;
+        HostRoom {
+            index,
+            cpu: r.cpu,
+            memory_mib: r.memory_mib,
+            gpus: r.gpus,
+            ports_tcp: r.ports_tcp.iter().copied().collect(),
+            ports_udp: r.ports_udp.iter().copied().collect(),
+            free_eni_slots: instance.eni.map(|e| e.free_task_slots()),
+        }
+    }
+
+    /// An empty host of `template`: its registered resources (the agent's reserved ports
+    /// taken).
+    pub fn empty(template: &HostTemplate) -> HostRoom {
+        let r = &template.registered;
+        HostRoom {
+            index: usize::MAX,
+            cpu: r.cpu,
+            memory_mib: r.memory_mib,
+            gpus: r.gpus,
+            ports_tcp: r.ports_tcp.iter().copied().collect(),
+            ports_udp: r.ports_udp.iter().copied().collect(),
+            free_eni_slots: template.eni_task_slots,
+        }
+    }
 }
 
 /// An empty host of one registered instance type: what a new one would offer.
@@ -236,8 +324,8 @@ impl ClusterCapacity {
 /// Each instance is validated (remaining never above registered); the first bad one is an
 /// error naming it. Instances that are not ACTIVE or whose agent is disconnected count 0.
 ///
-/// Cost: O(instances × (resources + worst-case ports × log ports taken)); no allocation
-/// beyond the result's one `Vec`.
+/// Cost: O(instances × (resources + worst-case ports × log ports taken)), plus a copy of each
+/// counted instance's remaining resources ([`ClusterCapacity::rooms`]).
 pub fn cluster_capacity(
     instances: &[ContainerInstance],
     worst: &WorstCase,
@@ -256,6 +344,7 @@ pub fn cluster_capacity(
         instances: Vec::with_capacity(instances.len()),
         worst_case: worst.clone(),
         largest_host: None,
+        rooms: Vec::with_capacity(instances.len()),
     };
     let mut largest: Option<(u32, u32, u32, usize)> = None;
     // An instance whose ENI limit is unknown has unbounded ENI slots; summing only the
@@ -299,6 +388,7 @@ pub fn cluster_capacity(
                 largest = Some((key.0, key.1, key.2, index));
             }
             out.per_resource.add(&per_resource);
+            out.rooms.push(HostRoom::of(index, instance));
         }
         out.instances.push(InstanceSlots {
             index,

@@ -80,78 +80,112 @@ impl ClusterCapacity {
         u32::try_from(missing.div_ceil(u64::from(self.largest_host_slots))).unwrap_or(u32::MAX)
     }
 
-    /// IdleHostCapacity as the calculator publishes it for the scale-in alarm: spare capacity
-    /// in whole hosts **beyond the headroom**, `(ContainerCapacity − (headroom − 1)) / H`.
-    ///
-    /// At the default headroom of 1 it is exactly [`ClusterCapacity::idle_host_capacity`].
-    /// With a larger headroom, the plain ratio can exceed 1 while removing a host would leave
-    /// less than the headroom, and the group would scale in and straight out again; with this
-    /// one, "above 1" holds exactly when [`ClusterCapacity::decide`] scales in, so an alarm
-    /// on `> 1` agrees with the decision. 0 when there is no ACTIVE host.
-    pub(crate) fn idle_host_capacity_beyond_headroom(&self, policy: &ScalePolicy) -> f64 {
-        if self.largest_host_slots == 0 {
-            return 0.0;
-        }
-        let spare = self
-            .container_capacity
-            .saturating_sub(u64::from(policy.headroom) - 1);
-        spare as f64 / f64::from(self.largest_host_slots)
-    }
-
     /// The scale decision for this capacity.
     ///
-    /// Scale out when ContainerCapacity < headroom. Scale in only when IdleHostCapacity is
-    /// strictly above 1 **and** the capacity left after removing the largest host still
+    /// Scale out when ContainerCapacity < headroom. Scale in only when IdleHostCapacity
+    /// beyond the headroom (the value published, see [`crate::Assessment::idle_host_capacity`])
+    /// is strictly above 1, i.e. the capacity left after removing the largest host still
     /// meets the headroom: at exactly 1.0 removing a host leaves no room and the next run
     /// scales out again — the flapping loop this rule exists to prevent.
     pub fn decide(&self, policy: &ScalePolicy) -> ScaleDecision {
+        Spare::of(self).decide(policy, self.hosts_to_add(policy))
+    }
+}
+
+/// What a decision is taken on: worst-case slots free, H, and how many hosts are counted.
+/// [`ClusterCapacity::decide`] takes it on the room as read; [`crate::assess`] on the room
+/// left once the tasks that wait took theirs. One value, [`Spare::idle_host_capacity`], is
+/// both published and decided on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spare {
+    pub(crate) free: u64,
+    pub(crate) largest_host_slots: u32,
+    pub(crate) counted_instances: usize,
+}
+
+impl Spare {
+    pub(crate) fn of(capacity: &ClusterCapacity) -> Spare {
+        Spare {
+            free: capacity.container_capacity,
+            largest_host_slots: capacity.largest_host_slots,
+            counted_instances: capacity.counted_instances,
+        }
+    }
+
+    /// IdleHostCapacity as the calculator publishes it for the scale-in alarm, and as
+    /// [`Spare::decide`] decides on it: spare capacity in whole hosts **beyond the
+    /// headroom**, `(free − (headroom − 1)) / H`; 0 when H is 0.
+    ///
+    /// At the default headroom of 1 it is the plain ratio free / H
+    /// ([`ClusterCapacity::idle_host_capacity`] on the room as read). With a larger headroom
+    /// the plain ratio can exceed 1 while removing a host would leave less than the
+    /// headroom, and the group would scale in and straight out again; with this one, "above
+    /// 1" holds exactly when the decision scales in, so an alarm on `> 1` agrees with it.
+    pub(crate) fn idle_host_capacity(&self, policy: &ScalePolicy) -> f64 {
+        if self.largest_host_slots == 0 {
+            return 0.0;
+        }
+        let spare = self.free.saturating_sub(u64::from(policy.headroom) - 1);
+        spare as f64 / f64::from(self.largest_host_slots)
+    }
+
+    /// Scale out by `hosts_to_add` below the headroom (or [`ScaleDecision::TaskDoesNotFit`]
+    /// when the worst case fits on no counted host); scale in by one exactly when
+    /// [`Spare::idle_host_capacity`] is above 1 — which, in integers, is
+    /// `free − H ≥ headroom`: the headroom survives the removal of the largest host.
+    pub(crate) fn decide(&self, policy: &ScalePolicy, hosts_to_add: u32) -> ScaleDecision {
         let headroom = u64::from(policy.headroom);
-        if self.container_capacity < headroom {
+        if self.free < headroom {
             if self.counted_instances > 0 && self.largest_host_slots == 0 {
                 return ScaleDecision::TaskDoesNotFit;
             }
             return ScaleDecision::ScaleOut {
-                hosts: self.hosts_to_add(policy),
+                hosts: hosts_to_add,
             };
         }
-        let after_removal = self
-            .container_capacity
-            .saturating_sub(u64::from(self.largest_host_slots));
-        if self.idle_host_capacity > 1.0 && after_removal >= headroom {
+        if self.idle_host_capacity(policy) > 1.0 {
             ScaleDecision::ScaleIn { hosts: 1 }
         } else {
             ScaleDecision::Hold
         }
     }
 
-    /// One sentence on why [`ClusterCapacity::decide`] decided `decision`.
-    pub(crate) fn explain(&self, decision: ScaleDecision, policy: &ScalePolicy) -> String {
+    /// One sentence on why [`Spare::decide`] decided `decision`; `what` names the free
+    /// slots ("ContainerCapacity", or the room left after the tasks that wait).
+    pub(crate) fn explain(
+        &self,
+        what: &str,
+        decision: ScaleDecision,
+        policy: &ScalePolicy,
+    ) -> String {
         let headroom = policy.headroom;
-        let (cap, h, idle) = (
-            self.container_capacity,
-            self.largest_host_slots,
-            self.idle_host_capacity,
-        );
+        let (cap, h) = (self.free, self.largest_host_slots);
+        let idle = self.idle_host_capacity(policy);
+        let beyond = if headroom > 1 {
+            format!(" (beyond the headroom of {headroom})")
+        } else {
+            String::new()
+        };
         match decision {
             ScaleDecision::ScaleOut { hosts } if self.counted_instances == 0 => {
                 format!("no ACTIVE container instance: add {hosts} host to place anything")
             }
             ScaleDecision::ScaleOut { hosts } => format!(
-                "ContainerCapacity {cap} is below the headroom of {headroom}: {hosts} host(s) of {h} slots bring it back"
+                "{what} {cap} is below the headroom of {headroom}: {hosts} host(s) of {h} slots bring it back"
             ),
             ScaleDecision::TaskDoesNotFit => format!(
-                "ContainerCapacity {cap} is below the headroom of {headroom}, but the worst-case task fits on no empty ACTIVE host: adding hosts of these types will not help"
+                "{what} {cap} is below the headroom of {headroom}, but the worst-case task fits on no empty ACTIVE host: adding hosts of these types will not help"
             ),
             ScaleDecision::ScaleIn { .. } => format!(
-                "IdleHostCapacity {idle:.2} > 1: without its largest host ({h} slots) the cluster still fits {} worst-case task(s)",
-                cap - u64::from(h)
+                "IdleHostCapacity{beyond} {idle:.2} > 1: without its largest host ({h} slots) the cluster still fits {} worst-case task(s)",
+                cap.saturating_sub(u64::from(h))
             ),
-            ScaleDecision::Hold if idle > 1.0 => format!(
-                "IdleHostCapacity {idle:.2} > 1, but removing a host of {h} slots would leave {} of the {headroom} task(s) of headroom",
+            ScaleDecision::Hold if cap > u64::from(h) => format!(
+                "IdleHostCapacity{beyond} {idle:.2} is not above 1: removing a host of {h} slots would leave {} of the {headroom} task(s) of headroom",
                 cap.saturating_sub(u64::from(h))
             ),
             ScaleDecision::Hold => format!(
-                "ContainerCapacity {cap} meets the headroom of {headroom} and IdleHostCapacity {idle:.2} is not above 1"
+                "{what} {cap} meets the headroom of {headroom} and IdleHostCapacity{beyond} {idle:.2} is not above 1"
             ),
         }
     }
@@ -176,6 +210,7 @@ mod tests {
             instances: Vec::new(),
             worst_case: crate::WorstCase::default(),
             largest_host: None,
+            rooms: Vec::new(),
         }
     }
 
@@ -186,12 +221,12 @@ mod tests {
             for h in 0..=10 {
                 for cap in 0..=60 {
                     let c = capacity(cap, h);
-                    let alarm = c.idle_host_capacity_beyond_headroom(&policy) > 1.0;
+                    let alarm = Spare::of(&c).idle_host_capacity(&policy) > 1.0;
                     let scales_in = matches!(c.decide(&policy), ScaleDecision::ScaleIn { .. });
                     assert_eq!(alarm, scales_in, "cap {cap}, H {h}, headroom {headroom}");
                     if headroom == 1 {
                         assert_eq!(
-                            c.idle_host_capacity_beyond_headroom(&policy),
+                            Spare::of(&c).idle_host_capacity(&policy),
                             c.idle_host_capacity
                         );
                     }

@@ -70,6 +70,11 @@ pub enum CapacityError {
     /// The worst case is taken over the task shapes; with none there is nothing to size for.
     #[error("no task shapes: the worst case needs at least one task shape")]
     NoTaskShapes,
+    /// A disruption budget is `N` hosts or `N%` of the cluster (1 to 100).
+    #[error(
+        "disruption budget {0:?}: expected a number of hosts such as \"3\" or a percentage from 1% to 100% such as \"10%\""
+    )]
+    InvalidDisruptionBudget(String),
     /// The headroom must be at least one task, or scale-out would never trigger.
     #[error("headroom must be at least 1 task, got {0}")]
     InvalidHeadroom(u32),

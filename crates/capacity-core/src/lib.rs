@@ -12,7 +12,9 @@
 //!
 //! Then [`assess`]: one [`Assessment`] with the decision (scale out below the headroom, scale
 //! in only when IdleHostCapacity is strictly above 1), the hosts to add, the IdleHostCapacity
-//! to publish and the reason. The programs print it as it is (`serde` feature).
+//! to publish and the reason. The programs print it as it is (`serde` feature). Tasks that
+//! wait are packed onto the room already free first ([`plan_scale_out`]), and
+//! [`plan_scale_in`] plans which hosts can go (consolidation), with the same packer.
 //!
 //! ```
 //! use capacity_core::{cluster_capacity, ContainerInstance, Resources, ScaleDecision,
@@ -35,10 +37,12 @@
 
 mod assessment;
 mod capacity;
+pub mod consolidation;
 mod decision;
 pub mod drain;
 mod error;
 mod instance;
+mod packing;
 mod resources;
 pub mod scale_in;
 pub mod scale_out;
@@ -46,14 +50,18 @@ mod task;
 
 pub use assessment::{Assessment, assess};
 pub use capacity::{
-    ClusterCapacity, Exclusion, HostTemplate, InstanceSlots, Resource, ResourceSlots,
+    ClusterCapacity, Exclusion, HostRoom, HostTemplate, InstanceSlots, Resource, ResourceSlots,
     ResourceTotals, cluster_capacity,
+};
+pub use consolidation::{
+    ClusterHost, DEFAULT_STABILITY_WINDOW, DO_NOT_DISRUPT_ATTRIBUTE, DisruptionBudget,
+    ScaleInInput, ScaleInPlan, plan_scale_in,
 };
 pub use decision::{ScaleDecision, ScalePolicy};
 pub use error::CapacityError;
 pub use instance::{ContainerInstance, EniLimit, InstanceStatus};
 pub use resources::{EcsResource, ResourceValue, Resources};
-pub use scale_out::{Demand, ScaleOutPlan, UnplacedTasks, plan_scale_out};
+pub use scale_out::{Demand, PlacementFailure, ScaleOutPlan, UnplacedTasks, plan_scale_out};
 pub use task::{
     ContainerDefinition, NetworkMode, PortMapping, Protocol, TaskDefinition, TaskShape, WorstCase,
     parse_task_cpu, parse_task_memory,

@@ -116,6 +116,7 @@ impl Sim<'_> {
                 })
                 .collect(),
             daemons: Vec::new(),
+            placement_failures: Vec::new(),
         }
     }
 
