@@ -9,7 +9,7 @@ use capacity_aws::{
 };
 use std::sync::Arc;
 
-use capacity_core::{Assessment, Resource, ScaleDecision, WorstCase};
+use capacity_core::{Assessment, PlacementFailure, Resource, ScaleDecision, WorstCase};
 
 use crate::config::Config;
 use serde::Serialize;
@@ -283,7 +283,19 @@ where
         source,
     })?;
     deps.cache.store(cluster, now, &snapshot);
-    Ok((ClusterView::from(snapshot), Source::Read))
+    let mut view = ClusterView::from(snapshot);
+    // ECS has just tried the room this read sees and found it short for the event's service:
+    // its waiting tasks are sized on new hosts, not on that room (capacity-core's
+    // Demand::placement_failures). For this run only: the cache keeps the plain reading.
+    if let Input::ServiceAction(action) = input
+        && let Some(service) = action.service()
+    {
+        let reason = action.event.detail.reason.as_deref().unwrap_or("unknown");
+        view.demand
+            .placement_failures
+            .push(PlacementFailure::new(service, reason));
+    }
+    Ok((view, Source::Read))
 }
 
 /// Step 2: the one assessment of a reading (the same function `ecs-capacity report` uses).

@@ -7,7 +7,9 @@ use capacity_aws::fake::{FakeCluster, FakeMetrics};
 use capacity_aws::services::{Deployment, Service};
 use capacity_aws::{TaskShapeCache, snapshot};
 use capacity_calculator::{Config, Deps, handle};
-use capacity_core::{ContainerDefinition, ContainerInstance, Resources, TaskDefinition};
+use capacity_core::{
+    Assessment, ContainerDefinition, ContainerInstance, PlacementFailure, Resources, TaskDefinition,
+};
 use serde_json::json;
 
 const CLUSTER: &str = "arn:aws:ecs:eu-west-1:123456789012:cluster/prod";
@@ -61,44 +63,90 @@ fn placement_failure() -> serde_json::Value {
     })
 }
 
+fn scheduled() -> serde_json::Value {
+    json!({
+        "version": "0", "id": "2", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-12-04T03:00:00Z", "region": "eu-west-1",
+        "resources": ["arn:aws:events:eu-west-1:123456789012:rule/schedule"], "detail": {}
+    })
+}
+
+/// What the calculator publishes for `event` and what the report prints for a snapshot of the
+/// same cluster, with `failures` added to the snapshot's demand.
+async fn both(
+    event: serde_json::Value,
+    headroom: &str,
+    failures: Vec<PlacementFailure>,
+) -> (Assessment, Assessment) {
+    let config = Config::from_lookup(|k| match k {
+        "SCALE_OUT_HEADROOM" => Some(headroom.into()),
+        "ECS_CLUSTER" => Some(CLUSTER.into()),
+        _ => None,
+    })
+    .expect("config");
+    let policy = config.policy;
+    let fake = cluster();
+    let definitions = FakeCluster {
+        task_definitions: fake.task_definitions.clone(),
+        ..FakeCluster::default()
+    };
+    let deps = Deps::new(fake, definitions, FakeMetrics::default(), config);
+    let published = handle(event, &deps)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published");
+
+    let reading = cluster();
+    let cache = TaskShapeCache::new(&reading);
+    let mut snap = snapshot(&reading, &cache, CLUSTER, None)
+        .await
+        .expect("snapshot");
+    snap.demand.placement_failures = failures;
+    let report = ecs_capacity::report::build(
+        &snap.cluster_name,
+        &snap.instances,
+        &snap.task_shapes,
+        &snap.worst_case,
+        &snap.demand,
+        &policy,
+    )
+    .expect("report");
+    (published.assessment, report.assessment)
+}
+
 #[tokio::test]
 async fn report_and_calculator_assess_one_reading_alike() {
     for headroom in ["1", "3"] {
-        let config = Config::from_lookup(|k| (k == "SCALE_OUT_HEADROOM").then(|| headroom.into()))
-            .expect("config");
-        let policy = config.policy;
-        let fake = cluster();
-        let definitions = FakeCluster {
-            task_definitions: fake.task_definitions.clone(),
-            ..FakeCluster::default()
-        };
-        let deps = Deps::new(fake, definitions, FakeMetrics::default(), config);
-        let published = handle(placement_failure(), &deps)
-            .await
-            .expect("handled")
-            .published()
-            .expect("published");
-
-        let reading = cluster();
-        let cache = TaskShapeCache::new(&reading);
-        let snap = snapshot(&reading, &cache, CLUSTER, None)
-            .await
-            .expect("snapshot");
-        let report = ecs_capacity::report::build(
-            &snap.cluster_name,
-            &snap.instances,
-            &snap.task_shapes,
-            &snap.worst_case,
-            &snap.demand,
-            &policy,
-        )
-        .expect("report");
-
-        assert!(published.assessment.unplaced_tasks > 0, "tasks wait");
-        assert!(published.assessment.hosts_to_add > 0, "hosts are added");
+        let (published, report) = both(scheduled(), headroom, Vec::new()).await;
+        assert!(published.unplaced_tasks > 0, "tasks wait");
+        assert!(published.hosts_to_add > 0, "hosts are added");
+        assert_eq!(published.waiting_on_existing_room, 1, "one fits ci-1");
         assert_eq!(
-            report.assessment, published.assessment,
+            report, published,
             "headroom {headroom}: one reading, one assessment"
         );
     }
+}
+
+#[tokio::test]
+async fn a_placement_failure_adds_only_its_own_word_to_the_reading() {
+    // ECS just found no room for web: its tasks skip the room we read on ci-1. The report of
+    // the same reading with that failure gives the same figures.
+    let (published, report) = both(
+        placement_failure(),
+        "1",
+        vec![PlacementFailure::new(
+            "arn:aws:ecs:eu-west-1:123456789012:service/prod/web",
+            "RESOURCE:MEMORY",
+        )],
+    )
+    .await;
+    assert_eq!(published.waiting_on_existing_room, 0);
+    assert!(
+        published.explanation.contains("RESOURCE:MEMORY"),
+        "{}",
+        published.explanation
+    );
+    assert_eq!(report, published);
 }

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 
 use capacity_core::{
-    CapacityError, ClusterCapacity, ContainerInstance, Demand, EniLimit, InstanceStatus, Resources,
-    TaskShape, UnplacedTasks, WorstCase, assess, cluster_capacity,
+    CapacityError, ClusterCapacity, ContainerInstance, Demand, EniLimit, InstanceStatus,
+    PlacementFailure, Resources, TaskShape, UnplacedTasks, WorstCase, assess, cluster_capacity,
 };
 
 use super::{Datapoint, InstState, RESERVED_PORTS, Sim};
@@ -123,8 +123,15 @@ impl Sim<'_> {
     /// What capacity-calculator publishes: capacity-core's one assessment, with the tasks
     /// that wait. The datapoint reaches the alarms `reaction_delay` later (EventBridge,
     /// the Lambda's run, PutMetricData, Auto Scaling's start: `scenario::deployed`).
-    pub(super) fn publish(&mut self, cap: &ClusterCapacity) {
-        let assessment = assess(cap, &self.sc.headroom, &self.demand());
+    /// `failed` names the services of a placement-failure run, as the event does in
+    /// production (the calculator passes the event's service and reason to capacity-core).
+    pub(super) fn publish(&mut self, cap: &ClusterCapacity, failed: &[String]) {
+        let mut demand = self.demand();
+        demand.placement_failures = failed
+            .iter()
+            .map(|service| PlacementFailure::new(service.clone(), "RESOURCE:MEMORY"))
+            .collect();
+        let assessment = assess(cap, &self.sc.headroom, &demand);
         self.datapoints.push(Datapoint {
             t: self.t + self.sc.reaction_delay,
             container_capacity: assessment.container_capacity as f64,

@@ -50,7 +50,9 @@
 //!   ([CAS]: "greater than one instance and less than 50% each minute": *favour*, the most
 //!   it allows).
 
-use capacity_core::{ClusterCapacity, Demand, TaskShape, UnplacedTasks, plan_scale_out};
+use capacity_core::{
+    ClusterCapacity, Demand, PlacementFailure, TaskShape, UnplacedTasks, plan_scale_out,
+};
 
 use super::{InstState, ScaleAction, Sim};
 
@@ -126,14 +128,22 @@ pub(super) fn provisioning_groups(waiting: &Demand) -> Vec<Demand> {
             continue;
         }
         let task = UnplacedTasks { count, ..u.clone() };
+        // A task in PROVISIONING found no room on the registered instances ([CAS]: it is
+        // placed only as capacity registers), so its group is sized on new instances alone,
+        // never on the room plan_scale_out would otherwise try first.
+        let provisioning = PlacementFailure::new(u.service.clone(), "PROVISIONING");
         let k = key(&u.shape);
         match groups.iter_mut().find(|(g, _)| *g == k) {
-            Some((_, d)) => d.unplaced.push(task),
+            Some((_, d)) => {
+                d.unplaced.push(task);
+                d.placement_failures.push(provisioning);
+            }
             None => groups.push((
                 k,
                 Demand {
                     unplaced: vec![task],
                     daemons: waiting.daemons.clone(),
+                    placement_failures: vec![provisioning],
                 },
             )),
         }
@@ -291,7 +301,7 @@ mod tests {
         // [ROADMAP]: 160 + 120 tasks waiting, 100 provisioning, the first service's first.
         let demand = Demand {
             unplaced: vec![waiting("a", 1024, 3072, 160), waiting("b", 512, 1024, 120)],
-            daemons: Vec::new(),
+            ..Demand::default()
         };
         let groups = provisioning_groups(&demand);
         let counts: Vec<Vec<u32>> = groups
@@ -310,7 +320,7 @@ mod tests {
                 waiting("b", 1024, 1024, 4),
                 waiting("c", 512, 1024, 5),
             ],
-            daemons: Vec::new(),
+            ..Demand::default()
         };
         let groups = provisioning_groups(&demand);
         let counts: Vec<Vec<u32>> = groups
@@ -322,7 +332,7 @@ mod tests {
         with_port.shape.ports_tcp.insert(80);
         let demand = Demand {
             unplaced: vec![waiting("a", 512, 1024, 1), with_port],
-            daemons: Vec::new(),
+            ..Demand::default()
         };
         assert_eq!(
             provisioning_groups(&demand).len(),

@@ -237,6 +237,8 @@ struct Sim<'a> {
     pending_episode: Option<(u64, u32)>,
     /// Unplaced tasks after the previous step's scheduling.
     last_pending: u32,
+    /// Each service's pending tasks at the last step: a rise is ECS's placement failure.
+    last_pending_by_service: Vec<u32>,
     tasks_moved_by_scale_in: u64,
     placement_waits: Vec<u64>,
     /// The capacity provider's managed scaling state.
@@ -307,6 +309,7 @@ impl<'a> Sim<'a> {
             samples: Vec::new(),
             pending_episode: None,
             last_pending: 0,
+            last_pending_by_service: Vec::new(),
             tasks_moved_by_scale_in: 0,
             placement_waits: Vec::new(),
             managed: capacity_provider::State::default(),
@@ -370,13 +373,27 @@ impl<'a> Sim<'a> {
         let pending: u32 = self.services.iter().map(|s| s.pending).sum();
         let scheduled =
             self.sc.calculator_schedule > 0 && self.t.is_multiple_of(self.sc.calculator_schedule);
-        // ECS's SERVICE_TASK_PLACEMENT_FAILURE event runs the calculator at once.
+        // ECS's SERVICE_TASK_PLACEMENT_FAILURE event runs the calculator at once, and names
+        // the services whose tasks found no room (their tasks then skip the room free).
+        let failed: Vec<String> = self
+            .sc
+            .services
+            .iter()
+            .zip(&self.services)
+            .enumerate()
+            .filter(|(i, (_, s))| {
+                s.pending > self.last_pending_by_service.get(*i).copied().unwrap_or(0)
+            })
+            .map(|(_, (def, _))| def.name.clone())
+            .collect();
+        self.last_pending_by_service = self.services.iter().map(|s| s.pending).collect();
         let placement_failed = pending > self.last_pending;
         self.last_pending = pending;
         if let Some(cap) = &cap
             && (self.changed || scheduled || placement_failed)
         {
-            self.publish(cap);
+            let failures = if placement_failed { failed } else { Vec::new() };
+            self.publish(cap, &failures);
         }
         if self.sc.policy == PolicyKind::CapacityProvider {
             let seen_by_ecs = self.capacity_with_enis()?;
