@@ -582,6 +582,7 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
         let mut tried = None;
         let mut why_not = None;
         if let Candidate::Host(i) = c {
+            // Every candidate accepts tasks, so it has a room.
             let Some(r) = room_of[i] else { continue };
             packer.set_open(r, false);
             let mut moving: Vec<(&TaskShape, Moving<'_>)> = hosts[i]
