@@ -45,6 +45,7 @@
 //! # Ok::<(), capacity_core::CapacityError>(())
 //! ```
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
@@ -458,7 +459,7 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
     }
     let size = largest_registered(hosts);
     let mut packer = Packer::watching(
-        rooms,
+        rooms.into_iter().map(Cow::Owned),
         worst,
         hosts
             .iter()
