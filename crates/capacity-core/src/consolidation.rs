@@ -45,6 +45,7 @@
 //! # Ok::<(), capacity_core::CapacityError>(())
 //! ```
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
@@ -458,7 +459,7 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
     }
     let size = largest_registered(hosts);
     let mut packer = Packer::watching(
-        rooms,
+        rooms.into_iter().map(Cow::Owned),
         worst,
         hosts
             .iter()
@@ -582,6 +583,7 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
         let mut tried = None;
         let mut why_not = None;
         if let Candidate::Host(i) = c {
+            // Every candidate accepts tasks, so it has a room.
             let Some(r) = room_of[i] else { continue };
             packer.set_open(r, false);
             let mut moving: Vec<(&TaskShape, Moving<'_>)> = hosts[i]

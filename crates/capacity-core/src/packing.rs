@@ -17,6 +17,7 @@
 //! so the worst case of one search is O(B); with the few shapes of a real cluster it visits
 //! O(log B) nodes. Taking or giving back a task updates one leaf-to-root path: O(log B).
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use crate::capacity::{ResourceSlots, TakenPorts};
@@ -253,7 +254,8 @@ pub(crate) fn size_key(shape: &TaskShape, host: &Resources) -> (u64, usize, bool
 /// receive): it takes nothing and its slots are not counted in [`Packer::free_slots`].
 #[derive(Debug, Clone)]
 pub(crate) struct Packer<'w> {
-    rooms: Vec<Room>,
+    /// Borrowed from the reading until a task is placed on them (copied on first write).
+    rooms: Vec<Cow<'w, Room>>,
     open: Vec<bool>,
     slots: Vec<u32>,
     /// Σ slots over the open rooms.
@@ -269,17 +271,18 @@ impl<'w> Packer<'w> {
     /// Every room open, in the given order, no port watched. O(B).
     #[cfg(test)]
     pub(crate) fn new(rooms: Vec<Room>, worst: &'w WorstCase) -> Packer<'w> {
-        Packer::watching(rooms, worst, [])
+        Packer::watching(rooms.into_iter().map(Cow::Owned), worst, [])
     }
 
     /// [`Packer::new`], the tree also tracking the static ports of `shapes` (the tasks to
     /// be placed), so that a task with a static port skips subtrees where it is taken
     /// everywhere. O(B·P) for P watched ports.
     pub(crate) fn watching<'s>(
-        rooms: Vec<Room>,
+        rooms: impl IntoIterator<Item = Cow<'w, Room>>,
         worst: &'w WorstCase,
         shapes: impl IntoIterator<Item = &'s TaskShape>,
     ) -> Packer<'w> {
+        let rooms: Vec<Cow<'w, Room>> = rooms.into_iter().collect();
         let slots: Vec<u32> = rooms.iter().map(|r| r.worst_case_slots(worst)).collect();
         let mut packer = Packer {
             open: vec![true; rooms.len()],
@@ -332,7 +335,7 @@ impl<'w> Packer<'w> {
         let slots = room.worst_case_slots(self.worst);
         self.free_slots += u64::from(slots);
         self.slots.push(slots);
-        self.rooms.push(room);
+        self.rooms.push(Cow::Owned(room));
         self.open.push(true);
         if self.rooms.len() > self.leaves {
             self.rebuild();
@@ -348,7 +351,7 @@ impl<'w> Packer<'w> {
 
     #[cfg(test)]
     pub(crate) fn room(&self, i: usize) -> Option<&Room> {
-        self.rooms.get(i)
+        self.rooms.get(i).map(|r| &**r)
     }
 
     /// Worst-case tasks that still fit on the open rooms.
@@ -404,13 +407,13 @@ impl<'w> Packer<'w> {
 
     /// Places one task of `shape` on room `i` (which it fits).
     pub(crate) fn take(&mut self, i: usize, shape: &TaskShape) {
-        self.rooms[i].take(shape);
+        self.rooms[i].to_mut().take(shape);
         self.resum(i);
     }
 
     /// Gives back one task of `shape` placed on room `i` by [`Packer::take`].
     pub(crate) fn give(&mut self, i: usize, shape: &TaskShape) {
-        self.rooms[i].give(shape);
+        self.rooms[i].to_mut().give(shape);
         self.resum(i);
     }
 
@@ -547,8 +550,8 @@ mod tests {
                     if *port { t.with_port(80) } else { t }
                 })
                 .collect();
-            let mut p = Packer::watching(rooms.clone(), &w, &shapes);
-            let mut naive = rooms;
+            let mut p = Packer::watching(rooms.iter().map(Cow::Borrowed), &w, &shapes);
+            let mut naive = rooms.clone();
             for (i, c) in closed.iter().enumerate().take(naive.len()) {
                 if *c {
                     p.set_open(i, false);

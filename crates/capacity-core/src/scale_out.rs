@@ -21,6 +21,8 @@
 //! was read, or a placement constraint excludes those hosts), so its tasks are sized for on
 //! new hosts.
 
+use std::borrow::Cow;
+
 use crate::packing::{Packer, size_key, sort_decreasing};
 use crate::{ClusterCapacity, HostRoom, ScalePolicy, TaskShape};
 
@@ -181,7 +183,7 @@ pub fn plan_scale_out(
 
     // Step 1: the room already free.
     let mut existing = Packer::watching(
-        capacity.rooms.clone(),
+        capacity.rooms.iter().map(Cow::Borrowed),
         worst,
         demand.unplaced.iter().map(|u| &u.shape),
     );
@@ -228,7 +230,7 @@ pub fn plan_scale_out(
         }
     }
     sort_decreasing(&mut shapes, &template.registered);
-    let mut new_hosts = Packer::watching(Vec::new(), worst, shapes.iter().map(|(s, _)| *s));
+    let mut new_hosts = Packer::watching([], worst, shapes.iter().map(|(s, _)| *s));
     let mut unplaceable = 0u64;
     for (shape, count) in shapes {
         if !empty.fits(shape) {
