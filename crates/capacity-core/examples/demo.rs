@@ -90,7 +90,7 @@ fn print_instances(instances: &[ContainerInstance], capacity: &ClusterCapacity) 
         "{:<8} {:<10} {:<9} {:>8} {:>8}  {:<26} {:>5}  binds / excluded",
         "instance", "type", "status", "CPU left", "MEM left", "slots per resource", "slots"
     );
-    for explained in &capacity.instances {
+    for explained in capacity.instances() {
         let Some(i) = instances.get(explained.index) else {
             continue;
         };
@@ -130,26 +130,28 @@ fn main() -> Result<(), CapacityError> {
 
     let totals: Vec<String> = Resource::ALL
         .into_iter()
-        .filter_map(|r| capacity.per_resource.get(r).map(|s| format!("{r} {s}")))
+        .filter_map(|r| capacity.per_resource().get(r).map(|s| format!("{r} {s}")))
         .collect();
     println!();
     println!(
         "ContainerCapacity  {:>5}   worst-case tasks that still fit (sum of the per-instance minimum)",
-        capacity.container_capacity
+        capacity.container_capacity()
     );
     println!(
         "IdleHostCapacity   {:>5.2}   = {} / H, H = {} slot(s) on the largest empty ACTIVE host",
-        capacity.idle_host_capacity, capacity.container_capacity, capacity.largest_host_slots
+        capacity.idle_host_capacity(),
+        capacity.container_capacity(),
+        capacity.largest_host_slots()
     );
     let book = capacity.book_capacity();
     println!(
         "book's formula     {book:>5}   min over resources of per-resource sums ({})",
         totals.join(", ")
     );
-    if book > capacity.container_capacity {
+    if book > capacity.container_capacity() {
         println!(
             "                           overstates by {}: a task needs all its resources on one host",
-            book - capacity.container_capacity
+            book - capacity.container_capacity()
         );
     }
     println!();

@@ -94,7 +94,7 @@ pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand)
             decision,
             spare.explain("ContainerCapacity", decision, policy),
         )
-    } else if beyond_existing == 0 && capacity.largest_host.is_some() {
+    } else if beyond_existing == 0 && capacity.largest_host().is_some() {
         let decision = spare.decide(policy, plan.hosts);
         let mut why = format!(
             "{unplaced_tasks} waiting task(s) fit in the room free on ACTIVE hosts; with them placed, "
@@ -111,11 +111,11 @@ pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand)
         (decision, explain_waiting(capacity, demand, plan, policy))
     };
     Assessment {
-        container_capacity: capacity.container_capacity,
+        container_capacity: capacity.container_capacity(),
         idle_host_capacity,
         room_after_waiting: plan.room_left,
-        largest_host_slots: capacity.largest_host_slots,
-        counted_instances: capacity.counted_instances,
+        largest_host_slots: capacity.largest_host_slots(),
+        counted_instances: capacity.counted_instances(),
         headroom: policy.headroom(),
         hosts_to_add: plan.hosts,
         unplaced_tasks,
@@ -129,7 +129,7 @@ pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand)
         unplaceable_tasks: plan.unplaceable,
         explanation,
         decision,
-        per_resource: capacity.per_resource,
+        per_resource: capacity.per_resource(),
     }
 }
 
@@ -141,11 +141,11 @@ fn explain_waiting(
 ) -> String {
     let waiting = demand.unplaced_count();
     let host = capacity
-        .largest_host
+        .largest_host()
         .as_ref()
         .and_then(|h| h.instance_type.as_deref())
         .unwrap_or("the largest registered type");
-    let mut out = if capacity.largest_host.is_none() {
+    let mut out = if capacity.largest_host().is_none() {
         format!(
             "{waiting} task(s) wait for room and no ACTIVE container instance: add {} host to place anything",
             plan.hosts
@@ -164,7 +164,7 @@ fn explain_waiting(
         )
     };
     let for_headroom = plan.hosts.saturating_sub(plan.hosts_for_unplaced);
-    if capacity.largest_host.is_some() && for_headroom > 0 {
+    if capacity.largest_host().is_some() && for_headroom > 0 {
         out.push_str(&format!(
             ", and {for_headroom} more keep the headroom of {}",
             policy.headroom()

@@ -220,28 +220,28 @@ impl ResourceTotals {
 pub struct ClusterCapacity {
     /// How many more worst-case tasks fit: Σ over ACTIVE, connected instances of the
     /// per-instance minimum over resources.
-    pub container_capacity: u64,
+    pub(crate) container_capacity: u64,
     /// H: the most worst-case slots any single ACTIVE, connected instance has when empty.
-    pub largest_host_slots: u32,
+    pub(crate) largest_host_slots: u32,
     /// Spare capacity in whole hosts: `container_capacity / largest_host_slots`, 0 when
     /// there is no such host (or the worst case fits on none).
-    pub idle_host_capacity: f64,
+    pub(crate) idle_host_capacity: f64,
     /// Instances counted (ACTIVE with a connected agent).
-    pub counted_instances: usize,
+    pub(crate) counted_instances: usize,
     /// Per-resource sums over counted instances (the book's per-resource metrics).
-    pub per_resource: ResourceTotals,
+    pub(crate) per_resource: ResourceTotals,
     /// One explanation per input instance, in input order.
-    pub instances: Vec<InstanceSlots>,
+    pub(crate) instances: Vec<InstanceSlots>,
     /// The worst case the figures are in.
-    pub worst_case: WorstCase,
+    pub(crate) worst_case: WorstCase,
     /// What a new host of the cluster's largest registered type offers: the counted
     /// instance with the most worst-case slots when empty (H), first among equals. `None`
     /// when no instance is counted.
-    pub largest_host: Option<HostTemplate>,
+    pub(crate) largest_host: Option<HostTemplate>,
     /// The room free on each counted instance (ACTIVE, agent connected), in input order:
     /// where the tasks that wait are placed first ([`crate::plan_scale_out`]). DRAINING,
     /// REGISTERING and disconnected instances have none: ECS places nothing there.
-    pub rooms: Vec<HostRoom>,
+    pub(crate) rooms: Vec<HostRoom>,
 }
 
 /// The room free on one counted container instance, as ECS reported it (its remaining
@@ -304,6 +304,60 @@ pub struct HostTemplate {
     pub registered: Resources,
     /// Task ENI slots when empty, when the ENI limit is known.
     pub eni_task_slots: Option<u32>,
+}
+
+/// Read-only: the figures are computed together by [`cluster_capacity`] and hold their
+/// invariants (ContainerCapacity is the sum of the instances' slots, IdleHostCapacity is it
+/// over H, the rooms are those of the counted instances), so no caller can change one
+/// without the others.
+impl ClusterCapacity {
+    /// How many more worst-case tasks fit: Σ over ACTIVE, connected instances of the
+    /// per-instance minimum over resources.
+    pub fn container_capacity(&self) -> u64 {
+        self.container_capacity
+    }
+
+    /// H: the most worst-case slots any single ACTIVE, connected instance has when empty.
+    pub fn largest_host_slots(&self) -> u32 {
+        self.largest_host_slots
+    }
+
+    /// Spare capacity in whole hosts: ContainerCapacity / H, 0 when there is no such host
+    /// (or the worst case fits on none).
+    pub fn idle_host_capacity(&self) -> f64 {
+        self.idle_host_capacity
+    }
+
+    /// Instances counted (ACTIVE with a connected agent).
+    pub fn counted_instances(&self) -> usize {
+        self.counted_instances
+    }
+
+    /// Per-resource sums over counted instances (the book's per-resource metrics).
+    pub fn per_resource(&self) -> ResourceTotals {
+        self.per_resource
+    }
+
+    /// One explanation per input instance, in input order.
+    pub fn instances(&self) -> &[InstanceSlots] {
+        &self.instances
+    }
+
+    /// The worst case the figures are in.
+    pub fn worst_case(&self) -> &WorstCase {
+        &self.worst_case
+    }
+
+    /// What a new host of the cluster's largest registered type offers (`None` when no
+    /// instance is counted).
+    pub fn largest_host(&self) -> Option<&HostTemplate> {
+        self.largest_host.as_ref()
+    }
+
+    /// The room free on each counted instance, in input order.
+    pub fn rooms(&self) -> &[HostRoom] {
+        &self.rooms
+    }
 }
 
 impl ClusterCapacity {

@@ -67,17 +67,17 @@ impl ClusterCapacity {
     /// unknown until it registers, and the next run refines the figure).
     pub fn hosts_to_add(&self, policy: &ScalePolicy) -> u32 {
         let headroom = u64::from(policy.headroom);
-        if self.container_capacity >= headroom {
+        if self.container_capacity() >= headroom {
             return 0;
         }
-        if self.counted_instances == 0 {
+        if self.counted_instances() == 0 {
             return 1;
         }
-        if self.largest_host_slots == 0 {
+        if self.largest_host_slots() == 0 {
             return 0;
         }
-        let missing = headroom - self.container_capacity;
-        u32::try_from(missing.div_ceil(u64::from(self.largest_host_slots))).unwrap_or(u32::MAX)
+        let missing = headroom - self.container_capacity();
+        u32::try_from(missing.div_ceil(u64::from(self.largest_host_slots()))).unwrap_or(u32::MAX)
     }
 
     /// The scale decision for this capacity.
@@ -106,9 +106,9 @@ pub(crate) struct Spare {
 impl Spare {
     pub(crate) fn of(capacity: &ClusterCapacity) -> Spare {
         Spare {
-            free: capacity.container_capacity,
-            largest_host_slots: capacity.largest_host_slots,
-            counted_instances: capacity.counted_instances,
+            free: capacity.container_capacity(),
+            largest_host_slots: capacity.largest_host_slots(),
+            counted_instances: capacity.counted_instances(),
         }
     }
 
@@ -227,7 +227,7 @@ mod tests {
                     if headroom == 1 {
                         assert_eq!(
                             Spare::of(&c).idle_host_capacity(&policy),
-                            c.idle_host_capacity
+                            c.idle_host_capacity()
                         );
                     }
                 }

@@ -170,20 +170,20 @@ pub fn plan_scale_out(
     if demand.unplaced.iter().all(|u| u.count == 0) {
         return ScaleOutPlan {
             hosts: headroom_rule(),
-            room_left: capacity.container_capacity,
+            room_left: capacity.container_capacity(),
             ..ScaleOutPlan::default()
         };
     }
-    let worst = &capacity.worst_case;
+    let worst = &capacity.worst_case();
     let size_of = capacity
-        .largest_host
+        .largest_host()
         .as_ref()
         .map(|t| t.registered.clone())
         .unwrap_or_default();
 
     // Step 1: the room already free.
     let mut existing = Packer::watching(
-        capacity.rooms.iter().map(Cow::Borrowed),
+        capacity.rooms().iter().map(Cow::Borrowed),
         worst,
         demand.unplaced.iter().map(|u| &u.shape),
     );
@@ -215,7 +215,7 @@ pub fn plan_scale_out(
     let room_left = existing.free_slots();
 
     // Step 2: new hosts of the largest type for the rest.
-    let Some(template) = &capacity.largest_host else {
+    let Some(template) = &capacity.largest_host() else {
         return ScaleOutPlan {
             hosts: 1,
             hosts_for_unplaced: 1,

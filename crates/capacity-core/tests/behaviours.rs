@@ -289,17 +289,17 @@ fn capacity_table() {
         |c| {
             let cap = capacity(&c.instances, &c.shapes);
             expect_eq("slots", slots(&cap), c.slots.clone())?;
-            let binding: Vec<_> = cap.instances.iter().map(|i| i.binding).collect();
+            let binding: Vec<_> = cap.instances().iter().map(|i| i.binding).collect();
             expect_eq("binding", binding, c.binding.clone())?;
             expect_eq(
                 "ContainerCapacity",
-                cap.container_capacity,
+                cap.container_capacity(),
                 c.container_capacity,
             )?;
-            expect_eq("H", cap.largest_host_slots, c.largest_host_slots)?;
+            expect_eq("H", cap.largest_host_slots(), c.largest_host_slots)?;
             expect_eq(
                 "IdleHostCapacity",
-                cap.idle_host_capacity,
+                cap.idle_host_capacity(),
                 c.idle_host_capacity,
             )?;
             if let Some(book) = c.book {
@@ -320,7 +320,11 @@ fn excluded_instances_say_why_and_keep_their_per_resource_figures() {
         ],
         &[TaskShape::new("web:1", 500, 500)],
     );
-    let exclusions: Vec<_> = cap.instances.iter().map(|i| i.exclusion.clone()).collect();
+    let exclusions: Vec<_> = cap
+        .instances()
+        .iter()
+        .map(|i| i.exclusion.clone())
+        .collect();
     assert_eq!(
         exclusions,
         [
@@ -330,14 +334,17 @@ fn excluded_instances_say_why_and_keep_their_per_resource_figures() {
         ]
     );
     assert_eq!(
-        cap.instances[0].exclusion.as_ref().map(ToString::to_string),
+        cap.instances()[0]
+            .exclusion
+            .as_ref()
+            .map(ToString::to_string),
         Some("status DRAINING".to_owned())
     );
     // A report can still show what the excluded host would hold.
-    assert_eq!(cap.instances[0].per_resource.cpu, Some(2));
-    assert_eq!(cap.instances[0].slots_when_empty, 2);
-    assert_eq!(cap.counted_instances, 1);
-    assert_eq!(cap.per_resource.cpu, Some(2)); // the excluded hosts are not summed
+    assert_eq!(cap.instances()[0].per_resource.cpu, Some(2));
+    assert_eq!(cap.instances()[0].slots_when_empty, 2);
+    assert_eq!(cap.counted_instances(), 1);
+    assert_eq!(cap.per_resource().cpu, Some(2)); // the excluded hosts are not summed
 }
 
 #[test]
@@ -347,7 +354,7 @@ fn ties_name_the_first_resource_in_order() {
         &[host("a", 1000, 1000)],
         &[TaskShape::new("web:1", 500, 500)],
     );
-    assert_eq!(cap.instances[0].binding, Some(Resource::Cpu));
+    assert_eq!(cap.instances()[0].binding, Some(Resource::Cpu));
 }
 
 struct DecisionCase {
@@ -550,7 +557,7 @@ fn decisions_read_as_words() {
 fn cpu_memory_worst_case_from_configuration() {
     let worst = capacity_core::WorstCase::cpu_memory(1024, 2048);
     let cap = worst.and_then(|w| cluster_capacity(&[host("a", 4096, 8192)], &w));
-    assert_eq!(cap.map(|c| c.container_capacity), Ok(4));
+    assert_eq!(cap.map(|c| c.container_capacity()), Ok(4));
 }
 
 #[test]
@@ -567,9 +574,9 @@ fn an_unknown_eni_limit_leaves_the_clusters_eni_total_unbounded() {
         &shapes,
     );
     assert_eq!(slots(&cap), [0, 8]);
-    assert_eq!(cap.per_resource.eni, None);
+    assert_eq!(cap.per_resource().eni, None);
     assert_eq!(cap.book_capacity(), 16); // min(CPU 16, MEMORY 16)
-    assert!(cap.container_capacity <= cap.book_capacity());
+    assert!(cap.container_capacity() <= cap.book_capacity());
 
     // With every limit known the ENI total is their sum.
     let known = capacity(
@@ -579,6 +586,6 @@ fn an_unknown_eni_limit_leaves_the_clusters_eni_total_unbounded() {
         ],
         &shapes,
     );
-    assert_eq!(known.per_resource.eni, Some(4));
+    assert_eq!(known.per_resource().eni, Some(4));
     assert_eq!(known.book_capacity(), 4);
 }

@@ -665,7 +665,7 @@ proptest! {
             prop_assert_eq!(placed, must_move(&hosts, &waiting, &plan), "{}", plan);
         }
         let after = carry_out(&hosts, &plan).map_err(TestCaseError::fail)?;
-        let free = cluster_capacity(&after, &worst).unwrap().container_capacity;
+        let free = cluster_capacity(&after, &worst).unwrap().container_capacity();
         prop_assert_eq!(free, plan.free_after);
         // A host not in the cluster takes no room with it; any other removal keeps the
         // headroom free.

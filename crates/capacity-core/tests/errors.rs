@@ -172,7 +172,10 @@ fn remaining_above_registered_names_the_instance_and_resource() {
         // Among valid instances, and even when not ACTIVE: corrupt input is never counted.
         let instances = [host("ok", 1024, 1024), bad.status("DRAINING")];
         match cluster_capacity(&instances, &worst(&shapes)) {
-            Ok(c) => panic!("{words:?}: accepted with capacity {}", c.container_capacity),
+            Ok(c) => panic!(
+                "{words:?}: accepted with capacity {}",
+                c.container_capacity()
+            ),
             Err(e) => assert_names(&e, words),
         }
     }

@@ -152,18 +152,18 @@ fn capacity_of(
 /// What must not depend on the order of the instances.
 fn summary(c: &ClusterCapacity) -> (u64, u32, u64, usize, String) {
     (
-        c.container_capacity,
-        c.largest_host_slots,
-        c.idle_host_capacity.to_bits(),
-        c.counted_instances,
-        format!("{:?}", c.per_resource),
+        c.container_capacity(),
+        c.largest_host_slots(),
+        c.idle_host_capacity().to_bits(),
+        c.counted_instances(),
+        format!("{:?}", c.per_resource()),
     )
 }
 
 /// The instance's slots by id, so that reorderings can be compared.
 fn slots_by_id(instances: &[ContainerInstance], c: &ClusterCapacity) -> Vec<(String, u32)> {
     let mut v: Vec<_> = c
-        .instances
+        .instances()
         .iter()
         .map(|s| (instances[s.index].id.clone(), s.slots))
         .collect();
@@ -249,8 +249,8 @@ proptest! {
         let mut from_trigger = instances.clone();
         from_trigger.rotate_left(trigger.index(instances.len()));
         let run = capacity_of(&from_trigger, &worst)?;
-        prop_assert_eq!(run.idle_host_capacity.to_bits(), base.idle_host_capacity.to_bits());
-        prop_assert_eq!(run.largest_host_slots, base.largest_host_slots);
+        prop_assert_eq!(run.idle_host_capacity().to_bits(), base.idle_host_capacity().to_bits());
+        prop_assert_eq!(run.largest_host_slots(), base.largest_host_slots());
         prop_assert_eq!(run.decide(&ScalePolicy::default()), base.decide(&ScalePolicy::default()));
     }
 
@@ -264,7 +264,7 @@ proptest! {
         let accepting: Vec<_> = instances.iter().filter(|i| i.accepts_tasks()).cloned().collect();
         let only_accepting = capacity_of(&accepting, &worst)?;
         prop_assert_eq!(summary(&all), summary(&only_accepting));
-        for s in &all.instances {
+        for s in all.instances() {
             let instance = &instances[s.index];
             if !instance.accepts_tasks() {
                 prop_assert_eq!(s.slots, 0, "{} counted", instance.id);
@@ -289,10 +289,10 @@ proptest! {
         let more: Vec<_> = instances.iter().zip(&knobs).map(|(i, k)| with_more_room(i, k)).collect();
         let before = capacity_of(&instances, &worst)?;
         let after = capacity_of(&more, &worst)?;
-        prop_assert!(after.container_capacity >= before.container_capacity);
-        prop_assert!(after.idle_host_capacity >= before.idle_host_capacity);
-        prop_assert_eq!(after.largest_host_slots, before.largest_host_slots);
-        for (b, a) in before.instances.iter().zip(&after.instances) {
+        prop_assert!(after.container_capacity() >= before.container_capacity());
+        prop_assert!(after.idle_host_capacity() >= before.idle_host_capacity());
+        prop_assert_eq!(after.largest_host_slots(), before.largest_host_slots());
+        for (b, a) in before.instances().iter().zip(after.instances()) {
             prop_assert!(a.slots >= b.slots, "{}: {} -> {}", instances[b.index].id, b.slots, a.slots);
         }
     }
@@ -300,7 +300,7 @@ proptest! {
     #[test]
     fn never_above_the_books_formula(instances in cluster(), shapes in shapes()) {
         let c = capacity_of(&instances, &worst_of(&shapes)?)?;
-        prop_assert!(c.container_capacity <= c.book_capacity());
+        prop_assert!(c.container_capacity() <= c.book_capacity());
     }
 
     #[test]
@@ -314,29 +314,29 @@ proptest! {
         let instances = vec![host; hosts];
         let shapes: Vec<_> = sizes.into_iter().map(|(c, m)| TaskShape::new("s", c, m)).collect();
         let c = capacity_of(&instances, &worst_of(&shapes)?)?;
-        prop_assert_eq!(c.container_capacity, c.book_capacity());
+        prop_assert_eq!(c.container_capacity(), c.book_capacity());
     }
 
     #[test]
     fn totals_are_consistent(instances in cluster(), shapes in shapes()) {
         let c = capacity_of(&instances, &worst_of(&shapes)?)?;
-        prop_assert_eq!(c.instances.len(), instances.len());
-        let sum: u64 = c.instances.iter().map(|s| u64::from(s.slots)).sum();
-        prop_assert_eq!(c.container_capacity, sum);
-        prop_assert_eq!(c.counted_instances, instances.iter().filter(|i| i.accepts_tasks()).count());
-        prop_assert!(c.idle_host_capacity.is_finite() && c.idle_host_capacity >= 0.0);
-        if c.largest_host_slots == 0 {
-            prop_assert_eq!(c.idle_host_capacity, 0.0);
+        prop_assert_eq!(c.instances().len(), instances.len());
+        let sum: u64 = c.instances().iter().map(|s| u64::from(s.slots)).sum();
+        prop_assert_eq!(c.container_capacity(), sum);
+        prop_assert_eq!(c.counted_instances(), instances.iter().filter(|i| i.accepts_tasks()).count());
+        prop_assert!(c.idle_host_capacity().is_finite() && c.idle_host_capacity() >= 0.0);
+        if c.largest_host_slots() == 0 {
+            prop_assert_eq!(c.idle_host_capacity(), 0.0);
         } else {
-            let ratio = c.container_capacity as f64 / f64::from(c.largest_host_slots);
-            prop_assert_eq!(c.idle_host_capacity, ratio);
+            let ratio = c.container_capacity() as f64 / f64::from(c.largest_host_slots());
+            prop_assert_eq!(c.idle_host_capacity(), ratio);
         }
-        for s in &c.instances {
+        for s in c.instances() {
             // A host never holds more than when it is empty, and H is the most of any
             // counted host.
             prop_assert!(s.slots <= s.slots_when_empty, "{}", instances[s.index].id);
             if s.exclusion.is_none() {
-                prop_assert!(s.slots_when_empty <= c.largest_host_slots);
+                prop_assert!(s.slots_when_empty <= c.largest_host_slots());
             }
         }
     }
@@ -351,21 +351,21 @@ proptest! {
         let c = capacity_of(&instances, &worst)?;
         let policy = policy(headroom)?;
         let headroom = u64::from(headroom);
-        let h = u64::from(c.largest_host_slots);
+        let h = u64::from(c.largest_host_slots());
         match c.decide(&policy) {
             ScaleDecision::ScaleOut { hosts } => {
-                prop_assert!(c.container_capacity < headroom);
+                prop_assert!(c.container_capacity() < headroom);
                 prop_assert_eq!(hosts, c.hosts_to_add(&policy));
                 prop_assert!(hosts >= 1);
-                if c.counted_instances == 0 {
+                if c.counted_instances() == 0 {
                     prop_assert_eq!(hosts, 1);
                 } else {
                     // Add that many empty hosts of the largest size and recompute: the
                     // headroom is back, and one host fewer would not have been enough.
                     let largest = c
-                        .instances
+                        .instances()
                         .iter()
-                        .find(|s| s.exclusion.is_none() && s.slots_when_empty == c.largest_host_slots)
+                        .find(|s| s.exclusion.is_none() && s.slots_when_empty == c.largest_host_slots())
                         .map(|s| &instances[s.index]);
                     let Some(largest) = largest else {
                         return Err(TestCaseError::fail("no counted instance attains H"));
@@ -375,22 +375,22 @@ proptest! {
                         v.extend((0..n).map(|k| empty_copy(largest, format!("new-{k}"))));
                         capacity_of(&v, &worst)
                     };
-                    prop_assert!(grown(hosts)?.container_capacity >= headroom);
-                    prop_assert!(grown(hosts - 1)?.container_capacity < headroom);
+                    prop_assert!(grown(hosts)?.container_capacity() >= headroom);
+                    prop_assert!(grown(hosts - 1)?.container_capacity() < headroom);
                 }
             }
             ScaleDecision::TaskDoesNotFit => {
-                prop_assert!(c.container_capacity < headroom);
-                prop_assert!(c.counted_instances > 0 && h == 0);
+                prop_assert!(c.container_capacity() < headroom);
+                prop_assert!(c.counted_instances() > 0 && h == 0);
             }
             ScaleDecision::ScaleIn { hosts } => {
                 prop_assert_eq!(hosts, 1);
-                prop_assert!(c.idle_host_capacity > 1.0);
-                prop_assert!(c.container_capacity - h >= headroom);
+                prop_assert!(c.idle_host_capacity() > 1.0);
+                prop_assert!(c.container_capacity() - h >= headroom);
             }
             ScaleDecision::Hold => {
-                prop_assert!(c.container_capacity >= headroom);
-                prop_assert!(c.idle_host_capacity <= 1.0 || c.container_capacity - h < headroom);
+                prop_assert!(c.container_capacity() >= headroom);
+                prop_assert!(c.idle_host_capacity() <= 1.0 || c.container_capacity() - h < headroom);
             }
         }
     }

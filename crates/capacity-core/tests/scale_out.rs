@@ -89,7 +89,7 @@ proptest! {
             u64::from(plan.hosts_for_unplaced) <= tasks - plan.placed_on_existing,
             "{:?} above one host per task that did not fit the room free", plan
         );
-        prop_assert!(plan.room_left <= cap.container_capacity);
+        prop_assert!(plan.room_left <= cap.container_capacity());
         if tasks == 0 {
             prop_assert_eq!(plan.hosts, cap.hosts_to_add(&policy));
         }

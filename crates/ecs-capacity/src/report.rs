@@ -89,7 +89,7 @@ pub fn build(
     let cap: ClusterCapacity = cluster_capacity(instances, worst)?;
     let rows = instances
         .iter()
-        .zip(&cap.instances)
+        .zip(cap.instances())
         .map(|(inst, slots)| InstanceRow {
             id: inst.id.clone(),
             ec2_instance_id: inst.ec2_instance_id.clone(),
@@ -112,7 +112,7 @@ pub fn build(
     let per_resource = Resource::ALL
         .into_iter()
         .filter_map(|r| {
-            cap.per_resource.get(r).map(|slots| ResourceTotal {
+            cap.per_resource().get(r).map(|slots| ResourceTotal {
                 resource: r.as_str(),
                 slots,
             })

@@ -100,5 +100,5 @@ pub fn capacity(instances: &[ContainerInstance], shapes: &[TaskShape]) -> Cluste
 
 /// Per-instance slots, in input order.
 pub fn slots(capacity: &ClusterCapacity) -> Vec<u32> {
-    capacity.instances.iter().map(|i| i.slots).collect()
+    capacity.instances().iter().map(|i| i.slots).collect()
 }

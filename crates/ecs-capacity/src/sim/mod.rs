@@ -430,8 +430,8 @@ impl<'a> Sim<'a> {
             placed_tasks: self.tasks.len() as u32,
             desired_tasks: self.services.iter().map(|s| s.desired).sum(),
             pending_tasks: pending,
-            container_capacity: cap.as_ref().map_or(0, |c| c.container_capacity),
-            idle_host_capacity: cap.as_ref().map_or(0.0, |c| c.idle_host_capacity),
+            container_capacity: cap.as_ref().map_or(0, |c| c.container_capacity()),
+            idle_host_capacity: cap.as_ref().map_or(0.0, |c| c.idle_host_capacity()),
         };
         self.samples.push(sample);
         Ok(())
