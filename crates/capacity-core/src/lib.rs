@@ -25,13 +25,13 @@
 //! let host = |cpu, mem| ContainerInstance::active("i-1", Resources::new(1024, 993), Resources::new(cpu, mem));
 //!
 //! let empty = cluster_capacity(&[host(1024, 993)], &worst)?;
-//! assert_eq!(empty.container_capacity, 2); // CPU 4, MEMORY 2: memory binds
-//! assert_eq!(empty.idle_host_capacity, 1.0);
+//! assert_eq!(empty.container_capacity(), 2); // CPU 4, MEMORY 2: memory binds
+//! assert_eq!(empty.idle_host_capacity(), 1.0);
 //! assert_eq!(empty.assess(&ScalePolicy::default()).decision, ScaleDecision::Hold); // never at 1.0
 //!
 //! let one_task = cluster_capacity(&[host(774, 593)], &worst)?;
-//! assert_eq!(one_task.container_capacity, 1);
-//! assert_eq!(one_task.idle_host_capacity, 0.5);
+//! assert_eq!(one_task.container_capacity(), 1);
+//! assert_eq!(one_task.idle_host_capacity(), 0.5);
 //! # Ok::<(), capacity_core::CapacityError>(())
 //! ```
 
