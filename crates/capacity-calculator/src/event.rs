@@ -145,12 +145,25 @@ pub fn parse_input(event: Value) -> Result<Input, EventError> {
 
 /// Parses and checks the schedule's tick (EventBridge's "Scheduled Event" from `aws.events`).
 pub fn parse_scheduled(event: Value) -> Result<EventBridgeEvent<Value>, EventError> {
-    let event: EventBridgeEvent<Value> =
+    typed(event, SCHEDULED, SCHEDULE_SOURCE)
+}
+
+/// `event` as an EventBridge event with a `T` detail, of `detail_type` from `source`; a bad
+/// field is named by its path.
+fn typed<T>(
+    event: Value,
+    detail_type: &str,
+    source: &str,
+) -> Result<EventBridgeEvent<T>, EventError>
+where
+    T: serde::de::DeserializeOwned + Serialize,
+{
+    let event: EventBridgeEvent<T> =
         serde_path_to_error::deserialize(event).map_err(|e| EventError::Shape {
             path: e.path().to_string(),
             source: e.into_inner(),
         })?;
-    if event.detail_type != SCHEDULED || event.source != SCHEDULE_SOURCE {
+    if event.detail_type != detail_type || event.source != source {
         return Err(EventError::WrongKind {
             detail_type: event.detail_type,
             source_name: event.source,
@@ -161,17 +174,7 @@ pub fn parse_scheduled(event: Value) -> Result<EventBridgeEvent<Value>, EventErr
 
 /// Parses and checks a service action event; returns it with the cluster ARN parsed.
 pub fn parse_service_action(event: Value) -> Result<ServiceActionEvent, EventError> {
-    let event: EventBridgeEvent<ServiceActionDetail> = serde_path_to_error::deserialize(event)
-        .map_err(|e| EventError::Shape {
-            path: e.path().to_string(),
-            source: e.into_inner(),
-        })?;
-    if event.detail_type != SERVICE_ACTION || event.source != SOURCE {
-        return Err(EventError::WrongKind {
-            detail_type: event.detail_type,
-            source_name: event.source,
-        });
-    }
+    let event: EventBridgeEvent<ServiceActionDetail> = typed(event, SERVICE_ACTION, SOURCE)?;
     let cluster = ClusterArn::parse(&event.detail.cluster_arn)?;
     Ok(ServiceActionEvent { cluster, event })
 }
@@ -180,17 +183,7 @@ pub fn parse_service_action(event: Value) -> Result<ServiceActionEvent, EventErr
 /// parsed.
 pub fn parse(event: Value) -> Result<ParsedEvent, EventError> {
     let raw_detail = event.get("detail").cloned().unwrap_or(Value::Null);
-    let mut event: StateChangeEvent =
-        serde_path_to_error::deserialize(event).map_err(|e| EventError::Shape {
-            path: e.path().to_string(),
-            source: e.into_inner(),
-        })?;
-    if event.detail_type != DETAIL_TYPE || event.source != SOURCE {
-        return Err(EventError::WrongKind {
-            detail_type: event.detail_type,
-            source_name: event.source,
-        });
-    }
+    let mut event: StateChangeEvent = typed(event, DETAIL_TYPE, SOURCE)?;
     event.detail.keep_other_fields(&raw_detail);
     let Some(arn) = event.detail.cluster_arn.as_deref() else {
         return Err(EventError::Shape {
@@ -372,6 +365,21 @@ mod tests {
             err.contains("at time") || err.contains("detail-type"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_scheduled_event_names_no_cluster_and_must_come_from_eventbridge() {
+        let mut tick = serde_json::json!({
+            "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-12-04T03:00:00Z", "region": "eu-west-1",
+            "resources": [], "detail": {}
+        });
+        let input = parse_input(tick.clone()).expect("a scheduled event");
+        assert!(matches!(input, Input::Scheduled(_)));
+        assert_eq!(input.cluster(), None);
+        tick["source"] = "my.app".into();
+        let err = parse_input(tick).unwrap_err().to_string();
+        assert!(err.contains("\"my.app\"") && err.contains("Scheduled Event"), "{err}");
     }
 
     #[test]
