@@ -379,7 +379,10 @@ mod tests {
         assert_eq!(input.cluster(), None);
         tick["source"] = "my.app".into();
         let err = parse_input(tick).unwrap_err().to_string();
-        assert!(err.contains("\"my.app\"") && err.contains("Scheduled Event"), "{err}");
+        assert!(
+            err.contains("\"my.app\"") && err.contains("Scheduled Event"),
+            "{err}"
+        );
     }
 
     #[test]

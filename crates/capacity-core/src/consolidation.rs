@@ -148,6 +148,10 @@ pub struct ClusterHost {
     pub tasks: Vec<TaskShape>,
     /// The host carries [`DO_NOT_DISRUPT_ATTRIBUTE`].
     pub do_not_disrupt: bool,
+    /// Whether `tasks` are all of the host's tasks, as read. A host whose tasks the caller
+    /// could not vouch for (a listing older than the host's last change) keeps its room for
+    /// the others but is never planned ([`Unconsolidatable::TasksUnknown`]).
+    pub tasks_known: bool,
 }
 
 impl ClusterHost {
@@ -156,6 +160,7 @@ impl ClusterHost {
             instance,
             tasks,
             do_not_disrupt: false,
+            tasks_known: true,
         }
     }
 }
@@ -243,6 +248,9 @@ impl fmt::Display for Removal {
 pub enum Unconsolidatable {
     /// Marked with [`DO_NOT_DISRUPT_ATTRIBUTE`].
     DoNotDisrupt,
+    /// Its tasks are not known as a whole ([`ClusterHost::tasks_known`]): what would have to
+    /// move is unknown.
+    TasksUnknown,
     /// Already DRAINING: leaving, and counted against the budget.
     Draining,
     /// Neither ACTIVE nor DRAINING (REGISTERING, …): not a candidate.
@@ -269,6 +277,9 @@ impl fmt::Display for Unconsolidatable {
         match self {
             Unconsolidatable::DoNotDisrupt => {
                 write!(f, "marked do-not-disrupt ({DO_NOT_DISRUPT_ATTRIBUTE})")
+            }
+            Unconsolidatable::TasksUnknown => {
+                f.write_str("its tasks are not known as a whole: not a candidate")
             }
             Unconsolidatable::Draining => f.write_str("already DRAINING"),
             Unconsolidatable::NotActive { status } => {
@@ -517,6 +528,8 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
             Some(Unconsolidatable::AgentDisconnected)
         } else if h.do_not_disrupt {
             Some(Unconsolidatable::DoNotDisrupt)
+        } else if !h.tasks_known {
+            Some(Unconsolidatable::TasksUnknown)
         } else {
             None
         };

@@ -196,6 +196,18 @@ fn cases() -> Vec<Case> {
         },
         Case {
             remove: vec!["a"],
+            keep: vec![("b", TasksUnknown)],
+            ..Case::new(
+                "a host whose tasks are not known as a whole is never chosen, but its room takes tasks",
+                {
+                    let mut b = m5("b", 0);
+                    b.tasks_known = false;
+                    vec![m5("a", 1), b]
+                },
+            )
+        },
+        Case {
+            remove: vec!["a"],
             keep: vec![("b", DoNotDisrupt)],
             ..Case::new(
                 "a do-not-disrupt host is never chosen, but its room takes tasks",
