@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
+use capacity_aws::cluster::TaskPlacement;
 use capacity_aws::{ClusterArn, ClusterSnapshot};
 use capacity_core::{ContainerInstance, Demand, WorstCase};
 
@@ -41,6 +42,9 @@ pub struct ClusterView {
     pub task_shapes: usize,
     /// What waited for room at the read, and the daemons.
     pub demand: Demand,
+    /// Which tasks ran where at the read (for the consolidation plan; an instance an event
+    /// changed since shows as a difference and is never planned).
+    pub placement: TaskPlacement,
 }
 
 impl From<ClusterSnapshot> for ClusterView {
@@ -50,6 +54,7 @@ impl From<ClusterSnapshot> for ClusterView {
             worst_case: snapshot.worst_case,
             task_shapes: snapshot.task_shapes.len(),
             demand: snapshot.demand,
+            placement: snapshot.placement,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use capacity_aws::ClusterArn;
 use capacity_aws::config::ECS_CLUSTER;
-use capacity_core::{ScalePolicy, WorstCase};
+use capacity_core::{DisruptionBudget, ScalePolicy, WorstCase};
 
 /// Worst-case task CPU units; with [`CONTAINER_MAX_MEMORY`], skips discovery.
 pub const CONTAINER_MAX_CPU: &str = "CONTAINER_MAX_CPU";
@@ -19,6 +19,15 @@ pub const DEFAULT_SCALE_OUT_HEADROOM: u32 = 1;
 pub const CLUSTER_REFRESH_SECONDS: &str = "CLUSTER_REFRESH_SECONDS";
 pub const DEFAULT_CLUSTER_REFRESH_SECONDS: u32 = 60;
 const MAX_CLUSTER_REFRESH_SECONDS: u32 = 3600;
+/// At most how many hosts the consolidation plan lets leave at once, DRAINING ones counted:
+/// a number (`3`; `0` never plans one) or a share of the cluster (`10%`, rounded up, at
+/// least 1).
+pub const DISRUPTION_BUDGET: &str = "DISRUPTION_BUDGET";
+pub const DEFAULT_DISRUPTION_BUDGET: &str = "10%";
+/// Seconds a host must have been removable before the plan names it.
+pub const CONSOLIDATION_STABILITY_SECONDS: &str = "CONSOLIDATION_STABILITY_SECONDS";
+pub const DEFAULT_CONSOLIDATION_STABILITY_SECONDS: u32 = 300;
+const MAX_CONSOLIDATION_STABILITY_SECONDS: u32 = 86_400;
 
 /// Largest CPU units and memory for one task ECS accepts on EC2 (192 vCPU, 24 TiB would
 /// be absurd; these are the documented task-size maxima with room for the largest hosts).
@@ -34,6 +43,8 @@ pub const ENV_VARS: &[(&str, bool)] = &[
     (SCALE_OUT_HEADROOM, false),
     (CLUSTER_REFRESH_SECONDS, false),
     (ECS_CLUSTER, false),
+    (DISRUPTION_BUDGET, false),
+    (CONSOLIDATION_STABILITY_SECONDS, false),
 ];
 
 pub use capacity_aws::config::ConfigError;
@@ -50,6 +61,10 @@ pub struct Config {
     /// `ECS_CLUSTER`: the cluster of the scheduled runs, whose event names none. When set,
     /// an event of another cluster is refused as nothing to do.
     pub cluster: Option<ClusterArn>,
+    /// The consolidation plan's disruption budget.
+    pub disruption_budget: DisruptionBudget,
+    /// How long a host must have been removable before it is planned.
+    pub stability_window: std::time::Duration,
 }
 
 impl Config {
@@ -118,7 +133,28 @@ impl Config {
                 })
             })
             .transpose()?;
+        let disruption_budget = match get(DISRUPTION_BUDGET) {
+            None => DisruptionBudget::default(),
+            Some(v) => DisruptionBudget::parse(v.trim()).map_err(|_| ConfigError::Invalid {
+                variable: DISRUPTION_BUDGET,
+                value: v,
+                expected: "a number of hosts (e.g. 3; 0 never consolidates) or a share of the cluster from 1% to 100% (e.g. 10%)".to_owned(),
+            })?,
+        };
+        let stability = get(CONSOLIDATION_STABILITY_SECONDS)
+            .map(|v| {
+                range(
+                    CONSOLIDATION_STABILITY_SECONDS,
+                    &v,
+                    0,
+                    MAX_CONSOLIDATION_STABILITY_SECONDS,
+                )
+            })
+            .transpose()?
+            .unwrap_or(DEFAULT_CONSOLIDATION_STABILITY_SECONDS);
         Ok(Config {
+            disruption_budget,
+            stability_window: std::time::Duration::from_secs(u64::from(stability)),
             worst_case,
             metric_namespace,
             policy,
@@ -234,6 +270,34 @@ mod tests {
             err.contains("ECS_CLUSTER=\"prod\"") && err.contains("ARN"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn the_disruption_budget_is_hosts_or_a_share_and_names_its_form_when_wrong() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.disruption_budget, DisruptionBudget::default());
+        assert_eq!(c.stability_window, std::time::Duration::from_secs(300));
+        let c = config(&[
+            (DISRUPTION_BUDGET, "3"),
+            (CONSOLIDATION_STABILITY_SECONDS, "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.disruption_budget, DisruptionBudget::Hosts(3));
+        assert!(c.stability_window.is_zero());
+        assert_eq!(
+            config(&[(DISRUPTION_BUDGET, "0")])
+                .unwrap()
+                .disruption_budget,
+            DisruptionBudget::Hosts(0),
+            "0: never consolidate"
+        );
+        for bad in ["ten", "150%", "0%", "-1"] {
+            let err = config(&[(DISRUPTION_BUDGET, bad)]).unwrap_err().to_string();
+            assert!(
+                err.contains("DISRUPTION_BUDGET") && err.contains("10%"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

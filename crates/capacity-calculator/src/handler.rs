@@ -9,7 +9,11 @@ use capacity_aws::{
 };
 use std::sync::Arc;
 
-use capacity_core::{Assessment, PlacementFailure, Resource, ScaleDecision, WorstCase};
+use capacity_core::{
+    Assessment, PlacementFailure, Resource, ScaleDecision, ScaleInInput, ScaleInPlan, WorstCase,
+    plan_scale_in,
+};
+use std::collections::BTreeMap;
 
 use crate::config::Config;
 use serde::Serialize;
@@ -33,6 +37,11 @@ pub const UNPLACED_TASKS: &str = "UnplacedTasks";
 pub const RESOURCE_CAPACITY: &str = "ResourceCapacity";
 /// ACTIVE container instances with a connected agent.
 pub const ACTIVE_INSTANCES: &str = "ActiveContainerInstances";
+/// The consolidation plan's size: hosts the cluster can do without, their tasks re-placed on
+/// the hosts that stay with the headroom still free, within the disruption budget and
+/// stability window (capacity-core's `plan_scale_in`). Published for observation: no alarm
+/// of the template acts on it yet.
+pub const HOSTS_TO_REMOVE: &str = "HostsToRemove";
 
 /// What the handler needs, built once per process and reused across warm invocations.
 pub struct Deps<C, T, M> {
@@ -44,6 +53,9 @@ pub struct Deps<C, T, M> {
     pub cache: ClusterCache,
     /// The wall clock, passed in so that tests pin it.
     pub clock: Arc<dyn Clock>,
+    /// Since when each host has been removable (seconds since the Unix epoch), kept across
+    /// warm invocations for the plan's stability window; a cold start begins it again.
+    pub removable_since: std::sync::Mutex<BTreeMap<String, u64>>,
 }
 
 impl<C, T: TaskDefinitionReader, M> Deps<C, T, M> {
@@ -56,6 +68,7 @@ impl<C, T: TaskDefinitionReader, M> Deps<C, T, M> {
             cache: ClusterCache::new(config.cluster_refresh),
             config,
             clock: Arc::new(SystemClock),
+            removable_since: std::sync::Mutex::default(),
         }
     }
 }
@@ -136,6 +149,8 @@ pub struct Summary {
     pub cluster: String,
     #[serde(flatten)]
     pub assessment: Assessment,
+    /// The consolidation plan: which hosts could go, why each, why the others stay.
+    pub scale_in_plan: ScaleInPlan,
     pub instances: usize,
     /// The worst case the figures are in.
     pub worst_case: WorstCase,
@@ -205,12 +220,14 @@ where
         cluster: cluster_name.clone(),
         source,
     })?;
-    let metrics_published = publish(&cluster, &assessment, deps).await?;
+    let scale_in_plan = plan(&view, deps);
+    let metrics_published = publish(&cluster, &assessment, &scale_in_plan, deps).await?;
     tracing::info!(
         cluster = %cluster_name,
         container_capacity = assessment.container_capacity,
         idle_host_capacity = assessment.idle_host_capacity,
         hosts_to_add = assessment.hosts_to_add,
+        hosts_to_remove = scale_in_plan.hosts_to_remove(),
         unplaced_tasks = assessment.unplaced_tasks,
         decision = %assessment.decision,
         instances = view.instances.len(),
@@ -221,6 +238,7 @@ where
     Ok(Outcome::Published(Box::new(Summary {
         cluster: cluster_name,
         assessment,
+        scale_in_plan,
         instances: view.instances.len(),
         worst_case_source: if view.task_shapes == 0 {
             "configured".to_owned()
@@ -311,16 +329,50 @@ pub fn assess_view(
     )
 }
 
-/// Step 3: every figure of the assessment in one PutMetricData call; how many were sent.
+/// Step 2b: the consolidation plan of the same reading (capacity-core's `plan_scale_in`),
+/// with the hosts' tasks as the read vouches for them (`capacity_aws::cluster_hosts`) and the
+/// stability kept across warm invocations.
+fn plan<C, T, M>(view: &ClusterView, deps: &Deps<C, T, M>) -> ScaleInPlan {
+    let hosts = capacity_aws::cluster_hosts(&view.instances, &view.placement);
+    let now = deps
+        .clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut since = deps
+        .removable_since
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let plan = plan_scale_in(&ScaleInInput {
+        policy: deps.config.policy,
+        waiting: &view.demand.unplaced,
+        budget: deps.config.disruption_budget,
+        stability_window: deps.config.stability_window,
+        ..ScaleInInput::new(&hosts, &view.worst_case, now, &since)
+    });
+    since.clone_from(&plan.removable_since);
+    plan
+}
+
+/// Step 3: every figure of the assessment and the plan's size in one PutMetricData call;
+/// how many were sent.
 async fn publish<C, T, M>(
     cluster: &ClusterArn,
     assessment: &Assessment,
+    plan: &ScaleInPlan,
     deps: &Deps<C, T, M>,
 ) -> Result<usize, HandlerError>
 where
     M: MetricsPublisher,
 {
-    let metrics = metrics(cluster, assessment);
+    let mut metrics = metrics(cluster, assessment);
+    metrics.push(Metric {
+        name: HOSTS_TO_REMOVE,
+        value: f64::from(plan.hosts_to_remove()),
+        unit: Unit::Count,
+        dimensions: vec![("ClusterName", cluster.name().to_owned())],
+        high_resolution: false,
+    });
     deps.metrics
         .publish(cluster, &deps.config.metric_namespace, &metrics)
         .await

@@ -249,6 +249,7 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
             &shapes,
             &snap.worst_case,
             &snap.demand,
+            &snap.placement,
             &policy,
         )?
     } else {
@@ -275,6 +276,7 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
             &shapes,
             &worst,
             &capacity_core::Demand::none(),
+            &Default::default(),
             &policy,
         )?
     };

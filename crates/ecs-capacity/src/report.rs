@@ -3,9 +3,10 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use capacity_aws::TaskPlacement;
 use capacity_core::{
-    Assessment, CapacityError, ClusterCapacity, ContainerInstance, Demand, Resource, ScalePolicy,
-    TaskShape, WorstCase, cluster_capacity,
+    Assessment, CapacityError, ClusterCapacity, ContainerInstance, Demand, Resource, ScaleInInput,
+    ScaleInPlan, ScalePolicy, TaskShape, WorstCase, cluster_capacity, plan_scale_in,
 };
 use serde::Serialize;
 
@@ -23,6 +24,10 @@ pub struct Report {
     pub assessment: Assessment,
     /// The book's min-over-resources-of-sums figure, for comparison.
     pub book_capacity: u64,
+    /// The consolidation plan of the same reading, without a stability window (a report is
+    /// one reading): which hosts could go, why each, why the others stay. A host whose tasks
+    /// the reading cannot vouch for (an offline dump names no task) is never planned.
+    pub scale_in_plan: ScaleInPlan,
     pub per_resource: Vec<ResourceTotal>,
 }
 
@@ -77,13 +82,15 @@ fn ports_taken(instance: &ContainerInstance, worst: &WorstCase) -> Vec<String> {
 
 /// Computes the report with capacity-core: the per-instance rows, and the one assessment
 /// the calculator publishes for the same reading ([`capacity_aws::assess_reading`], with
-/// `demand`: what waits for room, from the services).
+/// `demand`: what waits for room, from the services), and its consolidation plan from
+/// `placement` (which tasks run where; [`TaskPlacement::default`] when unknown).
 pub fn build(
     cluster: &str,
     instances: &[ContainerInstance],
     shapes: &[TaskShape],
     worst: &WorstCase,
     demand: &Demand,
+    placement: &TaskPlacement,
     policy: &ScalePolicy,
 ) -> Result<Report, CapacityError> {
     let cap: ClusterCapacity = cluster_capacity(instances, worst)?;
@@ -126,6 +133,15 @@ pub fn build(
         // The same assessment the calculator publishes.
         assessment: capacity_aws::assess_reading(instances, worst, demand, policy)?,
         book_capacity: cap.book_capacity(),
+        scale_in_plan: {
+            let hosts = capacity_aws::cluster_hosts(instances, placement);
+            plan_scale_in(&ScaleInInput {
+                policy: *policy,
+                waiting: &demand.unplaced,
+                stability_window: std::time::Duration::ZERO,
+                ..ScaleInInput::new(&hosts, worst, 0, &Default::default())
+            })
+        },
         per_resource,
     })
 }
@@ -288,6 +304,7 @@ impl Report {
             "Decision (headroom {}): {}: {}",
             self.assessment.headroom, self.assessment.decision, self.assessment.explanation
         );
+        let _ = write!(out, "Consolidation plan: {}", self.scale_in_plan);
         out
     }
 }

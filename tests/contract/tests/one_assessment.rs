@@ -109,6 +109,7 @@ async fn both(
         &snap.task_shapes,
         &snap.worst_case,
         &snap.demand,
+        &snap.placement,
         &policy,
     )
     .expect("report");

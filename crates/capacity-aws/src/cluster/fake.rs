@@ -18,6 +18,12 @@ pub struct FakeCluster {
     pub instances: Vec<ContainerInstance>,
     /// ECS's `version` of instances, by id (an instance not here has none).
     pub versions: HashMap<String, i64>,
+    /// Each instance's tasks (running + pending) as DescribeContainerInstances counts them.
+    pub task_counts: HashMap<String, u64>,
+    /// Instances carrying the do-not-disrupt attribute.
+    pub do_not_disrupt: BTreeSet<String>,
+    /// The task definitions of the tasks on each instance, as a listing sees them.
+    pub tasks_by_instance: HashMap<String, Vec<String>>,
     /// Tasks on the instances (running + pending), as DescribeContainerInstances would
     /// count them; `None`: unknown, so a read with discovery lists the running tasks.
     pub tasks_on_instances: Option<u64>,
@@ -51,6 +57,8 @@ impl ClusterReader for FakeCluster {
             instances: self.instances.clone(),
             tasks: self.tasks_on_instances,
             versions: self.versions.clone(),
+            task_counts: self.task_counts.clone(),
+            do_not_disrupt: self.do_not_disrupt.clone(),
         })
     }
 
@@ -79,5 +87,14 @@ impl ClusterReader for FakeCluster {
     ) -> Option<BTreeSet<String>> {
         let at = (*self.listed_at.lock().unwrap_or_else(|p| p.into_inner()))?;
         (at.elapsed() <= max_age).then(|| self.in_use.clone())
+    }
+
+    fn recent_tasks_by_instance(
+        &self,
+        cluster: &str,
+        max_age: std::time::Duration,
+    ) -> Option<HashMap<String, Vec<String>>> {
+        self.recent_task_definitions(cluster, max_age)?;
+        Some(self.tasks_by_instance.clone())
     }
 }

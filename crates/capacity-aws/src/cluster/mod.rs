@@ -33,6 +33,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use aws_sdk_ecs::types::DesiredStatus;
+use capacity_core::consolidation::{DO_NOT_DISRUPT_ATTRIBUTE, marks_do_not_disrupt};
 use capacity_core::{ContainerInstance, WorstCase};
 
 use crate::batch::{self, Missing, check_answer, in_batches};
@@ -47,10 +48,12 @@ pub use crate::batch::{
 
 #[cfg(any(test, feature = "fake"))]
 mod fake;
+mod hosts;
 mod snapshot;
 
 #[cfg(any(test, feature = "fake"))]
 pub use fake::FakeCluster;
+pub use hosts::{TaskPlacement, cluster_hosts};
 pub use snapshot::{ClusterSnapshot, assess_reading, cluster_name, snapshot};
 
 /// The container instances of a cluster, as one read returned them.
@@ -62,6 +65,11 @@ pub struct InstancesRead {
     /// ECS's `version` of each instance (by ARN) as described; an instance ECS gave no
     /// version (0) is left out.
     pub versions: HashMap<String, i64>,
+    /// Each instance's tasks (`runningTasksCount + pendingTasksCount`), by ARN.
+    pub task_counts: HashMap<String, u64>,
+    /// The instances (by ARN) carrying the do-not-disrupt attribute
+    /// ([`capacity_core::consolidation::DO_NOT_DISRUPT_ATTRIBUTE`]).
+    pub do_not_disrupt: BTreeSet<String>,
 }
 
 /// How long the task definitions of the last task listing stand in for a new listing when the
@@ -91,6 +99,22 @@ pub trait ClusterReader: Send + Sync {
     /// is not older than `max_age`; `None` when there was none or it is older.
     fn recent_task_definitions(&self, cluster: &str, max_age: Duration)
     -> Option<BTreeSet<String>>;
+
+    /// The task definitions of the tasks on each container instance (by ARN), as the last
+    /// listing of `cluster` saw them, if it is not older than `max_age`.
+    fn recent_tasks_by_instance(
+        &self,
+        cluster: &str,
+        max_age: Duration,
+    ) -> Option<HashMap<String, Vec<String>>>;
+}
+
+/// What a task listing keeps of each task: its definition and the container instance it was
+/// placed on (neither changes in a task's life).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TaskRecord {
+    definition: String,
+    container_instance: Option<String>,
 }
 
 /// [`ClusterReader`] and [`TaskDefinitionReader`](crate::TaskDefinitionReader) on the ECS
@@ -99,7 +123,7 @@ pub trait ClusterReader: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct EcsReader {
     pub(crate) client: aws_sdk_ecs::Client,
-    task_definitions_by_task: Arc<Mutex<HashMap<String, String>>>,
+    task_definitions_by_task: Arc<Mutex<HashMap<String, TaskRecord>>>,
     /// The cluster and time of the last task listing (tokio's clock, so tests can pause it).
     last_listing: Arc<Mutex<Option<(String, Instant)>>>,
 }
@@ -144,16 +168,27 @@ impl ClusterReader for EcsReader {
             self.describe_instances(cluster, batch)
         })
         .await?;
-        let tasks = described.iter().map(|(_, tasks, _)| *tasks).sum();
+        let tasks = described.iter().map(|d| d.tasks).sum();
         let versions = described
             .iter()
-            .filter(|(_, _, version)| *version > 0)
-            .map(|(ci, _, version)| (ci.id.clone(), *version))
+            .filter(|d| d.version > 0)
+            .map(|d| (d.instance.id.clone(), d.version))
+            .collect();
+        let task_counts = described
+            .iter()
+            .filter_map(|d| Some((d.instance.id.clone(), d.tasks?)))
+            .collect();
+        let do_not_disrupt = described
+            .iter()
+            .filter(|d| d.do_not_disrupt)
+            .map(|d| d.instance.id.clone())
             .collect();
         Ok(InstancesRead {
-            instances: described.into_iter().map(|(ci, _, _)| ci).collect(),
+            instances: described.into_iter().map(|d| d.instance).collect(),
             tasks,
             versions,
+            task_counts,
+            do_not_disrupt,
         })
     }
 
@@ -213,7 +248,13 @@ impl ClusterReader for EcsReader {
                             id: arn.to_owned(),
                             field: "taskDefinitionArn",
                         })?;
-                    Ok((arn.to_owned(), definition.to_owned()))
+                    Ok((
+                        arn.to_owned(),
+                        TaskRecord {
+                            definition: definition.to_owned(),
+                            container_instance: t.container_instance_arn().map(str::to_owned),
+                        },
+                    ))
                 })
                 .collect::<Result<Vec<_>, Error>>()
         })
@@ -228,7 +269,7 @@ impl ClusterReader for EcsReader {
         known.retain(|task, _| listed.contains(task));
         *self.last_listing.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((cluster.to_owned(), Instant::now()));
-        Ok(known.values().cloned().collect())
+        Ok(known.values().map(|r| r.definition.clone()).collect())
     }
 
     fn recent_task_definitions(
@@ -249,7 +290,29 @@ impl ClusterReader for EcsReader {
             .task_definitions_by_task
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        Some(known.values().cloned().collect())
+        Some(known.values().map(|r| r.definition.clone()).collect())
+    }
+
+    fn recent_tasks_by_instance(
+        &self,
+        cluster: &str,
+        max_age: Duration,
+    ) -> Option<HashMap<String, Vec<String>>> {
+        self.recent_task_definitions(cluster, max_age)?;
+        let known = self
+            .task_definitions_by_task
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mut by_instance: HashMap<String, Vec<String>> = HashMap::new();
+        for record in known.values() {
+            if let Some(instance) = &record.container_instance {
+                by_instance
+                    .entry(instance.clone())
+                    .or_default()
+                    .push(record.definition.clone());
+            }
+        }
+        Some(by_instance)
     }
 }
 
@@ -258,7 +321,7 @@ impl EcsReader {
         &self,
         cluster: &str,
         batch: Vec<String>,
-    ) -> Result<Vec<(ContainerInstance, Option<u64>, i64)>, Error> {
+    ) -> Result<Vec<Described>, Error> {
         let described =
             batch::describe_container_instances(&self.client, cluster, batch, Missing::IsPartial)
                 .await?;
@@ -271,8 +334,27 @@ impl EcsReader {
                     .ok()
                     .zip(u64::try_from(ci.pending_tasks_count()).ok())
                     .map(|(running, pending)| running + pending);
-                Ok((convert::container_instance(ci)?, tasks, ci.version()))
+                // Present (with no value, or any value but false/no/0): never planned.
+                let do_not_disrupt = ci
+                    .attributes()
+                    .iter()
+                    .find(|a| a.name() == DO_NOT_DISRUPT_ATTRIBUTE)
+                    .is_some_and(|a| marks_do_not_disrupt(a.value()));
+                Ok(Described {
+                    instance: convert::container_instance(ci)?,
+                    tasks,
+                    version: ci.version(),
+                    do_not_disrupt,
+                })
             })
             .collect()
     }
+}
+
+/// One described container instance and what the read keeps beside it.
+struct Described {
+    instance: ContainerInstance,
+    tasks: Option<u64>,
+    version: i64,
+    do_not_disrupt: bool,
 }

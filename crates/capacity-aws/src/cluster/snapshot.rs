@@ -24,6 +24,8 @@ pub struct ClusterSnapshot {
     pub services: usize,
     /// ECS's `version` of each instance (by ARN) as described, where ECS gave one.
     pub versions: std::collections::HashMap<String, i64>,
+    /// Which tasks run where, for the consolidation plan ([`super::cluster_hosts`]).
+    pub placement: super::TaskPlacement,
     /// Whether the running tasks were listed (worst case discovered, and the services did not
     /// account for every task on the instances or the last listing is too old).
     pub tasks_listed: bool,
@@ -80,7 +82,32 @@ where
             Some(in_use)
         }
     };
+    // Which tasks run on which instance, from the same (fresh enough) listing.
+    let by_instance = if given.is_none() {
+        reader.recent_tasks_by_instance(cluster, super::TASK_LISTING_MAX_AGE)
+    } else {
+        None
+    };
+    arns.extend(
+        by_instance
+            .iter()
+            .flat_map(|m| m.values().flatten().cloned()),
+    );
     let shapes = cache.shapes_by_arn(&arns).await?;
+    let placement = super::TaskPlacement {
+        shapes: by_instance.map(|m| {
+            m.into_iter()
+                .filter_map(|(instance, definitions)| {
+                    // A definition without a shape leaves that instance's tasks unknown.
+                    let tasks: Option<Vec<TaskShape>> =
+                        definitions.iter().map(|d| shapes.get(d).cloned()).collect();
+                    Some((instance, tasks?))
+                })
+                .collect()
+        }),
+        task_counts: read.task_counts,
+        do_not_disrupt: read.do_not_disrupt,
+    };
     let demand = services::demand(&services, &shapes)?;
     let (worst_case, task_shapes) = match (given, discovered) {
         (Some(worst), _) => (worst, Vec::new()),
@@ -97,6 +124,7 @@ where
         cluster_name: cluster_name(cluster).to_owned(),
         instances: read.instances,
         versions: read.versions,
+        placement,
         task_shapes,
         worst_case,
         demand,
