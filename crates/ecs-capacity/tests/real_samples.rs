@@ -1,25 +1,15 @@
 //! The published samples of what `aws ecs describe-container-instances` prints
 //! (`../shared/fixtures/real/`, provenance in its SOURCES.md) read through the dump reader —
 //! capacity-aws's one model and strict converter — or fail with a message naming the field.
-//! Skipped, with a note, where `../shared` is not beside the project (CI has it).
+//! Skipped, with a note, where `../shared` is not beside the project; under CI, which has it,
+//! its absence fails.
 
 use std::path::PathBuf;
 
 use ecs_capacity::dump::{InputError, InstanceDump, parse_instances};
 
 fn samples(prefix: &str) -> Option<Vec<PathBuf>> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".json"))
-        })
-        .collect();
-    files.sort();
-    Some(files)
+    moto_harness::real_samples(prefix)
 }
 
 #[test]

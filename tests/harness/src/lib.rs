@@ -193,3 +193,31 @@ impl Drop for MotoServer {
         let _ = self.child.wait();
     }
 }
+
+/// The published samples of what AWS sends and prints whose file names start with `prefix`
+/// (`../shared/fixtures/real/` beside the project, provenance in its SOURCES.md), sorted.
+/// `None` where `../shared` is not beside the project — but under CI (`CI` set to anything but
+/// `false`), where it always is, its absence fails the test instead of skipping it silently.
+pub fn real_samples(prefix: &str) -> Option<Vec<PathBuf>> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/real");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false");
+        assert!(
+            !ci,
+            "{} is missing: CI lays ../shared beside the project, so the real samples must be read",
+            dir.display()
+        );
+        eprintln!("{} not found: skipped", dir.display());
+        return None;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".json"))
+        })
+        .collect();
+    files.sort();
+    Some(files)
+}
