@@ -731,3 +731,28 @@ fn the_worked_example_of_the_docs() {
     assert_eq!(plan.why_kept("d"), Some(&Unconsolidatable::DoNotDisrupt));
     assert_eq!((plan.free_after, plan.hosts_to_remove()), (3, 2));
 }
+
+#[test]
+fn tasks_of_two_draining_hosts_are_never_room_for_each_other() {
+    // Two DRAINING hosts with 2 tasks each and one ACTIVE host with room for 3: the draining
+    // tasks go onto the ACTIVE host only, one of them finds no room, and nothing is removed.
+    let hosts = vec![
+        status(m5("d1", 2), "DRAINING"),
+        status(m5("d2", 2), "DRAINING"),
+        m5("a", 1),
+    ];
+    let worst = WorstCase::of([&web()]).unwrap();
+    let since = stable(&hosts, &[]);
+    let plan = plan_scale_in(&ScaleInInput {
+        budget: DisruptionBudget::Hosts(5),
+        ..ScaleInInput::new(&hosts, &worst, NOW, &since)
+    });
+    assert!(plan.placements.iter().all(|p| p.onto == "a"), "{plan}");
+    assert_eq!(plan.placements.len(), 3, "a takes three");
+    assert_eq!(plan.moving_short, 1, "the fourth fits nowhere");
+    assert_eq!(plan.hosts_to_remove(), 0);
+    assert_eq!(
+        plan.why_kept("a"),
+        Some(&Unconsolidatable::WaitingTasksDoNotFit { tasks: 1 })
+    );
+}
