@@ -29,6 +29,7 @@
 pub mod alarms;
 mod calculator;
 mod capacity_provider;
+mod consolidation;
 mod group;
 mod scheduler;
 mod services;
@@ -69,6 +70,13 @@ pub struct Sample {
     pub desired_tasks: u32,
     /// Tasks a service wants but the scheduler could not place for lack of room.
     pub pending_tasks: u32,
+    /// Instances DRAINING with tasks still on them (set DRAINING by the lifecycle hook, or
+    /// by the calculator's consolidation): the hosts being disrupted. An empty DRAINING
+    /// instance disrupts nothing (a lifecycle action completes the next step).
+    pub draining_instances: u32,
+    /// The default disruption budget for the instances registered now (ACTIVE or DRAINING):
+    /// 10 %, at least 1 (`capacity_core::DisruptionBudget`).
+    pub disruption_budget: u32,
     pub container_capacity: u64,
     pub idle_host_capacity: f64,
 }
@@ -91,6 +99,13 @@ pub struct Outcome {
     /// Tasks running or starting on the instances the group chose to terminate, when it
     /// chose them: what the drain had to move.
     pub tasks_moved_by_scale_in: u64,
+    /// Tasks stopped on hosts the consolidation plan drained (set DRAINING by the calculator,
+    /// or terminated by the chooser because planned), for ECS to place elsewhere.
+    pub tasks_moved_by_consolidation: u64,
+    /// Hosts the consolidation policies set back to ACTIVE because tasks waited.
+    pub consolidation_undone: u64,
+    /// The scenario's ideal vCPU-hours ([`sweep::ideal_vcpu_hours`]).
+    pub ideal_vcpu_hours: f64,
     /// For every task placed, seconds from when its service wanted it to when it was placed
     /// (0 for a task placed at once), in placement order.
     pub placement_waits: Vec<u64>,
@@ -122,6 +137,8 @@ struct Instance {
     /// `None` for the instances the scenario starts with.
     launched_at: Option<u64>,
     state: InstState,
+    /// Drained because the consolidation plan chose it.
+    consolidating: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +232,7 @@ struct Datapoint {
     container_capacity: f64,
     idle_host_capacity: f64,
     hosts_to_add: f64,
+    hosts_to_remove: f64,
 }
 
 struct Sim<'a> {
@@ -243,6 +261,8 @@ struct Sim<'a> {
     placement_waits: Vec<u64>,
     /// The capacity provider's managed scaling state.
     managed: capacity_provider::State,
+    /// The consolidation plan's state between the calculator's runs.
+    consolidation: consolidation::State,
 }
 
 /// Runs a scenario to its end. `progress` is called with the fraction done, now and then.
@@ -263,6 +283,9 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, Capa
         policy: sc.policy.label(),
         termination: sc.termination.label(),
         tasks_moved_by_scale_in: sim.tasks_moved_by_scale_in,
+        tasks_moved_by_consolidation: sim.consolidation.tasks_moved,
+        consolidation_undone: sim.consolidation.undone,
+        ideal_vcpu_hours: sweep::ideal_vcpu_hours(sc),
         placement_waits: sim.placement_waits,
         step: sc.step,
         flap_window: sc.flap_window,
@@ -313,6 +336,7 @@ impl<'a> Sim<'a> {
             tasks_moved_by_scale_in: 0,
             placement_waits: Vec::new(),
             managed: capacity_provider::State::default(),
+            consolidation: consolidation::State::default(),
         }
     }
 
@@ -343,6 +367,7 @@ impl<'a> Sim<'a> {
             if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
                 inst.state = InstState::Active;
                 inst.launched_at = None;
+                inst.consolidating = false;
             }
         }
         self.log(format!(
@@ -393,9 +418,12 @@ impl<'a> Sim<'a> {
             && (self.changed || scheduled || placement_failed)
         {
             let failures = if placement_failed { failed } else { Vec::new() };
-            self.publish(cap, &failures);
+            self.publish(cap, &failures)?;
         }
-        if self.sc.policy == PolicyKind::CapacityProvider {
+        if self.sc.policy == PolicyKind::CapacityProviderConsolidation {
+            self.consolidate_through_draining(pending, scheduled)?;
+        }
+        if self.sc.policy.is_capacity_provider() {
             let seen_by_ecs = self.capacity_with_enis()?;
             self.managed_scaling(seen_by_ecs.as_ref());
         } else {
@@ -430,6 +458,18 @@ impl<'a> Sim<'a> {
             placed_tasks: self.tasks.len() as u32,
             desired_tasks: self.services.iter().map(|s| s.desired).sum(),
             pending_tasks: pending,
+            draining_instances: self
+                .instances
+                .iter()
+                .filter(|i| matches!(i.state, InstState::Draining { .. }))
+                .filter(|i| self.tasks.iter().any(|k| k.instance == i.id))
+                .count() as u32,
+            disruption_budget: capacity_core::DisruptionBudget::default().hosts_allowed(
+                self.instances
+                    .iter()
+                    .filter(|i| matches!(i.state, InstState::Active | InstState::Draining { .. }))
+                    .count(),
+            ),
             container_capacity: cap.as_ref().map_or(0, |c| c.container_capacity),
             idle_host_capacity: cap.as_ref().map_or(0.0, |c| c.idle_host_capacity),
         };
