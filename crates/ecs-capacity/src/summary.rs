@@ -44,6 +44,10 @@ pub struct Summary {
     pub steps_over_budget: usize,
     /// The scenario's floor: its tasks packed perfectly, no boot ([`crate::sim::sweep::ideal_vcpu_hours`]).
     pub ideal_vcpu_hours: f64,
+    /// Of the vCPU-hours, those of instances still booting.
+    pub booting_vcpu_hours: f64,
+    /// Of the vCPU-hours, those of registered instances with no task on them.
+    pub empty_host_vcpu_hours: f64,
     pub max_hosts: u32,
     /// Time with ContainerCapacity 0 (no room for one more worst-case task), minutes.
     pub minutes_without_room: f64,
@@ -105,6 +109,13 @@ impl Summary {
                 .filter(|s| s.draining_instances > s.disruption_budget)
                 .count(),
             ideal_vcpu_hours: o.ideal_vcpu_hours,
+            booting_vcpu_hours: round1(
+                o.samples.iter().map(|s| s.booting_cpu).sum::<u64>() as f64 / 1024.0 * step
+                    / 3600.0,
+            ),
+            empty_host_vcpu_hours: round1(
+                o.samples.iter().map(|s| s.empty_cpu).sum::<u64>() as f64 / 1024.0 * step / 3600.0,
+            ),
             max_hosts: o.samples.iter().map(|s| s.instances).max().unwrap_or(0),
             minutes_without_room: round1(without_room as f64 * step / 60.0),
             not_as_deployed: o.not_as_deployed.clone(),
@@ -187,6 +198,12 @@ pub fn summary_table(summaries: &[Summary]) -> String {
         });
         row("steps over the 10 % budget", &|s| {
             s.steps_over_budget.to_string()
+        });
+        row("vCPU-hours booting", &|s| {
+            format!("{:.1}", s.booting_vcpu_hours)
+        });
+        row("vCPU-hours on empty hosts", &|s| {
+            format!("{:.1}", s.empty_host_vcpu_hours)
         });
     }
     row("scale-in choice", &|s| s.termination.clone());

@@ -61,6 +61,11 @@ pub struct Sample {
     pub instances: u32,
     /// Their CPU units (1024 per vCPU): what is billed, by size.
     pub billed_cpu: u64,
+    /// Of those, the CPU units of instances still launching (booting).
+    pub booting_cpu: u64,
+    /// Of those, the CPU units of registered instances (ACTIVE or DRAINING) with no task on
+    /// them: empty hosts waiting to be removed (or kept as spare).
+    pub empty_cpu: u64,
     pub active_instances: u32,
     /// Tasks RUNNING.
     pub running_tasks: u32,
@@ -442,6 +447,21 @@ impl<'a> Sim<'a> {
                 .instances
                 .iter()
                 .filter(|i| i.state != InstState::Terminated)
+                .filter_map(|i| self.sc.instance_types.get(i.type_index))
+                .map(|ty| u64::from(ty.cpu))
+                .sum(),
+            booting_cpu: self
+                .instances
+                .iter()
+                .filter(|i| matches!(i.state, InstState::Launching { .. }))
+                .filter_map(|i| self.sc.instance_types.get(i.type_index))
+                .map(|ty| u64::from(ty.cpu))
+                .sum(),
+            empty_cpu: self
+                .instances
+                .iter()
+                .filter(|i| matches!(i.state, InstState::Active | InstState::Draining { .. }))
+                .filter(|i| !self.tasks.iter().any(|k| k.instance == i.id))
                 .filter_map(|i| self.sc.instance_types.get(i.type_index))
                 .map(|ty| u64::from(ty.cpu))
                 .sum(),
