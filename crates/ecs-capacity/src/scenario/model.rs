@@ -457,6 +457,12 @@ impl Scenario {
     pub fn not_as_deployed(&self) -> Vec<String> {
         let d = DEPLOYED;
         let mut out = Vec::new();
+        if self.policy.consolidates() {
+            out.push(
+                "consolidation by capacity-core's plan (a what-if: the template does not deploy it yet)"
+                    .to_owned(),
+            );
+        }
         let mut check = |name: &str, value: String, deployed: String| {
             if value != deployed {
                 out.push(format!("{name} {value} (template {deployed})"));
