@@ -107,8 +107,10 @@ struct SimulateArgs {
     #[arg(long, conflicts_with_all = ["policy", "sweep", "sensitivity"])]
     compare: bool,
     /// With --compare: add the two consolidation what-ifs (not deployed by the template yet),
-    /// capacity-provider+consolidation (issue #20) and hosts-to-add+consolidation (issue #19)
-    #[arg(long, requires = "compare")]
+    /// capacity-provider+consolidation (issue #20) and hosts-to-add+consolidation (issue #19);
+    /// with --sweep: add the first at target 100 and the second at headroom 1, 2, 4, 8, 16
+    /// (in the table; the chart draws the three deployed policies only)
+    #[arg(long)]
     with_consolidation: bool,
     /// Compare at equal cost: capacity-provider at target capacity 100, 90, 80, 70, 60,
     /// hosts-to-add at headroom 1, 2, 4, 8, 16, the book at its headroom, and the ideal
@@ -335,6 +337,12 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
     if let Some(cap) = args.largest_step {
         base.largest_step = cap;
     }
+    if args.with_consolidation && !args.compare && !args.sweep {
+        return Err(
+            "--with-consolidation adds columns to --compare or runs to --sweep: give one of them"
+                .into(),
+        );
+    }
     if args.sweep {
         return run_sweep(&base, &args);
     }
@@ -442,9 +450,10 @@ fn write_chart(path: &std::path::Path, svg: String) -> Result<(), Failure> {
 
 fn run_sweep(base: &scenario::Scenario, args: &SimulateArgs) -> Result<(), Failure> {
     if std::io::stderr().is_terminal() {
-        eprint!("simulating {}: the frontier (11 runs)…", base.name);
+        let runs = if args.with_consolidation { 17 } else { 11 };
+        eprint!("simulating {}: the frontier ({runs} runs)…", base.name);
     }
-    let frontier = sim::sweep::frontier(base)?;
+    let frontier = sim::sweep::frontier_with(base, args.with_consolidation)?;
     if std::io::stderr().is_terminal() {
         eprint!("\r{:60}\r", "");
     }

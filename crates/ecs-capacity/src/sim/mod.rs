@@ -16,6 +16,9 @@
 //! 6. at each alarm period boundary CloudWatch evaluates the alarms, whose actions change the
 //!    group's desired capacity (simple policy with cooldown, or step policy with warmup) —
 //!    or, under the `capacity-provider` policy, ECS's managed scaling does, each minute;
+//!    under the `+consolidation` what-ifs the calculator also computes capacity-core's
+//!    consolidation plan (`consolidation`), and sets its hosts DRAINING itself or publishes
+//!    HostsToRemove;
 //! 7. the Auto Scaling group launches instances, or picks instances to terminate (its
 //!    default termination policy, the scale-in chooser, or managed termination protection),
 //!    which the lifecycle hook drains first.
@@ -23,8 +26,8 @@
 //! Everything is integer seconds and seeded: a scenario and a seed give one result.
 //!
 //! This module holds the state and the step loop; each part of the loop is a child module:
-//! `services` (1), `scheduler` (2 and 4), `group` (3 and 7), `calculator` (5), `alarms` and
-//! `capacity_provider` (6).
+//! `services` (1), `scheduler` (2 and 4), `group` (3 and 7), `calculator` and
+//! `consolidation` (5), `alarms` and `capacity_provider` (6).
 
 pub mod alarms;
 mod calculator;
