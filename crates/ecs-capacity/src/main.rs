@@ -98,13 +98,20 @@ struct ReportArgs {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// An embedded scenario (book, diurnal, batch, deploy) or a YAML or JSON scenario file
+    /// An embedded scenario (book, diurnal, batch, deploy, fragmented) or a YAML or JSON
+    /// scenario file
     #[arg(default_value = "book", value_name = "SCENARIO")]
     scenario: String,
     /// Run the scenario with the book's ±1 policy, ECS capacity providers' managed scaling
     /// and hosts-to-add, side by side
     #[arg(long, conflicts_with_all = ["policy", "sweep", "sensitivity"])]
     compare: bool,
+    /// With --compare: add the two consolidation what-ifs (not deployed by the template yet),
+    /// capacity-provider+consolidation (issue #20) and hosts-to-add+consolidation (issue #19);
+    /// with --sweep: add the first at target 100 and the second at headroom 1, 2, 4, 8, 16
+    /// (in the table; the chart draws the three deployed policies only)
+    #[arg(long)]
+    with_consolidation: bool,
     /// Compare at equal cost: capacity-provider at target capacity 100, 90, 80, 70, 60,
     /// hosts-to-add at headroom 1, 2, 4, 8, 16, the book at its headroom, and the ideal
     /// (perfect packing, no boot time); with --chart, the frontier (vCPU-hours across,
@@ -170,6 +177,15 @@ enum PolicyArg {
     /// HostsToAdd (waiting tasks packed, plus the headroom) on a 10-second alarm, step policy
     /// adding that many hosts, with instance warmup
     HostsToAdd,
+    /// What-if (not deployed yet, issue #20): capacity-provider, plus the calculator setting
+    /// the consolidation plan's hosts DRAINING within the disruption budget, undone when
+    /// tasks wait
+    #[value(name = "capacity-provider+consolidation")]
+    CapacityProviderConsolidation,
+    /// What-if (not deployed yet, issue #19): hosts-to-add's scale-out; scale-in on
+    /// HostsToRemove (the consolidation plan), the chooser terminating the planned hosts
+    #[value(name = "hosts-to-add+consolidation")]
+    HostsToAddConsolidation,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -323,6 +339,12 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
     if let Some(cap) = args.largest_step {
         base.largest_step = cap;
     }
+    if args.with_consolidation && !args.compare && !args.sweep {
+        return Err(
+            "--with-consolidation adds columns to --compare or runs to --sweep: give one of them"
+                .into(),
+        );
+    }
     if args.sweep {
         return run_sweep(&base, &args);
     }
@@ -344,16 +366,27 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
         });
     }
     let policies = if args.compare {
-        vec![
+        let mut p = vec![
             PolicyKind::Book,
             PolicyKind::CapacityProvider,
             PolicyKind::HostsToAdd,
-        ]
+        ];
+        if args.with_consolidation {
+            p.extend([
+                PolicyKind::CapacityProviderConsolidation,
+                PolicyKind::HostsToAddConsolidation,
+            ]);
+        }
+        p
     } else {
         vec![match args.policy {
             Some(PolicyArg::Book) => PolicyKind::Book,
             Some(PolicyArg::CapacityProvider) => PolicyKind::CapacityProvider,
             Some(PolicyArg::HostsToAdd) => PolicyKind::HostsToAdd,
+            Some(PolicyArg::CapacityProviderConsolidation) => {
+                PolicyKind::CapacityProviderConsolidation
+            }
+            Some(PolicyArg::HostsToAddConsolidation) => PolicyKind::HostsToAddConsolidation,
             None => base.policy,
         }]
     };
@@ -419,9 +452,10 @@ fn write_chart(path: &std::path::Path, svg: String) -> Result<(), Failure> {
 
 fn run_sweep(base: &scenario::Scenario, args: &SimulateArgs) -> Result<(), Failure> {
     if std::io::stderr().is_terminal() {
-        eprint!("simulating {}: the frontier (11 runs)…", base.name);
+        let runs = if args.with_consolidation { 17 } else { 11 };
+        eprint!("simulating {}: the frontier ({runs} runs)…", base.name);
     }
-    let frontier = sim::sweep::frontier(base)?;
+    let frontier = sim::sweep::frontier_with(base, args.with_consolidation)?;
     if std::io::stderr().is_terminal() {
         eprint!("\r{:60}\r", "");
     }

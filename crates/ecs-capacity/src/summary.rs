@@ -33,6 +33,21 @@ pub struct Summary {
     pub flap_window_seconds: u64,
     /// Tasks on the instances the group chose to terminate, when it chose them.
     pub tasks_moved_by_scale_in: u64,
+    /// Tasks ECS moved off the hosts the consolidation plan drained (0 without it).
+    pub tasks_moved_by_consolidation: u64,
+    /// Hosts a consolidation policy set back to ACTIVE because tasks waited.
+    pub consolidation_undone: u64,
+    /// The most instances DRAINING at once (lifecycle hook or consolidation).
+    pub hosts_draining_at_peak: u32,
+    /// Steps with more instances DRAINING than the default disruption budget (10 % of the
+    /// registered instances, at least 1) allows.
+    pub steps_over_budget: usize,
+    /// The scenario's floor: its tasks packed perfectly, no boot ([`crate::sim::sweep::ideal_vcpu_hours`]).
+    pub ideal_vcpu_hours: f64,
+    /// Of the vCPU-hours, those of instances still booting.
+    pub booting_vcpu_hours: f64,
+    /// Of the vCPU-hours, those of registered instances with no task on them.
+    pub empty_host_vcpu_hours: f64,
     pub max_hosts: u32,
     /// Time with ContainerCapacity 0 (no room for one more worst-case task), minutes.
     pub minutes_without_room: f64,
@@ -80,6 +95,27 @@ impl Summary {
             flaps,
             flap_window_seconds: o.flap_window,
             tasks_moved_by_scale_in: o.tasks_moved_by_scale_in,
+            tasks_moved_by_consolidation: o.tasks_moved_by_consolidation,
+            consolidation_undone: o.consolidation_undone,
+            hosts_draining_at_peak: o
+                .samples
+                .iter()
+                .map(|s| s.draining_instances)
+                .max()
+                .unwrap_or(0),
+            steps_over_budget: o
+                .samples
+                .iter()
+                .filter(|s| s.draining_instances > s.disruption_budget)
+                .count(),
+            ideal_vcpu_hours: o.ideal_vcpu_hours,
+            booting_vcpu_hours: round1(
+                o.samples.iter().map(|s| s.booting_cpu).sum::<u64>() as f64 / 1024.0 * step
+                    / 3600.0,
+            ),
+            empty_host_vcpu_hours: round1(
+                o.samples.iter().map(|s| s.empty_cpu).sum::<u64>() as f64 / 1024.0 * step / 3600.0,
+            ),
             max_hosts: o.samples.iter().map(|s| s.instances).max().unwrap_or(0),
             minutes_without_room: round1(without_room as f64 * step / 60.0),
             not_as_deployed: o.not_as_deployed.clone(),
@@ -127,6 +163,9 @@ pub fn summary_table(summaries: &[Summary]) -> String {
     });
     row("instance-hours", &|s| format!("{:.1}", s.instance_hours));
     row("vCPU-hours", &|s| format!("{:.1}", s.vcpu_hours));
+    row("ideal vCPU-hours", &|s| {
+        format!("{:.1}", s.ideal_vcpu_hours)
+    });
     row("scale actions (out/in)", &|s| {
         format!(
             "{} ({}/{})",
@@ -144,6 +183,29 @@ pub fn summary_table(summaries: &[Summary]) -> String {
     row("tasks moved by scale-in", &|s| {
         s.tasks_moved_by_scale_in.to_string()
     });
+    row("hosts draining at peak", &|s| {
+        s.hosts_draining_at_peak.to_string()
+    });
+    if summaries
+        .iter()
+        .any(|s| s.policy.ends_with("+consolidation"))
+    {
+        row("tasks moved by consolidation", &|s| {
+            s.tasks_moved_by_consolidation.to_string()
+        });
+        row("hosts set back to ACTIVE", &|s| {
+            s.consolidation_undone.to_string()
+        });
+        row("steps over the 10 % budget", &|s| {
+            s.steps_over_budget.to_string()
+        });
+        row("vCPU-hours booting", &|s| {
+            format!("{:.1}", s.booting_vcpu_hours)
+        });
+        row("vCPU-hours on empty hosts", &|s| {
+            format!("{:.1}", s.empty_host_vcpu_hours)
+        });
+    }
     row("scale-in choice", &|s| s.termination.clone());
     row("max hosts", &|s| s.max_hosts.to_string());
     row("minutes with no room for a task", &|s| {

@@ -255,3 +255,42 @@ fn a_setting_the_template_does_not_deploy_is_named_with_the_templates_value() {
         ],
     );
 }
+
+#[test]
+fn hosts_to_add_consolidation_scales_in_on_hosts_to_remove_with_the_deployed_window() {
+    use ecs_capacity::scenario::deployed::DEPLOYED;
+    use ecs_capacity::scenario::{Action, Comparison, Metric, PolicyKind, Statistic};
+    let sc = scenario::parse(
+        "s.yaml",
+        &book_with("policy: book", "policy: hosts-to-add+consolidation"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sc.policy, PolicyKind::HostsToAddConsolidation);
+    let deployed = sc.with_policy(PolicyKind::HostsToAddConsolidation);
+    let a = &deployed.scale_in;
+    assert_eq!(a.metric, Metric::HostsToRemove);
+    assert_eq!(
+        (a.comparison, a.threshold),
+        (Comparison::GreaterOrEqual, 1.0)
+    );
+    assert_eq!(a.statistic, Statistic::Minimum);
+    assert_eq!(a.action, Action::RemoveByMetric);
+    // The book scenario sets its own scale-in window; a scenario that sets none gets the
+    // template's (the IdleHostCapacity alarm's period and evaluation periods).
+    let fragmented = scenario::load("fragmented").expect("embedded");
+    let a = fragmented
+        .with_policy(PolicyKind::HostsToAddConsolidation)
+        .scale_in;
+    assert_eq!(
+        (a.period, a.evaluation_periods, a.missing_data),
+        (
+            DEPLOYED.scale_in_period,
+            DEPLOYED.scale_in_evaluation_periods,
+            DEPLOYED.scale_in_missing_data
+        )
+    );
+    // Back to the deployed loop: the IdleHostCapacity alarm again.
+    let back = fragmented.with_policy(PolicyKind::HostsToAdd).scale_in;
+    assert_eq!(back.metric, Metric::IdleHostCapacity);
+    assert!(matches!(back.action, Action::Simple { adjustment: -1, .. }));
+}

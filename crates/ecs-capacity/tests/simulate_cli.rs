@@ -161,3 +161,65 @@ fn a_bad_reaction_delay_names_the_flag_and_the_step() {
     let out = run(&["simulate", "batch", "--reaction-delay", "soon"]);
     assert!(text(&out.stderr).contains("not a duration"));
 }
+
+#[test]
+fn compare_with_consolidation_adds_the_two_what_ifs_and_says_they_are_not_deployed() {
+    let out = run(&[
+        "simulate",
+        "fragmented",
+        "--compare",
+        "--with-consolidation",
+        "--no-timeline",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let header = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("Summary:"))
+        .nth(1)
+        .unwrap_or_default();
+    for label in [
+        "book ±1",
+        "capacity-provider",
+        "hosts-to-add",
+        "capacity-provider+consolidation",
+        "hosts-to-add+consolidation",
+    ] {
+        assert!(header.contains(label), "{header}");
+    }
+    for row in [
+        "ideal vCPU-hours",
+        "hosts draining at peak",
+        "tasks moved by consolidation",
+        "hosts set back to ACTIVE",
+        "steps over the 10 % budget",
+    ] {
+        assert!(stdout.contains(row), "{row}: {stdout}");
+    }
+    assert!(
+        stdout.contains("hosts-to-add+consolidation: not as deployed: consolidation by capacity-core's plan (a what-if"),
+        "{stdout}"
+    );
+    // Without the flag, the table is the three policies as before.
+    let plain = text(&run(&["simulate", "book", "--compare", "--no-timeline"]).stdout);
+    assert!(!plain.contains("consolidation"), "{plain}");
+}
+
+#[test]
+fn with_consolidation_needs_compare_and_a_consolidation_policy_runs_alone() {
+    let out = run(&["simulate", "book", "--with-consolidation"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--compare"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[
+        "simulate",
+        "book",
+        "--policy",
+        "capacity-provider+consolidation",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("Timeline (capacity-provider+consolidation):"));
+}

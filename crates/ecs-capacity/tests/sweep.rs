@@ -98,3 +98,38 @@ fn the_slowest_back_off_never_shortens_the_wait() {
     );
     assert_eq!(s.reaction_delay.len(), 3);
 }
+
+#[test]
+fn the_frontier_with_consolidation_adds_the_two_what_ifs_after_the_deployed_policies() {
+    let sc = scenario::load("deploy").expect("embedded");
+    let plain = sweep::frontier(&sc).expect("runs");
+    let f = sweep::frontier_with(&sc, true).expect("runs");
+    assert_eq!(f.runs.len(), plain.runs.len() + 1 + HEADROOMS.len());
+    // The deployed policies' runs are the same runs.
+    for (a, b) in plain.runs.iter().zip(&f.runs) {
+        assert_eq!(a.summary, b.summary);
+    }
+    let added: Vec<(String, String)> = f.runs[plain.runs.len()..]
+        .iter()
+        .map(|r| (r.summary.policy.clone(), r.setting.clone()))
+        .collect();
+    let mut expected = vec![(
+        PolicyKind::CapacityProviderConsolidation.label().to_owned(),
+        "target 100".to_owned(),
+    )];
+    expected.extend(HEADROOMS.iter().map(|h| {
+        (
+            PolicyKind::HostsToAddConsolidation.label().to_owned(),
+            format!("headroom {h}"),
+        )
+    }));
+    assert_eq!(added, expected);
+    // More headroom keeps more spare room: the plan removes less.
+    let h2a: Vec<f64> = f
+        .runs
+        .iter()
+        .filter(|r| r.summary.policy == PolicyKind::HostsToAddConsolidation.label())
+        .map(|r| r.summary.vcpu_hours)
+        .collect();
+    assert!(h2a.first() < h2a.last(), "{h2a:?}");
+}

@@ -27,13 +27,16 @@ pub const DIURNAL: &str = include_str!("../../scenarios/diurnal.yaml");
 pub const BATCH: &str = include_str!("../../scenarios/batch.yaml");
 /// A 60-task service redeployed to a revision of twice the memory, maximum 200 %.
 pub const DEPLOY: &str = include_str!("../../scenarios/deploy.yaml");
+/// 16 small services of varied shapes, each with its own daily peak: fragmented hosts.
+pub const FRAGMENTED: &str = include_str!("../../scenarios/fragmented.yaml");
 
 /// The embedded scenarios by name.
-pub const EMBEDDED: [(&str, &str); 4] = [
+pub const EMBEDDED: [(&str, &str); 5] = [
     ("book", BOOK),
     ("diurnal", DIURNAL),
     ("batch", BATCH),
     ("deploy", DEPLOY),
+    ("fragmented", FRAGMENTED),
 ];
 
 /// Why a scenario cannot be used.
@@ -72,7 +75,9 @@ pub fn load(name_or_path: &str) -> Result<Scenario, LoadError> {
 
 #[derive(Debug, Error)]
 pub enum LoadError {
-    #[error("cannot read scenario {file} (embedded scenarios: book, diurnal, batch, deploy)")]
+    #[error(
+        "cannot read scenario {file} (embedded scenarios: book, diurnal, batch, deploy, fragmented)"
+    )]
     Read {
         file: String,
         #[source]

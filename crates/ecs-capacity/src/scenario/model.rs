@@ -35,6 +35,19 @@ pub enum PolicyKind {
     /// plus the headroom) at high resolution, a 10-second alarm, a step policy adding that
     /// many hosts with instance warmup; scale-in on IdleHostCapacity, -1.
     HostsToAdd,
+    /// A what-if, not deployed by the template yet (issue #20): `capacity-provider`
+    /// unchanged, plus the calculator acting on capacity-core's consolidation plan each
+    /// minute by setting the planned hosts DRAINING (within the disruption budget), and
+    /// setting a host it drained back to ACTIVE when tasks wait (`sim/consolidation.rs`).
+    #[serde(rename = "capacity-provider+consolidation")]
+    CapacityProviderConsolidation,
+    /// A what-if, not deployed by the template yet (issue #19): `hosts-to-add`'s scale-out,
+    /// but the scale-in by the consolidation plan: the calculator publishes HostsToRemove, a
+    /// slow alarm on HostsToRemove ≥ 1 (the IdleHostCapacity alarm's period, evaluation
+    /// periods and statistic) runs a step policy removing that many hosts, and the chooser
+    /// terminates exactly the planned hosts (`sim/consolidation.rs`).
+    #[serde(rename = "hosts-to-add+consolidation")]
+    HostsToAddConsolidation,
 }
 
 impl PolicyKind {
@@ -44,6 +57,33 @@ impl PolicyKind {
             PolicyKind::Book => "book ±1",
             PolicyKind::CapacityProvider => "capacity-provider",
             PolicyKind::HostsToAdd => "hosts-to-add",
+            PolicyKind::CapacityProviderConsolidation => "capacity-provider+consolidation",
+            PolicyKind::HostsToAddConsolidation => "hosts-to-add+consolidation",
+        }
+    }
+
+    /// ECS's managed scaling sizes the group (and its tasks wait in PROVISIONING).
+    pub fn is_capacity_provider(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::CapacityProvider | PolicyKind::CapacityProviderConsolidation
+        )
+    }
+
+    /// The calculator computes capacity-core's consolidation plan (`plan_scale_in`).
+    pub fn consolidates(self) -> bool {
+        matches!(
+            self,
+            PolicyKind::CapacityProviderConsolidation | PolicyKind::HostsToAddConsolidation
+        )
+    }
+
+    /// The policy without consolidation: the scale-out side both share.
+    pub fn scale_out_kind(self) -> PolicyKind {
+        match self {
+            PolicyKind::CapacityProviderConsolidation => PolicyKind::CapacityProvider,
+            PolicyKind::HostsToAddConsolidation => PolicyKind::HostsToAdd,
+            p => p,
         }
     }
 
@@ -53,7 +93,8 @@ impl PolicyKind {
         match self {
             PolicyKind::Book => Termination::Default,
             PolicyKind::CapacityProvider => Termination::ManagedTerminationProtection,
-            PolicyKind::HostsToAdd => Termination::Chooser,
+            PolicyKind::HostsToAdd | PolicyKind::HostsToAddConsolidation => Termination::Chooser,
+            PolicyKind::CapacityProviderConsolidation => Termination::ManagedTerminationProtection,
         }
     }
 }
@@ -243,6 +284,8 @@ pub enum Metric {
     ContainerCapacity,
     IdleHostCapacity,
     HostsToAdd,
+    /// The consolidation plan's size (`hosts-to-add+consolidation` only).
+    HostsToRemove,
 }
 
 impl Metric {
@@ -251,6 +294,7 @@ impl Metric {
             Metric::ContainerCapacity => "ContainerCapacity",
             Metric::IdleHostCapacity => "IdleHostCapacity",
             Metric::HostsToAdd => "HostsToAdd",
+            Metric::HostsToRemove => "HostsToRemove",
         }
     }
 }
@@ -278,6 +322,9 @@ pub enum Action {
     /// A step policy adding as many hosts as the breaching metric value (HostsToAdd), with
     /// instances warming up for `warmup` counted as already added.
     StepByMetric { warmup: u64 },
+    /// A step policy removing as many hosts as the breaching metric value (HostsToRemove)
+    /// in one step; the chooser terminates the planned hosts.
+    RemoveByMetric,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -392,6 +439,7 @@ impl Scenario {
         s.policy = policy;
         s.termination = termination(policy, s.asg.termination);
         s.scale_out = scale_out_alarm(policy, s.headroom, &s.scaling.out, s.step);
+        s.scale_in = scale_in_alarm(policy, &s.scaling.r#in);
         s
     }
 
@@ -409,13 +457,19 @@ impl Scenario {
     pub fn not_as_deployed(&self) -> Vec<String> {
         let d = DEPLOYED;
         let mut out = Vec::new();
+        if self.policy.consolidates() {
+            out.push(
+                "consolidation by capacity-core's plan (a what-if: the template does not deploy it yet)"
+                    .to_owned(),
+            );
+        }
         let mut check = |name: &str, value: String, deployed: String| {
             if value != deployed {
                 out.push(format!("{name} {value} (template {deployed})"));
             }
         };
         let secs = |s: u64| crate::duration::Secs(s).to_string();
-        if self.policy == PolicyKind::CapacityProvider {
+        if self.policy.is_capacity_provider() {
             return out;
         }
         check(
@@ -448,7 +502,10 @@ impl Scenario {
         }
         let out_alarm = &self.scale_out;
         match (self.policy, out_alarm.action) {
-            (PolicyKind::HostsToAdd, Action::StepByMetric { warmup }) => {
+            (
+                PolicyKind::HostsToAdd | PolicyKind::HostsToAddConsolidation,
+                Action::StepByMetric { warmup },
+            ) => {
                 check("scale-out warmup", secs(warmup), secs(d.scale_out_warmup));
                 check(
                     "largest step",
@@ -515,7 +572,9 @@ impl Scenario {
 /// scenario says; the other policies use `asg.termination` when set, else their own.
 pub(super) fn termination(policy: PolicyKind, set: Option<Termination>) -> Termination {
     match (policy, set) {
-        (PolicyKind::CapacityProvider, _) => Termination::ManagedTerminationProtection,
+        (PolicyKind::CapacityProvider | PolicyKind::CapacityProviderConsolidation, _) => {
+            Termination::ManagedTerminationProtection
+        }
         (_, Some(Termination::ManagedTerminationProtection)) | (_, None) => {
             policy.default_termination()
         }
@@ -533,7 +592,7 @@ pub(super) fn scale_out_alarm(
     step: u64,
 ) -> Alarm {
     let datapoints_to_alarm = a.datapoints_to_alarm.unwrap_or(a.evaluation_periods);
-    match policy {
+    match policy.scale_out_kind() {
         PolicyKind::Book => Alarm {
             name: "scale-out",
             metric: Metric::ContainerCapacity,
@@ -551,7 +610,7 @@ pub(super) fn scale_out_alarm(
         },
         // Managed scaling has its own alarms (sim/capacity_provider.rs); this one is not
         // evaluated for it.
-        PolicyKind::CapacityProvider => Alarm {
+        PolicyKind::CapacityProvider | PolicyKind::CapacityProviderConsolidation => Alarm {
             name: "scale-out",
             metric: Metric::HostsToAdd,
             period: a.period,
@@ -565,7 +624,7 @@ pub(super) fn scale_out_alarm(
         },
         // As the template sets it: HostsToAdd is published at high resolution and the alarm
         // has a 10-second period (or the simulation step, when coarser), one datapoint.
-        PolicyKind::HostsToAdd => Alarm {
+        PolicyKind::HostsToAdd | PolicyKind::HostsToAddConsolidation => Alarm {
             name: "scale-out",
             metric: Metric::HostsToAdd,
             period: HOSTS_TO_ADD_ALARM_PERIOD.div_ceil(step.max(1)) * step.max(1),
@@ -585,8 +644,25 @@ pub(super) fn scale_out_alarm(
 }
 
 /// The scale-in alarm, the same under every scale-out policy: IdleHostCapacity above 1
-/// (by default), simple policy -1 with cooldown.
-pub(super) fn scale_in_alarm(a: &AlarmSettings) -> Alarm {
+/// (by default), simple policy -1 with cooldown. Under `hosts-to-add+consolidation`, the
+/// same period, evaluation periods, statistic and missing data on HostsToRemove ≥ 1, a
+/// step policy removing HostsToRemove hosts (its threshold and comparison are the plan's,
+/// so the IdleHostCapacity ones do not carry over).
+pub(super) fn scale_in_alarm(policy: PolicyKind, a: &AlarmSettings) -> Alarm {
+    if policy == PolicyKind::HostsToAddConsolidation {
+        return Alarm {
+            name: "scale-in",
+            metric: Metric::HostsToRemove,
+            period: a.period,
+            evaluation_periods: a.evaluation_periods,
+            datapoints_to_alarm: a.datapoints_to_alarm.unwrap_or(a.evaluation_periods),
+            statistic: a.statistic.unwrap_or(Statistic::Minimum),
+            comparison: Comparison::GreaterOrEqual,
+            threshold: 1.0,
+            missing_data: a.missing_data,
+            action: Action::RemoveByMetric,
+        };
+    }
     Alarm {
         name: "scale-in",
         metric: Metric::IdleHostCapacity,

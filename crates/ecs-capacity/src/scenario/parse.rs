@@ -511,7 +511,7 @@ fn scaling(c: &Checker, raw: &Spanned<ScalingFile>, step: u64) -> Result<Scaling
         policy: sc.policy,
         headroom,
         scale_out: scale_out_alarm(sc.policy, headroom, &out, step),
-        scale_in: scale_in_alarm(&r#in),
+        scale_in: scale_in_alarm(sc.policy, &r#in),
         flap_window: sc.flap_window.map_or(900, |s| s.0),
         settings: ScalingSettings { out, r#in },
     })

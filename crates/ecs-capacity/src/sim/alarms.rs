@@ -71,6 +71,7 @@ impl Sim<'_> {
                     Metric::ContainerCapacity => d.container_capacity,
                     Metric::IdleHostCapacity => d.idle_host_capacity,
                     Metric::HostsToAdd => d.hosts_to_add,
+                    Metric::HostsToRemove => d.hosts_to_remove,
                 })
                 .collect();
             let value = aggregate(alarm.statistic, &values);
@@ -150,6 +151,11 @@ impl Sim<'_> {
                 }
                 target.min(max)
             }
+            // The plan's size, removed in one step (the chooser picks the planned hosts).
+            Action::RemoveByMetric => {
+                let remove = value.max(0.0).floor() as u32;
+                from.saturating_sub(remove).max(min)
+            }
         };
         if to == from {
             return;
@@ -159,6 +165,7 @@ impl Sim<'_> {
         let how = match alarm.action {
             Action::Simple { adjustment, .. } => format!("simple policy {adjustment:+}"),
             Action::StepByMetric { .. } => format!("step policy, HostsToAdd {value}"),
+            Action::RemoveByMetric => format!("step policy, HostsToRemove {value}"),
         };
         self.log(format!(
             "{} ({how}): desired capacity {from} -> {to}",

@@ -12,12 +12,13 @@ use capacity_core::{
 };
 
 use super::{Datapoint, InstState, RESERVED_PORTS, Sim};
+use crate::scenario::PolicyKind;
 
 impl Sim<'_> {
     /// The container instances as ECS would describe them now; with their ENI limits only
     /// for ECS's own use (`with_enis`): the calculator as deployed never reads them (its
     /// DescribeContainerInstances carries none), so its view has none.
-    fn container_instances(&self, with_enis: bool) -> Vec<ContainerInstance> {
+    pub(super) fn container_instances(&self, with_enis: bool) -> Vec<ContainerInstance> {
         let usage = self.usage();
         usage
             .iter()
@@ -64,7 +65,7 @@ impl Sim<'_> {
 
     /// The worst case over the services' current revisions and every revision with a task
     /// (the calculator's discovery: ACTIVE services' deployments and running tasks).
-    fn worst_case(&self) -> Result<WorstCase, CapacityError> {
+    pub(super) fn worst_case(&self) -> Result<WorstCase, CapacityError> {
         let mut shapes: Vec<&TaskShape> = Vec::new();
         for (s, state) in self.services.iter().enumerate() {
             for (r, shape) in state.revisions.iter().enumerate() {
@@ -125,19 +126,32 @@ impl Sim<'_> {
     /// the Lambda's run, PutMetricData, Auto Scaling's start: `scenario::deployed`).
     /// `failed` names the services of a placement-failure run, as the event does in
     /// production (the calculator passes the event's service and reason to capacity-core).
-    pub(super) fn publish(&mut self, cap: &ClusterCapacity, failed: &[String]) {
+    /// Under `hosts-to-add+consolidation` it also publishes HostsToRemove, the size of
+    /// capacity-core's consolidation plan (`sim/consolidation.rs`).
+    pub(super) fn publish(
+        &mut self,
+        cap: &ClusterCapacity,
+        failed: &[String],
+    ) -> Result<(), CapacityError> {
         let mut demand = self.demand();
         demand.placement_failures = failed
             .iter()
             .map(|service| PlacementFailure::new(service.clone(), "RESOURCE:MEMORY"))
             .collect();
         let assessment = assess(cap, &self.sc.headroom, &demand);
+        let hosts_to_remove = if self.sc.policy == PolicyKind::HostsToAddConsolidation {
+            f64::from(self.plan()?.hosts_to_remove())
+        } else {
+            0.0
+        };
         self.datapoints.push(Datapoint {
             t: self.t + self.sc.reaction_delay,
             container_capacity: assessment.container_capacity as f64,
             // As published: beyond the headroom, so the scale-in alarm agrees with the decision.
             idle_host_capacity: assessment.idle_host_capacity,
             hosts_to_add: f64::from(assessment.hosts_to_add),
+            hosts_to_remove,
         });
+        Ok(())
     }
 }

@@ -169,17 +169,23 @@ impl Sim<'_> {
         let ms = self.sc.managed_scaling;
         // N: the container instances running in the group ([BLOG]); instances still
         // launching are not registered yet.
-        let running = self
-            .instances
-            .iter()
-            .filter(|i| i.state == InstState::Active)
-            .count() as u32;
+        // An instance the calculator set DRAINING (`capacity-provider+consolidation`) still
+        // runs in the group, and counts (*favour*: the documentation does not say how a
+        // DRAINING instance counts; counting it, empty once its tasks left, is what lets
+        // managed scaling remove it).
+        let in_group = |i: &&super::Instance| {
+            matches!(
+                i.state,
+                InstState::Active | InstState::Draining { deadline: None }
+            )
+        };
+        let running = self.instances.iter().filter(in_group).count() as u32;
         // [CAS] scale-in: "A container instance is considered empty even when daemon tasks
         // are running" (the simulator has none).
         let empty = self
             .instances
             .iter()
-            .filter(|i| i.state == InstState::Active)
+            .filter(in_group)
             .filter(|i| !self.tasks.iter().any(|k| k.instance == i.id))
             .count() as u32;
         // [CAS] scale-out steps 2–4: the instances each group of provisioning tasks needs

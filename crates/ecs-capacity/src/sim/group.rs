@@ -37,6 +37,7 @@ impl Sim<'_> {
             id,
             type_index,
             launched_at: Some(self.t),
+            consolidating: false,
             state: InstState::Launching {
                 ready_at: self.t + self.sc.asg.launch_delay,
             },
@@ -49,7 +50,16 @@ impl Sim<'_> {
         let in_service: Vec<u32> = self
             .instances
             .iter()
-            .filter(|i| matches!(i.state, InstState::Launching { .. } | InstState::Active))
+            // An instance the calculator set DRAINING (consolidation) is still InService for
+            // the group: only the lifecycle hook's drain takes it out.
+            .filter(|i| {
+                matches!(
+                    i.state,
+                    InstState::Launching { .. }
+                        | InstState::Active
+                        | InstState::Draining { deadline: None }
+                )
+            })
             .map(|i| i.id)
             .collect();
         let count = in_service.len() as u32;
@@ -69,11 +79,51 @@ impl Sim<'_> {
 
     /// The instances a scale-in of `excess` terminates, by the run's [`Termination`].
     fn choose_to_terminate(&mut self, in_service: Vec<u32>, excess: u32) -> Vec<u32> {
-        let ordered = self.default_order(in_service);
+        let mut ordered = self.default_order(in_service);
+        // The chooser of `hosts-to-add+consolidation` terminates the planned hosts first
+        // (`sim/consolidation.rs`).
+        let planned = self.planned_first(&mut ordered, excess);
         let tasks_on = |sim: &Self, id: u32| sim.tasks.iter().filter(|k| k.instance == id).count();
         match self.sc.termination {
             Termination::Default => ordered.into_iter().take(excess as usize).collect(),
-            Termination::Chooser => {
+            Termination::Chooser if planned > 0 => {
+                let mut ids: Vec<u32> = ordered.iter().take(planned).copied().collect();
+                for id in &ids {
+                    if let Some(inst) = self.instances.iter_mut().find(|i| i.id == *id) {
+                        inst.consolidating = true;
+                    }
+                }
+                let rest = ordered.split_off(planned);
+                if excess as usize > planned {
+                    let more = excess - planned as u32;
+                    ids.extend(self.chooser(&rest, more));
+                }
+                ids
+            }
+            Termination::Chooser => self.chooser(&ordered, excess),
+            Termination::ManagedTerminationProtection => ordered
+                .into_iter()
+                .filter(|&id| {
+                    // [CAS] managed termination protection protects the instances with
+                    // tasks: an empty instance may go, ACTIVE or set DRAINING by the
+                    // calculator's consolidation.
+                    self.instance(id).is_some_and(|i| {
+                        matches!(
+                            i.state,
+                            InstState::Active | InstState::Draining { deadline: None }
+                        )
+                    }) && tasks_on(self, id) == 0
+                })
+                .take(excess as usize)
+                .collect(),
+        }
+    }
+
+    /// The scale-in chooser: `capacity_core::scale_in::choose` over the group's suggestions.
+    fn chooser(&self, ordered: &[u32], excess: u32) -> Vec<u32> {
+        let tasks_on = |sim: &Self, id: u32| sim.tasks.iter().filter(|k| k.instance == id).count();
+        {
+            {
                 let suggested: Vec<SuggestedInstance> = ordered
                     .iter()
                     .map(|id| SuggestedInstance::new(&id.to_string(), ZONE, MARKET))
@@ -95,15 +145,6 @@ impl Sim<'_> {
                     .filter_map(|id| id.parse().ok())
                     .collect()
             }
-            Termination::ManagedTerminationProtection => ordered
-                .into_iter()
-                .filter(|&id| {
-                    self.instance(id)
-                        .is_some_and(|i| i.state == InstState::Active)
-                        && tasks_on(self, id) == 0
-                })
-                .take(excess as usize)
-                .collect(),
         }
     }
 
@@ -168,7 +209,13 @@ impl Sim<'_> {
         let t = self.t;
         let mut done = Vec::new();
         for inst in &self.instances {
-            if let InstState::Draining { deadline } = inst.state {
+            // A host the calculator set DRAINING (consolidation, no lifecycle action) stays in
+            // the group until the group terminates it.
+            if let InstState::Draining {
+                deadline: Some(deadline),
+            } = inst.state
+            {
+                let deadline = Some(deadline);
                 let tasks = self.tasks.iter().filter(|k| k.instance == inst.id).count();
                 if tasks == 0 {
                     done.push((inst.id, 0));

@@ -16,6 +16,9 @@
 //! 6. at each alarm period boundary CloudWatch evaluates the alarms, whose actions change the
 //!    group's desired capacity (simple policy with cooldown, or step policy with warmup) —
 //!    or, under the `capacity-provider` policy, ECS's managed scaling does, each minute;
+//!    under the `+consolidation` what-ifs the calculator also computes capacity-core's
+//!    consolidation plan (`consolidation`), and sets its hosts DRAINING itself or publishes
+//!    HostsToRemove;
 //! 7. the Auto Scaling group launches instances, or picks instances to terminate (its
 //!    default termination policy, the scale-in chooser, or managed termination protection),
 //!    which the lifecycle hook drains first.
@@ -23,12 +26,13 @@
 //! Everything is integer seconds and seeded: a scenario and a seed give one result.
 //!
 //! This module holds the state and the step loop; each part of the loop is a child module:
-//! `services` (1), `scheduler` (2 and 4), `group` (3 and 7), `calculator` (5), `alarms` and
-//! `capacity_provider` (6).
+//! `services` (1), `scheduler` (2 and 4), `group` (3 and 7), `calculator` and
+//! `consolidation` (5), `alarms` and `capacity_provider` (6).
 
 pub mod alarms;
 mod calculator;
 mod capacity_provider;
+mod consolidation;
 mod group;
 mod scheduler;
 mod services;
@@ -60,6 +64,11 @@ pub struct Sample {
     pub instances: u32,
     /// Their CPU units (1024 per vCPU): what is billed, by size.
     pub billed_cpu: u64,
+    /// Of those, the CPU units of instances still launching (booting).
+    pub booting_cpu: u64,
+    /// Of those, the CPU units of registered instances (ACTIVE or DRAINING) with no task on
+    /// them: empty hosts waiting to be removed (or kept as spare).
+    pub empty_cpu: u64,
     pub active_instances: u32,
     /// Tasks RUNNING.
     pub running_tasks: u32,
@@ -69,6 +78,13 @@ pub struct Sample {
     pub desired_tasks: u32,
     /// Tasks a service wants but the scheduler could not place for lack of room.
     pub pending_tasks: u32,
+    /// Instances DRAINING with tasks still on them (set DRAINING by the lifecycle hook, or
+    /// by the calculator's consolidation): the hosts being disrupted. An empty DRAINING
+    /// instance disrupts nothing (a lifecycle action completes the next step).
+    pub draining_instances: u32,
+    /// The default disruption budget for the instances registered now (ACTIVE or DRAINING):
+    /// 10 %, at least 1 (`capacity_core::DisruptionBudget`).
+    pub disruption_budget: u32,
     pub container_capacity: u64,
     pub idle_host_capacity: f64,
 }
@@ -91,6 +107,13 @@ pub struct Outcome {
     /// Tasks running or starting on the instances the group chose to terminate, when it
     /// chose them: what the drain had to move.
     pub tasks_moved_by_scale_in: u64,
+    /// Tasks stopped on hosts the consolidation plan drained (set DRAINING by the calculator,
+    /// or terminated by the chooser because planned), for ECS to place elsewhere.
+    pub tasks_moved_by_consolidation: u64,
+    /// Hosts the consolidation policies set back to ACTIVE because tasks waited.
+    pub consolidation_undone: u64,
+    /// The scenario's ideal vCPU-hours ([`sweep::ideal_vcpu_hours`]).
+    pub ideal_vcpu_hours: f64,
     /// For every task placed, seconds from when its service wanted it to when it was placed
     /// (0 for a task placed at once), in placement order.
     pub placement_waits: Vec<u64>,
@@ -122,6 +145,8 @@ struct Instance {
     /// `None` for the instances the scenario starts with.
     launched_at: Option<u64>,
     state: InstState,
+    /// Drained because the consolidation plan chose it.
+    consolidating: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +240,7 @@ struct Datapoint {
     container_capacity: f64,
     idle_host_capacity: f64,
     hosts_to_add: f64,
+    hosts_to_remove: f64,
 }
 
 struct Sim<'a> {
@@ -243,6 +269,8 @@ struct Sim<'a> {
     placement_waits: Vec<u64>,
     /// The capacity provider's managed scaling state.
     managed: capacity_provider::State,
+    /// The consolidation plan's state between the calculator's runs.
+    consolidation: consolidation::State,
 }
 
 /// Runs a scenario to its end. `progress` is called with the fraction done, now and then.
@@ -263,6 +291,9 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, Capa
         policy: sc.policy.label(),
         termination: sc.termination.label(),
         tasks_moved_by_scale_in: sim.tasks_moved_by_scale_in,
+        tasks_moved_by_consolidation: sim.consolidation.tasks_moved,
+        consolidation_undone: sim.consolidation.undone,
+        ideal_vcpu_hours: sweep::ideal_vcpu_hours(sc),
         placement_waits: sim.placement_waits,
         step: sc.step,
         flap_window: sc.flap_window,
@@ -313,6 +344,7 @@ impl<'a> Sim<'a> {
             tasks_moved_by_scale_in: 0,
             placement_waits: Vec::new(),
             managed: capacity_provider::State::default(),
+            consolidation: consolidation::State::default(),
         }
     }
 
@@ -343,6 +375,7 @@ impl<'a> Sim<'a> {
             if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
                 inst.state = InstState::Active;
                 inst.launched_at = None;
+                inst.consolidating = false;
             }
         }
         self.log(format!(
@@ -393,9 +426,12 @@ impl<'a> Sim<'a> {
             && (self.changed || scheduled || placement_failed)
         {
             let failures = if placement_failed { failed } else { Vec::new() };
-            self.publish(cap, &failures);
+            self.publish(cap, &failures)?;
         }
-        if self.sc.policy == PolicyKind::CapacityProvider {
+        if self.sc.policy == PolicyKind::CapacityProviderConsolidation {
+            self.consolidate_through_draining(pending, scheduled)?;
+        }
+        if self.sc.policy.is_capacity_provider() {
             let seen_by_ecs = self.capacity_with_enis()?;
             self.managed_scaling(seen_by_ecs.as_ref());
         } else {
@@ -417,6 +453,21 @@ impl<'a> Sim<'a> {
                 .filter_map(|i| self.sc.instance_types.get(i.type_index))
                 .map(|ty| u64::from(ty.cpu))
                 .sum(),
+            booting_cpu: self
+                .instances
+                .iter()
+                .filter(|i| matches!(i.state, InstState::Launching { .. }))
+                .filter_map(|i| self.sc.instance_types.get(i.type_index))
+                .map(|ty| u64::from(ty.cpu))
+                .sum(),
+            empty_cpu: self
+                .instances
+                .iter()
+                .filter(|i| matches!(i.state, InstState::Active | InstState::Draining { .. }))
+                .filter(|i| !self.tasks.iter().any(|k| k.instance == i.id))
+                .filter_map(|i| self.sc.instance_types.get(i.type_index))
+                .map(|ty| u64::from(ty.cpu))
+                .sum(),
             active_instances: self
                 .instances
                 .iter()
@@ -430,6 +481,18 @@ impl<'a> Sim<'a> {
             placed_tasks: self.tasks.len() as u32,
             desired_tasks: self.services.iter().map(|s| s.desired).sum(),
             pending_tasks: pending,
+            draining_instances: self
+                .instances
+                .iter()
+                .filter(|i| matches!(i.state, InstState::Draining { .. }))
+                .filter(|i| self.tasks.iter().any(|k| k.instance == i.id))
+                .count() as u32,
+            disruption_budget: capacity_core::DisruptionBudget::default().hosts_allowed(
+                self.instances
+                    .iter()
+                    .filter(|i| matches!(i.state, InstState::Active | InstState::Draining { .. }))
+                    .count(),
+            ),
             container_capacity: cap.as_ref().map_or(0, |c| c.container_capacity()),
             idle_host_capacity: cap.as_ref().map_or(0.0, |c| c.idle_host_capacity()),
         };

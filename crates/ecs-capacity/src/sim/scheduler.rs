@@ -22,7 +22,7 @@ use std::collections::BTreeSet;
 use capacity_core::TaskShape;
 
 use super::{InstState, RESERVED_PORTS, Sim, Task, TaskState, Usage};
-use crate::scenario::{PolicyKind, Strategy};
+use crate::scenario::Strategy;
 
 impl Sim<'_> {
     pub(super) fn advance_instances_and_tasks(&mut self) {
@@ -93,7 +93,7 @@ impl Sim<'_> {
             .collect()
     }
 
-    fn shape(&self, task: &Task) -> Option<&TaskShape> {
+    pub(super) fn shape(&self, task: &Task) -> Option<&TaskShape> {
         self.services
             .get(task.service)
             .and_then(|s| s.revisions.get(task.revision))
@@ -151,7 +151,7 @@ impl Sim<'_> {
             let allowed = max_total.saturating_sub(live);
             let tries = want.min(allowed);
             let next_attempt = self.services.get(s).map_or(0, |st| st.next_attempt);
-            let throttled = self.sc.policy != PolicyKind::CapacityProvider && next_attempt > self.t;
+            let throttled = !self.sc.policy.is_capacity_provider() && next_attempt > self.t;
             let attempts = if throttled { 0 } else { tries };
             let mut placed = 0;
             for _ in 0..attempts {
@@ -251,6 +251,15 @@ impl Sim<'_> {
 
     fn stop_task(&mut self, id: u64, usage: &mut [(u32, Usage)]) {
         let until = self.t + self.sc.task_stop;
+        let consolidating = self
+            .tasks
+            .iter()
+            .find(|k| k.id == id)
+            .and_then(|k| self.instance(k.instance))
+            .is_some_and(|i| i.consolidating && i.state != InstState::Active);
+        if consolidating {
+            self.consolidation.tasks_moved += 1;
+        }
         if let Some(task) = self.tasks.iter_mut().find(|k| k.id == id) {
             // A task that has not started yet is simply cancelled.
             if matches!(task.state, TaskState::Starting { .. }) {

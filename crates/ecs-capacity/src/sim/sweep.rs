@@ -32,7 +32,9 @@ pub struct Frontier {
     /// instant, on the group's cheapest type for it, with no boot time: no task waits.
     pub ideal_vcpu_hours: f64,
     /// The book at the scenario's headroom, `capacity-provider` at each target capacity,
-    /// `hosts-to-add` at each headroom, in that order.
+    /// `hosts-to-add` at each headroom, in that order; with `--with-consolidation` then
+    /// `capacity-provider+consolidation` at target 100 and `hosts-to-add+consolidation` at
+    /// each headroom.
     pub runs: Vec<Run>,
 }
 
@@ -46,6 +48,13 @@ fn one(sc: &Scenario, setting: String) -> Result<Run, CapacityError> {
 
 /// The frontier: each policy across its spare-capacity setting, and the ideal.
 pub fn frontier(base: &Scenario) -> Result<Frontier, CapacityError> {
+    frontier_with(base, false)
+}
+
+/// The frontier, and with `consolidation` the two what-ifs after it:
+/// `capacity-provider+consolidation` at target 100 and `hosts-to-add+consolidation` at each
+/// of [`HEADROOMS`].
+pub fn frontier_with(base: &Scenario, consolidation: bool) -> Result<Frontier, CapacityError> {
     let mut runs = Vec::new();
     let book = base.with_policy(PolicyKind::Book);
     runs.push(one(
@@ -62,6 +71,16 @@ pub fn frontier(base: &Scenario) -> Result<Frontier, CapacityError> {
             .with_policy(PolicyKind::HostsToAdd)
             .with_headroom(ScalePolicy::new(headroom)?);
         runs.push(one(&sc, format!("headroom {headroom}"))?);
+    }
+    if consolidation {
+        let sc = base.with_policy(PolicyKind::CapacityProviderConsolidation);
+        runs.push(one(&sc, "target 100".to_owned())?);
+        for headroom in HEADROOMS {
+            let sc = base
+                .with_policy(PolicyKind::HostsToAddConsolidation)
+                .with_headroom(ScalePolicy::new(headroom)?);
+            runs.push(one(&sc, format!("headroom {headroom}"))?);
+        }
     }
     Ok(Frontier {
         scenario: base.name.clone(),

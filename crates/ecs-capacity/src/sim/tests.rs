@@ -38,6 +38,7 @@ fn with_points<'a>(sc: &'a Scenario, t: u64, points: &[(u64, f64)]) -> Sim<'a> {
             container_capacity: 0.0,
             idle_host_capacity: v,
             hosts_to_add: 0.0,
+            hosts_to_remove: 0.0,
         })
         .collect();
     sim
