@@ -18,7 +18,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PAGES: [&str; 3] = ["README.md", "docs/cli.md", "docs/figures.md"];
+const PAGES: [&str; 4] = [
+    "README.md",
+    "docs/cli.md",
+    "docs/figures.md",
+    "docs/figures-consolidation.md",
+];
 const OPEN: &str = "<!-- figures -->";
 const CLOSE: &str = "<!-- /figures -->";
 
