@@ -42,7 +42,9 @@ pub fn cluster_hosts(
             let tasks_known = tasks.is_some();
             let tasks = match tasks {
                 Some(tasks) => tasks,
-                None if instance.status == InstanceStatus::Draining => vec![used_as_one(instance)],
+                None if instance.status == InstanceStatus::Draining => {
+                    used_as_one(instance).into_iter().collect()
+                }
                 None => Vec::new(),
             };
             ClusterHost {
@@ -82,18 +84,18 @@ fn known_tasks(instance: &ContainerInstance, placement: &TaskPlacement) -> Optio
     .then_some(listed)
 }
 
-fn used_as_one(instance: &ContainerInstance) -> TaskShape {
-    TaskShape::new(
-        format!("everything on {}", instance.id),
-        instance
-            .registered
-            .cpu
-            .saturating_sub(instance.remaining.cpu),
-        instance
-            .registered
-            .memory_mib
-            .saturating_sub(instance.remaining.memory_mib),
-    )
+/// What `instance` has taken, as one task; `None` when it has taken nothing.
+fn used_as_one(instance: &ContainerInstance) -> Option<TaskShape> {
+    let cpu = instance
+        .registered
+        .cpu
+        .saturating_sub(instance.remaining.cpu);
+    let memory = instance
+        .registered
+        .memory_mib
+        .saturating_sub(instance.remaining.memory_mib);
+    (cpu > 0 || memory > 0)
+        .then(|| TaskShape::new(format!("everything on {}", instance.id), cpu, memory))
 }
 
 #[cfg(test)]
@@ -172,6 +174,11 @@ mod tests {
             (3072, 6144),
             "what the draining host holds must be re-placed"
         );
+        // A DRAINING host that holds nothing has nothing to move.
+        let mut empty_draining = host("empty-draining", (4096, 8192));
+        empty_draining.status = InstanceStatus::Draining;
+        let p = placement(&[], None);
+        assert!(cluster_hosts(&[empty_draining], &p)[0].tasks.is_empty());
         // An empty host ECS still counts a task on (one stopping) is not known.
         let p = placement(&[("empty", 1)], None);
         assert!(!cluster_hosts(&instances[..1], &p)[0].tasks_known);
