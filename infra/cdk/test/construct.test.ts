@@ -115,7 +115,8 @@ describe('EcsCapacity props reach the resources', () => {
   it('PlusOne: no HostsToAdd alarm, the capacity alarm drives a one-step policy', () => {
     const { stack } = build({ scaleOutAdjustment: ScaleOutAdjustment.PLUS_ONE, scaleOutAlarmPeriod: Duration.minutes(5) });
     const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    // The operations alarms, ContainerCapacity, IdleHostCapacity and HostsToRemove (the default scale-in).
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'HostsToAdd' }, 0);
     t.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
       PolicyType: 'StepScaling', MetricAggregationType: 'Minimum',
@@ -205,7 +206,7 @@ describe('EcsCapacity with the group in the same stack', () => {
       machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.ARM),
       terminationPolicies: [autoscaling.TerminationPolicy.CUSTOM_LAMBDA_FUNCTION, autoscaling.TerminationPolicy.DEFAULT],
       // The construct needs the group first; the alias ARN is read when the template is made.
-      terminationPolicyCustomLambdaFunctionArn: Lazy.string({ produce: () => capacity!.chooserAlias.functionArn }),
+      terminationPolicyCustomLambdaFunctionArn: Lazy.string({ produce: () => capacity!.chooserAlias!.functionArn }),
     });
     capacity = new EcsCapacity(stack, 'EcsCapacity', { cluster, autoScalingGroup: group, lambdaPackageDir: placeholderPackageDir() });
     const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Record<string, unknown>>;
