@@ -481,6 +481,10 @@ export class EcsCapacity extends Construct {
       SCALE_OUT_HEADROOM: String(headroom),
       DISRUPTION_BUDGET: disruptionBudget,
       CONSOLIDATION_STABILITY_SECONDS: String(stability),
+      // The group the plan is bounded by (never below MinSize), and in capacity-provider mode
+      // the group the capacity provider must manage before anything is drained.
+      AUTO_SCALING_GROUP_NAME: groupName,
+      SCALING_MODE: scalingMode,
       // The cluster of the scheduled runs (a scheduled event names none).
       ECS_CLUSTER: clusterArn,
     };
@@ -803,6 +807,15 @@ export class EcsCapacity extends Construct {
       statistic: 'Sum', period: 300, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: 1,
       comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(true),
     });
+    if (!selfManaged) {
+      alarm('ConsolidationRefusedAlarm', {
+        suffix: 'consolidation-refused',
+        description: `The capacity-calculator of cluster ${clusterName} refused to drain hosts for the last three 5-minute periods: its log line "consolidation refused" says why (docs/runbook.md).`,
+        namespace: metricNamespace, metricName: 'ConsolidationRefused', dimension: ['ClusterName', clusterName],
+        statistic: 'Minimum', period: 300, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(true),
+      });
+    }
     if (hasSchedule) {
       alarm('CalculatorSilentAlarm', {
         suffix: 'capacity-calculator-silent',
@@ -898,7 +911,8 @@ export class EcsCapacity extends Construct {
     // The alarms widget in the template's order: the self-managed alarms, HostsToAdd,
     // HostsToRemove, the silent alarm, the errors alarm.
     const alarmOrder = ['ContainerCapacityAlarm', 'IdleHostCapacityAlarm', 'DrainerFailureQueueAlarm', 'DrainsAtDeadlineAlarm',
-      'ChooserErrorsAlarm', 'HostsToAddAlarm', 'HostsToRemoveAlarm', 'CalculatorSilentAlarm', 'CalculatorErrorsAlarm'];
+      'ChooserErrorsAlarm', 'HostsToAddAlarm', 'HostsToRemoveAlarm', 'ConsolidationRefusedAlarm', 'CalculatorSilentAlarm',
+      'CalculatorErrorsAlarm'];
     this.dashboard = new cloudwatch.CfnDashboard(this, 'Dashboard', {
       dashboardName: prefix,
       dashboardBody: Stack.of(this).toJsonString(dashboardBody({
@@ -1007,7 +1021,15 @@ function dashboardBody(i: DashboardInputs): object {
       metricWidget(0, 14, 12, {
         title: 'Consolidation (hosts the cluster can do without)', stat: 'Minimum', period: i.scaleInPeriod,
         yAxis: { left: { min: 0 } }, annotations: { horizontal: [{ label: 'HostsToRemove: remove from', value: 1 }] },
-        metrics: [byCluster('HostsToRemove')],
+        metrics: [
+          byCluster('HostsToRemove'),
+          // What the calculator drains and undoes itself (capacity-provider mode).
+          ...(i.scalingMode === ScalingMode.CAPACITY_PROVIDER ? [
+            byCluster('HostsDrained', { stat: 'Sum', label: 'set DRAINING' }),
+            byCluster('HostsReactivated', { stat: 'Sum', label: 'set ACTIVE again (tasks waited)' }),
+            byCluster('ConsolidationRefused', { stat: 'Maximum', label: 'refused (see the log)' }),
+          ] : []),
+        ],
       }),
       ...selfManagedWidgets,
       metricWidget(12, 14, 12, {
