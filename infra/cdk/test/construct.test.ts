@@ -148,11 +148,16 @@ describe('EcsCapacity scaling modes', () => {
     const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
       .map((r) => r.Properties as { MetricName: string; Namespace: string; AlarmActions?: unknown[] });
     assert.deepEqual(alarms.map((a) => `${a.Namespace === 'AWS/Lambda' ? 'AWS/Lambda' : 'ns'} ${a.MetricName}`).sort(),
-      ['AWS/Lambda Errors', 'ns ContainerCapacity']);
+      ['AWS/Lambda Errors', 'ns ConsolidationRefused', 'ns ContainerCapacity']);
     for (const scaling of ['HostsToAdd', 'HostsToRemove', 'IdleHostCapacity']) {
       t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: scaling }, 0);
     }
-    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Statistic: 'Minimum' }, 0);
+    // The only Minimum alarm is the operations alarm on the calculator's refusal to drain.
+    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Statistic: 'Minimum' }, 1);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ConsolidationRefused', Statistic: 'Minimum' });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SCALING_MODE: 'capacity-provider', AUTO_SCALING_GROUP_NAME: Match.anyValue() }) },
+    });
     // One function: the calculator, which may drain on its own.
     t.resourceCountIs('AWS::Lambda::Function', 1);
     t.hasResourceProperties('AWS::IAM::RolePolicy', {
@@ -163,7 +168,7 @@ describe('EcsCapacity scaling modes', () => {
     for (const member of ['drainerFunction', 'chooserFunction', 'chooserAlias', 'lifecycleTopic', 'failureQueue', 'terminationPoliciesCommand'] as const) {
       assert.equal(capacity[member], undefined, `${member} is set in capacity-provider mode`);
     }
-    assert.deepEqual(Object.keys(capacity.alarms).sort(), ['CalculatorErrorsAlarm', 'CalculatorSilentAlarm']);
+    assert.deepEqual(Object.keys(capacity.alarms).sort(), ['CalculatorErrorsAlarm', 'CalculatorSilentAlarm', 'ConsolidationRefusedAlarm']);
   });
 
   it('capacity-provider mode needs no drainer or chooser package', () => {
