@@ -13,6 +13,8 @@
 //! | [`metrics`] | [`MetricsPublisher`]: one PutMetricData call per computation | [`CloudWatchPublisher`] | `FakeMetrics` |
 //! | [`scale_in`] | [`scale_in::InstanceTasks`]: the tasks on some EC2 instances | [`scale_in::EcsInstanceTasks`] | `FakeInstanceTasks` |
 //! | [`drain`] | one per call the lifecycle drainer makes | [`drain::AwsDrain`] | `FakeDrainWorld` |
+//! | [`group`] | [`group::GroupReader`]: the Auto Scaling group's sizes and instances | [`group::AsgGroupReader`] | `FakeGroup` |
+//! | [`attributes`] | [`attributes::InstanceAttributes`]: marks put on and deleted from container instances | [`attributes::EcsAttributes`] | `FakeAttributes` |
 //!
 //! What the ECS reads share (batch limits, the bounded concurrent describe, ECS's `failures`)
 //! is in [`batch`]; the errors of every capability have one shape ([`Error`],
@@ -24,6 +26,7 @@
 //! SDK types become `capacity-core` types in [`convert`], with typed errors for missing
 //! fields — never a silent 0.
 
+pub mod attributes;
 pub mod batch;
 pub mod clock;
 pub mod cluster;
@@ -35,6 +38,7 @@ pub mod ecs_json;
 mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
+pub mod group;
 pub mod metrics;
 pub mod scale_in;
 pub mod services;

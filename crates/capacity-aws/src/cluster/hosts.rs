@@ -16,6 +16,8 @@ pub struct TaskPlacement {
     pub task_counts: HashMap<String, u64>,
     /// Container instances carrying the do-not-disrupt attribute.
     pub do_not_disrupt: BTreeSet<String>,
+    /// The attributes of this project on each container instance (its marks), by ARN.
+    pub marks: crate::attributes::InstanceMarks,
 }
 
 /// Every container instance of `instances` as a [`ClusterHost`]. A host's tasks are
@@ -127,6 +129,7 @@ mod tests {
                 .map(|(id, n)| ((*id).to_owned(), *n))
                 .collect(),
             do_not_disrupt: BTreeSet::new(),
+            marks: Default::default(),
         }
     }
 
