@@ -22,7 +22,7 @@ use crate::Error;
 pub const ATTRIBUTES_PER_CALL: usize = 10;
 
 /// One attribute of one container instance.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 pub struct InstanceAttribute {
     pub container_instance_arn: String,
     pub name: String,
@@ -141,13 +141,17 @@ pub struct FakeAttributes {
     pub fail_delete: bool,
     /// `(operation, attributes)` of every call, in order, one entry per AWS call (at most
     /// [`ATTRIBUTES_PER_CALL`] attributes each).
-    pub calls: std::sync::Arc<std::sync::Mutex<Vec<(&'static str, Vec<InstanceAttribute>)>>>,
+    pub calls: std::sync::Arc<std::sync::Mutex<Vec<AttributeCall>>>,
 }
+
+/// One call a `FakeAttributes` recorded: the operation and its attributes.
+#[cfg(any(test, feature = "fake"))]
+pub type AttributeCall = (&'static str, Vec<InstanceAttribute>);
 
 #[cfg(any(test, feature = "fake"))]
 impl FakeAttributes {
     /// The calls made so far.
-    pub fn calls(&self) -> Vec<(&'static str, Vec<InstanceAttribute>)> {
+    pub fn calls(&self) -> Vec<AttributeCall> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 

@@ -46,8 +46,8 @@ pub mod task_definitions;
 pub mod wire;
 
 pub use cluster::{
-    ClusterReader, ClusterSnapshot, EcsReader, InstancesRead, TaskPlacement, assess_reading,
-    cluster_hosts, cluster_name, snapshot,
+    ClusterReader, ClusterSnapshot, EcsReader, GroupFit, InstancesRead, TaskPlacement,
+    assess_reading, cluster_hosts, cluster_name, hosts_in_group, relabel, snapshot,
 };
 pub use cluster_arn::{ClusterArn, InvalidClusterArn};
 pub use error::{BoxError, Error, LambdaError, error_chain, sdk_message};

@@ -3,9 +3,12 @@
 //! A container instance state change, or a service action that is a placement failure, runs
 //! the computation; any other service action is nothing to do (success, no AWS call).
 
+use capacity_aws::attributes::InstanceAttributes;
 use capacity_aws::clock::{Clock, SystemClock};
+use capacity_aws::group::{AutoScalingGroup, GroupReader};
 use capacity_aws::{
-    ClusterArn, ClusterReader, Metric, MetricsPublisher, TaskDefinitionReader, TaskShapeCache, Unit,
+    ClusterArn, ClusterReader, Metric, MetricsPublisher, TaskDefinitionReader, TaskShapeCache,
+    Unit, error_chain,
 };
 use std::sync::Arc;
 
@@ -15,7 +18,8 @@ use capacity_core::{
 };
 use std::collections::BTreeMap;
 
-use crate::config::Config;
+use crate::config::{Config, ScalingMode};
+use crate::consolidate::{self, MarkChanges};
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
@@ -44,10 +48,14 @@ pub const ACTIVE_INSTANCES: &str = "ActiveContainerInstances";
 pub const HOSTS_TO_REMOVE: &str = "HostsToRemove";
 
 /// What the handler needs, built once per process and reused across warm invocations.
-pub struct Deps<C, T, M> {
+/// `G` reads the Auto Scaling group, `A` marks container instances; both default to
+/// [`Unconfigured`] (every call fails, saying so), for a calculator run without a group.
+pub struct Deps<C, T, M, G = Unconfigured, A = Unconfigured> {
     pub cluster: C,
     pub task_shapes: TaskShapeCache<T>,
     pub metrics: M,
+    pub group: G,
+    pub attributes: A,
     pub config: Config,
     /// The last read of the cluster, brought up to date by the events.
     pub cache: ClusterCache,
@@ -59,17 +67,77 @@ pub struct Deps<C, T, M> {
 }
 
 impl<C, T: TaskDefinitionReader, M> Deps<C, T, M> {
-    /// Dependencies with empty caches and the system clock.
+    /// Dependencies with empty caches and the system clock, and no group: add it with
+    /// [`Deps::with_group`].
     pub fn new(cluster: C, task_definitions: T, metrics: M, config: Config) -> Deps<C, T, M> {
         Deps {
             cluster,
             task_shapes: TaskShapeCache::new(task_definitions),
             metrics,
+            group: Unconfigured,
+            attributes: Unconfigured,
             cache: ClusterCache::new(config.cluster_refresh),
             config,
             clock: Arc::new(SystemClock),
             removable_since: std::sync::Mutex::default(),
         }
+    }
+}
+
+impl<C, T, M, G, A> Deps<C, T, M, G, A> {
+    /// The same dependencies reading the group with `group` and marking hosts with
+    /// `attributes`.
+    pub fn with_group<G2, A2>(self, group: G2, attributes: A2) -> Deps<C, T, M, G2, A2> {
+        Deps {
+            cluster: self.cluster,
+            task_shapes: self.task_shapes,
+            metrics: self.metrics,
+            group,
+            attributes,
+            config: self.config,
+            cache: self.cache,
+            clock: self.clock,
+            removable_since: self.removable_since,
+        }
+    }
+}
+
+/// The group reader and host marker of a calculator given none: every call fails, naming
+/// what is missing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unconfigured;
+
+impl GroupReader for Unconfigured {
+    async fn group(&self, name: &str) -> Result<AutoScalingGroup, capacity_aws::Error> {
+        Err(capacity_aws::Error::GroupNotFound {
+            group: format!("{name} (no Auto Scaling client configured)"),
+        })
+    }
+}
+
+impl InstanceAttributes for Unconfigured {
+    async fn put(
+        &self,
+        cluster: &str,
+        _: &[capacity_aws::attributes::InstanceAttribute],
+    ) -> Result<(), capacity_aws::Error> {
+        Err(unconfigured("PutAttributes", cluster))
+    }
+
+    async fn delete(
+        &self,
+        cluster: &str,
+        _: &[capacity_aws::attributes::InstanceAttribute],
+    ) -> Result<(), capacity_aws::Error> {
+        Err(unconfigured("DeleteAttributes", cluster))
+    }
+}
+
+fn unconfigured(operation: &'static str, cluster: &str) -> capacity_aws::Error {
+    capacity_aws::Error::Rejected {
+        operation,
+        cluster: cluster.to_owned(),
+        failures: "no ECS attribute client configured".to_owned(),
     }
 }
 
@@ -151,6 +219,18 @@ pub struct Summary {
     pub assessment: Assessment,
     /// The consolidation plan: which hosts could go, why each, why the others stay.
     pub scale_in_plan: ScaleInPlan,
+    pub scaling_mode: ScalingMode,
+    /// `HostsToRemove` as published (the plan bounded by the group), or `None` when it was
+    /// left out of the metrics.
+    pub hosts_to_remove: Option<u32>,
+    /// Why `HostsToRemove` was left out (the group read or the marks failed, no group set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosts_to_remove_left_out: Option<String>,
+    /// The group as read this run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupSummary>,
+    /// The planned-removal marks deleted and put this run.
+    pub marks: MarkChanges,
     pub instances: usize,
     /// The worst case the figures are in.
     pub worst_case: WorstCase,
@@ -161,6 +241,17 @@ pub struct Summary {
     /// Where the instances came from: a full `read`, or the cached read updated by this `event`.
     pub source: Source,
     pub trigger: Trigger,
+}
+
+/// The Auto Scaling group as one run read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GroupSummary {
+    pub name: String,
+    pub min_size: u32,
+    pub desired_capacity: u32,
+    pub instances: usize,
+    /// Container instances whose EC2 instance the group is terminating.
+    pub leaving: Vec<String>,
 }
 
 /// Where one computation's instances came from.
@@ -177,11 +268,16 @@ pub enum Source {
 /// events of a cluster other than `ECS_CLUSTER`, are [`Outcome::NothingToDo`] with no AWS
 /// call. A scheduled run (which names no cluster) takes `ECS_CLUSTER` and always reads the
 /// whole cluster: it is what keeps the metrics fresh.
-pub async fn handle<C, T, M>(event: Value, deps: &Deps<C, T, M>) -> Result<Outcome, HandlerError>
+pub async fn handle<C, T, M, G, A>(
+    event: Value,
+    deps: &Deps<C, T, M, G, A>,
+) -> Result<Outcome, HandlerError>
 where
     C: ClusterReader,
     T: TaskDefinitionReader,
     M: MetricsPublisher,
+    G: GroupReader,
+    A: InstanceAttributes,
 {
     let input = event::parse_input(event)?;
     let cluster = match (input.cluster(), &deps.config.cluster) {
@@ -215,19 +311,30 @@ where
             ),
         }));
     };
-    let (view, source) = read(&input, &cluster, deps).await?;
+    let (read, group) = tokio::join!(read(&input, &cluster, deps), read_group(deps));
+    let (view, source) = read?;
     let assessment = assess_view(&view, &deps.config).map_err(|source| HandlerError::Capacity {
         cluster: cluster_name.clone(),
         source,
     })?;
-    let scale_in_plan = plan(&view, deps);
-    let metrics_published = publish(&cluster, &assessment, &scale_in_plan, deps).await?;
+    let (scale_in_plan, leaving) = plan(&view, group.as_ref().ok(), deps);
+    let removal = match &group {
+        Ok(group) => mark(&cluster, &view, &scale_in_plan, group, deps).await,
+        Err(why) => Removal::left_out(format!(
+            "{why}; the planned-removal marks are left as they were"
+        )),
+    };
+    if let Some(why) = &removal.left_out {
+        tracing::warn!(cluster = %cluster_name, reason = %why, "HostsToRemove left out of the metrics");
+    }
+    let metrics_published = publish(&cluster, &assessment, removal.hosts_to_remove, deps).await?;
     tracing::info!(
         cluster = %cluster_name,
         container_capacity = assessment.container_capacity,
         idle_host_capacity = assessment.idle_host_capacity,
         hosts_to_add = assessment.hosts_to_add,
-        hosts_to_remove = scale_in_plan.hosts_to_remove(),
+        hosts_to_remove = ?removal.hosts_to_remove,
+        planned = scale_in_plan.hosts_to_remove(),
         unplaced_tasks = assessment.unplaced_tasks,
         decision = %assessment.decision,
         instances = view.instances.len(),
@@ -239,6 +346,17 @@ where
         cluster: cluster_name,
         assessment,
         scale_in_plan,
+        scaling_mode: deps.config.scaling_mode,
+        hosts_to_remove: removal.hosts_to_remove,
+        hosts_to_remove_left_out: removal.left_out,
+        group: group.ok().map(|g| GroupSummary {
+            min_size: g.min_size,
+            desired_capacity: g.desired_capacity,
+            instances: g.instances.len(),
+            name: g.name,
+            leaving,
+        }),
+        marks: removal.marks,
         instances: view.instances.len(),
         worst_case_source: if view.task_shapes == 0 {
             "configured".to_owned()
@@ -274,10 +392,10 @@ fn trigger(input: &Input, cluster: &str) -> Option<Trigger> {
 /// Step 1: the cluster as it is now. A state change is applied to the cached read when the
 /// cache can take it ([`ClusterCache::apply`]); a placement failure, a scheduled run, or an
 /// event the cache cannot take reads the whole cluster (and replaces the cache).
-async fn read<C, T, M>(
+async fn read<C, T, M, G, A>(
     input: &Input,
     cluster: &ClusterArn,
-    deps: &Deps<C, T, M>,
+    deps: &Deps<C, T, M, G, A>,
 ) -> Result<(ClusterView, Source), HandlerError>
 where
     C: ClusterReader,
@@ -329,21 +447,47 @@ pub fn assess_view(
     )
 }
 
-/// Step 2b: the consolidation plan of the same reading (capacity-core's `plan_scale_in`),
-/// with the hosts' tasks as the read vouches for them (`capacity_aws::cluster_hosts`) and the
-/// stability kept across warm invocations.
-fn plan<C, T, M>(view: &ClusterView, deps: &Deps<C, T, M>) -> ScaleInPlan {
-    let hosts = capacity_aws::cluster_hosts(&view.instances, &view.placement);
-    let now = deps
-        .clock
-        .now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+/// Step 2b: the group (`AUTO_SCALING_GROUP_NAME`), read beside the cluster; why not, when
+/// it could not be read.
+async fn read_group<C, T, M, G: GroupReader, A>(
+    deps: &Deps<C, T, M, G, A>,
+) -> Result<AutoScalingGroup, String> {
+    let Some(name) = &deps.config.auto_scaling_group else {
+        return Err(format!(
+            "{} is not set: the plan cannot be bounded by the group",
+            crate::config::AUTO_SCALING_GROUP_NAME
+        ));
+    };
+    deps.group
+        .group(name)
+        .await
+        .map_err(|e| format!("reading the Auto Scaling group failed: {}", error_chain(&e)))
+}
+
+/// Step 2c: the consolidation plan of the same reading (capacity-core's `plan_scale_in`),
+/// with the hosts' tasks as the read vouches for them (`capacity_aws::cluster_hosts`), the
+/// group's view of them when it was read (`capacity_aws::hosts_in_group`: hosts it is
+/// terminating are leaving, hosts outside it never planned, its instances not in the cluster
+/// first), and the stability kept across warm invocations. Also the hosts found leaving.
+fn plan<C, T, M, G, A>(
+    view: &ClusterView,
+    group: Option<&AutoScalingGroup>,
+    deps: &Deps<C, T, M, G, A>,
+) -> (ScaleInPlan, Vec<String>) {
+    let (hosts, fit) = match group {
+        Some(group) => capacity_aws::hosts_in_group(&view.instances, &view.placement, group),
+        None => (
+            capacity_aws::cluster_hosts(&view.instances, &view.placement),
+            capacity_aws::GroupFit::default(),
+        ),
+    };
+    let now = unix_now(deps);
     let mut since = deps
         .removable_since
         .lock()
         .unwrap_or_else(|p| p.into_inner());
-    let plan = plan_scale_in(&ScaleInInput {
+    let mut plan = plan_scale_in(&ScaleInInput {
+        not_in_cluster: &fit.not_in_cluster,
         policy: deps.config.policy,
         waiting: &view.demand.unplaced,
         budget: deps.config.disruption_budget,
@@ -351,28 +495,112 @@ fn plan<C, T, M>(view: &ClusterView, deps: &Deps<C, T, M>) -> ScaleInPlan {
         ..ScaleInInput::new(&hosts, &view.worst_case, now, &since)
     });
     since.clone_from(&plan.removable_since);
-    plan
+    capacity_aws::relabel(&mut plan, &fit);
+    (plan, fit.leaving.into_keys().collect())
 }
 
-/// Step 3: every figure of the assessment and the plan's size in one PutMetricData call;
-/// how many were sent.
-async fn publish<C, T, M>(
+fn unix_now<C, T, M, G, A>(deps: &Deps<C, T, M, G, A>) -> u64 {
+    deps.clock
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What the run does with the plan's size.
+struct Removal {
+    hosts_to_remove: Option<u32>,
+    left_out: Option<String>,
+    marks: MarkChanges,
+}
+
+impl Removal {
+    fn left_out(why: String) -> Removal {
+        Removal {
+            hosts_to_remove: None,
+            left_out: Some(why),
+            marks: MarkChanges::default(),
+        }
+    }
+}
+
+/// Step 2d (self-managed): bound the plan by the group, then make the planned-removal marks
+/// say exactly the hosts `HostsToRemove` counts — before it is published, so the chooser
+/// Auto Scaling calls on the alarm finds them. A failed write leaves `HostsToRemove` out (the
+/// alarm then does not act on a plan the chooser cannot see) and forgets the cached read, so
+/// the next run reads the marks as they are.
+async fn mark<C, T, M, G, A>(
+    cluster: &ClusterArn,
+    view: &ClusterView,
+    plan: &ScaleInPlan,
+    group: &AutoScalingGroup,
+    deps: &Deps<C, T, M, G, A>,
+) -> Removal
+where
+    A: InstanceAttributes,
+{
+    let hosts_to_remove = consolidate::bound(plan, group.removable());
+    let changes =
+        consolidate::mark_changes(plan, hosts_to_remove, &view.placement.marks, unix_now(deps));
+    for (arn, why) in &changes.invalid {
+        tracing::warn!(cluster = %cluster.name(), container_instance_arn = %arn, reason = %why, "a planned-removal mark does not parse: replacing it");
+    }
+    let written = async {
+        if !changes.delete.is_empty() {
+            deps.attributes
+                .delete(cluster.as_str(), &changes.delete)
+                .await?;
+        }
+        if !changes.put.is_empty() {
+            deps.attributes.put(cluster.as_str(), &changes.put).await?;
+        }
+        Ok::<(), capacity_aws::Error>(())
+    }
+    .await;
+    match written {
+        Ok(()) => {
+            if !changes.is_empty() {
+                deps.cache.set_marks(cluster, changes.after.clone());
+            }
+            Removal {
+                hosts_to_remove: Some(hosts_to_remove),
+                left_out: None,
+                marks: changes,
+            }
+        }
+        Err(e) => {
+            deps.cache.invalidate();
+            Removal {
+                marks: changes,
+                ..Removal::left_out(format!(
+                    "writing the planned-removal marks failed: {}",
+                    error_chain(&e)
+                ))
+            }
+        }
+    }
+}
+
+/// Step 3: every figure of the assessment and `HostsToRemove` (when known) in one
+/// PutMetricData call; how many were sent.
+async fn publish<C, T, M, G, A>(
     cluster: &ClusterArn,
     assessment: &Assessment,
-    plan: &ScaleInPlan,
-    deps: &Deps<C, T, M>,
+    hosts_to_remove: Option<u32>,
+    deps: &Deps<C, T, M, G, A>,
 ) -> Result<usize, HandlerError>
 where
     M: MetricsPublisher,
 {
     let mut metrics = metrics(cluster, assessment);
-    metrics.push(Metric {
-        name: HOSTS_TO_REMOVE,
-        value: f64::from(plan.hosts_to_remove()),
-        unit: Unit::Count,
-        dimensions: vec![("ClusterName", cluster.name().to_owned())],
-        high_resolution: false,
-    });
+    if let Some(hosts) = hosts_to_remove {
+        metrics.push(Metric {
+            name: HOSTS_TO_REMOVE,
+            value: f64::from(hosts),
+            unit: Unit::Count,
+            dimensions: vec![("ClusterName", cluster.name().to_owned())],
+            high_resolution: false,
+        });
+    }
     deps.metrics
         .publish(cluster, &deps.config.metric_namespace, &metrics)
         .await

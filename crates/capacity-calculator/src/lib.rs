@@ -8,8 +8,13 @@
 
 pub mod cache;
 pub mod config;
+pub mod consolidate;
 pub mod event;
 pub mod handler;
 
+pub use config::ScalingMode;
 pub use config::{Config, ConfigError, ENV_VARS};
-pub use handler::{Deps, HandlerError, NothingToDo, Outcome, Source, Summary, Trigger, handle};
+pub use handler::{
+    Deps, GroupSummary, HandlerError, NothingToDo, Outcome, Source, Summary, Trigger, Unconfigured,
+    handle,
+};

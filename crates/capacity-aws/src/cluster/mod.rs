@@ -54,7 +54,7 @@ mod snapshot;
 
 #[cfg(any(test, feature = "fake"))]
 pub use fake::FakeCluster;
-pub use hosts::{TaskPlacement, cluster_hosts};
+pub use hosts::{GroupFit, TaskPlacement, cluster_hosts, hosts_in_group, relabel};
 pub use snapshot::{ClusterSnapshot, assess_reading, cluster_name, snapshot};
 
 /// The container instances of a cluster, as one read returned them.
