@@ -482,3 +482,69 @@ async fn a_retry_never_double_acts_and_a_host_no_longer_planned_is_unmarked() {
     );
     assert_eq!(hosts_to_remove(&deps), Some(1.0));
 }
+
+/// `fake` with the hosts `draining` set DRAINING (by the drainer, for two lifecycle actions
+/// at once).
+fn with_draining(mut fake: FakeCluster, draining: &[&str]) -> FakeCluster {
+    for i in &mut fake.instances {
+        if draining.contains(&i.id.as_str()) {
+            i.status = capacity_core::InstanceStatus::Draining;
+        }
+    }
+    fake
+}
+
+#[tokio::test]
+async fn the_tasks_of_two_draining_hosts_are_never_both_counted_as_room() {
+    // a and b drain at once, 2 tasks each; c (empty) and d (1 task) stay ACTIVE.
+    let fake = with_draining(
+        cluster(&[("a", 2), ("b", 2), ("c", 0), ("d", 1)]),
+        &["a", "b"],
+    );
+    let (both, _) = deps(
+        fake,
+        &[
+            ("DISRUPTION_BUDGET", "4"),
+            ("CONSOLIDATION_STABILITY_SECONDS", "0"),
+        ],
+    );
+    let s = run(&both).await;
+    // Room only on the ACTIVE hosts: c 4 slots + d 3; the draining hosts count none.
+    assert_eq!(s.assessment.container_capacity, 7);
+    assert_eq!(s.scale_in_plan.draining, 2);
+    // Their 4 tasks are placed on c and d, never on a or b (neither takes the other's).
+    let moved: Vec<(&str, &str)> = s
+        .scale_in_plan
+        .placements
+        .iter()
+        .map(|p| (p.from.as_str(), p.onto.as_str()))
+        .filter(|(from, _)| ["a", "b"].contains(from))
+        .collect();
+    assert_eq!(moved.len(), 4, "{:?}", s.scale_in_plan.placements);
+    assert!(
+        moved.iter().all(|(_, onto)| ["c", "d"].contains(onto)),
+        "{moved:?}"
+    );
+    assert!(s.scale_in_plan.free_after >= 1, "the headroom stays free");
+
+    // With room for only one draining host's tasks, nothing is planned at all.
+    let fake = with_draining(
+        cluster(&[("a", 2), ("b", 2), ("c", 2), ("d", 3)]),
+        &["a", "b"],
+    );
+    let (short, _) = deps(
+        fake,
+        &[
+            ("DISRUPTION_BUDGET", "4"),
+            ("CONSOLIDATION_STABILITY_SECONDS", "0"),
+        ],
+    );
+    let s = run(&short).await;
+    assert_eq!(
+        s.assessment.container_capacity, 3,
+        "c 2 + d 1: the draining hosts give none"
+    );
+    assert_eq!(s.scale_in_plan.moving_short, 1, "4 draining tasks, 3 slots");
+    assert!(s.scale_in_plan.remove.is_empty(), "{}", s.scale_in_plan);
+    assert_eq!(hosts_to_remove(&short), Some(0.0));
+}
