@@ -403,7 +403,9 @@ pub struct ScaleInPlan {
     /// caller stores it for the next run. A host not found removable, or not tried because
     /// the budget was spent, is not in it: its window starts again when it is next found
     /// removable (strict on purpose: a host is planned only after a whole window of runs
-    /// that found it removable).
+    /// that found it removable). Hosts not in the cluster and empty hosts beyond the budget
+    /// are the exception: checking them costs nothing, so they keep their window while
+    /// they wait for the budget.
     pub removable_since: BTreeMap<String, u64>,
     /// When the cluster was last found short, this run or before (seconds since the Unix
     /// epoch): the caller stores it for the next run's [`ScaleInInput::last_shortfall`].
@@ -601,7 +603,10 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
     }
     let quiet = plan.last_shortfall.and_then(|at| {
         let until = at.saturating_add(input.quiet_after_shortfall.as_secs());
-        (now < until).then_some(Unconsolidatable::QuietAfterShortfall { short_at: at, until })
+        (now < until).then_some(Unconsolidatable::QuietAfterShortfall {
+            short_at: at,
+            until,
+        })
     });
     if short > 0 || quiet.is_some() {
         for c in ordered {
@@ -622,6 +627,9 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
 
     let window = input.stability_window.as_secs();
     let keep_free = u64::from(headroom.saturating_add(input.margin));
+    // Empty hosts beyond the budget found removable: their rooms are closed while the rest
+    // is checked, then opened again.
+    let mut tracked: Vec<usize> = Vec::new();
     let mut chosen = 0u32;
     let mut log: Vec<(usize, Moving<'_>)> = Vec::new();
     for c in ordered {
@@ -633,8 +641,35 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
             ),
         };
         // With the budget spent nothing more can go: the rest are not tried, which bounds
-        // the work by the candidates tried until then (see the bound above).
+        // the work by the candidates tried until then (see the bound above). Only their
+        // stability is kept for the hosts that cost nothing to check — not in the cluster, or
+        // empty with nothing moved onto them (O(1) each): so that once the budget frees they
+        // go at once, not a whole window later.
         if chosen >= may_leave {
+            let removable = match &c {
+                Candidate::Stranger(_) => true,
+                Candidate::Host(i) => match room_of[*i] {
+                    Some(r) if hosts[*i].tasks.is_empty() && moved_in[r].is_empty() => {
+                        packer.set_open(r, false);
+                        if packer.free_slots() >= keep_free {
+                            tracked.push(r);
+                            true
+                        } else {
+                            packer.set_open(r, true);
+                            false
+                        }
+                    }
+                    _ => false,
+                },
+            };
+            if removable {
+                let since = input
+                    .removable_since
+                    .get(id)
+                    .copied()
+                    .map_or(now, |s| s.min(now));
+                plan.removable_since.insert(id.clone(), since);
+            }
             plan.keep.push(KeptHost {
                 id: id.clone(),
                 ec2_instance_id: ec2.cloned(),
@@ -737,6 +772,9 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
                 });
             }
         }
+    }
+    for r in tracked {
+        packer.set_open(r, true);
     }
     plan.keep.extend(others);
     plan.free_after = packer.free_slots();

@@ -871,3 +871,49 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn empty_hosts_waiting_for_the_budget_keep_their_stability_window() {
+    let worst = WorstCase::of([&web()]).unwrap();
+    let budget = DisruptionBudget::Hosts(1);
+    let cluster = |first: Option<&str>| {
+        let mut hosts = vec![m5("d", 4), m5("b", 0), m5("c", 0), m5("e", 0)];
+        match first {
+            Some("DRAINING") => hosts.insert(0, status(m5("a", 0), "DRAINING")),
+            Some(_) => hosts.insert(0, m5("a", 0)),
+            None => {}
+        }
+        hosts
+    };
+    let run = |hosts: &[ClusterHost], now, since: &BTreeMap<String, u64>| {
+        plan_scale_in(&ScaleInInput {
+            budget,
+            ..ScaleInInput::new(hosts, &worst, now, since)
+        })
+    };
+    let hosts = cluster(Some("ACTIVE"));
+    let first = run(&hosts, 1_000, &BTreeMap::new());
+    assert_eq!(first.hosts_to_remove(), 0);
+    // At the end of the window one goes (the budget), the other empty ones keep their time.
+    let second = run(&hosts, 1_300, &first.removable_since);
+    assert_eq!(second.ids(), ["a"]);
+    assert_eq!(
+        second.why_kept("b"),
+        Some(&Unconsolidatable::BudgetReached { budget: 1 })
+    );
+    assert_eq!(second.removable_since.get("b"), Some(&1_000));
+    assert_eq!(second.removable_since.get("c"), Some(&1_000));
+    // e is not: with a, b and c gone its 4 free slots are all the room left, which the
+    // headroom and the margin (two worst-case tasks) need.
+    assert_eq!(second.removable_since.get("e"), None, "{second}");
+    assert_eq!(second.removable_since.get("d"), None);
+    // While a drains, the budget is spent: b and c still keep their time.
+    let draining = cluster(Some("DRAINING"));
+    let third = run(&draining, 1_310, &second.removable_since);
+    assert_eq!(third.hosts_to_remove(), 0);
+    assert_eq!(third.removable_since.get("b"), Some(&1_000));
+    // Once a is gone, b goes at once: no second window.
+    let gone = cluster(None);
+    let fourth = run(&gone, 1_320, &third.removable_since);
+    assert_eq!(fourth.ids(), ["b"], "{fourth}");
+}
