@@ -72,9 +72,9 @@ pub const DEFAULT_STABILITY_WINDOW: Duration = Duration::from_secs(300);
 /// that a scale-in never undoes a scale-out the cluster needed within it.
 pub const DEFAULT_QUIET_AFTER_SHORTFALL: Duration = Duration::from_secs(900);
 
-/// Worst-case tasks beyond the headroom that the hosts that stay must keep free
-/// ([`ScaleInInput::margin`]): scale-out adds a host when fewer than `headroom` are free,
-/// scale-in removes one only if `headroom + margin` stay free.
+/// Worst-case tasks beyond the headroom that the hosts that stay must keep free when a host's
+/// tasks move ([`ScaleInInput::margin`]): scale-out adds a host when fewer than `headroom`
+/// are free, consolidation empties one only if `headroom + margin` stay free.
 pub const DEFAULT_MARGIN: u32 = 1;
 
 /// Whether a [`DO_NOT_DISRUPT_ATTRIBUTE`] with this value (ECS attributes may have none)
@@ -195,10 +195,11 @@ pub struct ScaleInInput<'a> {
     /// when it has been removable, in seconds since the Unix epoch: the previous plan's
     /// [`ScaleInPlan::removable_since`].
     pub removable_since: &'a BTreeMap<String, u64>,
-    /// Hysteresis, in worst-case tasks: a host goes only if the hosts that stay keep
-    /// `headroom + margin` worst-case tasks free, where scale-out adds a host below
-    /// `headroom`. Without it a host is removed the moment a rising demand leaves exactly
-    /// the headroom, and added back minutes later.
+    /// Hysteresis, in worst-case tasks: a host whose tasks must move goes only if the hosts
+    /// that stay keep `headroom + margin` worst-case tasks free, where scale-out adds a host
+    /// below `headroom`. Without it a host is emptied the moment a rising demand leaves
+    /// exactly the headroom once repacked, and added back minutes later. An empty host (or
+    /// one not in the cluster) needs the headroom only, as the book's scale-in.
     pub margin: u32,
     /// Hysteresis in time: no host is planned until this long after the cluster was last
     /// short — tasks already moving (waiting, or on DRAINING hosts) that do not fit, or the
@@ -292,7 +293,7 @@ pub enum Unconsolidatable {
     /// A task of the host (`shape`, one of its `tasks`) fits on no host that stays.
     TasksDoNotFit { tasks: u32, shape: String },
     /// Its tasks fit, but the hosts that stay would keep `left` of `headroom` worst-case
-    /// tasks free (the scale-out headroom plus [`ScaleInInput::margin`]).
+    /// tasks free (the scale-out headroom, plus [`ScaleInInput::margin`] when tasks move).
     WouldBreakHeadroom { left: u64, headroom: u32 },
     /// Removable since `since`; planned from `until` (seconds since the Unix epoch).
     NotYetStable { since: u64, until: u64 },
@@ -409,6 +410,7 @@ pub struct ScaleInPlan {
     pub removable_since: BTreeMap<String, u64>,
     /// When the cluster was last found short, this run or before (seconds since the Unix
     /// epoch): the caller stores it for the next run's [`ScaleInInput::last_shortfall`].
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
     pub last_shortfall: Option<u64>,
 }
 
@@ -651,7 +653,7 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
                 Candidate::Host(i) => match room_of[*i] {
                     Some(r) if hosts[*i].tasks.is_empty() && moved_in[r].is_empty() => {
                         packer.set_open(r, false);
-                        if packer.free_slots() >= keep_free {
+                        if packer.free_slots() >= u64::from(headroom) {
                             tracked.push(r);
                             true
                         } else {
@@ -714,10 +716,17 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
                     }
                 }
             }
+            // The margin guards the moves: an empty host leaves with the headroom free, as
+            // the book's scale-in removes one.
+            let keep_free = if tasks == 0 {
+                u64::from(headroom)
+            } else {
+                keep_free
+            };
             if why_not.is_none() && packer.free_slots() < keep_free {
                 why_not = Some(Unconsolidatable::WouldBreakHeadroom {
                     left: packer.free_slots(),
-                    headroom: headroom.saturating_add(input.margin),
+                    headroom: u32::try_from(keep_free).unwrap_or(u32::MAX),
                 });
             }
             tried = Some((r, tasks));

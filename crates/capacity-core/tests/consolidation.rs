@@ -772,6 +772,7 @@ fn the_margin_keeps_one_more_worst_case_task_free() {
         ..ScaleInInput::new(&hosts, &worst, NOW, &since)
     };
     // Without it: b's task goes onto a (full) and c keeps 1 free: exactly the headroom.
+    // (An empty host needs the headroom only: the margin guards moves.)
     let bare = plan_scale_in(&input(0));
     assert_eq!(bare.ids(), ["b"]);
     assert_eq!(bare.free_after, 1);
@@ -867,6 +868,9 @@ proptest! {
             prop_assert_eq!(held.ids(), bare.ids());
         }
         if held.remove.iter().any(|r| r.why != Removal::NotInCluster) {
+            prop_assert!(held.free_after >= 1, "{}", held);
+        }
+        if held.remove.iter().any(|r| matches!(r.why, Removal::TasksMove { .. })) {
             prop_assert!(held.free_after >= u64::from(1 + margin), "{}", held);
         }
     }
@@ -903,8 +907,8 @@ fn empty_hosts_waiting_for_the_budget_keep_their_stability_window() {
     );
     assert_eq!(second.removable_since.get("b"), Some(&1_000));
     assert_eq!(second.removable_since.get("c"), Some(&1_000));
-    // e is not: with a, b and c gone its 4 free slots are all the room left, which the
-    // headroom and the margin (two worst-case tasks) need.
+    // e is not: with a, b and c gone its 4 free slots are all the room left (d is full),
+    // which the headroom needs.
     assert_eq!(second.removable_since.get("e"), None, "{second}");
     assert_eq!(second.removable_since.get("d"), None);
     // While a drains, the budget is spent: b and c still keep their time.
@@ -916,4 +920,27 @@ fn empty_hosts_waiting_for_the_budget_keep_their_stability_window() {
     let gone = cluster(None);
     let fourth = run(&gone, 1_320, &third.removable_since);
     assert_eq!(fourth.ids(), ["b"], "{fourth}");
+}
+
+#[test]
+fn an_empty_host_leaves_with_the_headroom_free_the_margin_guards_moves() {
+    // a runs 3 of its 4 slots, b is empty. Removing b leaves 1 free: the headroom, not the
+    // margin; b is empty, so it goes (as the book's scale-in would remove it).
+    let hosts = vec![m5("a", 3), m5("b", 0)];
+    let worst = WorstCase::of([&web()]).unwrap();
+    let since = stable(&hosts, &[]);
+    let plan = plan_scale_in(&ScaleInInput::new(&hosts, &worst, NOW, &since));
+    assert_eq!(plan.ids(), ["b"], "{plan}");
+    assert_eq!(plan.free_after, 1);
+    // Had b one task, moving it onto a would leave 0 free: kept, below headroom + margin.
+    let busy = vec![m5("a", 2), m5("b", 1)];
+    let plan = plan_scale_in(&ScaleInInput::new(&busy, &worst, NOW, &stable(&busy, &[])));
+    assert_eq!(
+        plan.why_kept("b"),
+        Some(&Unconsolidatable::WouldBreakHeadroom {
+            left: 1,
+            headroom: 2
+        }),
+        "{plan}"
+    );
 }
