@@ -116,6 +116,11 @@ impl Sim<'_> {
                     "consolidation undone: {pending} task(s) wait, {name} set back to ACTIVE"
                 ));
             }
+            // The scheduled run still computes the plan (it acts on nothing): the plan
+            // records the shortfall its quiet period counts from.
+            if scheduled {
+                self.plan()?;
+            }
             return Ok(());
         }
         if !scheduled {
