@@ -733,6 +733,25 @@ fn the_worked_example_of_the_docs() {
     );
     assert_eq!(plan.why_kept("d"), Some(&Unconsolidatable::DoNotDisrupt));
     assert_eq!((plan.free_after, plan.hosts_to_remove()), (3, 2));
+    // With the default margin of 1 (as the docs tell it) the plan is the same: b's move
+    // leaves 3 free, at least headroom + margin.
+    let worst = WorstCase::of([&web()]).unwrap();
+    let since = stable(&c.hosts, &[]);
+    let input = ScaleInInput {
+        budget: c.budget,
+        ..ScaleInInput::new(&c.hosts, &worst, NOW, &since)
+    };
+    assert_eq!(plan_scale_in(&input).ids(), ["c", "b"]);
+    // Short 10 minutes ago: quiet, nothing planned.
+    let quiet = plan_scale_in(&ScaleInInput {
+        last_shortfall: Some(NOW - 600),
+        ..input
+    });
+    assert_eq!(quiet.hosts_to_remove(), 0);
+    assert!(matches!(
+        quiet.why_kept("c"),
+        Some(Unconsolidatable::QuietAfterShortfall { .. })
+    ));
 }
 
 #[test]

@@ -211,7 +211,9 @@ fn check_scenario(text: &str) -> Result<(), TestCaseError> {
         Ok(sc) => {
             for policy in [
                 PolicyKind::Book,
+                PolicyKind::HostsToAdd,
                 PolicyKind::HostsToAddMinusOne,
+                PolicyKind::CapacityProviderConsolidation,
                 PolicyKind::CapacityProvider,
             ] {
                 let _ = sc.with_policy(policy);

@@ -257,7 +257,7 @@ fn a_setting_the_template_does_not_deploy_is_named_with_the_templates_value() {
 }
 
 #[test]
-fn hosts_to_add_consolidation_scales_in_on_hosts_to_remove_with_the_deployed_window() {
+fn hosts_to_add_scales_in_on_hosts_to_remove_with_the_deployed_window() {
     use ecs_capacity::scenario::deployed::DEPLOYED;
     use ecs_capacity::scenario::{Action, Comparison, Metric, PolicyKind, Statistic};
     let sc = scenario::parse(
@@ -287,7 +287,8 @@ fn hosts_to_add_consolidation_scales_in_on_hosts_to_remove_with_the_deployed_win
             DEPLOYED.scale_in_missing_data
         )
     );
-    // Back to the deployed loop: the IdleHostCapacity alarm again.
+    // The old name reads as the deployed loop; ScaleInAdjustment=MinusOne is the
+    // IdleHostCapacity alarm again.
     let back = fragmented
         .with_policy(PolicyKind::HostsToAddMinusOne)
         .scale_in;

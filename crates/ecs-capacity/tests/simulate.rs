@@ -135,7 +135,7 @@ fn a_hosts_to_add_policy_removes_pending_time_that_plus_one_leaves() {
     // Scale-in is kept out of the picture (threshold 100) to compare scale-out alone.
     let sc = burst(8, 100.0);
     let book = Summary::of(&run(&sc.with_policy(PolicyKind::Book)));
-    let computed_run = run(&sc.with_policy(PolicyKind::HostsToAddMinusOne));
+    let computed_run = run(&sc.with_policy(PolicyKind::HostsToAdd));
     let computed = Summary::of(&computed_run);
     assert!(book.task_minutes_pending > 0.0);
     assert!(
@@ -155,7 +155,7 @@ fn a_hosts_to_add_policy_removes_pending_time_that_plus_one_leaves() {
 fn at_a_headroom_of_one_hosts_to_add_sizes_for_the_waiting_tasks_in_one_round() {
     let sc = burst(1, 100.0);
     let book = Summary::of(&run(&sc.with_policy(PolicyKind::Book)));
-    let computed_run = run(&sc.with_policy(PolicyKind::HostsToAddMinusOne));
+    let computed_run = run(&sc.with_policy(PolicyKind::HostsToAdd));
     let computed = Summary::of(&computed_run);
     // 16 of the 24 tasks of 512 CPU wait (the two hosts hold 4 each): they need 4 hosts, and
     // the headroom one more — all added in one step, where the book adds one per cooldown.
@@ -171,7 +171,7 @@ fn at_a_headroom_of_one_hosts_to_add_sizes_for_the_waiting_tasks_in_one_round() 
 
 #[test]
 fn a_placement_failure_reaches_the_group_after_the_reaction_delay_and_the_ten_second_alarm() {
-    let o = run(&burst(1, 100.0).with_policy(PolicyKind::HostsToAddMinusOne));
+    let o = run(&burst(1, 100.0).with_policy(PolicyKind::HostsToAdd));
     let action = o.actions.first().expect("a scale-out");
     // The service grows at 10m; the calculator runs at once on the placement failure, its
     // datapoint reaches the alarm after the reaction delay, and the 10-second alarm acts on
@@ -250,7 +250,7 @@ fn managed_scaling_acts_at_the_end_of_the_minute_and_hosts_to_add_within_ten_sec
     let sc = burst(1, 100.0);
     let cp_run = run(&sc.with_policy(PolicyKind::CapacityProvider));
     let cp = Summary::of(&cp_run);
-    let ours = Summary::of(&run(&sc.with_policy(PolicyKind::HostsToAddMinusOne)));
+    let ours = Summary::of(&run(&sc.with_policy(PolicyKind::HostsToAdd)));
     let out = cp_run.actions.first().expect("a managed scale-out");
     assert_eq!(
         (out.t, out.from, out.to),
@@ -293,8 +293,8 @@ fn a_headroom_above_one_host_does_not_make_the_idle_host_alarm_flap() {
 #[test]
 fn a_scenario_and_a_seed_give_one_result() {
     let sc = parse(scenario::DIURNAL);
-    let a = run(&sc.with_policy(PolicyKind::HostsToAddMinusOne));
-    let b = run(&sc.with_policy(PolicyKind::HostsToAddMinusOne));
+    let a = run(&sc.with_policy(PolicyKind::HostsToAdd));
+    let b = run(&sc.with_policy(PolicyKind::HostsToAdd));
     assert_eq!(a.events, b.events);
     assert_eq!(a.samples, b.samples);
 }

@@ -101,7 +101,7 @@ fn a_new_task_definition_ends_the_throttle_at_once() {
 
 #[test]
 fn the_reaction_delay_postpones_the_scale_out_by_as_much() {
-    let fast = run(&scenario("none", "0s").with_policy(PolicyKind::HostsToAddMinusOne));
+    let fast = run(&scenario("none", "0s").with_policy(PolicyKind::HostsToAdd));
     let slow = run(&scenario("none", "30s"));
     let first = |o: &Outcome| o.actions.first().map(|a| a.t).expect("a scale-out");
     assert_eq!(first(&slow), first(&fast) + 30);
