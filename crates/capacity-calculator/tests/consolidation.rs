@@ -26,7 +26,8 @@ fn scheduled() -> Value {
     })
 }
 
-/// Hosts of 4096 CPU / 8192 MiB running `tasks` web tasks (1024 / 2048) each, ECS's task
+/// Hosts of 5120 CPU / 10240 MiB (five slots: the headroom and the plan's margin of one
+/// slot each stay free after a move) running `tasks` web tasks (1024 / 2048) each, ECS's task
 /// counts and the listing agreeing with the remaining resources.
 fn cluster(tasks: &[(&str, u32)]) -> FakeCluster {
     let web = TaskDefinition {
@@ -47,8 +48,8 @@ fn cluster(tasks: &[(&str, u32)]) -> FakeCluster {
                 ec2_instance_id: Some(ec2(id)),
                 ..ContainerInstance::active(
                     *id,
-                    Resources::new(4096, 8192),
-                    Resources::new(4096 - 1024 * n, 8192 - 2048 * n),
+                    Resources::new(5120, 10240),
+                    Resources::new(5120 - 1024 * n, 10240 - 2048 * n),
                 )
             })
             .collect(),
@@ -509,8 +510,8 @@ async fn the_tasks_of_two_draining_hosts_are_never_both_counted_as_room() {
         ],
     );
     let s = run(&both).await;
-    // Room only on the ACTIVE hosts: c 4 slots + d 3; the draining hosts count none.
-    assert_eq!(s.assessment.container_capacity, 7);
+    // Room only on the ACTIVE hosts: c 5 slots + d 4; the draining hosts count none.
+    assert_eq!(s.assessment.container_capacity, 9);
     assert_eq!(s.scale_in_plan.draining, 2);
     // Their 4 tasks are placed on c and d, never on a or b (neither takes the other's).
     let moved: Vec<(&str, &str)> = s
@@ -529,7 +530,7 @@ async fn the_tasks_of_two_draining_hosts_are_never_both_counted_as_room() {
 
     // With room for only one draining host's tasks, nothing is planned at all.
     let fake = with_draining(
-        cluster(&[("a", 2), ("b", 2), ("c", 2), ("d", 3)]),
+        cluster(&[("a", 2), ("b", 2), ("c", 3), ("d", 4)]),
         &["a", "b"],
     );
     let (short, _) = deps(

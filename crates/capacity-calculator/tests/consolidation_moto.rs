@@ -45,7 +45,7 @@ struct World {
     hosts: Vec<(String, String)>,
 }
 
-/// Three hosts of 4096 CPU units / 7168 MiB (7 slots of the 512 / 1024 task): the first two
+/// Three hosts of 4096 CPU units / 8192 MiB (8 slots of the 512 / 1024 task): the first two
 /// run 3 tasks each, the third none; all three in the group `prod-hosts` (minimum 0).
 async fn world() -> World {
     let moto = MotoServer::start();
@@ -56,7 +56,7 @@ async fn world() -> World {
         "/_harness/state-transition",
         &json!({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}),
     );
-    let hosts = moto.add_hosts(CLUSTER, 3, 4096, 7168);
+    let hosts = moto.add_hosts(CLUSTER, 3, 4096, 8192);
     let web =
         register_task_definition(&ecs, "web", container("web", Some(512), 1024).build()).await;
     for (arn, _) in &hosts[..2] {
@@ -188,46 +188,55 @@ async fn calculate<G: capacity_aws::group::GroupReader>(
 async fn two_half_empty_hosts_and_an_empty_one_remove_two_and_the_chooser_answers_those_two() {
     let w = world().await;
     let (half_a, half_b, empty) = (&w.hosts[0], &w.hosts[1], &w.hosts[2]);
-    // Auto Scaling's scale-in by 2 suggests all three, the host the plan keeps first.
-    let suggested = vec![half_b.1.clone(), half_a.1.clone(), empty.1.clone()];
-    let request = || termination_request(&suggested, 2);
-    // Before any plan: the empty host, then the first of the two equally busy ones.
-    let unplanned = scale_in_chooser::handle(request(), &w.chooser())
-        .await
-        .expect("answers");
-    assert_eq!(
-        unplanned.response.instance_ids,
-        [empty.1.clone(), half_b.1.clone()]
-    );
+    // Auto Scaling's scale-in by 2 suggests all three. Before any plan the chooser takes the
+    // empty host, then the first suggested of the two equally busy ones.
+    let request = |first: &str, second: &str| {
+        termination_request(&[first.to_owned(), second.to_owned(), empty.1.clone()], 2)
+    };
+    for (first, second) in [(&half_a.1, &half_b.1), (&half_b.1, &half_a.1)] {
+        let unplanned = scale_in_chooser::handle(request(first, second), &w.chooser())
+            .await
+            .expect("answers");
+        assert_eq!(unplanned.response.instance_ids, [empty.1.clone(), first.clone()]);
+    }
 
     let summary = calculate(&w.calculator(&[])).await;
     // The empty host first, then one half-empty host whose 3 tasks fit on the other with
-    // one slot of headroom left (3 + 3 of 7); the other must stay.
-    assert_eq!(
-        summary.scale_in_plan.ids(),
-        [empty.0.as_str(), half_a.0.as_str()],
-        "{}",
-        summary.scale_in_plan
-    );
+    // the headroom and the plan's margin of one slot each left (3 + 3 of 8); the other must
+    // stay. Which of the two equals goes is the plan's tie order (moto's random ids).
+    let ids = summary.scale_in_plan.ids();
+    assert_eq!(ids.len(), 2, "{}", summary.scale_in_plan);
+    assert_eq!(ids[0], empty.0, "{}", summary.scale_in_plan);
+    let (planned, kept) = if ids[1] == half_a.0 {
+        (half_a, half_b)
+    } else {
+        (half_b, half_a)
+    };
+    assert_eq!(ids[1], planned.0, "{}", summary.scale_in_plan);
     assert_eq!(summary.hosts_to_remove, Some(2));
     assert_eq!(w.published("HostsToRemove"), vec![2.0]);
     let group = summary.group.as_ref().expect("the group was read");
     assert_eq!((group.min_size, group.desired_capacity), (0, 3));
     let marks = w.marks().await;
+    let mark_of = |host: &(String, String)| {
+        let i = w.hosts.iter().position(|h| h == host).expect("a host");
+        marks[i].clone()
+    };
     assert!(
-        marks[2].as_deref().is_some_and(|m| m.starts_with("1/"))
-            && marks[0].as_deref().is_some_and(|m| m.starts_with("2/"))
-            && marks[1].is_none(),
+        mark_of(empty).is_some_and(|m| m.starts_with("1/"))
+            && mark_of(planned).is_some_and(|m| m.starts_with("2/"))
+            && mark_of(kept).is_none(),
         "{marks:?}"
     );
 
-    // With the marks the chooser answers the plan.
-    let outcome = scale_in_chooser::handle(request(), &w.chooser())
+    // With the marks the chooser answers the plan, even with the kept host suggested first
+    // (which it would take without them).
+    let outcome = scale_in_chooser::handle(request(&kept.1, &planned.1), &w.chooser())
         .await
         .expect("answers");
     assert_eq!(
         outcome.response.instance_ids,
-        [empty.1.clone(), half_a.1.clone()]
+        [empty.1.clone(), planned.1.clone()]
     );
     assert_eq!(
         outcome

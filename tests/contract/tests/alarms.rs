@@ -1,8 +1,10 @@
 //! `infra/template.yaml` against the calculator's metrics: the alarms watch the metric names,
 //! namespace and dimension it publishes, and the scale-out step policy adds exactly the number
-//! of hosts it computed.
+//! of hosts it computed, the scale-in step policy removes the plan's size, never more.
 
-use capacity_calculator::handler::{CONTAINER_CAPACITY, HOSTS_TO_ADD, IDLE_HOST_CAPACITY};
+use capacity_calculator::handler::{
+    CONTAINER_CAPACITY, HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY,
+};
 use infra_contract::{Properties, Template};
 use serde_json::{Value, json};
 
@@ -55,7 +57,13 @@ fn the_alarms_watch_what_the_calculator_publishes() {
         checked += 1;
         let metric = alarm.metric_name.as_ref().and_then(Value::as_str);
         assert!(
-            [CONTAINER_CAPACITY, IDLE_HOST_CAPACITY, HOSTS_TO_ADD].contains(&metric.unwrap_or(""))
+            [
+                CONTAINER_CAPACITY,
+                IDLE_HOST_CAPACITY,
+                HOSTS_TO_ADD,
+                HOSTS_TO_REMOVE
+            ]
+            .contains(&metric.unwrap_or(""))
                 || from_logs.iter().any(|m| Some(m.as_str()) == metric),
             "{id} watches {metric:?}, which neither the calculator nor a metric filter publishes"
         );
@@ -72,7 +80,7 @@ fn the_alarms_watch_what_the_calculator_publishes() {
         );
         assert!(alarm.threshold.is_some(), "{id} has a threshold");
     }
-    assert!(checked >= 3, "the capacity alarms were checked");
+    assert!(checked >= 4, "the capacity alarms were checked");
 }
 
 #[test]
@@ -82,6 +90,8 @@ fn statistics_take_the_worst_case_within_the_period() {
     assert_eq!(stat(CONTAINER_CAPACITY), Some(json!("Minimum")));
     assert_eq!(stat(IDLE_HOST_CAPACITY), Some(json!("Minimum")));
     assert_eq!(stat(HOSTS_TO_ADD), Some(json!("Maximum")));
+    // The smallest plan of each period: one that shrank within it counts as the smaller one.
+    assert_eq!(stat(HOSTS_TO_REMOVE), Some(json!("Minimum")));
     let op = |metric| alarm(&template, metric).comparison_operator.clone();
     assert_eq!(op(CONTAINER_CAPACITY), Some(json!("LessThanThreshold")));
     assert_eq!(op(IDLE_HOST_CAPACITY), Some(json!("GreaterThanThreshold")));
@@ -101,6 +111,11 @@ fn statistics_take_the_worst_case_within_the_period() {
         "strictly above 1"
     );
     assert_eq!(threshold(HOSTS_TO_ADD), Some((None, json!(1))));
+    assert_eq!(threshold(HOSTS_TO_REMOVE), Some((None, json!(1))));
+    assert_eq!(
+        op(HOSTS_TO_REMOVE),
+        Some(json!("GreaterThanOrEqualToThreshold"))
+    );
     assert_eq!(
         threshold(CONTAINER_CAPACITY),
         Some((Some("!Ref".into()), json!("ScaleOutHeadroom")))
@@ -209,6 +224,59 @@ fn the_step_policy_adds_the_computed_number_of_hosts() {
     }
 }
 
+#[test]
+fn the_scale_in_step_policy_removes_the_plans_size_and_never_more() {
+    let template = template();
+    let alarm = template
+        .raw_resource("HostsToRemoveAlarm")
+        .expect("the HostsToRemove alarm");
+    assert_eq!(alarm["Condition"], "ScalesInByHostsToRemove");
+    assert_eq!(
+        alarm["Properties"]["AlarmActions"],
+        json!(["ConsolidationScaleInPolicy"])
+    );
+    let policy = template
+        .raw_resource("ConsolidationScaleInPolicy")
+        .expect("the consolidation scale-in policy");
+    assert_eq!(policy["Condition"], "ScalesInByHostsToRemove");
+    let props = &policy["Properties"];
+    assert_eq!(props["PolicyType"], "StepScaling");
+    assert_eq!(props["AdjustmentType"], "ChangeInCapacity");
+    assert_eq!(props["MetricAggregationType"], "Minimum");
+    let table = steps(&props["StepAdjustments"]);
+    assert!(table.len() <= 20, "Auto Scaling allows 20 steps per policy");
+    for planned in 1..=200u32 {
+        let removed = change(&table, 1.0, f64::from(planned))
+            .unwrap_or_else(|| panic!("HostsToRemove = {planned} matches a step"));
+        assert!(removed < 0, "{planned}: a scale-in");
+        let removed = -removed;
+        assert!(
+            removed <= i64::from(planned),
+            "{planned}: never more hosts than planned, removed {removed}"
+        );
+        assert_eq!(
+            removed,
+            i64::from(planned.min(20)),
+            "HostsToRemove = {planned}"
+        );
+    }
+    // The book's one-at-a-time policy exists only with MinusOne, and then the IdleHostCapacity
+    // alarm drives it.
+    let book = template
+        .raw_resource("ScaleInPolicy")
+        .expect("the book's scale-in policy");
+    assert_eq!(book["Condition"], "ScalesInByMinusOne");
+    assert_eq!(book["Properties"]["ScalingAdjustment"], json!(-1));
+    let idle = template
+        .raw_resource("IdleHostCapacityAlarm")
+        .expect("the IdleHostCapacity alarm");
+    // `!If [ScalesInByMinusOne, [!Ref ScaleInPolicy], !Ref AWS::NoValue]`, read untagged.
+    assert_eq!(
+        idle["Properties"]["AlarmActions"],
+        json!(["ScalesInByMinusOne", ["ScaleInPolicy"], "AWS::NoValue"])
+    );
+}
+
 fn number(value: Option<&Value>) -> Option<f64> {
     value.and_then(Value::as_f64)
 }
@@ -234,9 +302,19 @@ fn the_scale_out_alarm_is_fast_and_the_scale_in_alarm_slow() {
     assert_eq!(number(fast.get("EvaluationPeriods")), Some(1.0));
     assert_eq!(fast["TreatMissingData"], "notBreaching");
     // The scale-in alarm stays on standard resolution, several periods of at least a minute.
-    let slow = raw(IDLE_HOST_CAPACITY);
-    assert_eq!(slow["Period"], "ScaleInAlarmPeriodSeconds");
-    assert_eq!(slow["EvaluationPeriods"], "ScaleInEvaluationPeriods");
+    for metric in [IDLE_HOST_CAPACITY, HOSTS_TO_REMOVE] {
+        let slow = raw(metric);
+        assert_eq!(slow["Period"], "ScaleInAlarmPeriodSeconds", "{metric}");
+        assert_eq!(
+            slow["EvaluationPeriods"], "ScaleInEvaluationPeriods",
+            "{metric}"
+        );
+    }
+    // The plan has named a host in every period of the window, not in most of them.
+    assert_eq!(
+        raw(HOSTS_TO_REMOVE)["DatapointsToAlarm"],
+        "ScaleInEvaluationPeriods"
+    );
     let periods = template
         .parameter("ScaleInAlarmPeriodSeconds")
         .and_then(|p| p.allowed_values.clone())
@@ -324,6 +402,7 @@ fn missing_data_never_repeats_a_scaling_action() {
         [
             "ContainerCapacityAlarm",
             "HostsToAddAlarm",
+            "HostsToRemoveAlarm",
             "IdleHostCapacityAlarm"
         ],
         "every scaling alarm was checked"

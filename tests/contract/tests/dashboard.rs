@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use capacity_calculator::handler::{
-    ACTIVE_INSTANCES, CONTAINER_CAPACITY, HOSTS_TO_ADD, IDLE_HOST_CAPACITY, RESOURCE_CAPACITY,
-    UNPLACED_TASKS,
+    ACTIVE_INSTANCES, CONTAINER_CAPACITY, HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY,
+    RESOURCE_CAPACITY, UNPLACED_TASKS,
 };
 use infra_contract::{Template, render_sub};
 use serde_json::Value;
@@ -22,6 +22,7 @@ const CALCULATOR_METRICS: &[&str] = &[
     CONTAINER_CAPACITY,
     IDLE_HOST_CAPACITY,
     HOSTS_TO_ADD,
+    HOSTS_TO_REMOVE,
     UNPLACED_TASKS,
     ACTIVE_INSTANCES,
     RESOURCE_CAPACITY,
@@ -148,9 +149,17 @@ fn render(template: &Template, conditions: &[&str], overrides: &BTreeMap<&str, &
 
 /// The condition sets a deployment can choose that change the body.
 const CONDITION_SETS: &[&[&str]] = &[
-    &["ScalesOutByHostsToAdd", "HasCalculatorSchedule"],
-    &["HasCalculatorSchedule"],
-    &[],
+    // The defaults: self-managed, HostsToAdd out, HostsToRemove in, the schedule on.
+    &[
+        "SelfManaged",
+        "ScalesOutByHostsToAdd",
+        "ScalesInByHostsToRemove",
+        "HasCalculatorSchedule",
+    ],
+    &["SelfManaged", "ScalesInByMinusOne", "HasCalculatorSchedule"],
+    &["SelfManaged", "ScalesInByMinusOne"],
+    &["OnCapacityProvider", "HasCalculatorSchedule"],
+    &["OnCapacityProvider"],
 ];
 
 /// One metric line of a widget: namespace, name and dimensions.
@@ -344,6 +353,11 @@ fn every_metric_shown_is_published_here() {
                         template.resource_type(id),
                         Some(kind),
                         "{widget}: {ns} {name} of {target}"
+                    );
+                    // capacity-provider mode has no drainer, chooser or lifecycle topic.
+                    assert!(
+                        condition_holds(&template, id, conditions),
+                        "{conditions:?}: {widget} shows {ns} {name} of {id}, which is not created"
                     );
                     if prefix == "getatt:" {
                         // QueueName is !GetAtt Queue.QueueName, TopicName !GetAtt Topic.TopicName.

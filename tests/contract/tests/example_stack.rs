@@ -84,9 +84,19 @@ fn the_examples_group_asks_the_chooser_first_then_the_default_policy() {
     let group = example
         .raw_resource("AutoScalingGroup")
         .expect("the example's group");
-    let policies = group["Properties"]["TerminationPolicies"]
+    // `!If [SelfManaged, [<the chooser>, Default], [Default]]`, read untagged: on a capacity
+    // provider there is no chooser.
+    let choice = group["Properties"]["TerminationPolicies"]
         .as_array()
         .expect("the group names its termination policies");
+    let [condition, self_managed, on_capacity_provider] = choice.as_slice() else {
+        panic!("an !If of the two modes expected: {choice:?}");
+    };
+    assert_eq!(condition, "SelfManaged");
+    assert_eq!(on_capacity_provider, &serde_json::json!(["Default"]));
+    let policies = self_managed
+        .as_array()
+        .expect("the self-managed group names its termination policies");
     // Auto Scaling wants the Lambda function first and Default last.
     let [chooser, default] = policies.as_slice() else {
         panic!("two termination policies expected: {policies:?}");
@@ -131,5 +141,45 @@ fn the_examples_hosts_drain_on_a_spot_interruption() {
     assert!(
         EXAMPLE.contains("ECS_ENABLE_SPOT_INSTANCE_DRAINING=true"),
         "the hosts' ECS config sets ECS_ENABLE_SPOT_INSTANCE_DRAINING=true"
+    );
+}
+
+#[test]
+fn on_a_capacity_provider_the_example_is_what_the_calculator_checks_for() {
+    let example = parse(EXAMPLE);
+    // The mode reaches the nested stack.
+    let given = example
+        .resources_of_type("AWS::Serverless::Application")
+        .find_map(|(_, p)| p.parameters.as_ref()?.get("ScalingMode").cloned())
+        .expect("the example passes ScalingMode");
+    assert_eq!(given, "ScalingMode");
+    // The provider the calculator refuses to act without: managed scaling and managed
+    // termination protection on this group, the group's new hosts protected from scale-in.
+    let provider = example
+        .raw_resource("CapacityProvider")
+        .expect("the example's capacity provider");
+    assert_eq!(provider["Condition"], "OnCapacityProvider");
+    let asg = &provider["Properties"]["AutoScalingGroupProvider"];
+    assert_eq!(asg["AutoScalingGroupArn"], "AutoScalingGroup");
+    assert_eq!(asg["ManagedScaling"]["Status"], "ENABLED");
+    assert_eq!(asg["ManagedTerminationProtection"], "ENABLED");
+    let group = example
+        .raw_resource("AutoScalingGroup")
+        .expect("the example's group");
+    assert_eq!(
+        group["Properties"]["NewInstancesProtectedFromScaleIn"],
+        serde_json::json!(["OnCapacityProvider", true, "AWS::NoValue"])
+    );
+    let associations = example
+        .raw_resource("ClusterCapacityProviders")
+        .expect("the provider is the cluster's");
+    assert_eq!(associations["Condition"], "OnCapacityProvider");
+    // The service uses the provider in that mode and the EC2 launch type otherwise.
+    let service = example
+        .raw_resource("Service")
+        .expect("the example service");
+    assert_eq!(
+        service["Properties"]["LaunchType"],
+        serde_json::json!(["SelfManaged", "EC2", "AWS::NoValue"])
     );
 }
