@@ -3,6 +3,7 @@
 //! implementation; this module only gathers them.
 
 pub use crate::attributes::FakeAttributes;
+pub use crate::capacity_provider::FakeCapacityProviders;
 pub use crate::cluster::FakeCluster;
 pub use crate::drain::fake::FakeDrainWorld;
 pub use crate::group::FakeGroup;

@@ -15,6 +15,7 @@
 //! | [`drain`] | one per call the lifecycle drainer makes | [`drain::AwsDrain`] | `FakeDrainWorld` |
 //! | [`group`] | [`group::GroupReader`]: the Auto Scaling group's sizes and instances | [`group::AsgGroupReader`] | `FakeGroup` |
 //! | [`attributes`] | [`attributes::InstanceAttributes`]: marks put on and deleted from container instances | [`attributes::EcsAttributes`] | `FakeAttributes` |
+//! | [`capacity_provider`] | [`capacity_provider::CapacityProviderOps`]: the cluster's capacity providers, container instances set DRAINING or ACTIVE | [`capacity_provider::EcsCapacityProviders`] | `FakeCapacityProviders` |
 //!
 //! What the ECS reads share (batch limits, the bounded concurrent describe, ECS's `failures`)
 //! is in [`batch`]; the errors of every capability have one shape ([`Error`],
@@ -28,6 +29,7 @@
 
 pub mod attributes;
 pub mod batch;
+pub mod capacity_provider;
 pub mod clock;
 pub mod cluster;
 mod cluster_arn;

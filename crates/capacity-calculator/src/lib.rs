@@ -6,6 +6,7 @@
 //!
 //! The binary (`src/main.rs`) only wires the SDK clients to [`handler::handle`].
 
+pub mod acting;
 pub mod cache;
 pub mod config;
 pub mod consolidate;
@@ -15,6 +16,6 @@ pub mod handler;
 pub use config::ScalingMode;
 pub use config::{Config, ConfigError, ENV_VARS};
 pub use handler::{
-    Deps, GroupSummary, HandlerError, NothingToDo, Outcome, Source, Summary, Trigger, Unconfigured,
-    handle,
+    ActingSummary, Deps, GroupSummary, HandlerError, NothingToDo, Outcome, PlanMemory, Source,
+    Summary, Trigger, Unconfigured, handle,
 };

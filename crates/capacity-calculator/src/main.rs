@@ -1,4 +1,5 @@
 use capacity_aws::attributes::EcsAttributes;
+use capacity_aws::capacity_provider::EcsCapacityProviders;
 use capacity_aws::group::AsgGroupReader;
 use capacity_aws::{CloudWatchPublisher, EcsReader};
 use capacity_calculator::{Config, Deps, handle};
@@ -15,7 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let metrics = CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk));
     let group = AsgGroupReader::new(aws_sdk_autoscaling::Client::new(&sdk));
     let deps = Deps::new(reader.clone(), reader, metrics, config)
-        .with_group(group, EcsAttributes::new(ecs));
+        .with_group(group, EcsAttributes::new(ecs.clone()))
+        .with_capacity_providers(EcsCapacityProviders::new(ecs));
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(event.payload, deps).await

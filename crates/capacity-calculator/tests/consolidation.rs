@@ -549,3 +549,89 @@ async fn the_tasks_of_two_draining_hosts_are_never_both_counted_as_room() {
     assert!(s.scale_in_plan.remove.is_empty(), "{}", s.scale_in_plan);
     assert_eq!(hosts_to_remove(&short), Some(0.0));
 }
+
+#[tokio::test]
+async fn in_capacity_provider_mode_the_shape_is_read_once_per_ten_minutes_and_a_failed_drain_is_reported()
+ {
+    use capacity_aws::capacity_provider::FakeCapacityProviders;
+    use capacity_core::mark::DRAINED_BY_ATTRIBUTE;
+    let (deps, clock) = deps(
+        cluster(&[("a", 1), ("b", 1), ("c", 0)]),
+        &[
+            ("SCALING_MODE", "capacity-provider"),
+            ("CONSOLIDATION_STABILITY_SECONDS", "0"),
+            ("DISRUPTION_BUDGET", "1"),
+        ],
+    );
+    let providers = FakeCapacityProviders {
+        fail_set: true,
+        ..FakeCapacityProviders::of_group(GROUP, true, true)
+    };
+    let deps = deps.with_capacity_providers(providers.clone());
+    let first = handle(scheduled(), &deps)
+        .await
+        .unwrap()
+        .published()
+        .unwrap();
+    let acting = first.acting.expect("capacity-provider mode acts");
+    assert_eq!(
+        acting.changes.drain,
+        ["c"],
+        "the empty host, within the budget of 1"
+    );
+    assert_eq!(acting.drained, 0, "the call failed");
+    assert!(
+        acting
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("UpdateContainerInstancesState")),
+        "{:?}",
+        acting.error
+    );
+    assert!(
+        deps.attributes.value("c", DRAINED_BY_ATTRIBUTE).is_some(),
+        "marked before the drain was asked"
+    );
+    assert!(
+        deps.attributes
+            .calls()
+            .iter()
+            .all(|(op, _)| *op == "PutAttributes"),
+        "no planned-removal mark in this mode: {:?}",
+        deps.attributes.calls()
+    );
+    let published = deps.metrics.calls();
+    let (_, metrics) = published.last().expect("published");
+    let value = |name: &str| metrics.iter().find(|m| m.name == name).map(|m| m.value);
+    assert_eq!(value("HostsDrained"), Some(0.0));
+    assert_eq!(value("ConsolidationRefused"), Some(0.0));
+
+    clock.set(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW + 60));
+    run_cp(&deps).await;
+    assert_eq!(
+        providers
+            .shape_calls
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the shape checked a minute ago is trusted"
+    );
+    clock.set(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW + 601));
+    run_cp(&deps).await;
+    assert_eq!(
+        providers
+            .shape_calls
+            .load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "read again after ten minutes"
+    );
+}
+
+async fn run_cp<P: capacity_aws::capacity_provider::CapacityProviderOps>(
+    deps: &Deps<FakeCluster, FakeCluster, FakeMetrics, FakeGroup, FakeAttributes, P>,
+) -> capacity_calculator::Summary {
+    handle(scheduled(), deps)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published")
+}

@@ -197,7 +197,10 @@ async fn two_half_empty_hosts_and_an_empty_one_remove_two_and_the_chooser_answer
         let unplanned = scale_in_chooser::handle(request(first, second), &w.chooser())
             .await
             .expect("answers");
-        assert_eq!(unplanned.response.instance_ids, [empty.1.clone(), first.clone()]);
+        assert_eq!(
+            unplanned.response.instance_ids,
+            [empty.1.clone(), first.clone()]
+        );
     }
 
     let summary = calculate(&w.calculator(&[])).await;
