@@ -350,6 +350,50 @@ async fn a_placement_failure_while_a_drained_host_still_runs_sets_it_active_agai
     assert_eq!(w.published("HostsReactivated"), [0.0, 1.0]);
 }
 
+thread_local! {
+    /// The buffer this thread's log lines go to, when a test captures them.
+    static CAPTURED: std::cell::RefCell<Option<LogLines>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Where the process-wide subscriber writes: the capturing thread's buffer, or nowhere.
+struct ThisThread;
+
+impl std::io::Write for ThisThread {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.with(|c| match c.borrow_mut().as_mut() {
+            Some(lines) => lines.write(buf),
+            None => Ok(buf.len()),
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogLines {
+    /// Captures the log lines of this thread (the one the test's body and the handler run
+    /// on) through the process's global subscriber, lambda_runtime's JSON format: a
+    /// subscriber set for one thread only can miss callsites whose interest tracing cached
+    /// while other tests ran them with none.
+    fn capture() -> LogLines {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let subscriber = lambda_runtime::tracing::subscriber::fmt()
+                .json()
+                .with_target(false)
+                .without_time()
+                .with_writer(|| ThisThread)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in this test binary");
+        });
+        let lines = LogLines::default();
+        CAPTURED.with(|c| *c.borrow_mut() = Some(lines.clone()));
+        lines
+    }
+}
+
 /// Lambda's JSON log lines as the function writes them, into a buffer.
 #[derive(Clone, Default)]
 struct LogLines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
@@ -370,15 +414,7 @@ impl std::io::Write for LogLines {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn without_managed_termination_protection_nothing_is_drained_and_the_reason_is_logged() {
-    let lines = LogLines::default();
-    let writer = lines.clone();
-    let subscriber = lambda_runtime::tracing::subscriber::fmt()
-        .json()
-        .with_target(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let lines = LogLines::capture();
 
     let w = world(false).await;
     let summary = calculate(scheduled(), &w.calculator()).await;
