@@ -299,6 +299,13 @@ pub enum Unconsolidatable {
     NotYetStable { since: u64, until: u64 },
     /// Not tried: `budget` hosts are leaving already (DRAINING or planned before it).
     BudgetReached { budget: u32 },
+    /// Its EC2 instance is being terminated by the Auto Scaling group (`lifecycle_state`
+    /// Terminating, Terminating:Wait, …): leaving, planned like a DRAINING host (its tasks
+    /// move, it counts against the budget). Set by the caller that read the group.
+    Leaving { lifecycle_state: String },
+    /// Its EC2 instance is not in the Auto Scaling group the plan is for: the group cannot
+    /// remove it. Set by the caller that read the group.
+    NotInGroup,
     /// Not tried: the cluster was short at `short_at`; hosts are planned again from `until`
     /// ([`ScaleInInput::quiet_after_shortfall`]; seconds since the Unix epoch).
     QuietAfterShortfall { short_at: u64, until: u64 },
@@ -344,6 +351,13 @@ impl fmt::Display for Unconsolidatable {
                 f,
                 "not tried: the disruption budget of {budget} host(s) leaving at once is reached"
             ),
+            Unconsolidatable::Leaving { lifecycle_state } => write!(
+                f,
+                "leaving: the Auto Scaling group is terminating it ({lifecycle_state})"
+            ),
+            Unconsolidatable::NotInGroup => {
+                f.write_str("not in the Auto Scaling group: the group cannot remove it")
+            }
         }
     }
 }
