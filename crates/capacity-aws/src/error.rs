@@ -67,6 +67,26 @@ pub enum Error {
         "cluster {cluster} runs no service or task to take a worst case from; set CONTAINER_MAX_CPU and CONTAINER_MAX_MEMORY"
     )]
     NoTaskDefinitions { cluster: String },
+    /// An Auto Scaling call about a group failed (after the SDK's own retries).
+    #[error("{operation} for Auto Scaling group {group} failed: {message}")]
+    Group {
+        operation: &'static str,
+        group: String,
+        message: String,
+        #[source]
+        source: BoxError,
+    },
+    /// DescribeAutoScalingGroups answered without the group: its name is wrong, or it is gone.
+    #[error("Auto Scaling group {group} not found")]
+    GroupNotFound { group: String },
+    /// ECS answered a change (UpdateContainerInstancesState, …) with `failures`: the change
+    /// was not made for the resources named.
+    #[error("{operation} for cluster {cluster} was not done for: {failures}")]
+    Rejected {
+        operation: &'static str,
+        cluster: String,
+        failures: String,
+    },
 }
 
 /// The boxed cause of an error of this crate (usually an SDK error).
@@ -90,12 +110,17 @@ impl Error {
     /// someone changes the cluster or the configuration.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Aws { .. } | Error::PartialRead { .. } | Error::Incomplete { .. } => true,
+            Error::Aws { .. }
+            | Error::PartialRead { .. }
+            | Error::Incomplete { .. }
+            | Error::Group { .. }
+            | Error::Rejected { .. } => true,
             Error::MissingField { .. }
             | Error::InvalidInstance { .. }
             | Error::InvalidField { .. }
             | Error::Capacity(_)
-            | Error::NoTaskDefinitions { .. } => false,
+            | Error::NoTaskDefinitions { .. }
+            | Error::GroupNotFound { .. } => false,
         }
     }
 
@@ -107,6 +132,19 @@ impl Error {
         Error::Aws {
             operation,
             cluster: cluster.to_owned(),
+            message: sdk_message(&err),
+            source: Box::new(err),
+        }
+    }
+
+    /// Wraps an SDK error of an Auto Scaling call about `group`.
+    pub fn group<E>(operation: &'static str, group: &str, err: E) -> Error
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Error::Group {
+            operation,
+            group: group.to_owned(),
             message: sdk_message(&err),
             source: Box::new(err),
         }

@@ -13,6 +13,9 @@
 //! | [`metrics`] | [`MetricsPublisher`]: one PutMetricData call per computation | [`CloudWatchPublisher`] | `FakeMetrics` |
 //! | [`scale_in`] | [`scale_in::InstanceTasks`]: the tasks on some EC2 instances | [`scale_in::EcsInstanceTasks`] | `FakeInstanceTasks` |
 //! | [`drain`] | one per call the lifecycle drainer makes | [`drain::AwsDrain`] | `FakeDrainWorld` |
+//! | [`group`] | [`group::GroupReader`]: the Auto Scaling group's sizes and instances | [`group::AsgGroupReader`] | `FakeGroup` |
+//! | [`attributes`] | [`attributes::InstanceAttributes`]: marks put on and deleted from container instances | [`attributes::EcsAttributes`] | `FakeAttributes` |
+//! | [`capacity_provider`] | [`capacity_provider::CapacityProviderOps`]: the cluster's capacity providers, container instances set DRAINING or ACTIVE | [`capacity_provider::EcsCapacityProviders`] | `FakeCapacityProviders` |
 //!
 //! What the ECS reads share (batch limits, the bounded concurrent describe, ECS's `failures`)
 //! is in [`batch`]; the errors of every capability have one shape ([`Error`],
@@ -24,7 +27,9 @@
 //! SDK types become `capacity-core` types in [`convert`], with typed errors for missing
 //! fields — never a silent 0.
 
+pub mod attributes;
 pub mod batch;
+pub mod capacity_provider;
 pub mod clock;
 pub mod cluster;
 mod cluster_arn;
@@ -35,6 +40,7 @@ pub mod ecs_json;
 mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
+pub mod group;
 pub mod metrics;
 pub mod scale_in;
 pub mod services;
@@ -42,8 +48,8 @@ pub mod task_definitions;
 pub mod wire;
 
 pub use cluster::{
-    ClusterReader, ClusterSnapshot, EcsReader, InstancesRead, TaskPlacement, assess_reading,
-    cluster_hosts, cluster_name, snapshot,
+    ClusterReader, ClusterSnapshot, EcsReader, GroupFit, InstancesRead, TaskPlacement,
+    assess_reading, cluster_hosts, cluster_name, hosts_in_group, relabel, snapshot,
 };
 pub use cluster_arn::{ClusterArn, InvalidClusterArn};
 pub use error::{BoxError, Error, LambdaError, error_chain, sdk_message};

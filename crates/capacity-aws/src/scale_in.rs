@@ -1,8 +1,9 @@
 //! What the scale-in chooser reads: the tasks on each EC2 instance Auto Scaling suggests.
 //!
 //! [`InstanceTasks`] maps EC2 instance ids to the running + pending tasks of the container
-//! instance registered on each in one cluster; an id absent from the answer has no container
-//! instance there (nothing to drain). [`EcsInstanceTasks`] implements it with ECS's cluster
+//! instance registered on each in one cluster, and to the planned-removal mark it carries
+//! (the calculator's plan, [`capacity_core::mark`]); an id absent from the answer has no
+//! container instance there (nothing to drain). [`EcsInstanceTasks`] implements it with ECS's cluster
 //! query language: `ListContainerInstances` with `filter "ec2InstanceId in ['i-1', 'i-2']"`
 //! (every page), then `DescribeContainerInstances` per 100 ARNs, reading `runningTasksCount`
 //! and `pendingTasksCount`.
@@ -30,17 +31,27 @@ pub const LIST_CONCURRENCY: usize = 4;
 /// An id that is not a key has no container instance in the cluster.
 pub type InstanceTaskCounts = BTreeMap<String, u32>;
 
+/// What the chooser reads of some EC2 instances.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstancesTasks {
+    /// Tasks per registered EC2 instance ([`InstanceTaskCounts`]).
+    pub tasks: InstanceTaskCounts,
+    /// EC2 instance id -> the value of its container instance's planned-removal attribute
+    /// ([`capacity_core::mark::PLANNED_REMOVAL_ATTRIBUTE`]), as read (not parsed).
+    pub planned_removal: BTreeMap<String, String>,
+}
+
 /// Reads how many tasks each of some EC2 instances runs in a cluster.
 pub trait InstanceTasks: Send + Sync {
     /// For each of `ec2_instance_ids` registered in `cluster` (name or ARN), the tasks of its
     /// container instance, running + pending (several container instances on one EC2
-    /// instance add up). Ids not registered are left out. A failed or partial read is an
-    /// error, never a 0 or an absent key.
+    /// instance add up), and its planned-removal mark. Ids not registered are left out. A
+    /// failed or partial read is an error, never a 0 or an absent key.
     fn instance_tasks(
         &self,
         cluster: &str,
         ec2_instance_ids: &[String],
-    ) -> impl Future<Output = Result<InstanceTaskCounts, Error>> + Send;
+    ) -> impl Future<Output = Result<InstancesTasks, Error>> + Send;
 }
 
 /// [`InstanceTasks`] on the ECS client. Clone is cheap.
@@ -88,7 +99,7 @@ impl InstanceTasks for EcsInstanceTasks {
         &self,
         cluster: &str,
         ec2_instance_ids: &[String],
-    ) -> Result<InstanceTaskCounts, Error> {
+    ) -> Result<InstancesTasks, Error> {
         let asked: HashSet<&str> = ec2_instance_ids.iter().map(String::as_str).collect();
         let parts: Vec<Vec<Registered>> =
             futures::stream::iter(filters(ec2_instance_ids, MAX_FILTER_CHARS))
@@ -96,16 +107,24 @@ impl InstanceTasks for EcsInstanceTasks {
                 .buffer_unordered(LIST_CONCURRENCY)
                 .try_collect()
                 .await?;
-        let mut counts = InstanceTaskCounts::new();
+        let mut read = InstancesTasks::default();
         let mut seen_arns = HashSet::new();
         for registered in parts.into_iter().flatten() {
             // moto answers every filter with the whole cluster: count each container
             // instance once.
             if seen_arns.insert(registered.container_instance_arn) {
-                *counts.entry(registered.ec2_instance_id).or_insert(0) += registered.tasks;
+                *read
+                    .tasks
+                    .entry(registered.ec2_instance_id.clone())
+                    .or_insert(0) += registered.tasks;
+                if let Some(mark) = registered.planned_removal {
+                    read.planned_removal
+                        .entry(registered.ec2_instance_id)
+                        .or_insert(mark);
+                }
             }
         }
-        Ok(counts)
+        Ok(read)
     }
 }
 
@@ -115,6 +134,7 @@ struct Registered {
     ec2_instance_id: String,
     /// Running + pending.
     tasks: u32,
+    planned_removal: Option<String>,
 }
 
 impl EcsInstanceTasks {
@@ -172,10 +192,16 @@ impl EcsInstanceTasks {
             };
             let tasks = count("runningTasksCount", instance.running_tasks_count())?
                 .saturating_add(count("pendingTasksCount", instance.pending_tasks_count())?);
+            let planned_removal = instance
+                .attributes()
+                .iter()
+                .find(|a| a.name() == capacity_core::mark::PLANNED_REMOVAL_ATTRIBUTE)
+                .map(|a| a.value().unwrap_or_default().to_owned());
             out.push(Registered {
                 container_instance_arn: arn.to_owned(),
                 ec2_instance_id: ec2.to_owned(),
                 tasks,
+                planned_removal,
             });
         }
         Ok(out)
@@ -189,6 +215,8 @@ impl EcsInstanceTasks {
 pub struct FakeInstanceTasks {
     /// EC2 instance id -> tasks of its container instance; absent ids are not in the cluster.
     pub registered: InstanceTaskCounts,
+    /// EC2 instance id -> its planned-removal mark, as the attribute's value.
+    pub planned_removal: BTreeMap<String, String>,
     /// Wait this long (tokio's clock) before answering: a slow ECS.
     pub delay: Option<std::time::Duration>,
     /// Fail every read (as a throttled or denied call would, after the SDK's retries).
@@ -222,7 +250,7 @@ impl InstanceTasks for FakeInstanceTasks {
         &self,
         cluster: &str,
         ec2_instance_ids: &[String],
-    ) -> Result<InstanceTaskCounts, Error> {
+    ) -> Result<InstancesTasks, Error> {
         if let Ok(mut calls) = self.calls.lock() {
             calls.push((cluster.to_owned(), ec2_instance_ids.to_vec()));
         }
@@ -232,10 +260,20 @@ impl InstanceTasks for FakeInstanceTasks {
         if self.fail {
             return Err(Error::injected("ListContainerInstances", cluster));
         }
-        Ok(ec2_instance_ids
+        let tasks: InstanceTaskCounts = ec2_instance_ids
             .iter()
             .filter_map(|id| Some((id.clone(), *self.registered.get(id)?)))
-            .collect())
+            .collect();
+        let planned_removal = self
+            .planned_removal
+            .iter()
+            .filter(|(id, _)| tasks.contains_key(*id))
+            .map(|(id, v)| (id.clone(), v.clone()))
+            .collect();
+        Ok(InstancesTasks {
+            tasks,
+            planned_removal,
+        })
     }
 }
 
@@ -284,6 +322,17 @@ mod tests {
             .build()
     }
 
+    fn marked(mut instance: ContainerInstance, mark: &str) -> ContainerInstance {
+        instance.attributes = Some(vec![
+            aws_sdk_ecs::types::Attribute::builder()
+                .name(capacity_core::mark::PLANNED_REMOVAL_ATTRIBUTE)
+                .value(mark)
+                .build()
+                .expect("name set"),
+        ]);
+        instance
+    }
+
     #[tokio::test]
     async fn counts_running_and_pending_of_asked_instances_only() {
         let list = mock!(aws_sdk_ecs::Client::list_container_instances).then_output(|| {
@@ -296,9 +345,9 @@ mod tests {
         let describe = mock!(aws_sdk_ecs::Client::describe_container_instances).then_output(|| {
             DescribeContainerInstancesOutput::builder()
                 .container_instances(instance("arn:ci/1", "i-1", 2, 1))
-                .container_instances(instance("arn:ci/2", "i-2", 0, 0))
+                .container_instances(marked(instance("arn:ci/2", "i-2", 0, 0), "1/1800000000"))
                 // Not asked for: a filter ignored (moto) must not make it count.
-                .container_instances(instance("arn:ci/3", "i-other", 9, 0))
+                .container_instances(marked(instance("arn:ci/3", "i-other", 9, 0), "1/1"))
                 .failures(Failure::builder().arn("arn:ci/4").reason("MISSING").build())
                 .build()
         });
@@ -309,8 +358,13 @@ mod tests {
             .await
             .expect("read");
         assert_eq!(
-            counts,
+            counts.tasks,
             InstanceTaskCounts::from([("i-1".into(), 3), ("i-2".into(), 0)])
+        );
+        assert_eq!(
+            counts.planned_removal,
+            BTreeMap::from([("i-2".into(), "1/1800000000".into())]),
+            "the mark of an asked instance only"
         );
         assert_eq!(list.num_calls(), 1);
         assert_eq!(describe.num_calls(), 1);
@@ -382,8 +436,8 @@ mod tests {
             .instance_tasks("prod", &ids)
             .await
             .expect("read");
-        assert_eq!(counts.get("i-00000000000000000"), Some(&2));
-        assert_eq!(counts.len(), 1);
+        assert_eq!(counts.tasks.get("i-00000000000000000"), Some(&2));
+        assert_eq!(counts.tasks.len(), 1);
         assert_eq!(list.num_calls(), filters(&ids, MAX_FILTER_CHARS).len());
         assert!(list.num_calls() >= 3);
     }

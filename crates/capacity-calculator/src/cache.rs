@@ -156,4 +156,20 @@ impl ClusterCache {
             applied_versions: snapshot.versions.clone(),
         });
     }
+
+    /// Replaces the marks of the cached view of `cluster` with `marks`, as just written: the
+    /// next event applied to it sees them (and never deletes a mark by a value it no longer
+    /// has).
+    pub fn set_marks(&self, cluster: &ClusterArn, marks: capacity_aws::attributes::InstanceMarks) {
+        let mut guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(cached) = guard.as_mut().filter(|c| &c.cluster == cluster) {
+            cached.view.placement.marks = marks;
+        }
+    }
+
+    /// Forgets the cached read: the next run reads the whole cluster (after a write whose
+    /// effect is not known, e.g. marks half written).
+    pub fn invalidate(&self) {
+        *self.cached.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
 }

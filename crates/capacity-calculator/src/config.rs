@@ -29,6 +29,46 @@ pub const CONSOLIDATION_STABILITY_SECONDS: &str = "CONSOLIDATION_STABILITY_SECON
 pub const DEFAULT_CONSOLIDATION_STABILITY_SECONDS: u32 = 300;
 const MAX_CONSOLIDATION_STABILITY_SECONDS: u32 = 86_400;
 
+/// The Auto Scaling group of the cluster's hosts: read on every run for its minimum, desired
+/// capacity and the instances it is terminating. Without it no `HostsToRemove` is published
+/// (self-managed mode); the capacity-provider mode requires it.
+pub const AUTO_SCALING_GROUP_NAME: &str = "AUTO_SCALING_GROUP_NAME";
+/// `self-managed` (default: publish `HostsToRemove` and mark the planned hosts for the
+/// scale-in chooser) or `capacity-provider` (the group is behind an ECS capacity provider
+/// with managed scaling: set the planned hosts DRAINING, within the budget).
+pub const SCALING_MODE: &str = "SCALING_MODE";
+pub const DEFAULT_SCALING_MODE: &str = "self-managed";
+
+/// How the calculator acts on its consolidation plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScalingMode {
+    /// Our alarms and step policies drive the group: publish `HostsToRemove`, mark the
+    /// planned hosts for the scale-in chooser.
+    #[default]
+    SelfManaged,
+    /// ECS managed scaling drives the group: drain the planned hosts ourselves.
+    CapacityProvider,
+}
+
+impl ScalingMode {
+    /// `self-managed` or `capacity-provider` (any case, surrounding blanks allowed).
+    pub fn parse(value: &str) -> Option<ScalingMode> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "self-managed" => Some(ScalingMode::SelfManaged),
+            "capacity-provider" => Some(ScalingMode::CapacityProvider),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScalingMode::SelfManaged => "self-managed",
+            ScalingMode::CapacityProvider => "capacity-provider",
+        }
+    }
+}
+
 /// Largest CPU units and memory for one task ECS accepts on EC2 (192 vCPU, 24 TiB would
 /// be absurd; these are the documented task-size maxima with room for the largest hosts).
 const MAX_TASK_CPU: u32 = 196_608;
@@ -45,6 +85,8 @@ pub const ENV_VARS: &[(&str, bool)] = &[
     (ECS_CLUSTER, false),
     (DISRUPTION_BUDGET, false),
     (CONSOLIDATION_STABILITY_SECONDS, false),
+    (AUTO_SCALING_GROUP_NAME, false),
+    (SCALING_MODE, false),
 ];
 
 pub use capacity_aws::config::ConfigError;
@@ -65,6 +107,9 @@ pub struct Config {
     pub disruption_budget: DisruptionBudget,
     /// How long a host must have been removable before it is planned.
     pub stability_window: std::time::Duration,
+    /// `AUTO_SCALING_GROUP_NAME`: the group of the cluster's hosts.
+    pub auto_scaling_group: Option<String>,
+    pub scaling_mode: ScalingMode,
 }
 
 impl Config {
@@ -152,7 +197,24 @@ impl Config {
             })
             .transpose()?
             .unwrap_or(DEFAULT_CONSOLIDATION_STABILITY_SECONDS);
+        let scaling_mode = match get(SCALING_MODE) {
+            None => ScalingMode::default(),
+            Some(v) => ScalingMode::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                variable: SCALING_MODE,
+                value: v,
+                expected: "self-managed or capacity-provider".to_owned(),
+            })?,
+        };
+        let auto_scaling_group = get(AUTO_SCALING_GROUP_NAME).map(|v| v.trim().to_owned());
+        if scaling_mode == ScalingMode::CapacityProvider && auto_scaling_group.is_none() {
+            return Err(ConfigError::Missing {
+                variable: AUTO_SCALING_GROUP_NAME,
+                expected: "the name of the Auto Scaling group behind the cluster's capacity provider (SCALING_MODE=capacity-provider acts on it)",
+            });
+        }
         Ok(Config {
+            auto_scaling_group,
+            scaling_mode,
             disruption_budget,
             stability_window: std::time::Duration::from_secs(u64::from(stability)),
             worst_case,
@@ -298,6 +360,43 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn the_scaling_mode_is_self_managed_unless_set_and_names_the_bad_value() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.scaling_mode, ScalingMode::SelfManaged);
+        assert_eq!(c.auto_scaling_group, None);
+        let c = config(&[(AUTO_SCALING_GROUP_NAME, " prod-hosts ")]).unwrap();
+        assert_eq!(c.auto_scaling_group.as_deref(), Some("prod-hosts"));
+        let c = config(&[
+            (SCALING_MODE, "capacity-provider"),
+            (AUTO_SCALING_GROUP_NAME, "prod-hosts"),
+        ])
+        .unwrap();
+        assert_eq!(c.scaling_mode, ScalingMode::CapacityProvider);
+        assert_eq!(
+            config(&[(SCALING_MODE, "Self-Managed")])
+                .unwrap()
+                .scaling_mode,
+            ScalingMode::SelfManaged
+        );
+        for bad in ["managed", "capacity_provider", "1"] {
+            let err = config(&[(SCALING_MODE, bad)]).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("SCALING_MODE={bad:?}"))
+                    && err.contains("self-managed or capacity-provider"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_capacity_provider_mode_needs_the_group() {
+        let err = config(&[(SCALING_MODE, "capacity-provider")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AUTO_SCALING_GROUP_NAME is required"), "{err}");
     }
 
     #[test]

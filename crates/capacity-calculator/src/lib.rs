@@ -6,10 +6,16 @@
 //!
 //! The binary (`src/main.rs`) only wires the SDK clients to [`handler::handle`].
 
+pub mod acting;
 pub mod cache;
 pub mod config;
+pub mod consolidate;
 pub mod event;
 pub mod handler;
 
+pub use config::ScalingMode;
 pub use config::{Config, ConfigError, ENV_VARS};
-pub use handler::{Deps, HandlerError, NothingToDo, Outcome, Source, Summary, Trigger, handle};
+pub use handler::{
+    ActingSummary, Deps, GroupSummary, HandlerError, NothingToDo, Outcome, PlanMemory, Source,
+    Summary, Trigger, Unconfigured, handle,
+};

@@ -1,3 +1,6 @@
+use capacity_aws::attributes::EcsAttributes;
+use capacity_aws::capacity_provider::EcsCapacityProviders;
+use capacity_aws::group::AsgGroupReader;
 use capacity_aws::{CloudWatchPublisher, EcsReader};
 use capacity_calculator::{Config, Deps, handle};
 use lambda_runtime::{LambdaEvent, service_fn};
@@ -8,9 +11,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = capacity_aws::config::logged(Config::from_env())?;
     let sdk = capacity_aws::load_sdk_config(capacity_aws::sdk_timeouts()).await;
-    let reader = EcsReader::new(aws_sdk_ecs::Client::new(&sdk));
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let reader = EcsReader::new(ecs.clone());
     let metrics = CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&sdk));
-    let deps = Deps::new(reader.clone(), reader, metrics, config);
+    let group = AsgGroupReader::new(aws_sdk_autoscaling::Client::new(&sdk));
+    let deps = Deps::new(reader.clone(), reader, metrics, config)
+        .with_group(group, EcsAttributes::new(ecs.clone()))
+        .with_capacity_providers(EcsCapacityProviders::new(ecs));
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(event.payload, deps).await

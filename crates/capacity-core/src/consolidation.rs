@@ -67,6 +67,16 @@ pub const DO_NOT_DISRUPT_ATTRIBUTE: &str = "ecs-capacity.do-not-disrupt";
 /// churn hosts.
 pub const DEFAULT_STABILITY_WINDOW: Duration = Duration::from_secs(300);
 
+/// How long after the cluster was last short no host is planned
+/// ([`ScaleInInput::quiet_after_shortfall`]): the simulator's flap window, 15 minutes, so
+/// that a scale-in never undoes a scale-out the cluster needed within it.
+pub const DEFAULT_QUIET_AFTER_SHORTFALL: Duration = Duration::from_secs(900);
+
+/// Worst-case tasks beyond the headroom that the hosts that stay must keep free when a host's
+/// tasks move ([`ScaleInInput::margin`]): scale-out adds a host when fewer than `headroom`
+/// are free, consolidation empties one only if `headroom + margin` stay free.
+pub const DEFAULT_MARGIN: u32 = 1;
+
 /// Whether a [`DO_NOT_DISRUPT_ATTRIBUTE`] with this value (ECS attributes may have none)
 /// marks the host: present with no value, or any value but `false`, `no`, `0` (any case).
 pub fn marks_do_not_disrupt(value: Option<&str>) -> bool {
@@ -185,10 +195,26 @@ pub struct ScaleInInput<'a> {
     /// when it has been removable, in seconds since the Unix epoch: the previous plan's
     /// [`ScaleInPlan::removable_since`].
     pub removable_since: &'a BTreeMap<String, u64>,
+    /// Hysteresis, in worst-case tasks: a host whose tasks must move goes only if the hosts
+    /// that stay keep `headroom + margin` worst-case tasks free, where scale-out adds a host
+    /// below `headroom`. Without it a host is emptied the moment a rising demand leaves
+    /// exactly the headroom once repacked, and added back minutes later. An empty host (or
+    /// one not in the cluster) needs the headroom only, as the book's scale-in.
+    pub margin: u32,
+    /// Hysteresis in time: no host is planned until this long after the cluster was last
+    /// short — tasks already moving (waiting, or on DRAINING hosts) that do not fit, or the
+    /// headroom not free before any host is removed (what makes HostsToAdd above 0). While
+    /// it lasts every stability window starts again.
+    pub quiet_after_shortfall: Duration,
+    /// When the cluster was last found short (seconds since the Unix epoch): the previous
+    /// plan's [`ScaleInPlan::last_shortfall`]; `None` when not known (a cold start).
+    pub last_shortfall: Option<u64>,
 }
 
 impl<'a> ScaleInInput<'a> {
-    /// The defaults: no strangers, nothing waiting, headroom 1, 10 % budget, 5 minutes.
+    /// The defaults: no strangers, nothing waiting, headroom 1, 10 % budget, stable for 5
+    /// minutes, a margin of 1 worst-case task, quiet for 15 minutes after a shortfall (none
+    /// known).
     pub fn new(
         hosts: &'a [ClusterHost],
         worst_case: &'a WorstCase,
@@ -205,6 +231,9 @@ impl<'a> ScaleInInput<'a> {
             now_unix_secs,
             stability_window: DEFAULT_STABILITY_WINDOW,
             removable_since,
+            margin: DEFAULT_MARGIN,
+            quiet_after_shortfall: DEFAULT_QUIET_AFTER_SHORTFALL,
+            last_shortfall: None,
         }
     }
 }
@@ -264,12 +293,22 @@ pub enum Unconsolidatable {
     /// A task of the host (`shape`, one of its `tasks`) fits on no host that stays.
     TasksDoNotFit { tasks: u32, shape: String },
     /// Its tasks fit, but the hosts that stay would keep `left` of `headroom` worst-case
-    /// tasks free.
+    /// tasks free (the scale-out headroom, plus [`ScaleInInput::margin`] when tasks move).
     WouldBreakHeadroom { left: u64, headroom: u32 },
     /// Removable since `since`; planned from `until` (seconds since the Unix epoch).
     NotYetStable { since: u64, until: u64 },
     /// Not tried: `budget` hosts are leaving already (DRAINING or planned before it).
     BudgetReached { budget: u32 },
+    /// Its EC2 instance is being terminated by the Auto Scaling group (`lifecycle_state`
+    /// Terminating, Terminating:Wait, …): leaving, planned like a DRAINING host (its tasks
+    /// move, it counts against the budget). Set by the caller that read the group.
+    Leaving { lifecycle_state: String },
+    /// Its EC2 instance is not in the Auto Scaling group the plan is for: the group cannot
+    /// remove it. Set by the caller that read the group.
+    NotInGroup,
+    /// Not tried: the cluster was short at `short_at`; hosts are planned again from `until`
+    /// ([`ScaleInInput::quiet_after_shortfall`]; seconds since the Unix epoch).
+    QuietAfterShortfall { short_at: u64, until: u64 },
 }
 
 impl fmt::Display for Unconsolidatable {
@@ -304,10 +343,21 @@ impl fmt::Display for Unconsolidatable {
                 f,
                 "removable since {since}, planned from {until} (stability window)"
             ),
+            Unconsolidatable::QuietAfterShortfall { short_at, until } => write!(
+                f,
+                "not tried: the cluster was short at {short_at}, quiet until {until}"
+            ),
             Unconsolidatable::BudgetReached { budget } => write!(
                 f,
                 "not tried: the disruption budget of {budget} host(s) leaving at once is reached"
             ),
+            Unconsolidatable::Leaving { lifecycle_state } => write!(
+                f,
+                "leaving: the Auto Scaling group is terminating it ({lifecycle_state})"
+            ),
+            Unconsolidatable::NotInGroup => {
+                f.write_str("not in the Auto Scaling group: the group cannot remove it")
+            }
         }
     }
 }
@@ -368,8 +418,14 @@ pub struct ScaleInPlan {
     /// caller stores it for the next run. A host not found removable, or not tried because
     /// the budget was spent, is not in it: its window starts again when it is next found
     /// removable (strict on purpose: a host is planned only after a whole window of runs
-    /// that found it removable).
+    /// that found it removable). Hosts not in the cluster and empty hosts beyond the budget
+    /// are the exception: checking them costs nothing, so they keep their window while
+    /// they wait for the budget.
     pub removable_since: BTreeMap<String, u64>,
+    /// When the cluster was last found short, this run or before (seconds since the Unix
+    /// epoch): the caller stores it for the next run's [`ScaleInInput::last_shortfall`].
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Option::is_none"))]
+    pub last_shortfall: Option<u64>,
 }
 
 impl ScaleInPlan {
@@ -456,6 +512,7 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
         budget,
         draining,
         headroom,
+        last_shortfall: input.last_shortfall,
         ..ScaleInPlan::default()
     };
 
@@ -555,9 +612,24 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
     ordered.extend(candidates);
 
     plan.moving_short = short;
-    if short > 0 {
+    let now = input.now_unix_secs;
+    // Short now: what HostsToAdd above 0 means, before any host is removed.
+    if short > 0 || packer.free_slots() < u64::from(headroom) {
+        plan.last_shortfall = Some(now);
+    }
+    let quiet = plan.last_shortfall.and_then(|at| {
+        let until = at.saturating_add(input.quiet_after_shortfall.as_secs());
+        (now < until).then_some(Unconsolidatable::QuietAfterShortfall {
+            short_at: at,
+            until,
+        })
+    });
+    if short > 0 || quiet.is_some() {
         for c in ordered {
-            let why = Unconsolidatable::WaitingTasksDoNotFit { tasks: short };
+            let why = match &quiet {
+                Some(q) if short == 0 => q.clone(),
+                _ => Unconsolidatable::WaitingTasksDoNotFit { tasks: short },
+            };
             plan.keep.push(match c {
                 Candidate::Stranger(s) => stranger_kept(&input.not_in_cluster[s], why),
                 Candidate::Host(i) => kept(&hosts[i].instance, why),
@@ -570,7 +642,10 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
     }
 
     let window = input.stability_window.as_secs();
-    let now = input.now_unix_secs;
+    let keep_free = u64::from(headroom.saturating_add(input.margin));
+    // Empty hosts beyond the budget found removable: their rooms are closed while the rest
+    // is checked, then opened again.
+    let mut tracked: Vec<usize> = Vec::new();
     let mut chosen = 0u32;
     let mut log: Vec<(usize, Moving<'_>)> = Vec::new();
     for c in ordered {
@@ -582,8 +657,35 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
             ),
         };
         // With the budget spent nothing more can go: the rest are not tried, which bounds
-        // the work by the candidates tried until then (see the bound above).
+        // the work by the candidates tried until then (see the bound above). Only their
+        // stability is kept for the hosts that cost nothing to check — not in the cluster, or
+        // empty with nothing moved onto them (O(1) each): so that once the budget frees they
+        // go at once, not a whole window later.
         if chosen >= may_leave {
+            let removable = match &c {
+                Candidate::Stranger(_) => true,
+                Candidate::Host(i) => match room_of[*i] {
+                    Some(r) if hosts[*i].tasks.is_empty() && moved_in[r].is_empty() => {
+                        packer.set_open(r, false);
+                        if packer.free_slots() >= u64::from(headroom) {
+                            tracked.push(r);
+                            true
+                        } else {
+                            packer.set_open(r, true);
+                            false
+                        }
+                    }
+                    _ => false,
+                },
+            };
+            if removable {
+                let since = input
+                    .removable_since
+                    .get(id)
+                    .copied()
+                    .map_or(now, |s| s.min(now));
+                plan.removable_since.insert(id.clone(), since);
+            }
             plan.keep.push(KeptHost {
                 id: id.clone(),
                 ec2_instance_id: ec2.cloned(),
@@ -628,10 +730,17 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
                     }
                 }
             }
-            if why_not.is_none() && packer.free_slots() < u64::from(headroom) {
+            // The margin guards the moves: an empty host leaves with the headroom free, as
+            // the book's scale-in removes one.
+            let keep_free = if tasks == 0 {
+                u64::from(headroom)
+            } else {
+                keep_free
+            };
+            if why_not.is_none() && packer.free_slots() < keep_free {
                 why_not = Some(Unconsolidatable::WouldBreakHeadroom {
                     left: packer.free_slots(),
-                    headroom,
+                    headroom: u32::try_from(keep_free).unwrap_or(u32::MAX),
                 });
             }
             tried = Some((r, tasks));
@@ -686,6 +795,9 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
                 });
             }
         }
+    }
+    for r in tracked {
+        packer.set_open(r, true);
     }
     plan.keep.extend(others);
     plan.free_after = packer.free_slots();

@@ -42,6 +42,7 @@ mod decision;
 pub mod drain;
 mod error;
 mod instance;
+pub mod mark;
 mod packing;
 mod resources;
 pub mod scale_in;

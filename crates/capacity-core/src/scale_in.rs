@@ -7,9 +7,11 @@
 //! instances of that zone and market option (fewer only when fewer were suggested), ranked:
 //!
 //! 1. instances not registered in the cluster ([`DrainCost::NotInCluster`]: nothing to drain);
-//! 2. then by fewest tasks, running + pending ([`DrainCost::Tasks`]);
-//! 3. then instances whose cost is unknown ([`DrainCost::Unknown`]);
-//! 4. the group's own order among equals (the sort is stable).
+//! 2. then the hosts the consolidation plan named, by its rank ([`DrainCost::Planned`]: the
+//!    calculator's fresh planned-removal mark, see [`crate::mark`]);
+//! 3. then by fewest tasks, running + pending ([`DrainCost::Tasks`]);
+//! 4. then instances whose cost is unknown ([`DrainCost::Unknown`]);
+//! 5. the group's own order among equals (the sort is stable).
 //!
 //! With every cost unknown (ECS could not be read in time) the answer is the group's own
 //! suggestions, as many as asked, in its order. Never more than asked, never an instance
@@ -79,6 +81,9 @@ impl SuggestedInstance {
 pub enum DrainCost {
     /// No container instance of the cluster runs on it: nothing to drain.
     NotInCluster,
+    /// Registered, and named by the consolidation plan at this rank (1 first): its tasks
+    /// are known to fit on the hosts that stay, with the headroom free.
+    Planned(u32),
     /// Registered, with this many tasks (running + pending) to move.
     Tasks(u32),
     /// Not known (ECS was not read): ranked after every known cost.
@@ -90,8 +95,9 @@ impl DrainCost {
     fn rank(self) -> (u8, u32) {
         match self {
             DrainCost::NotInCluster => (0, 0),
-            DrainCost::Tasks(tasks) => (1, tasks),
-            DrainCost::Unknown => (2, 0),
+            DrainCost::Planned(rank) => (1, rank),
+            DrainCost::Tasks(tasks) => (2, tasks),
+            DrainCost::Unknown => (3, 0),
         }
     }
 }
@@ -195,7 +201,7 @@ mod tests {
         move |id| map.get(id).copied().unwrap_or(DrainCost::Unknown)
     }
 
-    use DrainCost::{NotInCluster, Tasks, Unknown};
+    use DrainCost::{NotInCluster, Planned, Tasks, Unknown};
 
     #[test]
     fn table() {
@@ -220,6 +226,24 @@ mod tests {
                 capacity: one_az(1),
                 suggested: three(),
                 costs: vec![("i-1", Tasks(0)), ("i-2", NotInCluster), ("i-3", Tasks(0))],
+                expected: vec!["i-2"],
+            },
+            Case {
+                name: "a planned host goes before an empty one, by rank",
+                capacity: one_az(2),
+                suggested: three(),
+                costs: vec![("i-1", Planned(2)), ("i-2", Tasks(0)), ("i-3", Planned(1))],
+                expected: vec!["i-3", "i-1"],
+            },
+            Case {
+                name: "a host not in the cluster goes before a planned one",
+                capacity: one_az(1),
+                suggested: three(),
+                costs: vec![
+                    ("i-1", Planned(1)),
+                    ("i-2", NotInCluster),
+                    ("i-3", Tasks(0)),
+                ],
                 expected: vec!["i-2"],
             },
             Case {
@@ -360,7 +384,12 @@ mod tests {
     // ------------------------------------------------------------------ properties
 
     fn arb_cost() -> impl Strategy<Value = DrainCost> {
-        prop_oneof![Just(NotInCluster), (0u32..4).prop_map(Tasks), Just(Unknown)]
+        prop_oneof![
+            Just(NotInCluster),
+            (1u32..4).prop_map(Planned),
+            (0u32..4).prop_map(Tasks),
+            Just(Unknown)
+        ]
     }
 
     prop_compose! {

@@ -82,11 +82,14 @@ fn stable(hosts: &[ClusterHost], strangers: &[String]) -> BTreeMap<String, u64> 
         .collect()
 }
 
+/// The plan of a case without the hysteresis margin: the table is about what fits, the
+/// margin has its own test (`the_margin_keeps_one_more_worst_case_task_free`).
 fn plan(case: &Case) -> ScaleInPlan {
     // web80 has the size of web: its port is checked per host, and the worst case is web's.
     let worst = WorstCase::of([&web()]).unwrap();
     let since = stable(&case.hosts, &case.strangers);
     plan_scale_in(&ScaleInInput {
+        margin: 0,
         not_in_cluster: &case.strangers,
         waiting: &case.waiting,
         budget: case.budget,
@@ -730,6 +733,25 @@ fn the_worked_example_of_the_docs() {
     );
     assert_eq!(plan.why_kept("d"), Some(&Unconsolidatable::DoNotDisrupt));
     assert_eq!((plan.free_after, plan.hosts_to_remove()), (3, 2));
+    // With the default margin of 1 (as the docs tell it) the plan is the same: b's move
+    // leaves 3 free, at least headroom + margin.
+    let worst = WorstCase::of([&web()]).unwrap();
+    let since = stable(&c.hosts, &[]);
+    let input = ScaleInInput {
+        budget: c.budget,
+        ..ScaleInInput::new(&c.hosts, &worst, NOW, &since)
+    };
+    assert_eq!(plan_scale_in(&input).ids(), ["c", "b"]);
+    // Short 10 minutes ago: quiet, nothing planned.
+    let quiet = plan_scale_in(&ScaleInInput {
+        last_shortfall: Some(NOW - 600),
+        ..input
+    });
+    assert_eq!(quiet.hosts_to_remove(), 0);
+    assert!(matches!(
+        quiet.why_kept("c"),
+        Some(Unconsolidatable::QuietAfterShortfall { .. })
+    ));
 }
 
 #[test]
@@ -754,5 +776,190 @@ fn tasks_of_two_draining_hosts_are_never_room_for_each_other() {
     assert_eq!(
         plan.why_kept("a"),
         Some(&Unconsolidatable::WaitingTasksDoNotFit { tasks: 1 })
+    );
+}
+
+#[test]
+fn the_margin_keeps_one_more_worst_case_task_free() {
+    // a: 3 web, b: 1 web, c: 3 web (4 per host), headroom 1.
+    let hosts = vec![m5("a", 3), m5("b", 1), m5("c", 3)];
+    let worst = WorstCase::of([&web()]).unwrap();
+    let since = stable(&hosts, &[]);
+    let input = |margin| ScaleInInput {
+        budget: DisruptionBudget::Hosts(10),
+        margin,
+        ..ScaleInInput::new(&hosts, &worst, NOW, &since)
+    };
+    // Without it: b's task goes onto a (full) and c keeps 1 free: exactly the headroom.
+    // (An empty host needs the headroom only: the margin guards moves.)
+    let bare = plan_scale_in(&input(0));
+    assert_eq!(bare.ids(), ["b"]);
+    assert_eq!(bare.free_after, 1);
+    // With the default margin of 1, two must stay free: b stays, and says why.
+    let deployed = plan_scale_in(&ScaleInInput {
+        budget: DisruptionBudget::Hosts(10),
+        ..ScaleInInput::new(&hosts, &worst, NOW, &since)
+    });
+    assert_eq!(deployed.hosts_to_remove(), 0, "{deployed}");
+    assert_eq!(
+        deployed.why_kept("b"),
+        Some(&Unconsolidatable::WouldBreakHeadroom {
+            left: 1,
+            headroom: 2
+        })
+    );
+}
+
+#[test]
+fn no_host_is_planned_until_the_quiet_period_after_a_shortfall() {
+    let worst = WorstCase::of([&web()]).unwrap();
+    let quiet = std::time::Duration::from_secs(900);
+    // Short: four full hosts, no worst-case task free (HostsToAdd would be 1).
+    let full = vec![m5("a", 4), m5("b", 4)];
+    let since = stable(&full, &[]);
+    let short = plan_scale_in(&ScaleInInput {
+        quiet_after_shortfall: quiet,
+        ..ScaleInInput::new(&full, &worst, NOW, &since)
+    });
+    assert_eq!(short.last_shortfall, Some(NOW));
+    assert!(short.removable_since.is_empty());
+    // Later an empty host is there (the scale-out's), the headroom free: not yet planned,
+    // and its stability window does not start.
+    let after = vec![m5("a", 4), m5("b", 4), m5("c", 0), m5("d", 0)];
+    let since = stable(&after, &[]);
+    let quiet_run = plan_scale_in(&ScaleInInput {
+        quiet_after_shortfall: quiet,
+        last_shortfall: short.last_shortfall,
+        ..ScaleInInput::new(&after, &worst, NOW + 899, &since)
+    });
+    assert_eq!(quiet_run.hosts_to_remove(), 0, "{quiet_run}");
+    assert_eq!(quiet_run.last_shortfall, Some(NOW));
+    assert_eq!(
+        quiet_run.why_kept("c"),
+        Some(&Unconsolidatable::QuietAfterShortfall {
+            short_at: NOW,
+            until: NOW + 900
+        })
+    );
+    assert!(quiet_run.removable_since.is_empty());
+    // From the end of the quiet period the plan is as without it.
+    let open = plan_scale_in(&ScaleInInput {
+        quiet_after_shortfall: quiet,
+        last_shortfall: short.last_shortfall,
+        ..ScaleInInput::new(&after, &worst, NOW + 900, &since)
+    });
+    assert_eq!(open.ids(), ["c"], "{open}");
+    // A cold start knows of no shortfall: nothing holds the plan back.
+    let cold = plan_scale_in(&ScaleInInput::new(&after, &worst, NOW, &since));
+    assert_eq!(cold.ids(), ["c"]);
+    assert_eq!(cold.last_shortfall, None);
+}
+
+proptest! {
+    /// After a shortfall nothing goes within the quiet period; whatever goes leaves the
+    /// headroom and the margin free; with neither rule the plan is the bare one.
+    #[test]
+    fn hysteresis_only_holds_hosts_back(
+        hosts in arb_cluster(),
+        margin in 0u32..=3,
+        short_ago in proptest::option::of(0u64..=2_000),
+    ) {
+        let worst = WorstCase::of(&shapes()).unwrap();
+        let since = stable(&hosts, &[]);
+        let input = ScaleInInput {
+            budget: DisruptionBudget::Hosts(100),
+            ..ScaleInInput::new(&hosts, &worst, NOW, &since)
+        };
+        let bare = plan_scale_in(&ScaleInInput {
+            margin: 0,
+            quiet_after_shortfall: std::time::Duration::ZERO,
+            ..input.clone()
+        });
+        let held = plan_scale_in(&ScaleInInput {
+            margin,
+            last_shortfall: short_ago.map(|ago| NOW - ago),
+            ..input.clone()
+        });
+        if short_ago.is_some_and(|ago| ago < 900) || held.last_shortfall == Some(NOW) {
+            prop_assert_eq!(held.hosts_to_remove(), 0, "{}", held);
+        }
+        if margin == 0 && short_ago.is_none_or(|ago| ago >= 900) && held.last_shortfall != Some(NOW) {
+            prop_assert_eq!(held.ids(), bare.ids());
+        }
+        if held.remove.iter().any(|r| r.why != Removal::NotInCluster) {
+            prop_assert!(held.free_after >= 1, "{}", held);
+        }
+        if held.remove.iter().any(|r| matches!(r.why, Removal::TasksMove { .. })) {
+            prop_assert!(held.free_after >= u64::from(1 + margin), "{}", held);
+        }
+    }
+}
+
+#[test]
+fn empty_hosts_waiting_for_the_budget_keep_their_stability_window() {
+    let worst = WorstCase::of([&web()]).unwrap();
+    let budget = DisruptionBudget::Hosts(1);
+    let cluster = |first: Option<&str>| {
+        let mut hosts = vec![m5("d", 4), m5("b", 0), m5("c", 0), m5("e", 0)];
+        match first {
+            Some("DRAINING") => hosts.insert(0, status(m5("a", 0), "DRAINING")),
+            Some(_) => hosts.insert(0, m5("a", 0)),
+            None => {}
+        }
+        hosts
+    };
+    let run = |hosts: &[ClusterHost], now, since: &BTreeMap<String, u64>| {
+        plan_scale_in(&ScaleInInput {
+            budget,
+            ..ScaleInInput::new(hosts, &worst, now, since)
+        })
+    };
+    let hosts = cluster(Some("ACTIVE"));
+    let first = run(&hosts, 1_000, &BTreeMap::new());
+    assert_eq!(first.hosts_to_remove(), 0);
+    // At the end of the window one goes (the budget), the other empty ones keep their time.
+    let second = run(&hosts, 1_300, &first.removable_since);
+    assert_eq!(second.ids(), ["a"]);
+    assert_eq!(
+        second.why_kept("b"),
+        Some(&Unconsolidatable::BudgetReached { budget: 1 })
+    );
+    assert_eq!(second.removable_since.get("b"), Some(&1_000));
+    assert_eq!(second.removable_since.get("c"), Some(&1_000));
+    // e is not: with a, b and c gone its 4 free slots are all the room left (d is full),
+    // which the headroom needs.
+    assert_eq!(second.removable_since.get("e"), None, "{second}");
+    assert_eq!(second.removable_since.get("d"), None);
+    // While a drains, the budget is spent: b and c still keep their time.
+    let draining = cluster(Some("DRAINING"));
+    let third = run(&draining, 1_310, &second.removable_since);
+    assert_eq!(third.hosts_to_remove(), 0);
+    assert_eq!(third.removable_since.get("b"), Some(&1_000));
+    // Once a is gone, b goes at once: no second window.
+    let gone = cluster(None);
+    let fourth = run(&gone, 1_320, &third.removable_since);
+    assert_eq!(fourth.ids(), ["b"], "{fourth}");
+}
+
+#[test]
+fn an_empty_host_leaves_with_the_headroom_free_the_margin_guards_moves() {
+    // a runs 3 of its 4 slots, b is empty. Removing b leaves 1 free: the headroom, not the
+    // margin; b is empty, so it goes (as the book's scale-in would remove it).
+    let hosts = vec![m5("a", 3), m5("b", 0)];
+    let worst = WorstCase::of([&web()]).unwrap();
+    let since = stable(&hosts, &[]);
+    let plan = plan_scale_in(&ScaleInInput::new(&hosts, &worst, NOW, &since));
+    assert_eq!(plan.ids(), ["b"], "{plan}");
+    assert_eq!(plan.free_after, 1);
+    // Had b one task, moving it onto a would leave 0 free: kept, below headroom + margin.
+    let busy = vec![m5("a", 2), m5("b", 1)];
+    let plan = plan_scale_in(&ScaleInInput::new(&busy, &worst, NOW, &stable(&busy, &[])));
+    assert_eq!(
+        plan.why_kept("b"),
+        Some(&Unconsolidatable::WouldBreakHeadroom {
+            left: 1,
+            headroom: 2
+        }),
+        "{plan}"
     );
 }

@@ -106,10 +106,11 @@ struct SimulateArgs {
     /// and hosts-to-add, side by side
     #[arg(long, conflicts_with_all = ["policy", "sweep", "sensitivity"])]
     compare: bool,
-    /// With --compare: add the two consolidation what-ifs (not deployed by the template yet),
-    /// capacity-provider+consolidation (issue #20) and hosts-to-add+consolidation (issue #19);
-    /// with --sweep: add the first at target 100 and the second at headroom 1, 2, 4, 8, 16
-    /// (in the table; the chart draws the three deployed policies only)
+    /// With --compare: add the template's two other modes, capacity-provider+consolidation
+    /// (ScalingMode=capacity-provider, issue #20) and hosts-to-add-minus-one
+    /// (ScaleInAdjustment=MinusOne, the book's scale-in); with --sweep: add the first at
+    /// target 100 and the second at headroom 1, 2, 4, 8, 16 (in the table; the chart draws
+    /// the three default policies only)
     #[arg(long)]
     with_consolidation: bool,
     /// Compare at equal cost: capacity-provider at target capacity 100, 90, 80, 70, 60,
@@ -174,18 +175,20 @@ enum PolicyArg {
     /// ECS capacity providers' managed scaling (CapacityProviderReservation, target
     /// tracking, warm-up) with managed termination protection
     CapacityProvider,
-    /// HostsToAdd (waiting tasks packed, plus the headroom) on a 10-second alarm, step policy
-    /// adding that many hosts, with instance warmup
+    /// The loop the template deploys: HostsToAdd (waiting tasks packed, plus the headroom) on
+    /// a 10-second alarm, step policy adding that many hosts, with instance warmup; scale-in
+    /// by the consolidation plan (HostsToRemove, the chooser terminating the planned hosts)
+    #[value(name = "hosts-to-add", alias = "hosts-to-add+consolidation")]
     HostsToAdd,
-    /// What-if (not deployed yet, issue #20): capacity-provider, plus the calculator setting
-    /// the consolidation plan's hosts DRAINING within the disruption budget, undone when
-    /// tasks wait
+    /// The template's ScalingMode=capacity-provider (issue #20): capacity-provider, plus the
+    /// calculator setting the consolidation plan's hosts DRAINING within the disruption
+    /// budget, undone when tasks wait
     #[value(name = "capacity-provider+consolidation")]
     CapacityProviderConsolidation,
-    /// What-if (not deployed yet, issue #19): hosts-to-add's scale-out; scale-in on
-    /// HostsToRemove (the consolidation plan), the chooser terminating the planned hosts
-    #[value(name = "hosts-to-add+consolidation")]
-    HostsToAddConsolidation,
+    /// hosts-to-add with the template's ScaleInAdjustment=MinusOne: scale-in on
+    /// IdleHostCapacity, one host per cooldown
+    #[value(name = "hosts-to-add-minus-one")]
+    HostsToAddMinusOne,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -374,7 +377,7 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
         if args.with_consolidation {
             p.extend([
                 PolicyKind::CapacityProviderConsolidation,
-                PolicyKind::HostsToAddConsolidation,
+                PolicyKind::HostsToAddMinusOne,
             ]);
         }
         p
@@ -382,11 +385,11 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
         vec![match args.policy {
             Some(PolicyArg::Book) => PolicyKind::Book,
             Some(PolicyArg::CapacityProvider) => PolicyKind::CapacityProvider,
-            Some(PolicyArg::HostsToAdd) => PolicyKind::HostsToAdd,
+            Some(PolicyArg::HostsToAddMinusOne) => PolicyKind::HostsToAddMinusOne,
             Some(PolicyArg::CapacityProviderConsolidation) => {
                 PolicyKind::CapacityProviderConsolidation
             }
-            Some(PolicyArg::HostsToAddConsolidation) => PolicyKind::HostsToAddConsolidation,
+            Some(PolicyArg::HostsToAdd) => PolicyKind::HostsToAdd,
             None => base.policy,
         }]
     };

@@ -1,6 +1,6 @@
-//! The consolidation what-ifs (`capacity-provider+consolidation`, issue #20, and
-//! `hosts-to-add+consolidation`, issue #19): what the plan removes, what it keeps, the undo,
-//! and the disruption budget over whole scenarios.
+//! Consolidation: the deployed `hosts-to-add` (issue #19: HostsToRemove, the chooser) and
+//! `capacity-provider+consolidation` (issue #20: the calculator drains): what the plan
+//! removes, what it keeps, the undo, and the disruption budget over whole scenarios.
 
 use ecs_capacity::scenario::{self, PolicyKind, Scenario};
 use ecs_capacity::sim::{self, Outcome};
@@ -68,11 +68,12 @@ fn capacity_provider_consolidation_drains_a_host_whose_tasks_fit_elsewhere() {
         log.contains("consolidation: calculator sets i-"),
         "no drain:\n{log}"
     );
-    // The drained host's one task moved; once empty, managed scaling removed the host; then
-    // the next one (three quarter-host tasks fit on one host with the headroom of one free).
+    // The drained host's one task moved; once empty, managed scaling removed the host. Not
+    // the next one: three quarter-host tasks on one host would leave one worst-case task
+    // free, the headroom but not the margin (capacity-core's DEFAULT_MARGIN).
     let s = Summary::of(&o);
-    assert_eq!(s.tasks_moved_by_consolidation, 2, "{log}");
-    assert_eq!(o.samples.last().map(|s| s.instances), Some(1), "{log}");
+    assert_eq!(s.tasks_moved_by_consolidation, 1, "{log}");
+    assert_eq!(o.samples.last().map(|s| s.instances), Some(2), "{log}");
     assert_eq!(o.samples.last().map(|s| s.running_tasks), Some(3), "{log}");
     assert!(log.contains("drained: lifecycle action completed"), "{log}");
     // Not before the stability window (300 s) after the first plan.
@@ -88,20 +89,20 @@ fn capacity_provider_consolidation_drains_a_host_whose_tasks_fit_elsewhere() {
 }
 
 #[test]
-fn hosts_to_add_consolidation_removes_exactly_the_planned_host() {
+fn hosts_to_add_removes_exactly_the_planned_host() {
     let sc = spread((1024, 2048), "");
-    let o = run(&sc.with_policy(PolicyKind::HostsToAddConsolidation));
+    let o = run(&sc.with_policy(PolicyKind::HostsToAdd));
     let log = events(&o);
     assert!(
         log.contains("scale in (step policy, HostsToRemove 1): desired capacity 3 -> 2"),
         "{log}"
     );
     let s = Summary::of(&o);
-    // The planned hosts' tasks were moved by the drains, one host at a time (budget 1),
-    // down to the one host that holds the three tasks with the headroom free.
-    assert_eq!(s.tasks_moved_by_consolidation, 2, "{log}");
-    assert_eq!(s.tasks_moved_by_scale_in, 2, "{log}");
-    assert_eq!(o.samples.last().map(|s| s.instances), Some(1), "{log}");
+    // The planned host's task was moved by the drain, down to the two hosts that hold the
+    // three tasks with the headroom and the margin free.
+    assert_eq!(s.tasks_moved_by_consolidation, 1, "{log}");
+    assert_eq!(s.tasks_moved_by_scale_in, 1, "{log}");
+    assert_eq!(o.samples.last().map(|s| s.instances), Some(2), "{log}");
     assert_eq!(s.hosts_draining_at_peak, 1, "{log}");
     assert_eq!(s.task_minutes_pending, 0.0, "{log}");
     // The slow alarm: 5 minutes of HostsToRemove ≥ 1, after the 5-minute stability window.
@@ -115,7 +116,7 @@ fn nothing_is_consolidated_when_the_tasks_do_not_fit_elsewhere() {
     let sc = spread((3072, 6144), "");
     for policy in [
         PolicyKind::CapacityProviderConsolidation,
-        PolicyKind::HostsToAddConsolidation,
+        PolicyKind::HostsToAdd,
     ] {
         let o = run(&sc.with_policy(policy));
         let log = events(&o);
@@ -165,7 +166,7 @@ fn the_disruption_budget_is_never_exceeded_over_whole_scenarios() {
         let sc = scenario::load(name).expect("embedded");
         for policy in [
             PolicyKind::CapacityProviderConsolidation,
-            PolicyKind::HostsToAddConsolidation,
+            PolicyKind::HostsToAdd,
         ] {
             let o = run(&sc.with_policy(policy));
             let s = Summary::of(&o);

@@ -212,6 +212,8 @@ fn check_scenario(text: &str) -> Result<(), TestCaseError> {
             for policy in [
                 PolicyKind::Book,
                 PolicyKind::HostsToAdd,
+                PolicyKind::HostsToAddMinusOne,
+                PolicyKind::CapacityProviderConsolidation,
                 PolicyKind::CapacityProvider,
             ] {
                 let _ = sc.with_policy(policy);

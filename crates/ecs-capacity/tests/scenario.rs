@@ -257,7 +257,7 @@ fn a_setting_the_template_does_not_deploy_is_named_with_the_templates_value() {
 }
 
 #[test]
-fn hosts_to_add_consolidation_scales_in_on_hosts_to_remove_with_the_deployed_window() {
+fn hosts_to_add_scales_in_on_hosts_to_remove_with_the_deployed_window() {
     use ecs_capacity::scenario::deployed::DEPLOYED;
     use ecs_capacity::scenario::{Action, Comparison, Metric, PolicyKind, Statistic};
     let sc = scenario::parse(
@@ -265,8 +265,8 @@ fn hosts_to_add_consolidation_scales_in_on_hosts_to_remove_with_the_deployed_win
         &book_with("policy: book", "policy: hosts-to-add+consolidation"),
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(sc.policy, PolicyKind::HostsToAddConsolidation);
-    let deployed = sc.with_policy(PolicyKind::HostsToAddConsolidation);
+    assert_eq!(sc.policy, PolicyKind::HostsToAdd);
+    let deployed = sc.with_policy(PolicyKind::HostsToAdd);
     let a = &deployed.scale_in;
     assert_eq!(a.metric, Metric::HostsToRemove);
     assert_eq!(
@@ -278,9 +278,7 @@ fn hosts_to_add_consolidation_scales_in_on_hosts_to_remove_with_the_deployed_win
     // The book scenario sets its own scale-in window; a scenario that sets none gets the
     // template's (the IdleHostCapacity alarm's period and evaluation periods).
     let fragmented = scenario::load("fragmented").expect("embedded");
-    let a = fragmented
-        .with_policy(PolicyKind::HostsToAddConsolidation)
-        .scale_in;
+    let a = fragmented.with_policy(PolicyKind::HostsToAdd).scale_in;
     assert_eq!(
         (a.period, a.evaluation_periods, a.missing_data),
         (
@@ -289,8 +287,11 @@ fn hosts_to_add_consolidation_scales_in_on_hosts_to_remove_with_the_deployed_win
             DEPLOYED.scale_in_missing_data
         )
     );
-    // Back to the deployed loop: the IdleHostCapacity alarm again.
-    let back = fragmented.with_policy(PolicyKind::HostsToAdd).scale_in;
+    // The old name reads as the deployed loop; ScaleInAdjustment=MinusOne is the
+    // IdleHostCapacity alarm again.
+    let back = fragmented
+        .with_policy(PolicyKind::HostsToAddMinusOne)
+        .scale_in;
     assert_eq!(back.metric, Metric::IdleHostCapacity);
     assert!(matches!(back.action, Action::Simple { adjustment: -1, .. }));
 }

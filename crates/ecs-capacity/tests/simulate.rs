@@ -210,7 +210,8 @@ fn shrink(policy: &str) -> Scenario {
 fn the_chooser_removes_the_empty_host_and_the_default_policy_a_busy_one() {
     // Binpack leaves 10 tasks as 4 + 4 + 2; at 10m the service drops to 4 tasks, and the
     // group has a host to spare. Which one goes decides how many tasks move.
-    let sc = shrink("hosts-to-add");
+    // The book's scale-in (IdleHostCapacity, −1): the chooser's own ranking, no plan.
+    let sc = shrink("hosts-to-add-minus-one");
     let chooser = Summary::of(&run(&sc));
     assert_eq!(chooser.termination, "chooser");
     let default = Summary::of(&run(&sc.with_termination(Termination::Default)));

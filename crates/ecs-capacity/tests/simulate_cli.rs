@@ -163,7 +163,7 @@ fn a_bad_reaction_delay_names_the_flag_and_the_step() {
 }
 
 #[test]
-fn compare_with_consolidation_adds_the_two_what_ifs_and_says_they_are_not_deployed() {
+fn compare_with_consolidation_adds_the_templates_other_modes_and_names_them() {
     let out = run(&[
         "simulate",
         "fragmented",
@@ -183,7 +183,7 @@ fn compare_with_consolidation_adds_the_two_what_ifs_and_says_they_are_not_deploy
         "capacity-provider",
         "hosts-to-add",
         "capacity-provider+consolidation",
-        "hosts-to-add+consolidation",
+        "hosts-to-add −1",
     ] {
         assert!(header.contains(label), "{header}");
     }
@@ -197,12 +197,24 @@ fn compare_with_consolidation_adds_the_two_what_ifs_and_says_they_are_not_deploy
         assert!(stdout.contains(row), "{row}: {stdout}");
     }
     assert!(
-        stdout.contains("hosts-to-add+consolidation: not as deployed: consolidation by capacity-core's plan (a what-if"),
+        stdout.contains(
+            "hosts-to-add −1: not as deployed: ScaleInAdjustment MinusOne (template HostsToRemove)"
+        ),
         "{stdout}"
     );
-    // Without the flag, the table is the three policies as before.
+    assert!(
+        stdout.contains(
+            "capacity-provider+consolidation: not as deployed: ScalingMode capacity-provider"
+        ),
+        "{stdout}"
+    );
+    // Without the flag, the table is the three default policies.
     let plain = text(&run(&["simulate", "book", "--compare", "--no-timeline"]).stdout);
-    assert!(!plain.contains("consolidation"), "{plain}");
+    assert!(
+        !plain.contains("capacity-provider+consolidation"),
+        "{plain}"
+    );
+    assert!(!plain.contains("hosts-to-add −1"), "{plain}");
 }
 
 #[test]

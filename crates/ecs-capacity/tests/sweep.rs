@@ -100,7 +100,7 @@ fn the_slowest_back_off_never_shortens_the_wait() {
 }
 
 #[test]
-fn the_frontier_with_consolidation_adds_the_two_what_ifs_after_the_deployed_policies() {
+fn the_frontier_with_consolidation_adds_the_templates_other_modes_after_the_default_ones() {
     let sc = scenario::load("deploy").expect("embedded");
     let plain = sweep::frontier(&sc).expect("runs");
     let f = sweep::frontier_with(&sc, true).expect("runs");
@@ -119,7 +119,7 @@ fn the_frontier_with_consolidation_adds_the_two_what_ifs_after_the_deployed_poli
     )];
     expected.extend(HEADROOMS.iter().map(|h| {
         (
-            PolicyKind::HostsToAddConsolidation.label().to_owned(),
+            PolicyKind::HostsToAddMinusOne.label().to_owned(),
             format!("headroom {h}"),
         )
     }));
@@ -128,7 +128,7 @@ fn the_frontier_with_consolidation_adds_the_two_what_ifs_after_the_deployed_poli
     let h2a: Vec<f64> = f
         .runs
         .iter()
-        .filter(|r| r.summary.policy == PolicyKind::HostsToAddConsolidation.label())
+        .filter(|r| r.summary.policy == PolicyKind::HostsToAdd.label())
         .map(|r| r.summary.vcpu_hours)
         .collect();
     assert!(h2a.first() < h2a.last(), "{h2a:?}");

@@ -17,11 +17,11 @@
 //! use capacity_aws::scale_in::FakeInstanceTasks;
 //! use scale_in_chooser::{Config, Deps, handle};
 //!
-//! let deps = Deps {
+//! let deps = Deps::new(
 //!     // i-1 runs 3 tasks, i-2 none; i-3 is not in the cluster.
-//!     reader: FakeInstanceTasks::with(&[("i-1", 3), ("i-2", 0)]),
-//!     config: Config::from_lookup(|k| (k == "ECS_CLUSTER").then(|| "prod".to_owned()))?,
-//! };
+//!     FakeInstanceTasks::with(&[("i-1", 3), ("i-2", 0)]),
+//!     Config::from_lookup(|k| (k == "ECS_CLUSTER").then(|| "prod".to_owned()))?,
+//! );
 //! let payload = serde_json::json!({
 //!     "CapacityToTerminate": [{"AvailabilityZone": "us-east-1a", "Capacity": 2, "InstanceMarketOption": "on-demand"}],
 //!     "Instances": [

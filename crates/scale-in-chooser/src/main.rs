@@ -11,10 +11,10 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = capacity_aws::config::logged(Config::from_env())?;
     let sdk = capacity_aws::load_sdk_config(sdk_timeouts(config.read_budget)).await;
-    let deps = Deps {
-        reader: EcsInstanceTasks::new(aws_sdk_ecs::Client::new(&sdk)),
+    let deps = Deps::new(
+        EcsInstanceTasks::new(aws_sdk_ecs::Client::new(&sdk)),
         config,
-    };
+    );
     let deps = &deps;
     run(service_fn(move |event: LambdaEvent<Value>| async move {
         handle(event.payload, deps)

@@ -25,7 +25,7 @@ fn deps(reader: FakeInstanceTasks, budget_ms: &str) -> Deps<FakeInstanceTasks> {
         _ => None,
     })
     .expect("valid test config");
-    Deps { reader, config }
+    Deps::new(reader, config)
 }
 
 fn ids(outcome: &scale_in_chooser::Outcome) -> Vec<&str> {
@@ -86,6 +86,69 @@ async fn each_zone_and_market_option_answers_its_cheapest() {
             "i-0c00000000000c002",
         ]
     );
+}
+
+/// Three suggested hosts: ...0001 busy, ...0002 empty, ...0003 with one task; the marks given.
+fn marked(marks: &[(&str, &str)]) -> FakeInstanceTasks {
+    let mut reader = FakeInstanceTasks::with(&[
+        ("i-0a1b2c3d4e5f60001", 3),
+        ("i-0a1b2c3d4e5f60002", 0),
+        ("i-0a1b2c3d4e5f60003", 1),
+    ]);
+    reader.planned_removal = marks
+        .iter()
+        .map(|(id, v)| ((*id).to_owned(), (*v).to_owned()))
+        .collect();
+    reader
+}
+
+const MARKED_AT: u64 = 1_800_000_000;
+
+fn at(reader: FakeInstanceTasks, now: u64) -> Deps<FakeInstanceTasks> {
+    let mut deps = deps(reader, "1200");
+    deps.clock = std::sync::Arc::new(moto_harness::clock::ManualClock::at(
+        std::time::UNIX_EPOCH + Duration::from_secs(now),
+    ));
+    deps
+}
+
+fn three_of_one_zone(capacity: u32) -> Value {
+    let mut p = payload(ONE_ZONE);
+    p["CapacityToTerminate"][0]["Capacity"] = capacity.into();
+    p
+}
+
+#[tokio::test]
+async fn a_fresh_plan_mark_ranks_before_every_task_count_by_rank() {
+    // The plan chose the busy ...0001 (rank 1) and ...0003 (rank 2), not the empty ...0002:
+    // e.g. ...0002 is the only host big enough for the tasks that stay.
+    let reader = marked(&[
+        ("i-0a1b2c3d4e5f60001", "1/1800000000"),
+        ("i-0a1b2c3d4e5f60003", "2/1800000000"),
+    ]);
+    let deps = at(reader, MARKED_AT + 599);
+    let outcome = handle(three_of_one_zone(2), &deps).await.expect("answers");
+    assert_eq!(
+        ids(&outcome),
+        ["i-0a1b2c3d4e5f60001", "i-0a1b2c3d4e5f60003"]
+    );
+    assert_eq!(
+        outcome.choice.chosen[0].cost,
+        capacity_core::scale_in::DrainCost::Planned(1)
+    );
+}
+
+#[tokio::test]
+async fn a_stale_or_unreadable_mark_is_ignored_and_the_host_ranked_by_its_tasks() {
+    for (mark, why) in [("1/1800000000", "ten minutes old"), ("first", "unreadable")] {
+        let deps = at(marked(&[("i-0a1b2c3d4e5f60001", mark)]), MARKED_AT + 600);
+        let outcome = handle(three_of_one_zone(1), &deps).await.expect("answers");
+        assert_eq!(
+            ids(&outcome),
+            ["i-0a1b2c3d4e5f60002"],
+            "{why}: the empty host"
+        );
+    }
 }
 
 #[tokio::test]

@@ -46,11 +46,10 @@ async fn hosts() -> Hosts {
 }
 
 fn deps(ecs: &aws_sdk_ecs::Client) -> Deps<EcsInstanceTasks> {
-    Deps {
-        reader: EcsInstanceTasks::new(ecs.clone()),
-        config: Config::from_lookup(|k| (k == "ECS_CLUSTER").then(|| CLUSTER.to_owned()))
-            .expect("config"),
-    }
+    Deps::new(
+        EcsInstanceTasks::new(ecs.clone()),
+        Config::from_lookup(|k| (k == "ECS_CLUSTER").then(|| CLUSTER.to_owned())).expect("config"),
+    )
 }
 
 #[tokio::test]
@@ -62,7 +61,7 @@ async fn the_read_counts_the_tasks_of_the_asked_instances_registered_in_the_clus
         .await
         .expect("read");
     assert_eq!(
-        counts,
+        counts.tasks,
         InstanceTaskCounts::from([
             (hosts.ids[0].clone(), 2),
             (hosts.ids[1].clone(), 1),

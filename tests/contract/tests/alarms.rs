@@ -3,7 +3,7 @@
 //! of hosts it computed, the scale-in step policy removes the plan's size, never more.
 
 use capacity_calculator::handler::{
-    CONTAINER_CAPACITY, HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY,
+    CONSOLIDATION_REFUSED, CONTAINER_CAPACITY, HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY,
 };
 use infra_contract::{Properties, Template};
 use serde_json::{Value, json};
@@ -61,7 +61,8 @@ fn the_alarms_watch_what_the_calculator_publishes() {
                 CONTAINER_CAPACITY,
                 IDLE_HOST_CAPACITY,
                 HOSTS_TO_ADD,
-                HOSTS_TO_REMOVE
+                HOSTS_TO_REMOVE,
+                CONSOLIDATION_REFUSED
             ]
             .contains(&metric.unwrap_or(""))
                 || from_logs.iter().any(|m| Some(m.as_str()) == metric),

@@ -8,8 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use capacity_calculator::handler::{
-    ACTIVE_INSTANCES, CONTAINER_CAPACITY, HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY,
-    RESOURCE_CAPACITY, UNPLACED_TASKS,
+    ACTIVE_INSTANCES, CONSOLIDATION_REFUSED, CONTAINER_CAPACITY, HOSTS_DRAINED, HOSTS_REACTIVATED,
+    HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY, RESOURCE_CAPACITY, UNPLACED_TASKS,
 };
 use infra_contract::{Template, render_sub};
 use serde_json::Value;
@@ -26,6 +26,9 @@ const CALCULATOR_METRICS: &[&str] = &[
     UNPLACED_TASKS,
     ACTIVE_INSTANCES,
     RESOURCE_CAPACITY,
+    HOSTS_DRAINED,
+    HOSTS_REACTIVATED,
+    CONSOLIDATION_REFUSED,
 ];
 
 /// AWS metrics the dashboard may show, per namespace, and the dimension that names the
@@ -497,8 +500,12 @@ fn capacity_widgets_draw_each_alarms_threshold_at_its_statistic_and_period() {
     for id in template.ids_of_type("AWS::CloudWatch::Alarm") {
         let alarm = &template.raw_resource(id).expect("alarm")["Properties"];
         let metric = alarm["MetricName"].as_str().unwrap_or_default();
-        // The calculator-silent alarm counts datapoints; it is on the alarm widget.
-        if !CALCULATOR_METRICS.contains(&metric) || alarm["Statistic"] == "SampleCount" {
+        // The calculator-silent alarm counts datapoints, the consolidation-refused alarm a 0/1
+        // flag of capacity-provider mode: operations alarms, on the alarm widget.
+        if !CALCULATOR_METRICS.contains(&metric)
+            || alarm["Statistic"] == "SampleCount"
+            || metric == CONSOLIDATION_REFUSED
+        {
             continue;
         }
         let widget = widgets(&body)

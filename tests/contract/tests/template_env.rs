@@ -80,6 +80,8 @@ fn supplied(binary: Option<&str>, variable: &str) -> String {
             "arn:aws:ecs:eu-west-1:123456789012:cluster/my-cluster".into()
         }
         (_, "ECS_CLUSTER") => "my-cluster".into(),
+        // A required parameter (MinLength 1): the group's name.
+        (_, "AUTO_SCALING_GROUP_NAME") => "my-cluster-hosts".into(),
         (_, other) => panic!("no stand-in for {other}: add one"),
     }
 }

@@ -22,6 +22,10 @@ pub struct FakeCluster {
     pub task_counts: HashMap<String, u64>,
     /// Instances carrying the do-not-disrupt attribute.
     pub do_not_disrupt: BTreeSet<String>,
+    /// The attributes of this project on each instance; share it with a
+    /// [`FakeAttributes`](crate::attributes::FakeAttributes) (`store`) so that the marks
+    /// written show in the next read.
+    pub marks: std::sync::Arc<std::sync::Mutex<crate::attributes::InstanceMarks>>,
     /// The task definitions of the tasks on each instance, as a listing sees them.
     pub tasks_by_instance: HashMap<String, Vec<String>>,
     /// Tasks on the instances (running + pending), as DescribeContainerInstances would
@@ -59,6 +63,16 @@ impl ClusterReader for FakeCluster {
             versions: self.versions.clone(),
             task_counts: self.task_counts.clone(),
             do_not_disrupt: self.do_not_disrupt.clone(),
+            marks: self
+                .marks
+                .lock()
+                .map(|m| {
+                    m.iter()
+                        .filter(|(_, marks)| !marks.is_empty())
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 

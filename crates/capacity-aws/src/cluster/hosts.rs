@@ -1,9 +1,12 @@
 //! The cluster as the consolidation plan needs it: every container instance with the shapes of
 //! the tasks on it ([`cluster_hosts`]), and whether those shapes can be vouched for.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use capacity_core::{ClusterHost, ContainerInstance, InstanceStatus, TaskShape};
+use capacity_core::consolidation::Unconsolidatable;
+use capacity_core::{ClusterHost, ContainerInstance, InstanceStatus, ScaleInPlan, TaskShape};
+
+use crate::group::AutoScalingGroup;
 
 /// Where the read's tasks run: for each container instance (by ARN), the shapes of the tasks
 /// the last task listing saw on it, and the task counts ECS described it with.
@@ -16,6 +19,8 @@ pub struct TaskPlacement {
     pub task_counts: HashMap<String, u64>,
     /// Container instances carrying the do-not-disrupt attribute.
     pub do_not_disrupt: BTreeSet<String>,
+    /// The attributes of this project on each container instance (its marks), by ARN.
+    pub marks: crate::attributes::InstanceMarks,
 }
 
 /// Every container instance of `instances` as a [`ClusterHost`]. A host's tasks are
@@ -55,6 +60,102 @@ pub fn cluster_hosts(
             }
         })
         .collect()
+}
+
+/// What the Auto Scaling group says of the cluster's hosts, for the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupFit {
+    /// Container instance id → lifecycle state, of the hosts the group is terminating.
+    pub leaving: BTreeMap<String, String>,
+    /// Container instances whose EC2 instance is not in the group.
+    pub not_in_group: BTreeSet<String>,
+    /// EC2 ids of the group's InService instances that no container instance runs on.
+    pub not_in_cluster: Vec<String>,
+}
+
+/// The hosts as the plan for `group` must see them ([`cluster_hosts`] of `instances`, then):
+///
+/// * a host whose EC2 instance the group is terminating ([`GroupInstance::is_leaving`]) is
+///   **leaving**: planned like a DRAINING host (no room, its tasks move, counted against the
+///   budget, never planned again). The step policy lowers the desired capacity at once; the
+///   drainer sets DRAINING only when the lifecycle hook fires, and a second alarm evaluation
+///   in between must not remove the same hosts' worth again.
+/// * a host whose EC2 instance is not in the group is never planned (the group cannot remove
+///   it); its room still takes tasks.
+/// * the group's InService instances that are no container instance of the cluster are the
+///   plan's hosts not in the cluster (nothing to drain).
+///
+/// [`relabel`] then gives the hosts kept for these reasons their own
+/// [`Unconsolidatable`] words.
+///
+/// [`GroupInstance::is_leaving`]: crate::group::GroupInstance::is_leaving
+pub fn hosts_in_group(
+    instances: &[ContainerInstance],
+    placement: &TaskPlacement,
+    group: &AutoScalingGroup,
+) -> (Vec<ClusterHost>, GroupFit) {
+    let mut fit = GroupFit::default();
+    let adjusted: Vec<ContainerInstance> = instances
+        .iter()
+        .map(|instance| {
+            let mut instance = instance.clone();
+            match instance
+                .ec2_instance_id
+                .as_deref()
+                .and_then(|ec2| group.instance(ec2))
+            {
+                Some(member) if member.is_leaving() => {
+                    fit.leaving
+                        .insert(instance.id.clone(), member.lifecycle_state.clone());
+                    if instance.status == InstanceStatus::Active {
+                        instance.status = InstanceStatus::Draining;
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    fit.not_in_group.insert(instance.id.clone());
+                }
+            }
+            instance
+        })
+        .collect();
+    let registered: BTreeSet<&str> = instances
+        .iter()
+        .filter_map(|i| i.ec2_instance_id.as_deref())
+        .collect();
+    fit.not_in_cluster = group
+        .instances
+        .iter()
+        .filter(|i| i.is_in_service() && !registered.contains(i.instance_id.as_str()))
+        .map(|i| i.instance_id.clone())
+        .collect();
+    let mut hosts = cluster_hosts(&adjusted, placement);
+    for host in &mut hosts {
+        if fit.not_in_group.contains(&host.instance.id) {
+            // Never a candidate: the plan keeps do-not-disrupt hosts' room and never
+            // chooses them, which is what a host the group cannot remove needs.
+            host.do_not_disrupt = true;
+        }
+    }
+    (hosts, fit)
+}
+
+/// The plan's reasons for the hosts [`hosts_in_group`] set apart: a leaving host kept as
+/// DRAINING is [`Unconsolidatable::Leaving`], a host outside the group kept as do-not-disrupt
+/// is [`Unconsolidatable::NotInGroup`].
+pub fn relabel(plan: &mut ScaleInPlan, fit: &GroupFit) {
+    for kept in &mut plan.keep {
+        if let Some(state) = fit.leaving.get(&kept.id)
+            && kept.why == Unconsolidatable::Draining
+        {
+            kept.why = Unconsolidatable::Leaving {
+                lifecycle_state: state.clone(),
+            };
+        } else if fit.not_in_group.contains(&kept.id) && kept.why == Unconsolidatable::DoNotDisrupt
+        {
+            kept.why = Unconsolidatable::NotInGroup;
+        }
+    }
 }
 
 fn known_tasks(instance: &ContainerInstance, placement: &TaskPlacement) -> Option<Vec<TaskShape>> {
@@ -127,7 +228,96 @@ mod tests {
                 .map(|(id, n)| ((*id).to_owned(), *n))
                 .collect(),
             do_not_disrupt: BTreeSet::new(),
+            marks: Default::default(),
         }
+    }
+
+    fn on(id: &str, ec2: &str, remaining: (u32, u32)) -> ContainerInstance {
+        ContainerInstance {
+            ec2_instance_id: Some(ec2.to_owned()),
+            ..host(id, remaining)
+        }
+    }
+
+    #[test]
+    fn the_group_makes_terminating_hosts_leaving_and_strangers_unplannable() {
+        use crate::group::FakeGroup;
+        use capacity_core::{ScaleInInput, WorstCase, plan_scale_in};
+        let group = FakeGroup::with(
+            "g",
+            0,
+            4,
+            &[
+                ("i-leaving", "Terminating:Wait"),
+                ("i-empty", "InService"),
+                ("i-busy", "InService"),
+                ("i-booting", "InService"),
+                ("i-pending", "Pending"),
+            ],
+        )
+        .group
+        .unwrap();
+        let instances = [
+            // The group is terminating it; it still runs a task (its load must move).
+            on("leaving", "i-leaving", (3072, 6144)),
+            on("empty", "i-empty", (4096, 8192)),
+            on("busy", "i-busy", (2048, 4096)),
+            // Registered from an instance the group does not own.
+            on("outsider", "i-outsider", (4096, 8192)),
+        ];
+        let p = placement(
+            &[("leaving", 1), ("empty", 0), ("busy", 2), ("outsider", 0)],
+            Some(&[("leaving", 1), ("busy", 2)]),
+        );
+        let (hosts, fit) = hosts_in_group(&instances, &p, &group);
+        assert_eq!(hosts[0].instance.status, InstanceStatus::Draining);
+        assert_eq!(hosts[0].tasks.len(), 1);
+        assert!(hosts[3].do_not_disrupt);
+        assert_eq!(
+            fit.not_in_cluster,
+            ["i-booting"],
+            "Pending is not yet a host"
+        );
+        assert_eq!(
+            fit.leaving,
+            BTreeMap::from([("leaving".to_owned(), "Terminating:Wait".to_owned())])
+        );
+
+        let worst = WorstCase::cpu_memory(1024, 2048).unwrap();
+        let since = BTreeMap::new();
+        let mut plan = plan_scale_in(&ScaleInInput {
+            not_in_cluster: &fit.not_in_cluster,
+            stability_window: std::time::Duration::ZERO,
+            budget: capacity_core::DisruptionBudget::Hosts(3),
+            ..ScaleInInput::new(&hosts, &worst, 1000, &since)
+        });
+        relabel(&mut plan, &fit);
+        assert_eq!(
+            plan.draining, 1,
+            "the leaving host counts against the budget"
+        );
+        assert!(
+            !plan.ids().contains(&"outsider") && !plan.ids().contains(&"leaving"),
+            "{plan}"
+        );
+        assert_eq!(
+            plan.why_kept("leaving"),
+            Some(&Unconsolidatable::Leaving {
+                lifecycle_state: "Terminating:Wait".to_owned()
+            })
+        );
+        assert_eq!(
+            plan.why_kept("outsider"),
+            Some(&Unconsolidatable::NotInGroup)
+        );
+        // The leaving host's task is placed on a host that stays, never on itself.
+        assert!(
+            plan.placements
+                .iter()
+                .any(|pl| pl.from == "leaving" && pl.onto != "leaving"),
+            "{:?}",
+            plan.placements
+        );
     }
 
     #[test]

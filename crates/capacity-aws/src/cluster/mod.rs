@@ -36,6 +36,7 @@ use aws_sdk_ecs::types::DesiredStatus;
 use capacity_core::consolidation::{DO_NOT_DISRUPT_ATTRIBUTE, marks_do_not_disrupt};
 use capacity_core::{ContainerInstance, WorstCase};
 
+use crate::attributes::{InstanceMarks, OUR_PREFIX};
 use crate::batch::{self, Missing, check_answer, in_batches};
 use crate::services::Service;
 use crate::task_definitions::TaskShapeCache;
@@ -53,7 +54,7 @@ mod snapshot;
 
 #[cfg(any(test, feature = "fake"))]
 pub use fake::FakeCluster;
-pub use hosts::{TaskPlacement, cluster_hosts};
+pub use hosts::{GroupFit, TaskPlacement, cluster_hosts, hosts_in_group, relabel};
 pub use snapshot::{ClusterSnapshot, assess_reading, cluster_name, snapshot};
 
 /// The container instances of a cluster, as one read returned them.
@@ -70,6 +71,10 @@ pub struct InstancesRead {
     /// The instances (by ARN) carrying the do-not-disrupt attribute
     /// ([`capacity_core::consolidation::DO_NOT_DISRUPT_ATTRIBUTE`]).
     pub do_not_disrupt: BTreeSet<String>,
+    /// The attributes of this project each instance carries (the planned-removal and
+    /// drained-by marks, the do-not-disrupt attribute), by ARN; instances carrying none are
+    /// left out.
+    pub marks: InstanceMarks,
 }
 
 /// How long the task definitions of the last task listing stand in for a new listing when the
@@ -183,12 +188,21 @@ impl ClusterReader for EcsReader {
             .filter(|d| d.do_not_disrupt)
             .map(|d| d.instance.id.clone())
             .collect();
+        let mut marks = InstanceMarks::new();
+        let mut instances = Vec::with_capacity(described.len());
+        for d in described {
+            if !d.marks.is_empty() {
+                marks.insert(d.instance.id.clone(), d.marks);
+            }
+            instances.push(d.instance);
+        }
         Ok(InstancesRead {
-            instances: described.into_iter().map(|d| d.instance).collect(),
+            instances,
             tasks,
             versions,
             task_counts,
             do_not_disrupt,
+            marks,
         })
     }
 
@@ -340,11 +354,23 @@ impl EcsReader {
                     .iter()
                     .find(|a| a.name() == DO_NOT_DISRUPT_ATTRIBUTE)
                     .is_some_and(|a| marks_do_not_disrupt(a.value()));
+                let marks = ci
+                    .attributes()
+                    .iter()
+                    .filter(|a| a.name().starts_with(OUR_PREFIX))
+                    .map(|a| {
+                        (
+                            a.name().to_owned(),
+                            a.value().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
                 Ok(Described {
                     instance: convert::container_instance(ci)?,
                     tasks,
                     version: ci.version(),
                     do_not_disrupt,
+                    marks,
                 })
             })
             .collect()
@@ -357,4 +383,5 @@ struct Described {
     tasks: Option<u64>,
     version: i64,
     do_not_disrupt: bool,
+    marks: std::collections::BTreeMap<String, String>,
 }

@@ -107,6 +107,7 @@ where
         }),
         task_counts: read.task_counts,
         do_not_disrupt: read.do_not_disrupt,
+        marks: read.marks,
     };
     let demand = services::demand(&services, &shapes)?;
     let (worst_case, task_shapes) = match (given, discovered) {

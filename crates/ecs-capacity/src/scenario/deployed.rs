@@ -5,7 +5,30 @@
 //! A scenario may override any of these; the summary then lists the settings that differ
 //! ([`super::Scenario::not_as_deployed`]).
 
+use capacity_core::DisruptionBudget;
+
 use super::model::MissingData;
+
+/// `ScaleInAdjustment`: what the scale-in side of the self-managed loop does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleInAdjustment {
+    /// The consolidation plan: HostsToRemoveAlarm → ConsolidationScaleInPolicy removes
+    /// HostsToRemove hosts in one step (the policy `hosts-to-add`).
+    HostsToRemove,
+    /// The book's: IdleHostCapacityAlarm → simple policy −1 with the scale-in cooldown (the
+    /// policy `hosts-to-add −1`).
+    MinusOne,
+}
+
+impl ScaleInAdjustment {
+    /// The parameter's value in `infra/template.yaml`.
+    pub fn cloudformation_name(self) -> &'static str {
+        match self {
+            ScaleInAdjustment::HostsToRemove => "HostsToRemove",
+            ScaleInAdjustment::MinusOne => "MinusOne",
+        }
+    }
+}
 
 /// The loop's settings, as the template's parameter defaults and resources set them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,9 +58,24 @@ pub struct LoopSettings {
     pub scale_in_cooldown: u64,
     /// `CalculatorScheduleMinutes` × 60: the calculator's EventBridge schedule (0: off).
     pub calculator_schedule: u64,
+    /// `ScaleInAdjustment`.
+    pub scale_in_adjustment: ScaleInAdjustment,
+    /// `DisruptionBudget` (the calculator's DISRUPTION_BUDGET).
+    pub disruption_budget: DisruptionBudget,
+    /// `ConsolidationStabilitySeconds` (the calculator's CONSOLIDATION_STABILITY_SECONDS).
+    pub consolidation_stability: u64,
+    /// The HostsToRemoveAlarm's `Threshold` (`GreaterThanOrEqualToThreshold`, `Minimum`,
+    /// the scale-in period and evaluation periods).
+    pub hosts_to_remove_threshold: f64,
+    /// The HostsToRemoveAlarm's `TreatMissingData`.
+    pub hosts_to_remove_missing_data: MissingData,
+    /// The most hosts one step of ConsolidationScaleInPolicy removes
+    /// ([`crate::sim::alarms::remove_adjustment`]).
+    pub largest_removal: u32,
 }
 
-/// The template's defaults. The step table is [`crate::sim::alarms::HOSTS_TO_ADD_STEPS`].
+/// The template's defaults. The step tables are [`crate::sim::alarms::HOSTS_TO_ADD_STEPS`]
+/// (scale-out) and [`crate::sim::alarms::remove_adjustment`] (scale-in).
 pub const DEPLOYED: LoopSettings = LoopSettings {
     headroom: 1,
     scale_out_period: 60,
@@ -51,6 +89,12 @@ pub const DEPLOYED: LoopSettings = LoopSettings {
     scale_in_missing_data: MissingData::NotBreaching,
     scale_in_cooldown: 300,
     calculator_schedule: 60,
+    scale_in_adjustment: ScaleInAdjustment::HostsToRemove,
+    disruption_budget: DisruptionBudget::Percent(10),
+    consolidation_stability: 300,
+    hosts_to_remove_threshold: 1.0,
+    hosts_to_remove_missing_data: MissingData::NotBreaching,
+    largest_removal: 20,
 };
 
 /// Seconds from the calculator's trigger (an ECS event, its schedule) to the moment its

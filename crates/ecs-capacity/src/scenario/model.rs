@@ -31,23 +31,29 @@ pub enum PolicyKind {
     /// ECS capacity providers' managed scaling with managed termination protection, as AWS
     /// documents it (see `sim/capacity_provider.rs`, rule by rule).
     CapacityProvider,
-    /// What capacity-calculator and the template do: HostsToAdd (every unplaced task packed,
-    /// plus the headroom) at high resolution, a 10-second alarm, a step policy adding that
-    /// many hosts with instance warmup; scale-in on IdleHostCapacity, -1.
+    /// The loop `infra/template.yaml` deploys (self-managed mode, `ScaleInAdjustment` =
+    /// `HostsToRemove`): scale-out on HostsToAdd (every unplaced task packed, plus the
+    /// headroom) at high resolution, a 10-second alarm, a step policy adding that many hosts
+    /// with instance warmup; scale-in by capacity-core's consolidation plan: the calculator
+    /// publishes HostsToRemove (the plan's size, at most desired − min), the
+    /// HostsToRemoveAlarm (Minimum ≥ 1 over the scale-in window) runs a step policy removing
+    /// that many hosts on every evaluation in ALARM, and the chooser terminates exactly the
+    /// planned hosts (`sim/consolidation.rs`). `hosts-to-add+consolidation`, its name while
+    /// it was a what-if, is read as it.
+    #[serde(alias = "hosts-to-add+consolidation")]
     HostsToAdd,
-    /// A what-if, not deployed by the template yet (issue #20): `capacity-provider`
-    /// unchanged, plus the calculator acting on capacity-core's consolidation plan each
-    /// minute by setting the planned hosts DRAINING (within the disruption budget), and
-    /// setting a host it drained back to ACTIVE when tasks wait (`sim/consolidation.rs`).
+    /// `capacity-provider`'s managed scaling unchanged, plus the calculator acting on
+    /// capacity-core's consolidation plan each minute by setting the planned hosts DRAINING
+    /// (within the disruption budget), and setting a host it drained back to ACTIVE when
+    /// tasks wait (`sim/consolidation.rs`): the template's `ScalingMode=capacity-provider`
+    /// (issue #20).
     #[serde(rename = "capacity-provider+consolidation")]
     CapacityProviderConsolidation,
-    /// A what-if, not deployed by the template yet (issue #19): `hosts-to-add`'s scale-out,
-    /// but the scale-in by the consolidation plan: the calculator publishes HostsToRemove, a
-    /// slow alarm on HostsToRemove ≥ 1 (the IdleHostCapacity alarm's period, evaluation
-    /// periods and statistic) runs a step policy removing that many hosts, and the chooser
-    /// terminates exactly the planned hosts (`sim/consolidation.rs`).
-    #[serde(rename = "hosts-to-add+consolidation")]
-    HostsToAddConsolidation,
+    /// `hosts-to-add`'s scale-out with the book's scale-in, as the template deploys it with
+    /// `ScaleInAdjustment=MinusOne`: IdleHostCapacity above 1 for the scale-in window, simple
+    /// policy −1 with the scale-in cooldown, the chooser picking the fewest tasks.
+    #[serde(rename = "hosts-to-add-minus-one")]
+    HostsToAddMinusOne,
 }
 
 impl PolicyKind {
@@ -58,7 +64,7 @@ impl PolicyKind {
             PolicyKind::CapacityProvider => "capacity-provider",
             PolicyKind::HostsToAdd => "hosts-to-add",
             PolicyKind::CapacityProviderConsolidation => "capacity-provider+consolidation",
-            PolicyKind::HostsToAddConsolidation => "hosts-to-add+consolidation",
+            PolicyKind::HostsToAddMinusOne => "hosts-to-add −1",
         }
     }
 
@@ -74,15 +80,16 @@ impl PolicyKind {
     pub fn consolidates(self) -> bool {
         matches!(
             self,
-            PolicyKind::CapacityProviderConsolidation | PolicyKind::HostsToAddConsolidation
+            PolicyKind::CapacityProviderConsolidation | PolicyKind::HostsToAdd
         )
     }
 
-    /// The policy without consolidation: the scale-out side both share.
+    /// The policy without consolidation: the scale-out side both share (`hosts-to-add` and
+    /// `hosts-to-add −1` scale out alike).
     pub fn scale_out_kind(self) -> PolicyKind {
         match self {
             PolicyKind::CapacityProviderConsolidation => PolicyKind::CapacityProvider,
-            PolicyKind::HostsToAddConsolidation => PolicyKind::HostsToAdd,
+            PolicyKind::HostsToAdd => PolicyKind::HostsToAddMinusOne,
             p => p,
         }
     }
@@ -93,7 +100,7 @@ impl PolicyKind {
         match self {
             PolicyKind::Book => Termination::Default,
             PolicyKind::CapacityProvider => Termination::ManagedTerminationProtection,
-            PolicyKind::HostsToAdd | PolicyKind::HostsToAddConsolidation => Termination::Chooser,
+            PolicyKind::HostsToAddMinusOne | PolicyKind::HostsToAdd => Termination::Chooser,
             PolicyKind::CapacityProviderConsolidation => Termination::ManagedTerminationProtection,
         }
     }
@@ -409,6 +416,10 @@ pub struct Scenario {
     /// ([`LARGEST_STEP`]) unless a run caps it lower (`--largest-step`, to measure what the
     /// table's large steps buy).
     pub largest_step: u32,
+    /// The consolidation plan's disruption budget (`DisruptionBudget`; the template's 10 %).
+    pub disruption_budget: capacity_core::DisruptionBudget,
+    /// The plan's stability window, seconds (`ConsolidationStabilitySeconds`; 300).
+    pub consolidation_stability: u64,
     /// The settings as written, so that `with_policy` can rebuild the alarms.
     pub(super) scaling: ScalingSettings,
 }
@@ -457,11 +468,16 @@ impl Scenario {
     pub fn not_as_deployed(&self) -> Vec<String> {
         let d = DEPLOYED;
         let mut out = Vec::new();
-        if self.policy.consolidates() {
-            out.push(
-                "consolidation by capacity-core's plan (a what-if: the template does not deploy it yet)"
-                    .to_owned(),
-            );
+        match self.policy {
+            PolicyKind::CapacityProviderConsolidation => {
+                out.push("ScalingMode capacity-provider (template default self-managed)".to_owned())
+            }
+            PolicyKind::HostsToAddMinusOne => out.push(format!(
+                "ScaleInAdjustment {} (template {})",
+                super::deployed::ScaleInAdjustment::MinusOne.cloudformation_name(),
+                d.scale_in_adjustment.cloudformation_name()
+            )),
+            _ => {}
         }
         let mut check = |name: &str, value: String, deployed: String| {
             if value != deployed {
@@ -469,6 +485,18 @@ impl Scenario {
             }
         };
         let secs = |s: u64| crate::duration::Secs(s).to_string();
+        if self.policy.consolidates() {
+            check(
+                "disruption budget",
+                self.disruption_budget.to_string(),
+                d.disruption_budget.to_string(),
+            );
+            check(
+                "consolidation stability",
+                secs(self.consolidation_stability),
+                secs(d.consolidation_stability),
+            );
+        }
         if self.policy.is_capacity_provider() {
             return out;
         }
@@ -503,7 +531,7 @@ impl Scenario {
         let out_alarm = &self.scale_out;
         match (self.policy, out_alarm.action) {
             (
-                PolicyKind::HostsToAdd | PolicyKind::HostsToAddConsolidation,
+                PolicyKind::HostsToAddMinusOne | PolicyKind::HostsToAdd,
                 Action::StepByMetric { warmup },
             ) => {
                 check("scale-out warmup", secs(warmup), secs(d.scale_out_warmup));
@@ -624,7 +652,7 @@ pub(super) fn scale_out_alarm(
         },
         // As the template sets it: HostsToAdd is published at high resolution and the alarm
         // has a 10-second period (or the simulation step, when coarser), one datapoint.
-        PolicyKind::HostsToAdd | PolicyKind::HostsToAddConsolidation => Alarm {
+        PolicyKind::HostsToAddMinusOne | PolicyKind::HostsToAdd => Alarm {
             name: "scale-out",
             metric: Metric::HostsToAdd,
             period: HOSTS_TO_ADD_ALARM_PERIOD.div_ceil(step.max(1)) * step.max(1),
@@ -643,13 +671,14 @@ pub(super) fn scale_out_alarm(
     }
 }
 
-/// The scale-in alarm, the same under every scale-out policy: IdleHostCapacity above 1
-/// (by default), simple policy -1 with cooldown. Under `hosts-to-add+consolidation`, the
-/// same period, evaluation periods, statistic and missing data on HostsToRemove ≥ 1, a
-/// step policy removing HostsToRemove hosts (its threshold and comparison are the plan's,
-/// so the IdleHostCapacity ones do not carry over).
+/// The scale-in alarm. Under `hosts-to-add` (as deployed) the template's
+/// HostsToRemoveAlarm: the scale-in period, evaluation periods and missing data, Minimum,
+/// HostsToRemove ≥ 1, and ConsolidationScaleInPolicy removing HostsToRemove hosts (its
+/// threshold and comparison are the plan's, so the IdleHostCapacity ones do not carry over).
+/// Under every other policy the book's: IdleHostCapacity above 1 (by default), simple
+/// policy −1 with cooldown (the template's IdleHostCapacityAlarm with `MinusOne`).
 pub(super) fn scale_in_alarm(policy: PolicyKind, a: &AlarmSettings) -> Alarm {
-    if policy == PolicyKind::HostsToAddConsolidation {
+    if policy == PolicyKind::HostsToAdd {
         return Alarm {
             name: "scale-in",
             metric: Metric::HostsToRemove,
@@ -658,7 +687,7 @@ pub(super) fn scale_in_alarm(policy: PolicyKind, a: &AlarmSettings) -> Alarm {
             datapoints_to_alarm: a.datapoints_to_alarm.unwrap_or(a.evaluation_periods),
             statistic: a.statistic.unwrap_or(Statistic::Minimum),
             comparison: Comparison::GreaterOrEqual,
-            threshold: 1.0,
+            threshold: DEPLOYED.hosts_to_remove_threshold,
             missing_data: a.missing_data,
             action: Action::RemoveByMetric,
         };

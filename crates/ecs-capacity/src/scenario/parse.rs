@@ -79,6 +79,8 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         reaction_delay,
         placement_backoff,
         largest_step: super::model::LARGEST_STEP,
+        disruption_budget: DEPLOYED.disruption_budget,
+        consolidation_stability: DEPLOYED.consolidation_stability,
         scaling: scaling.settings,
     })
 }

@@ -151,11 +151,9 @@ impl Sim<'_> {
                 }
                 target.min(max)
             }
-            // The plan's size, removed in one step (the chooser picks the planned hosts).
-            Action::RemoveByMetric => {
-                let remove = value.max(0.0).floor() as u32;
-                from.saturating_sub(remove).max(min)
-            }
+            // The plan's size, removed in one step (the chooser picks the planned hosts); no
+            // cooldown: it acts on every evaluation in ALARM.
+            Action::RemoveByMetric => from.saturating_sub(remove_adjustment(value)).max(min),
         };
         if to == from {
             return;
@@ -211,6 +209,16 @@ pub fn step_adjustment(value: f64) -> u32 {
         .rev()
         .find(|(smallest, _)| value >= f64::from(*smallest))
         .map_or(0, |(_, add)| *add)
+}
+
+/// Hosts ConsolidationScaleInPolicy removes for a HostsToRemove value, as the template's
+/// step table declares it: a value in [n, n+1) removes n for n = 1..19, 20 or more removes 20
+/// (Auto Scaling allows 20 steps), never more than the plan asked; 0 below 1.
+pub fn remove_adjustment(value: f64) -> u32 {
+    if value < 1.0 {
+        return 0;
+    }
+    (value.floor() as u32).min(crate::scenario::deployed::DEPLOYED.largest_removal)
 }
 
 pub(super) fn aggregate(statistic: Statistic, values: &[f64]) -> Option<f64> {

@@ -139,8 +139,11 @@ impl Sim<'_> {
             .map(|service| PlacementFailure::new(service.clone(), "RESOURCE:MEMORY"))
             .collect();
         let assessment = assess(cap, &self.sc.headroom, &demand);
-        let hosts_to_remove = if self.sc.policy == PolicyKind::HostsToAddConsolidation {
-            f64::from(self.plan()?.hosts_to_remove())
+        // HostsToRemove = min(plan size, desired − min): the group cannot go below its
+        // minimum, and a plan the group cannot carry out must not keep the alarm in ALARM.
+        let hosts_to_remove = if self.sc.policy == PolicyKind::HostsToAdd {
+            let room = self.desired_capacity.saturating_sub(self.sc.asg.min);
+            f64::from(self.plan()?.hosts_to_remove().min(room))
         } else {
             0.0
         };

@@ -31,9 +31,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use capacity_core::{
-    CapacityError, ClusterHost, DisruptionBudget, ScaleInInput, ScaleInPlan, plan_scale_in,
-};
+use capacity_core::{CapacityError, ClusterHost, ScaleInInput, ScaleInPlan, plan_scale_in};
 
 use super::{InstState, Sim, TaskState};
 
@@ -42,6 +40,9 @@ use super::{InstState, Sim, TaskState};
 pub(super) struct State {
     /// The previous plan's `removable_since`.
     removable_since: BTreeMap<String, u64>,
+    /// The previous plan's `last_shortfall` (the calculator keeps it beside
+    /// `removable_since`).
+    last_shortfall: Option<u64>,
     /// The latest plan's hosts (instance ids), for the chooser.
     planned: Vec<u32>,
     /// Tasks stopped on consolidated hosts (counted by the scheduler).
@@ -79,12 +80,12 @@ impl Sim<'_> {
             ScaleInInput::new(&hosts, &worst, self.t, &self.consolidation.removable_since);
         input.policy = self.sc.headroom;
         input.waiting = &waiting;
-        input.budget = DisruptionBudget::default();
-        input.stability_window = Duration::from_secs(
-            self.sc.scale_in.period * u64::from(self.sc.scale_in.evaluation_periods),
-        );
+        input.budget = self.sc.disruption_budget;
+        input.stability_window = Duration::from_secs(self.sc.consolidation_stability);
+        input.last_shortfall = self.consolidation.last_shortfall;
         let plan = plan_scale_in(&input);
         self.consolidation.removable_since = plan.removable_since.clone();
+        self.consolidation.last_shortfall = plan.last_shortfall;
         self.consolidation.planned = plan.ids().into_iter().filter_map(instance_id).collect();
         Ok(plan)
     }
@@ -114,6 +115,11 @@ impl Sim<'_> {
                 self.log(format!(
                     "consolidation undone: {pending} task(s) wait, {name} set back to ACTIVE"
                 ));
+            }
+            // The scheduled run still computes the plan (it acts on nothing): the plan
+            // records the shortfall its quiet period counts from.
+            if scheduled {
+                self.plan()?;
             }
             return Ok(());
         }
@@ -147,7 +153,7 @@ impl Sim<'_> {
     /// Moves the latest plan's hosts that are in `ordered` to its front (keeping the plan's
     /// order), at most `excess`; returns how many. Only under `hosts-to-add+consolidation`.
     pub(super) fn planned_first(&self, ordered: &mut Vec<u32>, excess: u32) -> usize {
-        if self.sc.policy != crate::scenario::PolicyKind::HostsToAddConsolidation {
+        if self.sc.policy != crate::scenario::PolicyKind::HostsToAdd {
             return 0;
         }
         let planned: Vec<u32> = self

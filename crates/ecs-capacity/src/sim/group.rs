@@ -190,6 +190,7 @@ impl Sim<'_> {
                     deadline: Some(t + timeout),
                 };
                 self.changed = true;
+                self.drain_started = true;
                 self.log(format!(
                     "terminate {name}: lifecycle hook, set DRAINING with {tasks} task(s)"
                 ));

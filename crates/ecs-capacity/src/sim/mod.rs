@@ -271,6 +271,8 @@ struct Sim<'a> {
     managed: capacity_provider::State,
     /// The consolidation plan's state between the calculator's runs.
     consolidation: consolidation::State,
+    /// The group set an instance DRAINING (lifecycle hook) in this step's scale-in.
+    drain_started: bool,
 }
 
 /// Runs a scenario to its end. `progress` is called with the fraction done, now and then.
@@ -345,6 +347,7 @@ impl<'a> Sim<'a> {
             placement_waits: Vec::new(),
             managed: capacity_provider::State::default(),
             consolidation: consolidation::State::default(),
+            drain_started: false,
         }
     }
 
@@ -437,7 +440,16 @@ impl<'a> Sim<'a> {
         } else {
             self.evaluate_alarms();
         }
+        self.drain_started = false;
         self.reconcile_group();
+        // The drainer sets the instances the group terminates DRAINING within seconds, and
+        // that container instance change runs the calculator again: its datapoint sees them
+        // leaving (counted against the budget), before an empty one is gone.
+        if self.drain_started
+            && let Some(cap) = self.capacity()?
+        {
+            self.publish(&cap, &[])?;
+        }
         self.track_pending(pending);
         let sample = Sample {
             t: self.t,

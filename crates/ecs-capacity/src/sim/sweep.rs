@@ -32,9 +32,9 @@ pub struct Frontier {
     /// instant, on the group's cheapest type for it, with no boot time: no task waits.
     pub ideal_vcpu_hours: f64,
     /// The book at the scenario's headroom, `capacity-provider` at each target capacity,
-    /// `hosts-to-add` at each headroom, in that order; with `--with-consolidation` then
-    /// `capacity-provider+consolidation` at target 100 and `hosts-to-add+consolidation` at
-    /// each headroom.
+    /// `hosts-to-add` (as deployed) at each headroom, in that order; with
+    /// `--with-consolidation` then `capacity-provider+consolidation` at target 100 and
+    /// `hosts-to-add −1` (`ScaleInAdjustment=MinusOne`) at each headroom.
     pub runs: Vec<Run>,
 }
 
@@ -51,9 +51,9 @@ pub fn frontier(base: &Scenario) -> Result<Frontier, CapacityError> {
     frontier_with(base, false)
 }
 
-/// The frontier, and with `consolidation` the two what-ifs after it:
-/// `capacity-provider+consolidation` at target 100 and `hosts-to-add+consolidation` at each
-/// of [`HEADROOMS`].
+/// The frontier, and with `consolidation` the template's two other modes after it:
+/// `capacity-provider+consolidation` at target 100 and `hosts-to-add −1` at each of
+/// [`HEADROOMS`].
 pub fn frontier_with(base: &Scenario, consolidation: bool) -> Result<Frontier, CapacityError> {
     let mut runs = Vec::new();
     let book = base.with_policy(PolicyKind::Book);
@@ -77,7 +77,7 @@ pub fn frontier_with(base: &Scenario, consolidation: bool) -> Result<Frontier, C
         runs.push(one(&sc, "target 100".to_owned())?);
         for headroom in HEADROOMS {
             let sc = base
-                .with_policy(PolicyKind::HostsToAddConsolidation)
+                .with_policy(PolicyKind::HostsToAddMinusOne)
                 .with_headroom(ScalePolicy::new(headroom)?);
             runs.push(one(&sc, format!("headroom {headroom}"))?);
         }

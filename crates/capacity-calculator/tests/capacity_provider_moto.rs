@@ -1,0 +1,454 @@
+//! Capacity-provider mode end to end through the real SDK over HTTP, against the moto
+//! emulator: the calculator checks that the cluster's capacity provider has managed scaling
+//! and managed termination protection, sets the planned host DRAINING itself (marked
+//! `ecs-capacity.drained-by`), never a host marked do-not-disrupt, and sets it ACTIVE again
+//! when a placement failure says tasks wait.
+//!
+//! moto serves every call made here: ECS (CreateCapacityProvider, PutClusterCapacityProviders,
+//! DescribeClusters with the cluster's capacity providers, DescribeCapacityProviders,
+//! UpdateContainerInstancesState, PutAttributes, DeleteAttributes), Auto Scaling and
+//! CloudWatch. moto does not move the tasks of a DRAINING host, nor remove an empty one (ECS
+//! and managed scaling do that): the tests check what the calculator asks of ECS.
+
+use aws_sdk_ecs::types::{
+    Attribute, AutoScalingGroupProvider, ContainerInstanceStatus, ManagedScaling,
+    ManagedScalingStatus, ManagedTerminationProtection,
+};
+use capacity_aws::attributes::EcsAttributes;
+use capacity_aws::capacity_provider::EcsCapacityProviders;
+use capacity_aws::group::AsgGroupReader;
+use capacity_aws::{CloudWatchPublisher, EcsReader};
+use capacity_calculator::{Config, Deps, Summary, handle};
+use capacity_core::consolidation::{DO_NOT_DISRUPT_ATTRIBUTE, Unconsolidatable};
+use capacity_core::mark::DRAINED_BY_ATTRIBUTE;
+use moto_harness::MotoServer;
+use moto_harness::ecs::{container, register_task_definition, start_task};
+use serde_json::{Value, json};
+
+const CLUSTER: &str = "prod";
+const CLUSTER_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
+const GROUP: &str = "prod-hosts";
+const PROVIDER: &str = "prod-hosts-provider";
+const NAMESPACE: &str = "ECS/ClusterCapacity";
+
+fn scheduled() -> Value {
+    json!({
+        "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2027-01-15T08:00:00Z", "region": "us-east-1",
+        "resources": [], "detail": {}
+    })
+}
+
+/// "ECS Service Action" SERVICE_TASK_PLACEMENT_FAILURE for service `web` of the cluster.
+fn placement_failure() -> Value {
+    json!({
+        "version": "0", "id": "2", "detail-type": "ECS Service Action", "source": "aws.ecs",
+        "account": "123456789012", "time": "2027-01-15T08:05:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:ecs:us-east-1:123456789012:service/prod/web"],
+        "detail": {
+            "eventType": "ERROR",
+            "eventName": "SERVICE_TASK_PLACEMENT_FAILURE",
+            "clusterArn": CLUSTER_ARN,
+            "reason": "RESOURCE:MEMORY",
+            "createdAt": "2027-01-15T08:05:00.000Z"
+        }
+    })
+}
+
+struct World {
+    moto: MotoServer,
+    sdk: aws_config::SdkConfig,
+    ecs: aws_sdk_ecs::Client,
+    asg: aws_sdk_autoscaling::Client,
+    /// `(container instance ARN, EC2 instance id)`: two half-used hosts.
+    hosts: Vec<(String, String)>,
+}
+
+type CpDeps = Deps<
+    EcsReader,
+    EcsReader,
+    CloudWatchPublisher,
+    AsgGroupReader,
+    EcsAttributes,
+    EcsCapacityProviders,
+>;
+
+/// Two hosts of 4096 CPU units / 8192 MiB (8 slots of the 512 / 1024 task), 3 tasks each, in
+/// the group `prod-hosts` behind the cluster's capacity provider (managed termination
+/// protection as given, managed scaling on).
+async fn world(termination_protection: bool) -> World {
+    let moto = MotoServer::start();
+    let sdk = moto.sdk_config().await;
+    let ecs = moto.ecs_cluster(CLUSTER).await;
+    moto.post(
+        "/_harness/state-transition",
+        &json!({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}),
+    );
+    let hosts = moto.add_hosts(CLUSTER, 2, 4096, 8192);
+    let web =
+        register_task_definition(&ecs, "web", container("web", Some(512), 1024).build()).await;
+    for (arn, _) in &hosts {
+        for _ in 0..3 {
+            start_task(&ecs, CLUSTER, &web, arn).await;
+        }
+    }
+    let asg = aws_sdk_autoscaling::Client::new(&sdk);
+    asg.create_launch_configuration()
+        .launch_configuration_name("hosts")
+        .image_id("ami-12c6146b")
+        .instance_type("m5.large")
+        .send()
+        .await
+        .expect("launch configuration");
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name(GROUP)
+        .launch_configuration_name("hosts")
+        .min_size(0)
+        .max_size(10)
+        .desired_capacity(0)
+        .availability_zones("us-east-1a")
+        .new_instances_protected_from_scale_in(true)
+        .send()
+        .await
+        .expect("group");
+    asg.attach_instances()
+        .auto_scaling_group_name(GROUP)
+        .set_instance_ids(Some(hosts.iter().map(|(_, ec2)| ec2.clone()).collect()))
+        .send()
+        .await
+        .expect("attach the hosts");
+    let group_arn = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(GROUP)
+        .send()
+        .await
+        .expect("describe the group")
+        .auto_scaling_groups()[0]
+        .auto_scaling_group_arn()
+        .expect("the group's ARN")
+        .to_owned();
+    ecs.create_capacity_provider()
+        .name(PROVIDER)
+        .auto_scaling_group_provider(
+            AutoScalingGroupProvider::builder()
+                .auto_scaling_group_arn(group_arn)
+                .managed_scaling(
+                    ManagedScaling::builder()
+                        .status(ManagedScalingStatus::Enabled)
+                        .target_capacity(100)
+                        .build(),
+                )
+                .managed_termination_protection(if termination_protection {
+                    ManagedTerminationProtection::Enabled
+                } else {
+                    ManagedTerminationProtection::Disabled
+                })
+                .build()
+                .expect("provider"),
+        )
+        .send()
+        .await
+        .expect("capacity provider");
+    ecs.put_cluster_capacity_providers()
+        .cluster(CLUSTER)
+        .capacity_providers(PROVIDER)
+        .set_default_capacity_provider_strategy(Some(vec![]))
+        .send()
+        .await
+        .expect("the cluster's capacity providers");
+    World {
+        moto,
+        sdk,
+        ecs,
+        asg,
+        hosts,
+    }
+}
+
+impl World {
+    fn calculator(&self) -> CpDeps {
+        let config = Config::from_lookup(capacity_aws::config::from_pairs(&[
+            ("ECS_CLUSTER", CLUSTER_ARN),
+            ("SCALING_MODE", "capacity-provider"),
+            ("AUTO_SCALING_GROUP_NAME", GROUP),
+            ("CONSOLIDATION_STABILITY_SECONDS", "0"),
+            ("CLUSTER_REFRESH_SECONDS", "0"),
+        ]))
+        .expect("config");
+        let reader = EcsReader::new(self.ecs.clone());
+        Deps::new(
+            reader.clone(),
+            reader,
+            CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&self.sdk)),
+            config,
+        )
+        .with_group(
+            AsgGroupReader::new(self.asg.clone()),
+            EcsAttributes::new(self.ecs.clone()),
+        )
+        .with_capacity_providers(EcsCapacityProviders::new(self.ecs.clone()))
+    }
+
+    /// Each host's status and drained-by mark, as ECS (moto) describes them.
+    async fn hosts(&self) -> Vec<(String, Option<String>)> {
+        let out = self
+            .ecs
+            .describe_container_instances()
+            .cluster(CLUSTER)
+            .set_container_instances(Some(self.hosts.iter().map(|(a, _)| a.clone()).collect()))
+            .send()
+            .await
+            .expect("describe");
+        self.hosts
+            .iter()
+            .map(|(arn, _)| {
+                let ci = out
+                    .container_instances()
+                    .iter()
+                    .find(|ci| ci.container_instance_arn() == Some(arn))
+                    .expect("described");
+                (
+                    ci.status().unwrap_or_default().to_owned(),
+                    ci.attributes()
+                        .iter()
+                        .find(|a| a.name() == DRAINED_BY_ATTRIBUTE)
+                        .map(|a| a.value().unwrap_or_default().to_owned()),
+                )
+            })
+            .collect()
+    }
+
+    async fn put_attribute(&self, host: usize, name: &str, value: &str) {
+        self.ecs
+            .put_attributes()
+            .cluster(CLUSTER)
+            .attributes(
+                Attribute::builder()
+                    .name(name)
+                    .value(value)
+                    .target_id(&self.hosts[host].0)
+                    .build()
+                    .expect("attribute"),
+            )
+            .send()
+            .await
+            .expect("put the attribute");
+    }
+
+    fn published(&self, name: &str) -> Vec<f64> {
+        self.moto
+            .metrics(NAMESPACE)
+            .iter()
+            .filter(|m| m["name"] == name && m["dimensions"] == json!({"ClusterName": CLUSTER}))
+            .filter_map(|m| m["value"].as_f64())
+            .collect()
+    }
+}
+
+async fn calculate(event: Value, deps: &CpDeps) -> Summary {
+    handle(event, deps)
+        .await
+        .expect("handled")
+        .published()
+        .expect("published")
+}
+
+fn statuses(hosts: &[(String, Option<String>)]) -> Vec<&str> {
+    let mut s: Vec<&str> = hosts.iter().map(|(status, _)| status.as_str()).collect();
+    s.sort_unstable();
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn of_two_half_used_hosts_one_is_drained_and_the_other_untouched() {
+    let w = world(true).await;
+    let deps = w.calculator();
+    let summary = calculate(scheduled(), &deps).await;
+    let acting = summary
+        .acting
+        .as_ref()
+        .expect("capacity-provider mode acts");
+    assert_eq!(acting.capacity_provider.as_deref(), Some(PROVIDER));
+    assert_eq!(acting.refused, None);
+    assert_eq!(acting.drained, 1, "{}", summary.scale_in_plan);
+    let hosts = w.hosts().await;
+    assert_eq!(statuses(&hosts), ["ACTIVE", "DRAINING"], "{hosts:?}");
+    for (status, mark) in &hosts {
+        assert_eq!(
+            mark.is_some(),
+            status == "DRAINING",
+            "only the host it drained carries the mark: {hosts:?}"
+        );
+    }
+    assert_eq!(w.published("HostsDrained"), [1.0]);
+    assert_eq!(w.published("ConsolidationRefused"), [0.0]);
+    // No scaling policy of ours: HostsToRemove is published for the dashboard only.
+    assert_eq!(summary.hosts_to_remove, Some(1));
+
+    // The same event again (Lambda's retry): the DRAINING host counts against the budget of
+    // 1 (10 % of 2, rounded up); nothing more is drained.
+    let again = calculate(scheduled(), &deps).await;
+    assert_eq!(again.acting.as_ref().map(|a| a.drained), Some(0));
+    assert_eq!(again.scale_in_plan.draining, 1);
+    assert_eq!(statuses(&w.hosts().await), ["ACTIVE", "DRAINING"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_host_marked_do_not_disrupt_is_never_drained() {
+    let w = world(true).await;
+    w.put_attribute(0, DO_NOT_DISRUPT_ATTRIBUTE, "true").await;
+    let summary = calculate(scheduled(), &w.calculator()).await;
+    assert_eq!(
+        summary.scale_in_plan.why_kept(&w.hosts[0].0),
+        Some(&Unconsolidatable::DoNotDisrupt)
+    );
+    let hosts = w.hosts().await;
+    assert_eq!(hosts[0], ("ACTIVE".to_owned(), None), "{hosts:?}");
+    assert_eq!(hosts[1].0, "DRAINING", "the other one goes instead");
+
+    // Both marked: nothing is drained.
+    let w = world(true).await;
+    w.put_attribute(0, DO_NOT_DISRUPT_ATTRIBUTE, "true").await;
+    w.put_attribute(1, DO_NOT_DISRUPT_ATTRIBUTE, "").await;
+    let summary = calculate(scheduled(), &w.calculator()).await;
+    assert_eq!(summary.acting.as_ref().map(|a| a.drained), Some(0));
+    assert_eq!(statuses(&w.hosts().await), ["ACTIVE", "ACTIVE"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_placement_failure_while_a_drained_host_still_runs_sets_it_active_again() {
+    let w = world(true).await;
+    let deps = w.calculator();
+    calculate(scheduled(), &deps).await;
+    let hosts = w.hosts().await;
+    let ours = hosts
+        .iter()
+        .position(|(s, _)| s == "DRAINING")
+        .expect("one drained");
+    let theirs = 1 - ours;
+    // An operator drains the other host by hand: not this function's to undo.
+    w.ecs
+        .update_container_instances_state()
+        .cluster(CLUSTER)
+        .container_instances(&w.hosts[theirs].0)
+        .status(ContainerInstanceStatus::Draining)
+        .send()
+        .await
+        .expect("drain by hand");
+
+    let summary = calculate(placement_failure(), &deps).await;
+    let acting = summary.acting.as_ref().expect("acts");
+    assert_eq!(acting.changes.reactivate, [w.hosts[ours].0.clone()]);
+    assert_eq!(
+        acting.changes.drained_by_others,
+        [w.hosts[theirs].0.clone()]
+    );
+    assert_eq!((acting.reactivated, acting.drained), (1, 0));
+    let hosts = w.hosts().await;
+    assert_eq!(hosts[ours], ("ACTIVE".to_owned(), None), "{hosts:?}");
+    assert_eq!(hosts[theirs], ("DRAINING".to_owned(), None), "{hosts:?}");
+    assert_eq!(w.published("HostsReactivated"), [0.0, 1.0]);
+}
+
+thread_local! {
+    /// The buffer this thread's log lines go to, when a test captures them.
+    static CAPTURED: std::cell::RefCell<Option<LogLines>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Where the process-wide subscriber writes: the capturing thread's buffer, or nowhere.
+struct ThisThread;
+
+impl std::io::Write for ThisThread {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED.with(|c| match c.borrow_mut().as_mut() {
+            Some(lines) => lines.write(buf),
+            None => Ok(buf.len()),
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogLines {
+    /// Captures the log lines of this thread (the one the test's body and the handler run
+    /// on) through the process's global subscriber, lambda_runtime's JSON format: a
+    /// subscriber set for one thread only can miss callsites whose interest tracing cached
+    /// while other tests ran them with none.
+    fn capture() -> LogLines {
+        static INSTALL: std::sync::Once = std::sync::Once::new();
+        INSTALL.call_once(|| {
+            let subscriber = lambda_runtime::tracing::subscriber::fmt()
+                .json()
+                .with_target(false)
+                .without_time()
+                .with_writer(|| ThisThread)
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in this test binary");
+        });
+        let lines = LogLines::default();
+        CAPTURED.with(|c| *c.borrow_mut() = Some(lines.clone()));
+        lines
+    }
+}
+
+/// Lambda's JSON log lines as the function writes them, into a buffer.
+#[derive(Clone, Default)]
+struct LogLines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_managed_termination_protection_nothing_is_drained_and_the_reason_is_logged() {
+    let lines = LogLines::capture();
+
+    let w = world(false).await;
+    let summary = calculate(scheduled(), &w.calculator()).await;
+    let acting = summary.acting.as_ref().expect("acts");
+    assert_eq!(acting.capacity_provider, None);
+    let why = acting.refused.as_deref().unwrap_or_default();
+    assert!(
+        why.contains(PROVIDER) && why.contains("managed termination protection"),
+        "{why}"
+    );
+    assert_eq!(acting.drained, 0);
+    assert!(
+        summary.scale_in_plan.hosts_to_remove() >= 1,
+        "the plan would remove one: {}",
+        summary.scale_in_plan
+    );
+    assert_eq!(statuses(&w.hosts().await), ["ACTIVE", "ACTIVE"]);
+    assert_eq!(w.published("ConsolidationRefused"), [1.0]);
+    assert_eq!(w.published("HostsDrained"), [0.0]);
+
+    let bytes = lines.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let logged: Vec<Value> = String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let refusal = logged
+        .iter()
+        .find(|l| l["fields"]["message"] == "consolidation refused: nothing is drained")
+        .unwrap_or_else(|| panic!("no refusal logged: {logged:?}"));
+    assert_eq!(refusal["level"], "WARN");
+    assert!(
+        refusal["fields"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("managed termination protection")),
+        "{refusal}"
+    );
+}
