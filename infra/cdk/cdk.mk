@@ -26,9 +26,11 @@ $(CDK_PLACEHOLDER_ZIPS)/.made:
 	for fn in $(LAMBDAS); do mkdir -p $(@D)/$$fn && echo "placeholder for $$fn (make package builds the real one)" > $(@D)/$$fn/bootstrap.zip; done
 	touch $@
 
-cdk-synth: $(STAMP) $(CDK_BUILD_STAMP) $(CDK_PLACEHOLDER_ZIPS)/.made ## cdk synth of infra/cdk/example with cdk-nag AwsSolutions, then cfn-lint on its template
+cdk-synth: $(STAMP) $(CDK_BUILD_STAMP) $(CDK_PLACEHOLDER_ZIPS)/.made ## cdk synth of infra/cdk/example in both scaling modes with cdk-nag AwsSolutions, then cfn-lint on each template
 	cd $(CDK_DIR) && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --quiet --no-notices --no-version-reporting \
 	  -o $(CURDIR)/$(CDK_OUT) -c lambdaPackageDir=$(CURDIR)/$(CDK_PLACEHOLDER_ZIPS) -c nag=true
+	cd $(CDK_DIR) && CDK_DISABLE_CLI_TELEMETRY=true npx cdk synth --quiet --no-notices --no-version-reporting \
+	  -o $(CURDIR)/$(CDK_OUT)-capacity-provider -c lambdaPackageDir=$(CURDIR)/$(CDK_PLACEHOLDER_ZIPS) -c nag=true -c scalingMode=capacity-provider
 	@# W3005: CDK's lambda.Function adds DependsOn on its role, which the Role GetAtt implies anyway.
-	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $(CDK_OUT)/ecs-capacity.template.json
-	@echo "cdk-synth: example app synthesized (cdk-nag AwsSolutions clean), cfn-lint clean"
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- $(CDK_OUT)/ecs-capacity.template.json $(CDK_OUT)-capacity-provider/ecs-capacity.template.json
+	@echo "cdk-synth: example app synthesized in both scaling modes (cdk-nag AwsSolutions clean), cfn-lint clean"

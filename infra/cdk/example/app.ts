@@ -3,16 +3,20 @@
 //   make package                       # the three functions -> target/lambda/<name>/bootstrap.zip
 //   cd infra/cdk && npm ci && npx tsc -p .
 //   npx cdk deploy -c clusterName=my-cluster -c autoScalingGroupName=my-cluster-asg
+//   npx cdk deploy -c clusterName=my-cluster -c autoScalingGroupName=my-cluster-asg -c scalingMode=capacity-provider
 //
-// Context: clusterName, autoScalingGroupName (required), stackName (default ecs-capacity),
-// lambdaPackageDir (default <repository>/target/lambda), alarmEmail (optional), nag=true to run
-// cdk-nag's AwsSolutions checks (synth fails on a finding; `make infra-check` does this).
+// Context: clusterName, autoScalingGroupName (required), scalingMode (self-managed, the default,
+// or capacity-provider: the group is behind an ECS capacity provider with managed scaling and
+// managed termination protection, and the stack only consolidates), stackName (default
+// ecs-capacity), lambdaPackageDir (default <repository>/target/lambda), alarmEmail (optional),
+// nag=true to run cdk-nag's AwsSolutions checks (synth fails on a finding; `make infra-check`
+// does this).
 import * as path from 'node:path';
 import { App, CfnOutput, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { EcsCapacity } from '../lib';
+import { EcsCapacity, ScalingMode } from '../lib';
 
 const app = new App();
 if (app.node.tryGetContext('nag') === 'true') Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -33,23 +37,31 @@ const clusterName = required('clusterName');
 const cluster = ecs.Cluster.fromClusterArn(stack, 'Cluster',
   stack.formatArn({ service: 'ecs', resource: 'cluster', resourceName: clusterName }));
 const autoScalingGroup = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(stack, 'Group', required('autoScalingGroupName'));
+const modes = Object.values(ScalingMode) as string[];
+const scalingMode = context('scalingMode') ?? ScalingMode.SELF_MANAGED;
+if (!modes.includes(scalingMode)) throw new Error(`context scalingMode must be one of ${modes.join(', ')}, got ${scalingMode}`);
 
 // Three lines: the construct, its cluster and group; everything else has the template's defaults.
 const capacity = new EcsCapacity(stack, 'EcsCapacity', {
   cluster,
   autoScalingGroup,
+  scalingMode: scalingMode as ScalingMode,
   alarmEmail: context('alarmEmail'),
   lambdaPackageDir: context('lambdaPackageDir') ?? path.resolve(__dirname, '..', '..', '..', '..', 'target', 'lambda'),
 });
 
-new CfnOutput(stack, 'ScaleInChooserAliasArn', {
-  description: "The custom termination policy to put first in the group's termination policies",
-  value: capacity.chooserAlias.functionArn,
-});
-new CfnOutput(stack, 'ScaleInChooserTerminationPoliciesCommand', {
-  description: 'Run once (a stack cannot change a group it does not own): the chooser first, then the default policy',
-  value: capacity.terminationPoliciesCommand,
-});
-new CfnOutput(stack, 'LifecycleTopicArn', { value: capacity.lifecycleTopic.topicArn });
-new CfnOutput(stack, 'DrainerFailureQueueUrl', { value: capacity.failureQueue.queueUrl });
+// The chooser, the lifecycle topic and the failure queue exist in self-managed mode only.
+if (capacity.chooserAlias && capacity.terminationPoliciesCommand) {
+  new CfnOutput(stack, 'ScaleInChooserAliasArn', {
+    description: "The custom termination policy to put first in the group's termination policies",
+    value: capacity.chooserAlias.functionArn,
+  });
+  new CfnOutput(stack, 'ScaleInChooserTerminationPoliciesCommand', {
+    description: 'Run once (a stack cannot change a group it does not own): the chooser first, then the default policy',
+    value: capacity.terminationPoliciesCommand,
+  });
+}
+if (capacity.lifecycleTopic) new CfnOutput(stack, 'LifecycleTopicArn', { value: capacity.lifecycleTopic.topicArn });
+if (capacity.failureQueue) new CfnOutput(stack, 'DrainerFailureQueueUrl', { value: capacity.failureQueue.queueUrl });
+new CfnOutput(stack, 'ScalingMode', { value: capacity.scalingMode });
 new CfnOutput(stack, 'DashboardUrl', { value: capacity.dashboardUrl });

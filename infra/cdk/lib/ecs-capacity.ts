@@ -28,6 +28,36 @@ export enum ScaleOutAdjustment {
   PLUS_ONE = 'PlusOne',
 }
 
+/**
+ * Who scales the group (the template's ScalingMode). docs/scaling-modes.md says which fits whom.
+ */
+export enum ScalingMode {
+  /**
+   * This construct scales the group: the calculator's metrics drive alarms and step policies,
+   * the terminate lifecycle hook and lifecycle-drainer drain each host before it goes, the
+   * scale-in-chooser picks the hosts to remove.
+   */
+  SELF_MANAGED = 'self-managed',
+  /**
+   * The group is behind an ECS capacity provider with managed scaling and managed termination
+   * protection, which keep scaling it: the construct adds no alarm, policy or hook to the
+   * group and only consolidates (the calculator sets the hosts the cluster can do without to
+   * DRAINING). No drainer, chooser, lifecycle topic or failure queue is created.
+   */
+  CAPACITY_PROVIDER = 'capacity-provider',
+}
+
+/** How the self-managed scale-in removes hosts (the template's ScaleInAdjustment). */
+export enum ScaleInAdjustment {
+  /**
+   * Remove, in one step, the hosts the calculator's consolidation plan can do without
+   * (metric HostsToRemove; the chooser offers Auto Scaling exactly those).
+   */
+  HOSTS_TO_REMOVE = 'HostsToRemove',
+  /** The book's one host at a time while IdleHostCapacity stays above 1. */
+  MINUS_ONE = 'MinusOne',
+}
+
 /** The worst-case task, given instead of discovered (ContainerMaxCpu and ContainerMaxMemory). */
 export interface WorstCaseTask {
   /** CPU units (1024 = 1 vCPU), 1 to 196608. */
@@ -52,6 +82,12 @@ export interface EcsCapacityProps {
   readonly cluster: ecs.ICluster;
   /** The Auto Scaling group of its container instances (AutoScalingGroupName). */
   readonly autoScalingGroup: autoscaling.IAutoScalingGroup;
+  /**
+   * Who scales the group. With CAPACITY_PROVIDER only the calculator, its operations alarms
+   * and the dashboard are created, and the props of the scaling alarms and policies, the
+   * drainer and the chooser have no effect. @default ScalingMode.SELF_MANAGED
+   */
+  readonly scalingMode?: ScalingMode;
   /** @default - discovered from the task definitions of the cluster's services and tasks */
   readonly worstCaseTask?: WorstCaseTask;
   /** @default 'ECS/ClusterCapacity' */
@@ -83,8 +119,25 @@ export interface EcsCapacityProps {
   readonly scaleInEvaluationPeriods?: number;
   /** Warm-up of the step scale-out policy, 0 to 3600 seconds. @default Duration.seconds(300) */
   readonly scaleOutWarmup?: Duration;
-  /** Cooldown of the scale-in policy, 0 to 86400 seconds. @default Duration.seconds(300) */
+  /**
+   * Cooldown of the scale-in policy with ScaleInAdjustment.MINUS_ONE, 0 to 86400 seconds (the
+   * HostsToRemove step policy has none). @default Duration.seconds(300)
+   */
   readonly scaleInCooldown?: Duration;
+  /** @default ScaleInAdjustment.HOSTS_TO_REMOVE */
+  readonly scaleInAdjustment?: ScaleInAdjustment;
+  /**
+   * Hosts allowed to be leaving the cluster at once (DRAINING, or planned): a number of hosts,
+   * 0 to 9999 (0: the plan never names a host), or a share of the cluster from '1%' to
+   * '100%', rounded up (at least 1). A whole number may be given as a number or a string.
+   * @default '10%'
+   */
+  readonly disruptionBudget?: string | number;
+  /**
+   * How long a host must have been found removable, run after run, before the consolidation
+   * plan names it; whole seconds, 0 to 3600. @default Duration.seconds(300)
+   */
+  readonly consolidationStability?: Duration;
   /** Heartbeat timeout of the terminate hook, 30 to 7200 seconds. @default Duration.seconds(1800) */
   readonly lifecycleHeartbeatTimeout?: Duration;
   /** 1 to 300 seconds. @default Duration.seconds(5) */
@@ -135,6 +188,10 @@ export const ECS_CAPACITY_DEFAULTS = {
   scaleInEvaluationPeriods: 5,
   scaleOutWarmup: Duration.seconds(300),
   scaleInCooldown: Duration.seconds(300),
+  scalingMode: ScalingMode.SELF_MANAGED,
+  scaleInAdjustment: ScaleInAdjustment.HOSTS_TO_REMOVE,
+  disruptionBudget: '10%',
+  consolidationStability: Duration.seconds(300),
   lifecycleHeartbeatTimeout: Duration.seconds(1800),
   drainPollInterval: Duration.seconds(5),
   drainMaxDuration: Duration.seconds(7200),
@@ -158,6 +215,13 @@ const HOSTS_TO_ADD_STEPS: ReadonlyArray<readonly [number, number | undefined, nu
   [0, 1, 1], [1, 2, 2], [2, 3, 3], [3, 4, 4], [4, 5, 5], [5, 6, 6], [6, 7, 7], [7, 8, 8],
   [8, 9, 9], [9, 10, 10], [10, 11, 11], [11, 12, 12], [12, 16, 16], [16, 20, 20], [20, 25, 25],
   [25, 32, 32], [32, 40, 40], [40, 50, 50], [50, 64, 64], [64, undefined, 80],
+];
+
+// HostsToRemove (threshold 1): n falls in [n-1, n) and removes n hosts up to 19; 20 and more
+// remove 20 (the template explains the table; the simulator's copy is ecs_capacity::sim::alarms).
+const HOSTS_TO_REMOVE_STEPS: ReadonlyArray<readonly [number, number | undefined, number]> = [
+  ...Array.from({ length: 19 }, (_, i) => [i, i + 1, -(i + 1)] as const),
+  [19, undefined, -20],
 ];
 
 const FUNCTION_DEFAULTS = {
@@ -207,28 +271,45 @@ const lambdaAssumeRole = () => new iam.ServicePrincipal('lambda.amazonaws.com');
  * Keeps an existing ECS cluster on EC2 the right size: capacity-calculator (metrics), alarms
  * and Auto Scaling policies on the group, the terminate lifecycle hook and lifecycle-drainer,
  * the scale-in-chooser (a custom termination policy), operations alarms and a dashboard. The
- * same resources as infra/template.yaml.
+ * same resources as infra/template.yaml. With ScalingMode.CAPACITY_PROVIDER only the
+ * calculator (which then consolidates), its operations alarms and the dashboard: the members
+ * of the self-managed resources are then undefined.
  */
 export class EcsCapacity extends Construct {
+  /** Who scales the group. */
+  readonly scalingMode: ScalingMode;
   readonly calculatorFunction: lambda.Function;
-  readonly drainerFunction: lambda.Function;
-  readonly chooserFunction: lambda.Function;
+  /** Self-managed mode only. */
+  readonly drainerFunction?: lambda.Function;
+  /** Self-managed mode only. */
+  readonly chooserFunction?: lambda.Function;
   /**
    * The chooser's alias "live": its ARN is the custom termination policy to put first in the
    * group's termination policies (a construct cannot change a group it was only given).
+   * Self-managed mode only.
    */
-  readonly chooserAlias: lambda.Alias;
-  readonly lifecycleTopic: sns.ITopic;
-  readonly failureQueue: sqs.Queue;
+  readonly chooserAlias?: lambda.Alias;
+  /** The topic of the terminate lifecycle hook. Self-managed mode only. */
+  readonly lifecycleTopic?: sns.ITopic;
+  /** The drainer's on-failure destination. Self-managed mode only. */
+  readonly failureQueue?: sqs.Queue;
   /** The topic created for alarmEmail, if any. */
   readonly alarmTopic?: sns.ITopic;
-  /** Every alarm, by the template's logical id (HostsToAddAlarm only with HOSTS_TO_ADD). */
+  /**
+   * Every alarm, by the template's logical id: CalculatorErrorsAlarm always, CalculatorSilentAlarm
+   * with the schedule on; in self-managed mode also ContainerCapacityAlarm, IdleHostCapacityAlarm,
+   * DrainerFailureQueueAlarm, DrainsAtDeadlineAlarm, ChooserErrorsAlarm, HostsToAddAlarm (with
+   * HOSTS_TO_ADD) and HostsToRemoveAlarm (with HOSTS_TO_REMOVE).
+   */
   readonly alarms: Readonly<Record<string, cloudwatch.CfnAlarm>>;
   readonly dashboard: cloudwatch.CfnDashboard;
   /** The dashboard in the CloudWatch console. */
   readonly dashboardUrl: string;
-  /** The AWS CLI command that puts the chooser first in the group's termination policies. */
-  readonly terminationPoliciesCommand: string;
+  /**
+   * The AWS CLI command that puts the chooser first in the group's termination policies.
+   * Self-managed mode only.
+   */
+  readonly terminationPoliciesCommand?: string;
 
   constructor(scope: Construct, id: string, props: EcsCapacityProps) {
     super(scope, id);
@@ -254,6 +335,12 @@ export class EcsCapacity extends Construct {
     const scaleInEvaluations = v.count(name('scaleInEvaluationPeriods', 'ScaleInEvaluationPeriods'), props.scaleInEvaluationPeriods ?? d.scaleInEvaluationPeriods, 1, 60);
     const warmup = v.seconds(name('scaleOutWarmup', 'ScaleOutWarmupSeconds'), props.scaleOutWarmup ?? d.scaleOutWarmup, 0, 3600);
     const cooldown = v.seconds(name('scaleInCooldown', 'ScaleInCooldownSeconds'), props.scaleInCooldown ?? d.scaleInCooldown, 0, 86400);
+    const scalingMode = v.valueOneOf(name('scalingMode', 'ScalingMode'), props.scalingMode ?? d.scalingMode, Object.values(ScalingMode));
+    const scaleInAdjustment = v.valueOneOf(name('scaleInAdjustment', 'ScaleInAdjustment'), props.scaleInAdjustment ?? d.scaleInAdjustment,
+      Object.values(ScaleInAdjustment));
+    const disruptionBudget = v.disruptionBudget(name('disruptionBudget', 'DisruptionBudget'), props.disruptionBudget ?? d.disruptionBudget);
+    const stability = v.seconds(name('consolidationStability', 'ConsolidationStabilitySeconds'),
+      props.consolidationStability ?? d.consolidationStability, 0, 3600);
     const heartbeat = v.seconds(name('lifecycleHeartbeatTimeout', 'LifecycleHeartbeatTimeout'), props.lifecycleHeartbeatTimeout ?? d.lifecycleHeartbeatTimeout, 30, 7200);
     const pollInterval = v.seconds(name('drainPollInterval', 'DrainPollIntervalSeconds'), props.drainPollInterval ?? d.drainPollInterval, 1, 300);
     const drainMax = v.seconds(name('drainMaxDuration', 'DrainMaxSeconds'), props.drainMaxDuration ?? d.drainMaxDuration, 60, 172800);
@@ -278,7 +365,13 @@ export class EcsCapacity extends Construct {
     const clusterName = props.cluster.clusterName;
     const clusterArn = props.cluster.clusterArn;
     const groupName = props.autoScalingGroup.autoScalingGroupName;
-    const byHostsToAdd = adjustment === ScaleOutAdjustment.HOSTS_TO_ADD;
+    // The template's conditions SelfManaged, OnCapacityProvider, ScalesOutByHostsToAdd,
+    // ScalesInByHostsToRemove and ScalesInByMinusOne.
+    this.scalingMode = scalingMode;
+    const selfManaged = scalingMode === ScalingMode.SELF_MANAGED;
+    const byHostsToAdd = selfManaged && adjustment === ScaleOutAdjustment.HOSTS_TO_ADD;
+    const byHostsToRemove = selfManaged && scaleInAdjustment === ScaleInAdjustment.HOSTS_TO_REMOVE;
+    const byMinusOne = selfManaged && scaleInAdjustment === ScaleInAdjustment.MINUS_ONE;
     const code = (fn: string, given: lambda.Code | undefined): lambda.Code => {
       if (given) return given;
       const zip = path.join(packageDir, fn, 'bootstrap.zip');
@@ -312,7 +405,7 @@ export class EcsCapacity extends Construct {
     // ------------------------------------------------------------ capacity-calculator
     const calculatorLogGroup = logGroup('CalculatorLogGroup', 'capacity-calculator');
     const calculatorRole = new iam.Role(this, 'CalculatorRole', {
-      description: 'capacity-calculator - reads one ECS cluster, publishes to one metric namespace',
+      description: 'capacity-calculator - reads one ECS cluster and its group, marks the hosts it plans to remove, publishes to one metric namespace',
       assumedBy: lambdaAssumeRole(),
       inlinePolicies: {
         'capacity-calculator': new iam.PolicyDocument({
@@ -321,6 +414,13 @@ export class EcsCapacity extends Construct {
             onThisCluster('ReadThisClustersInstancesServicesAndTasks', [
               'ecs:DescribeContainerInstances', 'ecs:ListServices', 'ecs:DescribeServices', 'ecs:ListTasks', 'ecs:DescribeTasks',
             ]),
+            // The consolidation plan's marks on this cluster's container instances.
+            onThisCluster('MarkThisClustersContainerInstances', ['ecs:PutAttributes', 'ecs:DeleteAttributes']),
+            new iam.PolicyStatement({
+              sid: 'ReadTheGroup',
+              actions: ['autoscaling:DescribeAutoScalingGroups'],
+              resources: ['*'],
+            }),
             new iam.PolicyStatement({
               sid: 'PublishToThisNamespaceOnly',
               actions: ['cloudwatch:PutMetricData'],
@@ -333,8 +433,9 @@ export class EcsCapacity extends Construct {
       },
     });
     suppressNag(calculatorRole.node.defaultChild as CfnResource, [iam5(
-      'ECS container instance, service and task reads and PutMetricData support no resource ARN here; '
-      + 'each "*" statement is conditioned on ecs:cluster (this cluster) or cloudwatch:namespace')]);
+      'ECS container instance, service and task reads, container instance attributes and PutMetricData support no resource ARN here; '
+      + 'each of those "*" statements is conditioned on ecs:cluster (this cluster) or cloudwatch:namespace; '
+      + 'autoscaling:DescribeAutoScalingGroups supports no resource-level permission at all (a read only)')]);
     if (!worstCase) {
       // ecs:DescribeTaskDefinition on "*": AWS scopes it neither by resource nor by condition key
       // (task definitions belong to no cluster); granted only to discover the worst case. (cdk-nag's
@@ -354,9 +455,36 @@ export class EcsCapacity extends Construct {
       });
     }
 
+    if (!selfManaged) {
+      // The calculator checks the group is behind a capacity provider with managed scaling and
+      // managed termination protection, then drains the planned hosts itself. (cdk-nag's IAM5
+      // does not check AWS::IAM::RolePolicy: nothing to suppress.)
+      new iam.CfnRolePolicy(this, 'CalculatorConsolidationPolicy', {
+        roleName: calculatorRole.roleName,
+        policyName: 'consolidate-on-capacity-provider',
+        policyDocument: {
+          Version: '2012-10-17',
+          Statement: [
+            { Sid: 'ReadThisClustersCapacityProviders', Effect: 'Allow', Action: 'ecs:DescribeClusters', Resource: clusterArn },
+            { Sid: 'ReadCapacityProviders', Effect: 'Allow', Action: 'ecs:DescribeCapacityProviders', Resource: '*' },
+            {
+              Sid: 'DrainAndReactivateThisClustersInstances', Effect: 'Allow', Action: 'ecs:UpdateContainerInstancesState', Resource: '*',
+              Condition: { ArnEquals: { 'ecs:cluster': clusterArn } },
+            },
+          ],
+        },
+      });
+    }
+
     const calculatorEnvironment: Record<string, string> = {
       METRIC_NAMESPACE: metricNamespace,
       SCALE_OUT_HEADROOM: String(headroom),
+      DISRUPTION_BUDGET: disruptionBudget,
+      CONSOLIDATION_STABILITY_SECONDS: String(stability),
+      // The group the plan is bounded by (never below MinSize), and in capacity-provider mode
+      // the group the capacity provider must manage before anything is drained.
+      AUTO_SCALING_GROUP_NAME: groupName,
+      SCALING_MODE: scalingMode,
       // The cluster of the scheduled runs (a scheduled event names none).
       ECS_CLUSTER: clusterArn,
     };
@@ -366,7 +494,7 @@ export class EcsCapacity extends Construct {
     }
     this.calculatorFunction = new lambda.Function(this, 'CapacityCalculatorFunction', {
       ...FUNCTION_DEFAULTS,
-      description: 'Publishes ContainerCapacity, IdleHostCapacity, HostsToAdd and UnplacedTasks for the ECS cluster',
+      description: 'Publishes ContainerCapacity, IdleHostCapacity, HostsToAdd, HostsToRemove and UnplacedTasks for the ECS cluster',
       code: code('capacity-calculator', props.code?.calculator),
       timeout: Duration.seconds(calculatorTimeout),
       reservedConcurrentExecutions: 1,
@@ -423,160 +551,166 @@ export class EcsCapacity extends Construct {
       });
     }
 
-    // ------------------------------------------------------------ lifecycle-drainer
-    const lifecycleTopic = new sns.CfnTopic(this, 'LifecycleTopic', { kmsMasterKeyId: 'alias/aws/sns' });
-    this.lifecycleTopic = sns.Topic.fromTopicArn(this, 'LifecycleTopicRef', lifecycleTopic.ref);
-    const hookRole = new iam.Role(this, 'LifecycleHookRole', {
-      description: 'Auto Scaling publishes the terminate lifecycle notifications to the topic',
-      assumedBy: new iam.ServicePrincipal('autoscaling.amazonaws.com'),
-      inlinePolicies: {
-        'publish-lifecycle-notifications': new iam.PolicyDocument({
-          statements: [new iam.PolicyStatement({
-            sid: 'PublishToTheLifecycleTopicOnly', actions: ['sns:Publish'], resources: [lifecycleTopic.ref],
-          })],
-        }),
-      },
-    });
-    new autoscaling.CfnLifecycleHook(this, 'TerminateLifecycleHook', {
-      autoScalingGroupName: groupName,
-      lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
-      heartbeatTimeout: heartbeat,
-      defaultResult: 'CONTINUE',
-      notificationTargetArn: lifecycleTopic.ref,
-      roleArn: hookRole.roleArn,
-    });
-
-    const drainerLogGroup = logGroup('DrainerLogGroup', 'lifecycle-drainer');
-    this.failureQueue = new sqs.Queue(this, 'DrainerFailureQueue', {
-      retentionPeriod: Duration.seconds(1209600),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
-    suppressNag(this.failureQueue.node.defaultChild as CfnResource, [
-      { id: 'AwsSolutions-SQS3', reason: 'This queue is itself the failure destination of the drainer (Lambda on-failure records); it has no consumer that could fail' },
-      { id: 'AwsSolutions-SQS4', reason: 'Its one writer is Lambda on-failure delivery with the drainer role (sqs:SendMessage on this queue only); a TLS-only queue policy would be a resource the SAM template does not have, which the parity test forbids' },
-    ]);
-    const drainerRole = new iam.Role(this, 'DrainerRole', {
-      description: "lifecycle-drainer - drains one ECS cluster's instances for one Auto Scaling group",
-      assumedBy: lambdaAssumeRole(),
-      inlinePolicies: {
-        'lifecycle-drainer': new iam.PolicyDocument({
-          statements: [
-            listThisClustersContainerInstances(),
-            onThisCluster('DrainThisClustersInstancesAndWatchTheirTasks', [
-              'ecs:DescribeContainerInstances', 'ecs:UpdateContainerInstancesState', 'ecs:ListTasks', 'ecs:DescribeTasks',
-            ]),
-            new iam.PolicyStatement({
-              sid: 'CompleteThisGroupsLifecycleActions',
-              actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
-              resources: [groupArns],
-            }),
-            new iam.PolicyStatement({ sid: 'RepublishToTheLifecycleTopicOnly', actions: ['sns:Publish'], resources: [lifecycleTopic.ref] }),
-            new iam.PolicyStatement({
-              sid: 'SendFailedNotificationsToTheFailureQueueOnly', actions: ['sqs:SendMessage'], resources: [this.failureQueue.queueArn],
-            }),
-            writeOwnLogGroup(drainerLogGroup),
-          ],
-        }),
-      },
-    });
-    suppressNag(drainerRole.node.defaultChild as CfnResource, [
-      iam5('ECS container instance and task actions support no resource ARN here; the "*" statement is conditioned on ecs:cluster (this cluster)'),
-      iam5('The lifecycle actions of this one group: its ARN has a "*" for the group id, which a group that exists already does not give',
-        [nagResourceFinding(this, groupArns)]),
-    ]);
-    this.drainerFunction = new lambda.Function(this, 'LifecycleDrainerFunction', {
-      ...FUNCTION_DEFAULTS,
-      description: 'Drains an ECS container instance before Auto Scaling terminates it',
-      code: code('lifecycle-drainer', props.code?.drainer),
-      timeout: Duration.seconds(900),
-      recursiveLoop: lambda.RecursiveLoop.ALLOW,
-      role: drainerRole,
-      logGroup: drainerLogGroup,
-      applicationLogLevelV2: logLevel,
-      environment: {
-        ECS_CLUSTER: clusterName,
-        POLL_INTERVAL_SECONDS: String(pollInterval),
-        MAX_DRAIN_SECONDS: String(drainMax),
-        DEADLINE_RESULT: deadlineResult,
-        HEARTBEAT_TIMEOUT_SECONDS: String(heartbeat),
-        REPUBLISH_TOPIC_ARN: lifecycleTopic.ref,
-      },
-    });
-    new lambda.CfnEventInvokeConfig(this, 'LifecycleDrainerFunctionEventInvokeConfig', {
-      functionName: this.drainerFunction.functionName,
-      qualifier: '$LATEST',
-      maximumRetryAttempts: 2,
-      maximumEventAgeInSeconds: 3600,
-      destinationConfig: { onFailure: { destination: this.failureQueue.queueArn } },
-    });
-    new sns.CfnSubscription(this, 'LifecycleDrainerFunctionInstanceTerminating', {
-      endpoint: this.drainerFunction.functionArn,
-      protocol: 'lambda',
-      topicArn: lifecycleTopic.ref,
-    });
-    new lambda.CfnPermission(this, 'LifecycleDrainerFunctionInstanceTerminatingPermission', {
-      action: 'lambda:InvokeFunction',
-      functionName: this.drainerFunction.functionName,
-      principal: 'sns.amazonaws.com',
-      sourceArn: lifecycleTopic.ref,
-    });
-
-    const metricFilter = (id: string, metricName: string, filterPattern: string, clusterField: string) =>
-      new logs.CfnMetricFilter(this, id, {
-        logGroupName: drainerLogGroup.logGroupName,
-        filterPattern,
-        metricTransformations: [{
-          metricNamespace, metricName, metricValue: '1', unit: 'Count',
-          dimensions: [{ key: 'ClusterName', value: clusterField }],
-        }],
+    // ------------------------------------------------------------ self-managed mode only
+    // The lifecycle hook, drainer and chooser (the template's condition SelfManaged).
+    let lifecycleTopicName: string | undefined;
+    if (selfManaged) {
+      // ------------------------------------------------------------ lifecycle-drainer
+      const lifecycleTopic = new sns.CfnTopic(this, 'LifecycleTopic', { kmsMasterKeyId: 'alias/aws/sns' });
+      lifecycleTopicName = lifecycleTopic.attrTopicName;
+      this.lifecycleTopic = sns.Topic.fromTopicArn(this, 'LifecycleTopicRef', lifecycleTopic.ref);
+      const hookRole = new iam.Role(this, 'LifecycleHookRole', {
+        description: 'Auto Scaling publishes the terminate lifecycle notifications to the topic',
+        assumedBy: new iam.ServicePrincipal('autoscaling.amazonaws.com'),
+        inlinePolicies: {
+          'publish-lifecycle-notifications': new iam.PolicyDocument({
+            statements: [new iam.PolicyStatement({
+              sid: 'PublishToTheLifecycleTopicOnly', actions: ['sns:Publish'], resources: [lifecycleTopic.ref],
+            })],
+          }),
+        },
       });
-    metricFilter('DrainsCompletedMetricFilter', 'LifecycleActionsCompleted',
-      '{ $.fields.message = "lifecycle action completed" }', '$.span.cluster');
-    metricFilter('DrainsAtDeadlineMetricFilter', 'DrainsAtDeadline',
-      '{ $.fields.message = "DRAIN DEADLINE REACHED: completing the lifecycle action with tasks still on the instance" && $.fields.still_running > 0 }',
-      '$.span.cluster');
-    metricFilter('DrainsFailedMetricFilter', 'DrainsFailed',
-      '{ $.level = "ERROR" && $.fields.message = "lifecycle notification not handled" }', '$.fields.cluster');
+      new autoscaling.CfnLifecycleHook(this, 'TerminateLifecycleHook', {
+        autoScalingGroupName: groupName,
+        lifecycleTransition: 'autoscaling:EC2_INSTANCE_TERMINATING',
+        heartbeatTimeout: heartbeat,
+        defaultResult: 'CONTINUE',
+        notificationTargetArn: lifecycleTopic.ref,
+        roleArn: hookRole.roleArn,
+      });
 
-    // ------------------------------------------------------------ scale-in-chooser
-    const chooserLogGroup = logGroup('ChooserLogGroup', 'scale-in-chooser');
-    const chooserRole = new iam.Role(this, 'ChooserRole', {
-      description: "scale-in-chooser - reads the task counts of one ECS cluster's container instances",
-      assumedBy: lambdaAssumeRole(),
-      inlinePolicies: {
-        'scale-in-chooser': new iam.PolicyDocument({
-          statements: [
-            listThisClustersContainerInstances(),
-            onThisCluster('DescribeThisClustersContainerInstances', ['ecs:DescribeContainerInstances']),
-            writeOwnLogGroup(chooserLogGroup),
-          ],
-        }),
-      },
-    });
-    suppressNag(chooserRole.node.defaultChild as CfnResource, [iam5(
-      'ecs:DescribeContainerInstances supports no resource ARN here; the statement is conditioned on ecs:cluster (this cluster)')]);
-    this.chooserFunction = new lambda.Function(this, 'ScaleInChooserFunction', {
-      ...FUNCTION_DEFAULTS,
-      description: 'Custom termination policy - offers Auto Scaling the ECS hosts cheapest to drain',
-      functionName: chooserFunctionName,
-      code: code('scale-in-chooser', props.code?.chooser),
-      timeout: Duration.seconds(2),
-      role: chooserRole,
-      logGroup: chooserLogGroup,
-      applicationLogLevelV2: logLevel,
-      environment: { ECS_CLUSTER: clusterName, ECS_READ_BUDGET_MS: String(readBudget) },
-      currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
-    });
-    // As SAM's AutoPublishAlias: a new version on each code change, old ones retained.
-    const version = this.chooserFunction.currentVersion;
-    this.chooserAlias = new lambda.Alias(this, 'ScaleInChooserFunctionAliaslive', { aliasName: 'live', version });
-    new lambda.CfnPermission(this, 'ChooserInvokeByAutoScalingPermission', {
-      action: 'lambda:InvokeFunction',
-      functionName: this.chooserAlias.functionArn,
-      principal: Fn.sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/autoscaling.amazonaws.com/${Role}', { Role: serviceLinkedRole }),
-    });
-    this.terminationPoliciesCommand = `aws autoscaling update-auto-scaling-group --region ${Aws.REGION} --auto-scaling-group-name ${groupName} --termination-policies ${this.chooserAlias.functionArn} Default`;
+      const drainerLogGroup = logGroup('DrainerLogGroup', 'lifecycle-drainer');
+      this.failureQueue = new sqs.Queue(this, 'DrainerFailureQueue', {
+        retentionPeriod: Duration.seconds(1209600),
+        encryption: sqs.QueueEncryption.SQS_MANAGED,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      suppressNag(this.failureQueue.node.defaultChild as CfnResource, [
+        { id: 'AwsSolutions-SQS3', reason: 'This queue is itself the failure destination of the drainer (Lambda on-failure records); it has no consumer that could fail' },
+        { id: 'AwsSolutions-SQS4', reason: 'Its one writer is Lambda on-failure delivery with the drainer role (sqs:SendMessage on this queue only); a TLS-only queue policy would be a resource the SAM template does not have, which the parity test forbids' },
+      ]);
+      const drainerRole = new iam.Role(this, 'DrainerRole', {
+        description: "lifecycle-drainer - drains one ECS cluster's instances for one Auto Scaling group",
+        assumedBy: lambdaAssumeRole(),
+        inlinePolicies: {
+          'lifecycle-drainer': new iam.PolicyDocument({
+            statements: [
+              listThisClustersContainerInstances(),
+              onThisCluster('DrainThisClustersInstancesAndWatchTheirTasks', [
+                'ecs:DescribeContainerInstances', 'ecs:UpdateContainerInstancesState', 'ecs:ListTasks', 'ecs:DescribeTasks',
+              ]),
+              new iam.PolicyStatement({
+                sid: 'CompleteThisGroupsLifecycleActions',
+                actions: ['autoscaling:CompleteLifecycleAction', 'autoscaling:RecordLifecycleActionHeartbeat'],
+                resources: [groupArns],
+              }),
+              new iam.PolicyStatement({ sid: 'RepublishToTheLifecycleTopicOnly', actions: ['sns:Publish'], resources: [lifecycleTopic.ref] }),
+              new iam.PolicyStatement({
+                sid: 'SendFailedNotificationsToTheFailureQueueOnly', actions: ['sqs:SendMessage'], resources: [this.failureQueue.queueArn],
+              }),
+              writeOwnLogGroup(drainerLogGroup),
+            ],
+          }),
+        },
+      });
+      suppressNag(drainerRole.node.defaultChild as CfnResource, [
+        iam5('ECS container instance and task actions support no resource ARN here; the "*" statement is conditioned on ecs:cluster (this cluster)'),
+        iam5('The lifecycle actions of this one group: its ARN has a "*" for the group id, which a group that exists already does not give',
+          [nagResourceFinding(this, groupArns)]),
+      ]);
+      this.drainerFunction = new lambda.Function(this, 'LifecycleDrainerFunction', {
+        ...FUNCTION_DEFAULTS,
+        description: 'Drains an ECS container instance before Auto Scaling terminates it',
+        code: code('lifecycle-drainer', props.code?.drainer),
+        timeout: Duration.seconds(900),
+        recursiveLoop: lambda.RecursiveLoop.ALLOW,
+        role: drainerRole,
+        logGroup: drainerLogGroup,
+        applicationLogLevelV2: logLevel,
+        environment: {
+          ECS_CLUSTER: clusterName,
+          POLL_INTERVAL_SECONDS: String(pollInterval),
+          MAX_DRAIN_SECONDS: String(drainMax),
+          DEADLINE_RESULT: deadlineResult,
+          HEARTBEAT_TIMEOUT_SECONDS: String(heartbeat),
+          REPUBLISH_TOPIC_ARN: lifecycleTopic.ref,
+        },
+      });
+      new lambda.CfnEventInvokeConfig(this, 'LifecycleDrainerFunctionEventInvokeConfig', {
+        functionName: this.drainerFunction.functionName,
+        qualifier: '$LATEST',
+        maximumRetryAttempts: 2,
+        maximumEventAgeInSeconds: 3600,
+        destinationConfig: { onFailure: { destination: this.failureQueue.queueArn } },
+      });
+      new sns.CfnSubscription(this, 'LifecycleDrainerFunctionInstanceTerminating', {
+        endpoint: this.drainerFunction.functionArn,
+        protocol: 'lambda',
+        topicArn: lifecycleTopic.ref,
+      });
+      new lambda.CfnPermission(this, 'LifecycleDrainerFunctionInstanceTerminatingPermission', {
+        action: 'lambda:InvokeFunction',
+        functionName: this.drainerFunction.functionName,
+        principal: 'sns.amazonaws.com',
+        sourceArn: lifecycleTopic.ref,
+      });
+
+      const metricFilter = (id: string, metricName: string, filterPattern: string, clusterField: string) =>
+        new logs.CfnMetricFilter(this, id, {
+          logGroupName: drainerLogGroup.logGroupName,
+          filterPattern,
+          metricTransformations: [{
+            metricNamespace, metricName, metricValue: '1', unit: 'Count',
+            dimensions: [{ key: 'ClusterName', value: clusterField }],
+          }],
+        });
+      metricFilter('DrainsCompletedMetricFilter', 'LifecycleActionsCompleted',
+        '{ $.fields.message = "lifecycle action completed" }', '$.span.cluster');
+      metricFilter('DrainsAtDeadlineMetricFilter', 'DrainsAtDeadline',
+        '{ $.fields.message = "DRAIN DEADLINE REACHED: completing the lifecycle action with tasks still on the instance" && $.fields.still_running > 0 }',
+        '$.span.cluster');
+      metricFilter('DrainsFailedMetricFilter', 'DrainsFailed',
+        '{ $.level = "ERROR" && $.fields.message = "lifecycle notification not handled" }', '$.fields.cluster');
+
+      // ------------------------------------------------------------ scale-in-chooser
+      const chooserLogGroup = logGroup('ChooserLogGroup', 'scale-in-chooser');
+      const chooserRole = new iam.Role(this, 'ChooserRole', {
+        description: "scale-in-chooser - reads the task counts of one ECS cluster's container instances",
+        assumedBy: lambdaAssumeRole(),
+        inlinePolicies: {
+          'scale-in-chooser': new iam.PolicyDocument({
+            statements: [
+              listThisClustersContainerInstances(),
+              onThisCluster('DescribeThisClustersContainerInstances', ['ecs:DescribeContainerInstances']),
+              writeOwnLogGroup(chooserLogGroup),
+            ],
+          }),
+        },
+      });
+      suppressNag(chooserRole.node.defaultChild as CfnResource, [iam5(
+        'ecs:DescribeContainerInstances supports no resource ARN here; the statement is conditioned on ecs:cluster (this cluster)')]);
+      this.chooserFunction = new lambda.Function(this, 'ScaleInChooserFunction', {
+        ...FUNCTION_DEFAULTS,
+        description: 'Custom termination policy - offers Auto Scaling the ECS hosts cheapest to drain',
+        functionName: chooserFunctionName,
+        code: code('scale-in-chooser', props.code?.chooser),
+        timeout: Duration.seconds(2),
+        role: chooserRole,
+        logGroup: chooserLogGroup,
+        applicationLogLevelV2: logLevel,
+        environment: { ECS_CLUSTER: clusterName, ECS_READ_BUDGET_MS: String(readBudget) },
+        currentVersionOptions: { removalPolicy: RemovalPolicy.RETAIN },
+      });
+      // As SAM's AutoPublishAlias: a new version on each code change, old ones retained.
+      const version = this.chooserFunction.currentVersion;
+      this.chooserAlias = new lambda.Alias(this, 'ScaleInChooserFunctionAliaslive', { aliasName: 'live', version });
+      new lambda.CfnPermission(this, 'ChooserInvokeByAutoScalingPermission', {
+        action: 'lambda:InvokeFunction',
+        functionName: this.chooserAlias.functionArn,
+        principal: Fn.sub('arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/autoscaling.amazonaws.com/${Role}', { Role: serviceLinkedRole }),
+      });
+      this.terminationPoliciesCommand = `aws autoscaling update-auto-scaling-group --region ${Aws.REGION} --auto-scaling-group-name ${groupName} --termination-policies ${this.chooserAlias.functionArn} Default`;
+    }
 
     // ------------------------------------------------------------ operations alarms
     const opsTopics: string[] = [];
@@ -650,20 +784,22 @@ export class EcsCapacity extends Construct {
     };
     const operations = (okToo: boolean) => ({ alarmActions: opsTopics, okActions: okToo ? opsTopics : undefined });
 
-    alarm('DrainerFailureQueueAlarm', {
-      suffix: 'lifecycle-notification-failed',
-      description: `The drainer of cluster ${clusterName} gave up on a lifecycle notification after its retries (or it waited too long): the host may have been terminated with tasks on it. The notification waits in the failure queue (14 days): read its drain's logs, then replay or delete it (docs/runbook.md).`,
-      namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimension: ['QueueName', this.failureQueue.queueName],
-      statistic: 'Maximum', period: 60, evaluationPeriods: 1, threshold: 0,
-      comparisonOperator: 'GreaterThanThreshold', treatMissingData: 'notBreaching', ...operations(true),
-    });
-    alarm('DrainsAtDeadlineAlarm', {
-      suffix: 'drain-deadline-reached',
-      description: `A drain on cluster ${clusterName} reached DrainMaxSeconds with tasks still on the host: the lifecycle action was completed (${deadlineResult}) and the host terminates with them (docs/runbook.md).`,
-      namespace: metricNamespace, metricName: 'DrainsAtDeadline', dimension: ['ClusterName', clusterName],
-      statistic: 'Sum', period: 300, evaluationPeriods: 1, threshold: 1,
-      comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(false),
-    });
+    if (this.failureQueue) {
+      alarm('DrainerFailureQueueAlarm', {
+        suffix: 'lifecycle-notification-failed',
+        description: `The drainer of cluster ${clusterName} gave up on a lifecycle notification after its retries (or it waited too long): the host may have been terminated with tasks on it. The notification waits in the failure queue (14 days): read its drain's logs, then replay or delete it (docs/runbook.md).`,
+        namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimension: ['QueueName', this.failureQueue.queueName],
+        statistic: 'Maximum', period: 60, evaluationPeriods: 1, threshold: 0,
+        comparisonOperator: 'GreaterThanThreshold', treatMissingData: 'notBreaching', ...operations(true),
+      });
+      alarm('DrainsAtDeadlineAlarm', {
+        suffix: 'drain-deadline-reached',
+        description: `A drain on cluster ${clusterName} reached DrainMaxSeconds with tasks still on the host: the lifecycle action was completed (${deadlineResult}) and the host terminates with them (docs/runbook.md).`,
+        namespace: metricNamespace, metricName: 'DrainsAtDeadline', dimension: ['ClusterName', clusterName],
+        statistic: 'Sum', period: 300, evaluationPeriods: 1, threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(false),
+      });
+    }
     alarm('CalculatorErrorsAlarm', {
       suffix: 'capacity-calculator-failing',
       description: `The capacity-calculator of cluster ${clusterName} failed in each of the last three 5-minute periods: the capacity metrics are stale and the cluster scales on old numbers (docs/runbook.md).`,
@@ -671,6 +807,15 @@ export class EcsCapacity extends Construct {
       statistic: 'Sum', period: 300, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: 1,
       comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(true),
     });
+    if (!selfManaged) {
+      alarm('ConsolidationRefusedAlarm', {
+        suffix: 'consolidation-refused',
+        description: `The capacity-calculator of cluster ${clusterName} refused to drain hosts for the last three 5-minute periods: its log line "consolidation refused" says why (docs/runbook.md).`,
+        namespace: metricNamespace, metricName: 'ConsolidationRefused', dimension: ['ClusterName', clusterName],
+        statistic: 'Minimum', period: 300, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(true),
+      });
+    }
     if (hasSchedule) {
       alarm('CalculatorSilentAlarm', {
         suffix: 'capacity-calculator-silent',
@@ -680,77 +825,106 @@ export class EcsCapacity extends Construct {
         comparisonOperator: 'LessThanThreshold', treatMissingData: 'breaching', ...operations(true),
       });
     }
-    alarm('ChooserErrorsAlarm', {
-      suffix: 'scale-in-chooser-failing',
-      description: `The scale-in-chooser of cluster ${clusterName} answered Auto Scaling with an error: Auto Scaling retries and group ${groupName} does not scale in until it answers (docs/scale-in-chooser.md).`,
-      namespace: 'AWS/Lambda', metricName: 'Errors', dimension: ['FunctionName', this.chooserFunction.functionName],
-      statistic: 'Sum', period: 300, evaluationPeriods: 1, threshold: 1,
-      comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(true),
-    });
-
-    // ------------------------------------------------------------ alarms and policies
-    const scaleOutPolicy = new autoscaling.CfnScalingPolicy(this, 'ScaleOutPolicy', {
-      autoScalingGroupName: groupName,
-      policyType: 'StepScaling',
-      adjustmentType: 'ChangeInCapacity',
-      metricAggregationType: byHostsToAdd ? 'Maximum' : 'Minimum',
-      estimatedInstanceWarmup: warmup,
-      stepAdjustments: byHostsToAdd
-        ? HOSTS_TO_ADD_STEPS.map(([lower, upper, adjust]) => ({
-          metricIntervalLowerBound: lower, metricIntervalUpperBound: upper, scalingAdjustment: adjust,
-        }))
-        : [{ metricIntervalUpperBound: 0, scalingAdjustment: 1 }],
-    });
-    const scaleInPolicy = new autoscaling.CfnScalingPolicy(this, 'ScaleInPolicy', {
-      autoScalingGroupName: groupName,
-      policyType: 'SimpleScaling',
-      adjustmentType: 'ChangeInCapacity',
-      scalingAdjustment: -1,
-      cooldown: String(cooldown),
-    });
-    alarm('ContainerCapacityAlarm', {
-      suffix: 'container-capacity-low',
-      description: `Fewer than ${headroom} worst-case tasks fit on cluster ${clusterName}: scale out (with ScaleOutAdjustment=HostsToAdd the HostsToAdd alarm acts, this one only reports).`,
-      namespace: metricNamespace, metricName: 'ContainerCapacity', dimension: ['ClusterName', clusterName],
-      statistic: 'Minimum', period: scaleOutPeriod, evaluationPeriods: scaleOutEvaluations, threshold: headroom,
-      comparisonOperator: 'LessThanThreshold', treatMissingData: 'notBreaching',
-      alarmActions: byHostsToAdd ? undefined : [scaleOutPolicy.ref],
-    });
-    if (byHostsToAdd) {
-      alarm('HostsToAddAlarm', {
-        suffix: 'hosts-to-add',
-        description: `Cluster ${clusterName} needs hosts for tasks that wait for room or to bring ContainerCapacity back to ${headroom}: the step policy adds as many as the calculator computed, in one step.`,
-        namespace: metricNamespace, metricName: 'HostsToAdd', dimension: ['ClusterName', clusterName],
-        statistic: 'Maximum', period: 10, evaluationPeriods: 1, threshold: 1,
-        comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching',
-        alarmActions: [scaleOutPolicy.ref],
+    if (this.chooserFunction) {
+      alarm('ChooserErrorsAlarm', {
+        suffix: 'scale-in-chooser-failing',
+        description: `The scale-in-chooser of cluster ${clusterName} answered Auto Scaling with an error: Auto Scaling retries and group ${groupName} does not scale in until it answers (docs/scale-in-chooser.md).`,
+        namespace: 'AWS/Lambda', metricName: 'Errors', dimension: ['FunctionName', this.chooserFunction.functionName],
+        statistic: 'Sum', period: 300, evaluationPeriods: 1, threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(true),
       });
     }
-    alarm('IdleHostCapacityAlarm', {
-      suffix: 'idle-host-capacity-high',
-      description: `More than one host of cluster ${clusterName} is idle in worst-case tasks for the whole period: remove one host (drained first by the lifecycle hook).`,
-      namespace: metricNamespace, metricName: 'IdleHostCapacity', dimension: ['ClusterName', clusterName],
-      statistic: 'Minimum', period: scaleInPeriod, evaluationPeriods: scaleInEvaluations, threshold: 1,
-      comparisonOperator: 'GreaterThanThreshold', treatMissingData: 'notBreaching',
-      alarmActions: [scaleInPolicy.ref],
-    });
+
+    // ------------------------------------------------------------ alarms and policies (self-managed only)
+    if (selfManaged) {
+      const scaleOutPolicy = new autoscaling.CfnScalingPolicy(this, 'ScaleOutPolicy', {
+        autoScalingGroupName: groupName,
+        policyType: 'StepScaling',
+        adjustmentType: 'ChangeInCapacity',
+        metricAggregationType: byHostsToAdd ? 'Maximum' : 'Minimum',
+        estimatedInstanceWarmup: warmup,
+        stepAdjustments: byHostsToAdd
+          ? HOSTS_TO_ADD_STEPS.map(([lower, upper, adjust]) => ({
+            metricIntervalLowerBound: lower, metricIntervalUpperBound: upper, scalingAdjustment: adjust,
+          }))
+          : [{ metricIntervalUpperBound: 0, scalingAdjustment: 1 }],
+      });
+      alarm('ContainerCapacityAlarm', {
+        suffix: 'container-capacity-low',
+        description: `Fewer than ${headroom} worst-case tasks fit on cluster ${clusterName}: scale out (with ScaleOutAdjustment=HostsToAdd the HostsToAdd alarm acts, this one only reports).`,
+        namespace: metricNamespace, metricName: 'ContainerCapacity', dimension: ['ClusterName', clusterName],
+        statistic: 'Minimum', period: scaleOutPeriod, evaluationPeriods: scaleOutEvaluations, threshold: headroom,
+        comparisonOperator: 'LessThanThreshold', treatMissingData: 'notBreaching',
+        alarmActions: byHostsToAdd ? undefined : [scaleOutPolicy.ref],
+      });
+      if (byHostsToAdd) {
+        alarm('HostsToAddAlarm', {
+          suffix: 'hosts-to-add',
+          description: `Cluster ${clusterName} needs hosts for tasks that wait for room or to bring ContainerCapacity back to ${headroom}: the step policy adds as many as the calculator computed, in one step.`,
+          namespace: metricNamespace, metricName: 'HostsToAdd', dimension: ['ClusterName', clusterName],
+          statistic: 'Maximum', period: 10, evaluationPeriods: 1, threshold: 1,
+          comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching',
+          alarmActions: [scaleOutPolicy.ref],
+        });
+      }
+      // The book's scale-in (MINUS_ONE): one host at a time, the cooldown counted after the drain.
+      const scaleInPolicy = byMinusOne ? new autoscaling.CfnScalingPolicy(this, 'ScaleInPolicy', {
+        autoScalingGroupName: groupName,
+        policyType: 'SimpleScaling',
+        adjustmentType: 'ChangeInCapacity',
+        scalingAdjustment: -1,
+        cooldown: String(cooldown),
+      }) : undefined;
+      alarm('IdleHostCapacityAlarm', {
+        suffix: 'idle-host-capacity-high',
+        description: `More than one host of cluster ${clusterName} is idle in worst-case tasks for the whole period: with ScaleInAdjustment=MinusOne remove one host (drained first by the lifecycle hook); with HostsToRemove the HostsToRemove alarm acts and this one only reports.`,
+        namespace: metricNamespace, metricName: 'IdleHostCapacity', dimension: ['ClusterName', clusterName],
+        statistic: 'Minimum', period: scaleInPeriod, evaluationPeriods: scaleInEvaluations, threshold: 1,
+        comparisonOperator: 'GreaterThanThreshold', treatMissingData: 'notBreaching',
+        alarmActions: scaleInPolicy ? [scaleInPolicy.ref] : undefined,
+      });
+      if (byHostsToRemove) {
+        // The consolidation plan's size in one step, 20 at most (no cooldown: the calculator
+        // counts the hosts the group is terminating as leaving).
+        const consolidationPolicy = new autoscaling.CfnScalingPolicy(this, 'ConsolidationScaleInPolicy', {
+          autoScalingGroupName: groupName,
+          policyType: 'StepScaling',
+          adjustmentType: 'ChangeInCapacity',
+          metricAggregationType: 'Minimum',
+          stepAdjustments: HOSTS_TO_REMOVE_STEPS.map(([lower, upper, adjust]) => ({
+            metricIntervalLowerBound: lower, metricIntervalUpperBound: upper, scalingAdjustment: adjust,
+          })),
+        });
+        alarm('HostsToRemoveAlarm', {
+          suffix: 'hosts-to-remove',
+          description: `Cluster ${clusterName} can do without hosts for the whole scale-in window (the consolidation plan): the step policy removes as many as planned, in one step; the scale-in chooser offers Auto Scaling the planned hosts, the drainer drains them.`,
+          namespace: metricNamespace, metricName: 'HostsToRemove', dimension: ['ClusterName', clusterName],
+          statistic: 'Minimum', period: scaleInPeriod, evaluationPeriods: scaleInEvaluations, datapointsToAlarm: scaleInEvaluations,
+          threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching',
+          alarmActions: [consolidationPolicy.ref],
+        });
+      }
+    }
     this.alarms = alarms;
 
     // ------------------------------------------------------------ dashboard
+    // The alarms widget in the template's order: the self-managed alarms, HostsToAdd,
+    // HostsToRemove, the silent alarm, the errors alarm.
+    const alarmOrder = ['ContainerCapacityAlarm', 'IdleHostCapacityAlarm', 'DrainerFailureQueueAlarm', 'DrainsAtDeadlineAlarm',
+      'ChooserErrorsAlarm', 'HostsToAddAlarm', 'HostsToRemoveAlarm', 'ConsolidationRefusedAlarm', 'CalculatorSilentAlarm',
+      'CalculatorErrorsAlarm'];
     this.dashboard = new cloudwatch.CfnDashboard(this, 'Dashboard', {
       dashboardName: prefix,
       dashboardBody: Stack.of(this).toJsonString(dashboardBody({
-        clusterName, groupName, metricNamespace, headroom, scaleOutPeriod, scaleInPeriod,
-        alarmArns: [
-          ...(alarms.HostsToAddAlarm ? [alarms.HostsToAddAlarm.attrArn] : []),
-          ...['ContainerCapacityAlarm', 'IdleHostCapacityAlarm', 'DrainerFailureQueueAlarm', 'DrainsAtDeadlineAlarm',
-            'CalculatorErrorsAlarm', 'CalculatorSilentAlarm', 'ChooserErrorsAlarm'].filter((a) => alarms[a]).map((a) => alarms[a].attrArn),
-        ],
-        failureQueueName: this.failureQueue.queueName,
-        lifecycleTopicName: lifecycleTopic.attrTopicName,
+        clusterName, groupName, metricNamespace, headroom, scaleOutPeriod, scaleInPeriod, scalingMode,
+        alarmArns: alarmOrder.filter((a) => alarms[a]).map((a) => alarms[a].attrArn),
         calculator: this.calculatorFunction.functionName,
-        drainer: this.drainerFunction.functionName,
-        chooser: this.chooserFunction.functionName,
+        selfManaged: this.failureQueue && lifecycleTopicName && this.drainerFunction && this.chooserFunction ? {
+          failureQueueName: this.failureQueue.queueName,
+          lifecycleTopicName,
+          drainer: this.drainerFunction.functionName,
+          chooser: this.chooserFunction.functionName,
+        } : undefined,
       })),
     });
     this.dashboardUrl = `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${this.dashboard.ref}`;
@@ -759,8 +933,9 @@ export class EcsCapacity extends Construct {
 
 interface DashboardInputs {
   clusterName: string; groupName: string; metricNamespace: string; headroom: number;
-  scaleOutPeriod: number; scaleInPeriod: number; alarmArns: string[]; failureQueueName: string;
-  lifecycleTopicName: string; calculator: string; drainer: string; chooser: string;
+  scaleOutPeriod: number; scaleInPeriod: number; scalingMode: ScalingMode; alarmArns: string[]; calculator: string;
+  /** The drains, the drainer and the chooser: self-managed mode only. */
+  selfManaged?: { failureQueueName: string; lifecycleTopicName: string; drainer: string; chooser: string };
 }
 
 /** The template's dashboard body, widget by widget. */
@@ -772,11 +947,49 @@ function dashboardBody(i: DashboardInputs): object {
   const durationMax = { stat: 'Maximum', yAxis: 'right', label: 'Duration max (ms)' };
   const metricWidget = (x: number, y: number, width: number, properties: object) =>
     ({ type: 'metric', x, y, width, height: 6, properties: { region, view: 'timeSeries', ...properties } });
+  const sm = i.selfManaged;
+  const selfManagedWidgets = sm ? [
+    metricWidget(0, 20, 12, {
+      title: "Drain outcomes (from the drainer's logs) and the failure queue", stat: 'Sum', period: 300,
+      yAxis: { left: { min: 0 }, right: { min: 0 } },
+      metrics: [
+        byCluster('LifecycleActionsCompleted', { label: 'lifecycle actions completed' }),
+        byCluster('DrainsAtDeadline', { label: 'completed at the deadline with tasks running' }),
+        byCluster('DrainsFailed', { label: 'attempts that failed' }),
+        ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', sm.failureQueueName, { stat: 'Maximum', yAxis: 'right', label: 'in the failure queue' }],
+      ],
+    }),
+    metricWidget(12, 20, 12, {
+      title: 'Lifecycle notifications (hook and republished drains)', stat: 'Sum', period: 300, yAxis: { left: { min: 0 } },
+      metrics: [
+        ['AWS/SNS', 'NumberOfMessagesPublished', 'TopicName', sm.lifecycleTopicName, { label: 'published' }],
+        ['AWS/SNS', 'NumberOfNotificationsDelivered', 'TopicName', sm.lifecycleTopicName, { label: 'delivered to the drainer' }],
+        ['AWS/SNS', 'NumberOfNotificationsFailed', 'TopicName', sm.lifecycleTopicName, { label: 'delivery failed' }],
+      ],
+    }),
+    metricWidget(0, 26, 12, {
+      title: 'lifecycle-drainer', stat: 'Sum', period: 60, yAxis: { left: { min: 0 }, right: { min: 0 } },
+      metrics: [
+        lambdaMetric(sm.drainer, 'Invocations'), lambdaMetric(sm.drainer, 'Errors'), lambdaMetric(sm.drainer, 'Throttles'),
+        lambdaMetric(sm.drainer, 'DestinationDeliveryFailures', { label: 'not delivered to the failure queue' }),
+        lambdaMetric(sm.drainer, 'Duration', durationMax),
+      ],
+    }),
+    metricWidget(12, 26, 12, {
+      title: 'scale-in-chooser (Auto Scaling waits 2000 ms)', stat: 'Sum', period: 60,
+      yAxis: { left: { min: 0 }, right: { min: 0 } },
+      annotations: { horizontal: [{ label: 'Auto Scaling stops waiting', value: 2000, yAxis: 'right' }] },
+      metrics: [
+        lambdaMetric(sm.chooser, 'Invocations'), lambdaMetric(sm.chooser, 'Errors'), lambdaMetric(sm.chooser, 'Throttles'),
+        lambdaMetric(sm.chooser, 'Duration', durationMax),
+      ],
+    }),
+  ] : [];
   return {
     start: '-PT12H',
     widgets: [
       { type: 'text', x: 0, y: 0, width: 24, height: 2, properties: {
-        markdown: `## ECS cluster ${i.clusterName}: capacity and draining\nAuto Scaling group **${i.groupName}**, stack ${Aws.STACK_NAME}. Metrics in ${ns}. What each alarm means and what to look at first: docs/runbook.md of ecs-capacity.`,
+        markdown: `## ECS cluster ${i.clusterName}: capacity and draining\nAuto Scaling group **${i.groupName}**, stack ${Aws.STACK_NAME}, scaling mode ${i.scalingMode}. Metrics in ${ns}. What each alarm means and what to look at first: docs/runbook.md of ecs-capacity.`,
       } },
       metricWidget(0, 2, 8, {
         title: 'ContainerCapacity (worst-case tasks that still fit)', stat: 'Minimum', period: i.scaleOutPeriod,
@@ -806,46 +1019,25 @@ function dashboardBody(i: DashboardInputs): object {
         title: 'Alarms', sortBy: 'stateUpdatedTimestamp', alarms: i.alarmArns,
       } },
       metricWidget(0, 14, 12, {
-        title: "Drain outcomes (from the drainer's logs) and the failure queue", stat: 'Sum', period: 300,
-        yAxis: { left: { min: 0 }, right: { min: 0 } },
+        title: 'Consolidation (hosts the cluster can do without)', stat: 'Minimum', period: i.scaleInPeriod,
+        yAxis: { left: { min: 0 } }, annotations: { horizontal: [{ label: 'HostsToRemove: remove from', value: 1 }] },
         metrics: [
-          byCluster('LifecycleActionsCompleted', { label: 'lifecycle actions completed' }),
-          byCluster('DrainsAtDeadline', { label: 'completed at the deadline with tasks running' }),
-          byCluster('DrainsFailed', { label: 'attempts that failed' }),
-          ['AWS/SQS', 'ApproximateNumberOfMessagesVisible', 'QueueName', i.failureQueueName, { stat: 'Maximum', yAxis: 'right', label: 'in the failure queue' }],
+          byCluster('HostsToRemove'),
+          // What the calculator drains and undoes itself (capacity-provider mode).
+          ...(i.scalingMode === ScalingMode.CAPACITY_PROVIDER ? [
+            byCluster('HostsDrained', { stat: 'Sum', label: 'set DRAINING' }),
+            byCluster('HostsReactivated', { stat: 'Sum', label: 'set ACTIVE again (tasks waited)' }),
+            byCluster('ConsolidationRefused', { stat: 'Maximum', label: 'refused (see the log)' }),
+          ] : []),
         ],
       }),
+      ...selfManagedWidgets,
       metricWidget(12, 14, 12, {
-        title: 'Lifecycle notifications (hook and republished drains)', stat: 'Sum', period: 300, yAxis: { left: { min: 0 } },
-        metrics: [
-          ['AWS/SNS', 'NumberOfMessagesPublished', 'TopicName', i.lifecycleTopicName, { label: 'published' }],
-          ['AWS/SNS', 'NumberOfNotificationsDelivered', 'TopicName', i.lifecycleTopicName, { label: 'delivered to the drainer' }],
-          ['AWS/SNS', 'NumberOfNotificationsFailed', 'TopicName', i.lifecycleTopicName, { label: 'delivery failed' }],
-        ],
-      }),
-      metricWidget(0, 20, 12, {
         title: 'capacity-calculator', stat: 'Sum', period: 60, yAxis: { left: { min: 0 }, right: { min: 0 } },
         metrics: [
           lambdaMetric(i.calculator, 'Invocations'), lambdaMetric(i.calculator, 'Errors'), lambdaMetric(i.calculator, 'Throttles'),
           lambdaMetric(i.calculator, 'AsyncEventsDropped', { label: 'events dropped (too old or retried out)' }),
           lambdaMetric(i.calculator, 'Duration', durationMax),
-        ],
-      }),
-      metricWidget(12, 20, 12, {
-        title: 'lifecycle-drainer', stat: 'Sum', period: 60, yAxis: { left: { min: 0 }, right: { min: 0 } },
-        metrics: [
-          lambdaMetric(i.drainer, 'Invocations'), lambdaMetric(i.drainer, 'Errors'), lambdaMetric(i.drainer, 'Throttles'),
-          lambdaMetric(i.drainer, 'DestinationDeliveryFailures', { label: 'not delivered to the failure queue' }),
-          lambdaMetric(i.drainer, 'Duration', durationMax),
-        ],
-      }),
-      metricWidget(0, 26, 12, {
-        title: 'scale-in-chooser (Auto Scaling waits 2000 ms)', stat: 'Sum', period: 60,
-        yAxis: { left: { min: 0 }, right: { min: 0 } },
-        annotations: { horizontal: [{ label: 'Auto Scaling stops waiting', value: 2000, yAxis: 'right' }] },
-        metrics: [
-          lambdaMetric(i.chooser, 'Invocations'), lambdaMetric(i.chooser, 'Errors'), lambdaMetric(i.chooser, 'Throttles'),
-          lambdaMetric(i.chooser, 'Duration', durationMax),
         ],
       }),
     ],

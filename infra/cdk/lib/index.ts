@@ -1,2 +1,2 @@
-export { EcsCapacity, EcsCapacityProps, EcsCapacityCode, ECS_CAPACITY_DEFAULTS, ScaleOutAdjustment, WorstCaseTask } from './ecs-capacity';
+export { EcsCapacity, EcsCapacityProps, EcsCapacityCode, ECS_CAPACITY_DEFAULTS, ScaleInAdjustment, ScaleOutAdjustment, ScalingMode, WorstCaseTask } from './ecs-capacity';
 export { EcsCapacityPropError } from './validate';

@@ -76,3 +76,18 @@ export function pattern(name: PropName, value: string, re: RegExp, described: st
   }
   return value;
 }
+
+/**
+ * The disruption budget (DisruptionBudget): a whole number of hosts 0 to 9999, as a number or a
+ * string, or a share '1%' to '100%', the template's AllowedPattern
+ * ^(0|[1-9][0-9]{0,3}|([1-9][0-9]?|100)%)$. Returned as the string the calculator reads.
+ */
+export function disruptionBudget(name: PropName, value: string | number): string {
+  if (Token.isUnresolved(value)) return typeof value === 'number' ? Token.asString(value) : value;
+  const text = typeof value === 'number' ? String(value) : value;
+  if (!/^(0|[1-9][0-9]{0,3}|([1-9][0-9]?|100)%)$/.test(text)) {
+    throw new EcsCapacityPropError(name,
+      `must be a number of hosts from 0 to 9999 (0 never consolidates) or a share of the cluster from 1% to 100%, got ${typeof value === 'number' ? String(value) : JSON.stringify(value)}`);
+  }
+  return text;
+}

@@ -14,7 +14,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { EcsCapacity, EcsCapacityPropError, ScaleOutAdjustment } from '../lib';
+import { EcsCapacity, EcsCapacityPropError, ScaleInAdjustment, ScaleOutAdjustment, ScalingMode } from '../lib';
 import { Json } from './normalize';
 import { PARAMETER_PROPS, propsFor } from './parameters';
 import { samTemplate } from './sam';
@@ -76,10 +76,152 @@ describe('EcsCapacity limits are the template parameters\' limits', () => {
       ['AutoScalingServiceLinkedRoleName', 'MyAutoScalingRole'],
       ['ChooserFunctionName', 'has space'],
       ['AlarmEmail', 'ops-at-example.com'],
+      ['DisruptionBudget', '101%'],
+      ['DisruptionBudget', '0%'],
+      ['DisruptionBudget', '10000'],
+      ['DisruptionBudget', '05'],
+      ['DisruptionBudget', '-1'],
+      ['DisruptionBudget', ''],
     ];
     for (const [name, value] of cases) {
       assert.ok(!new RegExp(String(declared()[name].AllowedPattern)).test(value), `the template accepts ${name}=${value}`);
       refusedNaming(name, value);
+    }
+  });
+});
+
+describe('EcsCapacity consolidation props', () => {
+  const refused = (extra: Parameters<typeof build>[0], parameter: string, shown: string) =>
+    assert.throws(() => build(extra), (e: Error) => {
+      assert.ok(e instanceof EcsCapacityPropError, String(e));
+      assert.match(e.message, new RegExp(`the template's ${parameter}\\)`));
+      assert.ok(e.message.includes(`got ${shown}`), `the message does not name the bad value ${shown}: ${e.message}`);
+      return true;
+    });
+
+  it('refuses a disruption budget the template refuses, naming the value', () => {
+    for (const bad of ['11 %', '150%', '0%', '1.5', 'ten', '10000']) refused({ disruptionBudget: bad }, 'DisruptionBudget', JSON.stringify(bad));
+    for (const bad of [-1, 1.5, 10000, Number.NaN]) refused({ disruptionBudget: bad }, 'DisruptionBudget', String(bad));
+  });
+
+  it('takes a budget as a share, a string of hosts or a number of hosts, and passes it on as the template does', () => {
+    for (const [given, env] of [['25%', '25%'], ['100%', '100%'], ['7', '7'], [0, '0'], [9999, '9999']] as const) {
+      Template.fromStack(build({ disruptionBudget: given }).stack).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ DISRUPTION_BUDGET: env }) },
+      });
+    }
+    Template.fromStack(build().stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ DISRUPTION_BUDGET: '10%', CONSOLIDATION_STABILITY_SECONDS: '300' }) },
+    });
+  });
+
+  it('refuses a consolidation stability outside 0..3600 whole seconds, naming the value', () => {
+    refused({ consolidationStability: Duration.seconds(3601) }, 'ConsolidationStabilitySeconds', '3601');
+    refused({ consolidationStability: Duration.hours(2) }, 'ConsolidationStabilitySeconds', '7200');
+    refused({ consolidationStability: Duration.millis(1500) }, 'ConsolidationStabilitySeconds', '1.5');
+    for (const ok of [Duration.seconds(0), Duration.hours(1)]) build({ consolidationStability: ok });
+  });
+
+  it('refuses a scaling mode or scale-in adjustment the template does not know', () => {
+    refused({ scalingMode: 'managed' as ScalingMode }, 'ScalingMode', 'managed');
+    refused({ scaleInAdjustment: 'MinusTwo' as ScaleInAdjustment }, 'ScaleInAdjustment', 'MinusTwo');
+  });
+});
+
+describe('EcsCapacity scaling modes', () => {
+  it('capacity-provider mode creates no scaling policy, alarm on a scaling metric, or lifecycle hook', () => {
+    const { stack, capacity } = build({ scalingMode: ScalingMode.CAPACITY_PROVIDER });
+    const t = Template.fromStack(stack);
+    for (const type of ['AWS::AutoScaling::ScalingPolicy', 'AWS::AutoScaling::LifecycleHook', 'AWS::SNS::Topic', 'AWS::SNS::Subscription',
+      'AWS::SQS::Queue', 'AWS::Logs::MetricFilter', 'AWS::Lambda::Alias', 'AWS::Lambda::Version']) {
+      t.resourceCountIs(type, 0);
+    }
+    // Nothing acts on the group: only the dashboard (its Hosts widget) and the calculator
+    // (which reads it) may name it.
+    const resources = t.toJSON().Resources as Record<string, { Type: string; Properties?: unknown }>;
+    for (const [id, r] of Object.entries(resources)) {
+      assert.ok(!r.Type.startsWith('AWS::AutoScaling::'), `${id} is a ${r.Type}`);
+      if (r.Type === 'AWS::CloudWatch::Dashboard' || r.Type === 'AWS::Lambda::Function') continue;
+      assert.ok(!JSON.stringify(r.Properties ?? {}).includes(GROUP), `${id} (${r.Type}) names the group`);
+    }
+    // The alarms left are the calculator's operations alarms, none with an Auto Scaling action.
+    const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
+      .map((r) => r.Properties as { MetricName: string; Namespace: string; AlarmActions?: unknown[] });
+    assert.deepEqual(alarms.map((a) => `${a.Namespace === 'AWS/Lambda' ? 'AWS/Lambda' : 'ns'} ${a.MetricName}`).sort(),
+      ['AWS/Lambda Errors', 'ns ConsolidationRefused', 'ns ContainerCapacity']);
+    for (const scaling of ['HostsToAdd', 'HostsToRemove', 'IdleHostCapacity']) {
+      t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: scaling }, 0);
+    }
+    // The only Minimum alarm is the operations alarm on the calculator's refusal to drain.
+    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { Statistic: 'Minimum' }, 1);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'ConsolidationRefused', Statistic: 'Minimum' });
+    t.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SCALING_MODE: 'capacity-provider', AUTO_SCALING_GROUP_NAME: Match.anyValue() }) },
+    });
+    // One function: the calculator, which may drain on its own.
+    t.resourceCountIs('AWS::Lambda::Function', 1);
+    t.hasResourceProperties('AWS::IAM::RolePolicy', {
+      PolicyName: 'consolidate-on-capacity-provider',
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Action: 'ecs:UpdateContainerInstancesState' })]) },
+    });
+    assert.equal(capacity.scalingMode, ScalingMode.CAPACITY_PROVIDER);
+    for (const member of ['drainerFunction', 'chooserFunction', 'chooserAlias', 'lifecycleTopic', 'failureQueue', 'terminationPoliciesCommand'] as const) {
+      assert.equal(capacity[member], undefined, `${member} is set in capacity-provider mode`);
+    }
+    assert.deepEqual(Object.keys(capacity.alarms).sort(), ['CalculatorErrorsAlarm', 'CalculatorSilentAlarm', 'ConsolidationRefusedAlarm']);
+  });
+
+  it('capacity-provider mode needs no drainer or chooser package', () => {
+    const only = fs.mkdtempSync(path.join(os.tmpdir(), 'ecs-capacity-calculator-only-'));
+    try {
+      fs.mkdirSync(path.join(only, 'capacity-calculator'));
+      fs.writeFileSync(path.join(only, 'capacity-calculator', 'bootstrap.zip'), 'placeholder');
+      const { stack } = build({ scalingMode: ScalingMode.CAPACITY_PROVIDER, lambdaPackageDir: only });
+      Template.fromStack(stack).resourceCountIs('AWS::Lambda::Function', 1);
+      assert.throws(() => build({ lambdaPackageDir: only }), /no lifecycle-drainer package/);
+    } finally {
+      fs.rmSync(only, { recursive: true, force: true });
+    }
+  });
+
+  it('HostsToRemove (default): the plan alarm drives the 20-step consolidation policy; IdleHostCapacity only reports', () => {
+    const { stack, capacity } = build({ scaleInAlarmPeriod: Duration.minutes(2), scaleInEvaluationPeriods: 4 });
+    const t = Template.fromStack(stack);
+    t.resourceCountIs('AWS::AutoScaling::ScalingPolicy', 2);
+    t.resourcePropertiesCountIs('AWS::AutoScaling::ScalingPolicy', { PolicyType: 'SimpleScaling' }, 0);
+    const steps = Array.from({ length: 19 }, (_, i) => ({ MetricIntervalLowerBound: i, MetricIntervalUpperBound: i + 1, ScalingAdjustment: -(i + 1) }));
+    t.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
+      PolicyType: 'StepScaling', MetricAggregationType: 'Minimum', Cooldown: Match.absent(), EstimatedInstanceWarmup: Match.absent(),
+      StepAdjustments: [...steps, { MetricIntervalLowerBound: 19, ScalingAdjustment: -20 }],
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'HostsToRemove', Statistic: 'Minimum', Period: 120, EvaluationPeriods: 4, DatapointsToAlarm: 4, Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('ConsolidationScaleInPolicy') }],
+    });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'IdleHostCapacity', AlarmActions: Match.absent() });
+    assert.ok(capacity.alarms.HostsToRemoveAlarm);
+  });
+
+  it('MinusOne: the one-host policy on IdleHostCapacity, no HostsToRemove alarm or consolidation policy', () => {
+    const t = Template.fromStack(build({ scaleInAdjustment: ScaleInAdjustment.MINUS_ONE, scaleInCooldown: Duration.minutes(15) }).stack);
+    t.resourceCountIs('AWS::AutoScaling::ScalingPolicy', 2);
+    t.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', { PolicyType: 'SimpleScaling', ScalingAdjustment: -1, Cooldown: '900' });
+    t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'HostsToRemove' }, 0);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'IdleHostCapacity', AlarmActions: [{ Ref: Match.stringLikeRegexp('ScaleInPolicy') }],
+    });
+  });
+
+  it('the calculator may mark this cluster\'s instances and read the group in both modes', () => {
+    for (const scalingMode of Object.values(ScalingMode)) {
+      Template.fromStack(build({ scalingMode }).stack).hasResourceProperties('AWS::IAM::Role', {
+        Policies: [{ PolicyName: 'capacity-calculator', PolicyDocument: { Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'MarkThisClustersContainerInstances', Action: ['ecs:PutAttributes', 'ecs:DeleteAttributes'], Resource: '*',
+            Condition: { ArnEquals: { 'ecs:cluster': Match.anyValue() } } }),
+          Match.objectLike({ Sid: 'ReadTheGroup', Action: 'autoscaling:DescribeAutoScalingGroups', Resource: '*' }),
+        ]) } }],
+      });
     }
   });
 });
@@ -115,7 +257,8 @@ describe('EcsCapacity props reach the resources', () => {
   it('PlusOne: no HostsToAdd alarm, the capacity alarm drives a one-step policy', () => {
     const { stack } = build({ scaleOutAdjustment: ScaleOutAdjustment.PLUS_ONE, scaleOutAlarmPeriod: Duration.minutes(5) });
     const t = Template.fromStack(stack);
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 7);
+    // The operations alarms, ContainerCapacity, IdleHostCapacity and HostsToRemove (the default scale-in).
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 8);
     t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'HostsToAdd' }, 0);
     t.hasResourceProperties('AWS::AutoScaling::ScalingPolicy', {
       PolicyType: 'StepScaling', MetricAggregationType: 'Minimum',
@@ -205,7 +348,7 @@ describe('EcsCapacity with the group in the same stack', () => {
       machineImage: ecs.EcsOptimizedImage.amazonLinux2023(ecs.AmiHardwareType.ARM),
       terminationPolicies: [autoscaling.TerminationPolicy.CUSTOM_LAMBDA_FUNCTION, autoscaling.TerminationPolicy.DEFAULT],
       // The construct needs the group first; the alias ARN is read when the template is made.
-      terminationPolicyCustomLambdaFunctionArn: Lazy.string({ produce: () => capacity!.chooserAlias.functionArn }),
+      terminationPolicyCustomLambdaFunctionArn: Lazy.string({ produce: () => capacity!.chooserAlias!.functionArn }),
     });
     capacity = new EcsCapacity(stack, 'EcsCapacity', { cluster, autoScalingGroup: group, lambdaPackageDir: placeholderPackageDir() });
     const resources = Template.fromStack(stack).toJSON().Resources as Record<string, Record<string, unknown>>;
@@ -267,7 +410,13 @@ describe('EcsCapacity code', () => {
 });
 
 describe('cdk-nag AwsSolutions', () => {
-  for (const [label, extra] of [['defaults', {}], ['with an alarm e-mail and PlusOne', { alarmEmail: 'ops@example.com', scaleOutAdjustment: ScaleOutAdjustment.PLUS_ONE }]] as const) {
+  const cases: ReadonlyArray<readonly [string, Parameters<typeof build>[0]]> = [
+    ['defaults', {}],
+    ['with an alarm e-mail and PlusOne', { alarmEmail: 'ops@example.com', scaleOutAdjustment: ScaleOutAdjustment.PLUS_ONE }],
+    ['MinusOne', { scaleInAdjustment: ScaleInAdjustment.MINUS_ONE }],
+    ['capacity-provider mode with an alarm e-mail', { scalingMode: ScalingMode.CAPACITY_PROVIDER, alarmEmail: 'ops@example.com' }],
+  ];
+  for (const [label, extra] of cases) {
     it(`no errors or warnings: ${label}`, () => {
       const { stack } = build(extra);
       // A queue cdk-nag must flag, beside the construct: proves the checks ran.

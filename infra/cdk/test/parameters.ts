@@ -6,7 +6,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { ScaleOutAdjustment } from '../lib';
+import { ScaleInAdjustment, ScaleOutAdjustment, ScalingMode } from '../lib';
 import { Json } from './normalize';
 import { ExtraProps } from './synth-helper';
 
@@ -30,6 +30,9 @@ export const PARAMETER_PROPS: Readonly<Record<string, ParameterProp>> = {
   // The cluster and group props; the tests always give parity-cluster and parity-group.
   ClusterName: { props: () => ({}), changed: 'parity-cluster' },
   AutoScalingGroupName: { props: () => ({}), changed: 'parity-group' },
+  // With it changed, the self-managed resources are gone: the parity test also has "every
+  // parameter changed but ScalingMode", where the drain, chooser and scaling props show.
+  ScalingMode: { props: (v) => ({ scalingMode: str(v) as ScalingMode }), changed: 'capacity-provider' },
   ContainerMaxCpu: { props: (_v, all) => worstCase(all), changed: 512 },
   ContainerMaxMemory: { props: (_v, all) => worstCase(all), changed: 1024 },
   MetricNamespace: { props: (v) => ({ metricNamespace: str(v) }), changed: 'Team/Capacity' },
@@ -44,6 +47,10 @@ export const PARAMETER_PROPS: Readonly<Record<string, ParameterProp>> = {
   ScaleInEvaluationPeriods: { props: (v) => ({ scaleInEvaluationPeriods: num(v) }), changed: 10 },
   ScaleOutWarmupSeconds: { props: (v) => ({ scaleOutWarmup: Duration.seconds(num(v)) }), changed: 120 },
   ScaleInCooldownSeconds: { props: (v) => ({ scaleInCooldown: Duration.seconds(num(v)) }), changed: 600 },
+  ScaleInAdjustment: { props: (v) => ({ scaleInAdjustment: str(v) as ScaleInAdjustment }), changed: 'MinusOne' },
+  // A whole number of hosts goes in as a number (the prop takes both), a share as a string.
+  DisruptionBudget: { props: (v) => ({ disruptionBudget: /^(0|[1-9][0-9]*)$/.test(str(v)) ? num(v) : str(v) }), changed: '3' },
+  ConsolidationStabilitySeconds: { props: (v) => ({ consolidationStability: Duration.seconds(num(v)) }), changed: 900 },
   LifecycleHeartbeatTimeout: { props: (v) => ({ lifecycleHeartbeatTimeout: Duration.seconds(num(v)) }), changed: 600 },
   DrainPollIntervalSeconds: { props: (v) => ({ drainPollInterval: Duration.seconds(num(v)) }), changed: 10 },
   DrainMaxSeconds: { props: (v) => ({ drainMaxDuration: Duration.seconds(num(v)) }), changed: 3600 },
