@@ -23,6 +23,7 @@ use capacity_core::consolidation::{DO_NOT_DISRUPT_ATTRIBUTE, Unconsolidatable};
 use capacity_core::mark::DRAINED_BY_ATTRIBUTE;
 use moto_harness::MotoServer;
 use moto_harness::ecs::{container, register_task_definition, start_task};
+use moto_harness::logs::LogLines;
 use serde_json::{Value, json};
 
 const CLUSTER: &str = "prod";
@@ -92,41 +93,8 @@ async fn world(termination_protection: bool) -> World {
             start_task(&ecs, CLUSTER, &web, arn).await;
         }
     }
-    let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("hosts")
-        .image_id("ami-12c6146b")
-        .instance_type("m5.large")
-        .send()
-        .await
-        .expect("launch configuration");
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name(GROUP)
-        .launch_configuration_name("hosts")
-        .min_size(0)
-        .max_size(10)
-        .desired_capacity(0)
-        .availability_zones("us-east-1a")
-        .new_instances_protected_from_scale_in(true)
-        .send()
-        .await
-        .expect("group");
-    asg.attach_instances()
-        .auto_scaling_group_name(GROUP)
-        .set_instance_ids(Some(hosts.iter().map(|(_, ec2)| ec2.clone()).collect()))
-        .send()
-        .await
-        .expect("attach the hosts");
-    let group_arn = asg
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(GROUP)
-        .send()
-        .await
-        .expect("describe the group")
-        .auto_scaling_groups()[0]
-        .auto_scaling_group_arn()
-        .expect("the group's ARN")
-        .to_owned();
+    let ec2: Vec<String> = hosts.iter().map(|(_, ec2)| ec2.clone()).collect();
+    let (asg, group_arn) = moto_harness::autoscaling::group_of(&sdk, GROUP, &ec2, true).await;
     ecs.create_capacity_provider()
         .name(PROVIDER)
         .auto_scaling_group_provider(
@@ -350,68 +318,6 @@ async fn a_placement_failure_while_a_drained_host_still_runs_sets_it_active_agai
     assert_eq!(w.published("HostsReactivated"), [0.0, 1.0]);
 }
 
-thread_local! {
-    /// The buffer this thread's log lines go to, when a test captures them.
-    static CAPTURED: std::cell::RefCell<Option<LogLines>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Where the process-wide subscriber writes: the capturing thread's buffer, or nowhere.
-struct ThisThread;
-
-impl std::io::Write for ThisThread {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CAPTURED.with(|c| match c.borrow_mut().as_mut() {
-            Some(lines) => lines.write(buf),
-            None => Ok(buf.len()),
-        })
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogLines {
-    /// Captures the log lines of this thread (the one the test's body and the handler run
-    /// on) through the process's global subscriber, lambda_runtime's JSON format: a
-    /// subscriber set for one thread only can miss callsites whose interest tracing cached
-    /// while other tests ran them with none.
-    fn capture() -> LogLines {
-        static INSTALL: std::sync::Once = std::sync::Once::new();
-        INSTALL.call_once(|| {
-            let subscriber = lambda_runtime::tracing::subscriber::fmt()
-                .json()
-                .with_target(false)
-                .without_time()
-                .with_writer(|| ThisThread)
-                .finish();
-            tracing::subscriber::set_global_default(subscriber)
-                .expect("no other global subscriber in this test binary");
-        });
-        let lines = LogLines::default();
-        CAPTURED.with(|c| *c.borrow_mut() = Some(lines.clone()));
-        lines
-    }
-}
-
-/// Lambda's JSON log lines as the function writes them, into a buffer.
-#[derive(Clone, Default)]
-struct LogLines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogLines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn without_managed_termination_protection_nothing_is_drained_and_the_reason_is_logged() {
     let lines = LogLines::capture();
@@ -435,11 +341,7 @@ async fn without_managed_termination_protection_nothing_is_drained_and_the_reaso
     assert_eq!(w.published("ConsolidationRefused"), [1.0]);
     assert_eq!(w.published("HostsDrained"), [0.0]);
 
-    let bytes = lines.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    let logged: Vec<Value> = String::from_utf8_lossy(&bytes)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let logged = lines.json();
     let refusal = logged
         .iter()
         .find(|l| l["fields"]["message"] == "consolidation refused: nothing is drained")

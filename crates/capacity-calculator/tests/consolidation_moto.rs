@@ -64,30 +64,8 @@ async fn world() -> World {
             start_task(&ecs, CLUSTER, &web, arn).await;
         }
     }
-    let asg = aws_sdk_autoscaling::Client::new(&sdk);
-    asg.create_launch_configuration()
-        .launch_configuration_name("hosts")
-        .image_id("ami-12c6146b")
-        .instance_type("m5.large")
-        .send()
-        .await
-        .expect("launch configuration");
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name(GROUP)
-        .launch_configuration_name("hosts")
-        .min_size(0)
-        .max_size(10)
-        .desired_capacity(0)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .expect("group");
-    asg.attach_instances()
-        .auto_scaling_group_name(GROUP)
-        .set_instance_ids(Some(hosts.iter().map(|(_, ec2)| ec2.clone()).collect()))
-        .send()
-        .await
-        .expect("attach the hosts");
+    let ec2: Vec<String> = hosts.iter().map(|(_, ec2)| ec2.clone()).collect();
+    let (asg, _) = moto_harness::autoscaling::group_of(&sdk, GROUP, &ec2, false).await;
     World {
         moto,
         sdk,

@@ -14,9 +14,11 @@
 //! shim), [`scale_in`] (Auto Scaling's termination-policy request) and [`clock`] (a test
 //! clock).
 
+pub mod autoscaling;
 pub mod clock;
 pub mod ecs;
 pub mod lifecycle;
+pub mod logs;
 pub mod runtime_api;
 pub mod scale_in;
 

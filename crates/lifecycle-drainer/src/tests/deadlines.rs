@@ -287,83 +287,12 @@ async fn an_eventbridge_event_relayed_through_sns_is_drained_and_republished_as_
     );
 }
 
-/// Lambda's JSON log lines as the function writes them (`AWS_LAMBDA_LOG_FORMAT=JSON`:
-/// lambda_runtime's subscriber, no target, no time), into a buffer.
-#[derive(Clone, Default)]
-struct LogLines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogLines {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-thread_local! {
-    /// The buffer this thread's log lines go to, when a test captures them.
-    static CAPTURED: std::cell::RefCell<Option<LogLines>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Where the process-wide subscriber writes: the capturing thread's buffer, or nowhere.
-struct ThisThread;
-
-impl std::io::Write for ThisThread {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        CAPTURED.with(|c| match c.borrow_mut().as_mut() {
-            Some(lines) => lines.write(buf),
-            None => Ok(buf.len()),
-        })
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl LogLines {
-    /// Captures this thread's log lines. The subscriber is the process's global one
-    /// (lambda_runtime's JSON format, no target, no time), installed once: a subscriber set
-    /// for one thread only (`set_default`) loses spans whose interest tracing cached while
-    /// other tests' threads ran them with none.
-    fn capture() -> LogLines {
-        static INSTALL: std::sync::Once = std::sync::Once::new();
-        INSTALL.call_once(|| {
-            let subscriber = lambda_runtime::tracing::subscriber::fmt()
-                .json()
-                .with_target(false)
-                .without_time()
-                .with_writer(|| ThisThread)
-                .finish();
-            tracing::subscriber::set_global_default(subscriber)
-                .expect("no other global subscriber in this test binary");
-        });
-        let lines = LogLines::default();
-        CAPTURED.with(|c| *c.borrow_mut() = Some(lines.clone()));
-        lines
-    }
-
-    fn json(&self) -> Vec<Value> {
-        let bytes = self.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-}
-
 #[tokio::test]
 async fn a_drain_that_misses_its_deadline_is_logged_as_the_drains_at_deadline_filter_reads_it() {
     // The template's DrainsAtDeadlineMetricFilter counts the line
     // { $.fields.message = "DRAIN DEADLINE REACHED: ..." && $.fields.still_running > 0 }
     // with the dimension ClusterName = $.span.cluster: the line must carry all three.
-    let lines = LogLines::capture();
+    let lines = moto_harness::logs::LogLines::capture();
 
     let clock = ManualClock::at_ms(ACTION_STARTED + 2_000);
     // Heartbeat timeout 30 s: global timeout 3000 s; the task never stops.
