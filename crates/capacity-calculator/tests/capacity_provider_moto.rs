@@ -10,35 +10,19 @@
 //! CloudWatch. moto does not move the tasks of a DRAINING host, nor remove an empty one (ECS
 //! and managed scaling do that): the tests check what the calculator asks of ECS.
 
+mod moto_world;
+
 use aws_sdk_ecs::types::{
     Attribute, AutoScalingGroupProvider, ContainerInstanceStatus, ManagedScaling,
     ManagedScalingStatus, ManagedTerminationProtection,
 };
-use capacity_aws::attributes::EcsAttributes;
-use capacity_aws::capacity_provider::EcsCapacityProviders;
-use capacity_aws::group::AsgGroupReader;
-use capacity_aws::{CloudWatchPublisher, EcsReader};
-use capacity_calculator::{Config, Deps, Summary, handle};
 use capacity_core::consolidation::{DO_NOT_DISRUPT_ATTRIBUTE, Unconsolidatable};
 use capacity_core::mark::DRAINED_BY_ATTRIBUTE;
-use moto_harness::MotoServer;
-use moto_harness::ecs::{container, register_task_definition, start_task};
 use moto_harness::logs::LogLines;
+use moto_world::{CLUSTER, CLUSTER_ARN, MotoDeps, World, calculate, scheduled};
 use serde_json::{Value, json};
 
-const CLUSTER: &str = "prod";
-const CLUSTER_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
-const GROUP: &str = "prod-hosts";
 const PROVIDER: &str = "prod-hosts-provider";
-const NAMESPACE: &str = "ECS/ClusterCapacity";
-
-fn scheduled() -> Value {
-    json!({
-        "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2027-01-15T08:00:00Z", "region": "us-east-1",
-        "resources": [], "detail": {}
-    })
-}
 
 /// "ECS Service Action" SERVICE_TASK_PLACEMENT_FAILURE for service `web` of the cluster.
 fn placement_failure() -> Value {
@@ -56,50 +40,16 @@ fn placement_failure() -> Value {
     })
 }
 
-struct World {
-    moto: MotoServer,
-    sdk: aws_config::SdkConfig,
-    ecs: aws_sdk_ecs::Client,
-    asg: aws_sdk_autoscaling::Client,
-    /// `(container instance ARN, EC2 instance id)`: two half-used hosts.
-    hosts: Vec<(String, String)>,
-}
-
-type CpDeps = Deps<
-    EcsReader,
-    EcsReader,
-    CloudWatchPublisher,
-    AsgGroupReader,
-    EcsAttributes,
-    EcsCapacityProviders,
->;
-
-/// Two hosts of 4096 CPU units / 8192 MiB (8 slots of the 512 / 1024 task), 3 tasks each, in
-/// the group `prod-hosts` behind the cluster's capacity provider (managed termination
-/// protection as given, managed scaling on).
-async fn world(termination_protection: bool) -> World {
-    let moto = MotoServer::start();
-    let sdk = moto.sdk_config().await;
-    let ecs = moto.ecs_cluster(CLUSTER).await;
-    moto.post(
-        "/_harness/state-transition",
-        &json!({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}),
-    );
-    let hosts = moto.add_hosts(CLUSTER, 2, 4096, 8192);
-    let web =
-        register_task_definition(&ecs, "web", container("web", Some(512), 1024).build()).await;
-    for (arn, _) in &hosts {
-        for _ in 0..3 {
-            start_task(&ecs, CLUSTER, &web, arn).await;
-        }
-    }
-    let ec2: Vec<String> = hosts.iter().map(|(_, ec2)| ec2.clone()).collect();
-    let (asg, group_arn) = moto_harness::autoscaling::group_of(&sdk, GROUP, &ec2, true).await;
-    ecs.create_capacity_provider()
+/// Two hosts running 3 tasks each (3 + 3 of 8 slots: one can go), in the group behind the
+/// cluster's capacity provider (managed termination protection as given, managed scaling on).
+async fn cp_world(termination_protection: bool) -> World {
+    let w = moto_world::world(&[3, 3], true).await;
+    w.ecs
+        .create_capacity_provider()
         .name(PROVIDER)
         .auto_scaling_group_provider(
             AutoScalingGroupProvider::builder()
-                .auto_scaling_group_arn(group_arn)
+                .auto_scaling_group_arn(&w.group_arn)
                 .managed_scaling(
                     ManagedScaling::builder()
                         .status(ManagedScalingStatus::Enabled)
@@ -117,73 +67,32 @@ async fn world(termination_protection: bool) -> World {
         .send()
         .await
         .expect("capacity provider");
-    ecs.put_cluster_capacity_providers()
+    w.ecs
+        .put_cluster_capacity_providers()
         .cluster(CLUSTER)
         .capacity_providers(PROVIDER)
         .set_default_capacity_provider_strategy(Some(vec![]))
         .send()
         .await
         .expect("the cluster's capacity providers");
-    World {
-        moto,
-        sdk,
-        ecs,
-        asg,
-        hosts,
-    }
+    w
 }
 
-impl World {
-    fn calculator(&self) -> CpDeps {
-        let config = Config::from_lookup(capacity_aws::config::from_pairs(&[
-            ("ECS_CLUSTER", CLUSTER_ARN),
-            ("SCALING_MODE", "capacity-provider"),
-            ("AUTO_SCALING_GROUP_NAME", GROUP),
-            ("CONSOLIDATION_STABILITY_SECONDS", "0"),
-            ("CLUSTER_REFRESH_SECONDS", "0"),
-        ]))
-        .expect("config");
-        let reader = EcsReader::new(self.ecs.clone());
-        Deps::new(
-            reader.clone(),
-            reader,
-            CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&self.sdk)),
-            config,
-        )
-        .with_group(
-            AsgGroupReader::new(self.asg.clone()),
-            EcsAttributes::new(self.ecs.clone()),
-        )
-        .with_capacity_providers(EcsCapacityProviders::new(self.ecs.clone()))
+trait CapacityProviderWorld {
+    fn cp_calculator(&self) -> MotoDeps;
+    /// Each host's status and drained-by mark, as ECS (moto) describes them.
+    async fn hosts(&self) -> Vec<(String, Option<String>)>;
+    async fn put_attribute(&self, host: usize, name: &str, value: &str);
+}
+
+impl CapacityProviderWorld for World {
+    fn cp_calculator(&self) -> MotoDeps {
+        self.calculator(&[("SCALING_MODE", "capacity-provider")])
     }
 
     /// Each host's status and drained-by mark, as ECS (moto) describes them.
     async fn hosts(&self) -> Vec<(String, Option<String>)> {
-        let out = self
-            .ecs
-            .describe_container_instances()
-            .cluster(CLUSTER)
-            .set_container_instances(Some(self.hosts.iter().map(|(a, _)| a.clone()).collect()))
-            .send()
-            .await
-            .expect("describe");
-        self.hosts
-            .iter()
-            .map(|(arn, _)| {
-                let ci = out
-                    .container_instances()
-                    .iter()
-                    .find(|ci| ci.container_instance_arn() == Some(arn))
-                    .expect("described");
-                (
-                    ci.status().unwrap_or_default().to_owned(),
-                    ci.attributes()
-                        .iter()
-                        .find(|a| a.name() == DRAINED_BY_ATTRIBUTE)
-                        .map(|a| a.value().unwrap_or_default().to_owned()),
-                )
-            })
-            .collect()
+        self.hosts_with(DRAINED_BY_ATTRIBUTE).await
     }
 
     async fn put_attribute(&self, host: usize, name: &str, value: &str) {
@@ -202,23 +111,6 @@ impl World {
             .await
             .expect("put the attribute");
     }
-
-    fn published(&self, name: &str) -> Vec<f64> {
-        self.moto
-            .metrics(NAMESPACE)
-            .iter()
-            .filter(|m| m["name"] == name && m["dimensions"] == json!({"ClusterName": CLUSTER}))
-            .filter_map(|m| m["value"].as_f64())
-            .collect()
-    }
-}
-
-async fn calculate(event: Value, deps: &CpDeps) -> Summary {
-    handle(event, deps)
-        .await
-        .expect("handled")
-        .published()
-        .expect("published")
 }
 
 fn statuses(hosts: &[(String, Option<String>)]) -> Vec<&str> {
@@ -229,8 +121,8 @@ fn statuses(hosts: &[(String, Option<String>)]) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn of_two_half_used_hosts_one_is_drained_and_the_other_untouched() {
-    let w = world(true).await;
-    let deps = w.calculator();
+    let w = cp_world(true).await;
+    let deps = w.cp_calculator();
     let summary = calculate(scheduled(), &deps).await;
     let acting = summary
         .acting
@@ -263,9 +155,9 @@ async fn of_two_half_used_hosts_one_is_drained_and_the_other_untouched() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_host_marked_do_not_disrupt_is_never_drained() {
-    let w = world(true).await;
+    let w = cp_world(true).await;
     w.put_attribute(0, DO_NOT_DISRUPT_ATTRIBUTE, "true").await;
-    let summary = calculate(scheduled(), &w.calculator()).await;
+    let summary = calculate(scheduled(), &w.cp_calculator()).await;
     assert_eq!(
         summary.scale_in_plan.why_kept(&w.hosts[0].0),
         Some(&Unconsolidatable::DoNotDisrupt)
@@ -275,18 +167,18 @@ async fn a_host_marked_do_not_disrupt_is_never_drained() {
     assert_eq!(hosts[1].0, "DRAINING", "the other one goes instead");
 
     // Both marked: nothing is drained.
-    let w = world(true).await;
+    let w = cp_world(true).await;
     w.put_attribute(0, DO_NOT_DISRUPT_ATTRIBUTE, "true").await;
     w.put_attribute(1, DO_NOT_DISRUPT_ATTRIBUTE, "").await;
-    let summary = calculate(scheduled(), &w.calculator()).await;
+    let summary = calculate(scheduled(), &w.cp_calculator()).await;
     assert_eq!(summary.acting.as_ref().map(|a| a.drained), Some(0));
     assert_eq!(statuses(&w.hosts().await), ["ACTIVE", "ACTIVE"]);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_placement_failure_while_a_drained_host_still_runs_sets_it_active_again() {
-    let w = world(true).await;
-    let deps = w.calculator();
+    let w = cp_world(true).await;
+    let deps = w.cp_calculator();
     calculate(scheduled(), &deps).await;
     let hosts = w.hosts().await;
     let ours = hosts
@@ -322,8 +214,8 @@ async fn a_placement_failure_while_a_drained_host_still_runs_sets_it_active_agai
 async fn without_managed_termination_protection_nothing_is_drained_and_the_reason_is_logged() {
     let lines = LogLines::capture();
 
-    let w = world(false).await;
-    let summary = calculate(scheduled(), &w.calculator()).await;
+    let w = cp_world(false).await;
+    let summary = calculate(scheduled(), &w.cp_calculator()).await;
     let acting = summary.acting.as_ref().expect("acts");
     assert_eq!(acting.capacity_provider, None);
     let why = acting.refused.as_deref().unwrap_or_default();

@@ -10,102 +10,33 @@
 //! DeleteAttributes deletes only when the value matches too (AWS deletes by name): the
 //! calculator names the value it read, which is exact on both.
 
+mod moto_world;
+
 use aws_sdk_autoscaling::types::LifecycleState;
 use capacity_aws::attributes::EcsAttributes;
-use capacity_aws::group::AsgGroupReader;
 use capacity_aws::scale_in::EcsInstanceTasks;
 use capacity_aws::{CloudWatchPublisher, EcsReader};
-use capacity_calculator::{Config, Deps, Summary, handle};
+use capacity_calculator::{Config, Deps};
 use capacity_core::mark::PLANNED_REMOVAL_ATTRIBUTE;
 use capacity_core::scale_in::DrainCost;
-use moto_harness::MotoServer;
-use moto_harness::ecs::{container, register_task_definition, start_task};
 use moto_harness::scale_in::termination_request;
-use serde_json::{Value, json};
+use moto_world::{CLUSTER, CLUSTER_ARN, GROUP, World, calculate, scheduled};
 
-const CLUSTER: &str = "prod";
-const CLUSTER_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:cluster/prod";
-const GROUP: &str = "prod-hosts";
-const NAMESPACE: &str = "ECS/ClusterCapacity";
-
-fn scheduled() -> Value {
-    json!({
-        "version": "0", "id": "1", "detail-type": "Scheduled Event", "source": "aws.events",
-        "account": "123456789012", "time": "2027-01-15T08:00:00Z", "region": "us-east-1",
-        "resources": [], "detail": {}
-    })
-}
-
-struct World {
-    moto: MotoServer,
-    sdk: aws_config::SdkConfig,
-    ecs: aws_sdk_ecs::Client,
-    asg: aws_sdk_autoscaling::Client,
-    /// `(container instance ARN, EC2 instance id)`: two half-empty hosts, then an empty one.
-    hosts: Vec<(String, String)>,
-}
-
-/// Three hosts of 4096 CPU units / 8192 MiB (8 slots of the 512 / 1024 task): the first two
-/// run 3 tasks each, the third none; all three in the group `prod-hosts` (minimum 0).
+/// Three hosts: the first two run 3 tasks each, the third none.
 async fn world() -> World {
-    let moto = MotoServer::start();
-    let sdk = moto.sdk_config().await;
-    let ecs = moto.ecs_cluster(CLUSTER).await;
-    // Tasks stay RUNNING however often they are described (moto moves them on by default).
-    moto.post(
-        "/_harness/state-transition",
-        &json!({"model_name": "ecs::task", "transition": {"progression": "manual", "times": 1000000}}),
-    );
-    let hosts = moto.add_hosts(CLUSTER, 3, 4096, 8192);
-    let web =
-        register_task_definition(&ecs, "web", container("web", Some(512), 1024).build()).await;
-    for (arn, _) in &hosts[..2] {
-        for _ in 0..3 {
-            start_task(&ecs, CLUSTER, &web, arn).await;
-        }
-    }
-    let ec2: Vec<String> = hosts.iter().map(|(_, ec2)| ec2.clone()).collect();
-    let (asg, _) = moto_harness::autoscaling::group_of(&sdk, GROUP, &ec2, false).await;
-    World {
-        moto,
-        sdk,
-        ecs,
-        asg,
-        hosts,
-    }
+    moto_world::world(&[3, 3, 0], false).await
 }
 
-impl World {
-    fn calculator(
-        &self,
-        vars: &[(&str, &str)],
-    ) -> Deps<EcsReader, EcsReader, CloudWatchPublisher, AsgGroupReader, EcsAttributes> {
-        let config = Config::from_lookup(|k| {
-            vars.iter()
-                .chain(&[
-                    ("ECS_CLUSTER", CLUSTER_ARN),
-                    ("AUTO_SCALING_GROUP_NAME", GROUP),
-                    ("CONSOLIDATION_STABILITY_SECONDS", "0"),
-                    ("DISRUPTION_BUDGET", "2"),
-                    ("CLUSTER_REFRESH_SECONDS", "0"),
-                ])
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        })
-        .expect("config");
-        let reader = EcsReader::new(self.ecs.clone());
-        Deps::new(
-            reader.clone(),
-            reader,
-            CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&self.sdk)),
-            config,
-        )
-        .with_group(
-            AsgGroupReader::new(self.asg.clone()),
-            EcsAttributes::new(self.ecs.clone()),
-        )
-    }
+/// The budget of 2 both tests use.
+const BUDGET: &[(&str, &str)] = &[("DISRUPTION_BUDGET", "2")];
 
+trait SelfManagedWorld {
+    fn chooser(&self) -> scale_in_chooser::Deps<EcsInstanceTasks>;
+    /// The planned-removal mark of each host, as ECS (moto) describes it.
+    async fn marks(&self) -> Vec<Option<String>>;
+}
+
+impl SelfManagedWorld for World {
     fn chooser(&self) -> scale_in_chooser::Deps<EcsInstanceTasks> {
         scale_in_chooser::Deps::new(
             EcsInstanceTasks::new(self.ecs.clone()),
@@ -116,50 +47,10 @@ impl World {
         )
     }
 
-    /// The planned-removal mark of each host, as ECS (moto) describes it.
     async fn marks(&self) -> Vec<Option<String>> {
-        let out = self
-            .ecs
-            .describe_container_instances()
-            .cluster(CLUSTER)
-            .set_container_instances(Some(self.hosts.iter().map(|(a, _)| a.clone()).collect()))
-            .send()
-            .await
-            .expect("describe");
-        self.hosts
-            .iter()
-            .map(|(arn, _)| {
-                out.container_instances()
-                    .iter()
-                    .find(|ci| ci.container_instance_arn() == Some(arn))
-                    .and_then(|ci| {
-                        ci.attributes()
-                            .iter()
-                            .find(|a| a.name() == PLANNED_REMOVAL_ATTRIBUTE)
-                            .map(|a| a.value().unwrap_or_default().to_owned())
-                    })
-            })
-            .collect()
+        let hosts = self.hosts_with(PLANNED_REMOVAL_ATTRIBUTE).await;
+        hosts.into_iter().map(|(_, mark)| mark).collect()
     }
-
-    fn published(&self, name: &str) -> Vec<f64> {
-        self.moto
-            .metrics(NAMESPACE)
-            .iter()
-            .filter(|m| m["name"] == name && m["dimensions"] == json!({"ClusterName": CLUSTER}))
-            .filter_map(|m| m["value"].as_f64())
-            .collect()
-    }
-}
-
-async fn calculate<G: capacity_aws::group::GroupReader>(
-    deps: &Deps<EcsReader, EcsReader, CloudWatchPublisher, G, EcsAttributes>,
-) -> Summary {
-    handle(scheduled(), deps)
-        .await
-        .expect("handled")
-        .published()
-        .expect("published")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -181,7 +72,7 @@ async fn two_half_empty_hosts_and_an_empty_one_remove_two_and_the_chooser_answer
         );
     }
 
-    let summary = calculate(&w.calculator(&[])).await;
+    let summary = calculate(scheduled(), &w.calculator(BUDGET)).await;
     // The empty host first, then one half-empty host whose 3 tasks fit on the other with
     // the headroom and the plan's margin of one slot each left (3 + 3 of 8); the other must
     // stay. Which of the two equals goes is the plan's tie order (moto's random ids).
@@ -234,8 +125,8 @@ async fn two_half_empty_hosts_and_an_empty_one_remove_two_and_the_chooser_answer
 async fn the_hosts_the_group_is_terminating_are_not_removed_twice_and_lose_their_marks_when_replanned()
  {
     let w = world().await;
-    let deps = w.calculator(&[]);
-    calculate(&deps).await;
+    let deps = w.calculator(BUDGET);
+    calculate(scheduled(), &deps).await;
     // The step policy removed 2: the group terminates the planned hosts, which the lifecycle
     // hook holds in Terminating:Wait before the drainer sets them DRAINING. moto cannot put
     // hold an instance in that state, so the group's answer is edited here: DescribeAutoScaling-
@@ -275,7 +166,7 @@ async fn the_hosts_the_group_is_terminating_are_not_removed_twice_and_lose_their
         config,
     )
     .with_group(fake, EcsAttributes::new(w.ecs.clone()));
-    let summary = calculate(&again).await;
+    let summary = calculate(scheduled(), &again).await;
     assert_eq!(
         summary.scale_in_plan.draining, 2,
         "{}",
