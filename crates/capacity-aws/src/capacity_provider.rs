@@ -136,6 +136,19 @@ impl EcsCapacityProviders {
     }
 }
 
+/// ECS's `failures` entry for a describe of `cluster`: the read is not whole.
+fn partial(operation: &'static str, cluster: &str, failure: &aws_sdk_ecs::types::Failure) -> Error {
+    Error::PartialRead {
+        operation,
+        cluster: cluster.to_owned(),
+        failures: format!(
+            "{}: {}",
+            failure.arn().unwrap_or("?"),
+            failure.reason().unwrap_or("no reason given")
+        ),
+    }
+}
+
 fn enabled<T: AsRef<str>>(status: Option<T>) -> bool {
     status.is_some_and(|s| s.as_ref() == "ENABLED")
 }
@@ -152,15 +165,7 @@ impl CapacityProviderOps for EcsCapacityProviders {
             .await
             .map_err(|e| Error::aws(CLUSTERS, cluster, e))?;
         if let Some(failure) = out.failures().first() {
-            return Err(Error::PartialRead {
-                operation: CLUSTERS,
-                cluster: cluster.to_owned(),
-                failures: format!(
-                    "{}: {}",
-                    failure.arn().unwrap_or(cluster),
-                    failure.reason().unwrap_or("no reason given")
-                ),
-            });
+            return Err(partial(CLUSTERS, cluster, failure));
         }
         let Some(found) = out.clusters().first() else {
             return Err(Error::MissingField {
@@ -183,15 +188,7 @@ impl CapacityProviderOps for EcsCapacityProviders {
                     .await
                     .map_err(|e| Error::aws(PROVIDERS, cluster, e))?;
                 if let Some(failure) = page.failures().first() {
-                    return Err(Error::PartialRead {
-                        operation: PROVIDERS,
-                        cluster: cluster.to_owned(),
-                        failures: format!(
-                            "{}: {}",
-                            failure.arn().unwrap_or("?"),
-                            failure.reason().unwrap_or("no reason given")
-                        ),
-                    });
+                    return Err(partial(PROVIDERS, cluster, failure));
                 }
                 for p in page.capacity_providers() {
                     let asg = p.auto_scaling_group_provider();
@@ -451,6 +448,36 @@ mod tests {
             shape.providers,
             [provider("prod-cp", "prod-hosts", true, false)]
         );
+    }
+
+    #[tokio::test]
+    async fn a_cluster_ecs_does_not_find_is_an_error_never_an_empty_shape() {
+        let clusters = mock!(aws_sdk_ecs::Client::describe_clusters).then_output(|| {
+            aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput::builder()
+                .failures(
+                    Failure::builder()
+                        .arn("arn:aws:ecs:eu-west-1:1:cluster/prod")
+                        .reason("MISSING")
+                        .build(),
+                )
+                .build()
+        });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&clusters]);
+        let err = EcsCapacityProviders::new(ecs)
+            .shape("prod")
+            .await
+            .expect_err("not found");
+        let text = err.to_string();
+        assert!(
+            text.contains("DescribeClusters") && text.contains("MISSING"),
+            "{text}"
+        );
+        // An answer without the cluster and without failures is no shape either.
+        let empty = mock!(aws_sdk_ecs::Client::describe_clusters).then_output(|| {
+            aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput::builder().build()
+        });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, [&empty]);
+        assert!(EcsCapacityProviders::new(ecs).shape("prod").await.is_err());
     }
 
     #[tokio::test]
