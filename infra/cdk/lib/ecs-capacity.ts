@@ -897,9 +897,10 @@ export class EcsCapacity extends Construct {
         });
         alarm('HostsToRemoveAlarm', {
           suffix: 'hosts-to-remove',
-          description: `Cluster ${clusterName} can do without hosts for the whole scale-in window (the consolidation plan): the step policy removes as many as planned, in one step; the scale-in chooser offers Auto Scaling the planned hosts, the drainer drains them.`,
+          description: `Cluster ${clusterName} can do without hosts, each removable for the plan's stability window (the consolidation plan): the step policy removes as many as planned, in one step; the scale-in chooser offers Auto Scaling the planned hosts, the drainer drains them.`,
           namespace: metricNamespace, metricName: 'HostsToRemove', dimension: ['ClusterName', clusterName],
-          statistic: 'Minimum', period: scaleInPeriod, evaluationPeriods: scaleInEvaluations, datapointsToAlarm: scaleInEvaluations,
+          // One period: the plan's stability window, host by host, is the waiting.
+          statistic: 'Minimum', period: scaleInPeriod, evaluationPeriods: 1, datapointsToAlarm: 1,
           threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching',
           alarmActions: [consolidationPolicy.ref],
         });

@@ -195,7 +195,9 @@ describe('EcsCapacity scaling modes', () => {
       StepAdjustments: [...steps, { MetricIntervalLowerBound: 19, ScalingAdjustment: -20 }],
     });
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'HostsToRemove', Statistic: 'Minimum', Period: 120, EvaluationPeriods: 4, DatapointsToAlarm: 4, Threshold: 1,
+      // One period of the scale-in period, whatever scaleInEvaluationPeriods says: the plan's
+      // stability window is the waiting.
+      MetricName: 'HostsToRemove', Statistic: 'Minimum', Period: 120, EvaluationPeriods: 1, DatapointsToAlarm: 1, Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
       AlarmActions: [{ Ref: Match.stringLikeRegexp('ConsolidationScaleInPolicy') }],
     });

@@ -123,8 +123,8 @@ fn the_consolidation_settings_are_the_simulators() {
     );
 }
 
-/// HostsToRemoveAlarm as the simulator evaluates it: Minimum over the scale-in window,
-/// HostsToRemove ≥ 1 in every period; ConsolidationScaleInPolicy removes what the
+/// HostsToRemoveAlarm as the simulator evaluates it: Minimum over one scale-in period,
+/// HostsToRemove ≥ 1; ConsolidationScaleInPolicy removes what the
 /// simulator's `remove_adjustment` removes, with no cooldown.
 #[test]
 fn the_hosts_to_remove_alarm_and_policy_are_the_simulators() {
@@ -135,8 +135,14 @@ fn the_hosts_to_remove_alarm_and_policy_are_the_simulators() {
     assert_eq!(alarm("Statistic"), "Minimum");
     // `!Ref P` reads untagged as "P": the scale-in alarm's own parameters.
     assert_eq!(alarm("Period"), "ScaleInAlarmPeriodSeconds");
-    assert_eq!(alarm("EvaluationPeriods"), "ScaleInEvaluationPeriods");
-    assert_eq!(alarm("DatapointsToAlarm"), "ScaleInEvaluationPeriods");
+    assert_eq!(
+        alarm("EvaluationPeriods").as_f64(),
+        Some(f64::from(d.hosts_to_remove_evaluation_periods))
+    );
+    assert_eq!(
+        alarm("DatapointsToAlarm").as_f64(),
+        Some(f64::from(d.hosts_to_remove_evaluation_periods))
+    );
     assert_eq!(
         alarm("Threshold").as_f64(),
         Some(d.hosts_to_remove_threshold)
@@ -152,8 +158,11 @@ fn the_hosts_to_remove_alarm_and_policy_are_the_simulators() {
     assert_eq!(sim.comparison, Comparison::GreaterOrEqual);
     assert_eq!(sim.threshold, d.hosts_to_remove_threshold);
     assert_eq!(sim.period, d.scale_in_period);
-    assert_eq!(sim.evaluation_periods, d.scale_in_evaluation_periods);
-    assert_eq!(sim.datapoints_to_alarm, d.scale_in_evaluation_periods);
+    assert_eq!(sim.evaluation_periods, d.hosts_to_remove_evaluation_periods);
+    assert_eq!(
+        sim.datapoints_to_alarm,
+        d.hosts_to_remove_evaluation_periods
+    );
     assert_eq!(sim.missing_data, d.hosts_to_remove_missing_data);
     assert_eq!(sim.action, Action::RemoveByMetric);
 

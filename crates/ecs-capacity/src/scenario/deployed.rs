@@ -69,6 +69,9 @@ pub struct LoopSettings {
     pub hosts_to_remove_threshold: f64,
     /// The HostsToRemoveAlarm's `TreatMissingData`.
     pub hosts_to_remove_missing_data: MissingData,
+    /// The HostsToRemoveAlarm's `EvaluationPeriods` and `DatapointsToAlarm` (of the
+    /// scale-in period): the waiting is the plan's stability window, host by host.
+    pub hosts_to_remove_evaluation_periods: u32,
     /// The most hosts one step of ConsolidationScaleInPolicy removes
     /// ([`crate::sim::alarms::remove_adjustment`]).
     pub largest_removal: u32,
@@ -94,6 +97,7 @@ pub const DEPLOYED: LoopSettings = LoopSettings {
     consolidation_stability: 300,
     hosts_to_remove_threshold: 1.0,
     hosts_to_remove_missing_data: MissingData::NotBreaching,
+    hosts_to_remove_evaluation_periods: 1,
     largest_removal: 20,
 };
 

@@ -511,10 +511,17 @@ impl Scenario {
             secs(r#in.period),
             secs(d.scale_in_period),
         );
+        // HostsToRemoveAlarm has one period of its own; the IdleHostCapacity alarm the
+        // scale-in window.
+        let evaluations = if r#in.action == Action::RemoveByMetric {
+            d.hosts_to_remove_evaluation_periods
+        } else {
+            d.scale_in_evaluation_periods
+        };
         check(
             "scale-in evaluation periods",
             r#in.evaluation_periods.to_string(),
-            d.scale_in_evaluation_periods.to_string(),
+            evaluations.to_string(),
         );
         check(
             "scale-in missing data",
@@ -672,9 +679,11 @@ pub(super) fn scale_out_alarm(
 }
 
 /// The scale-in alarm. Under `hosts-to-add` (as deployed) the template's
-/// HostsToRemoveAlarm: the scale-in period, evaluation periods and missing data, Minimum,
-/// HostsToRemove ≥ 1, and ConsolidationScaleInPolicy removing HostsToRemove hosts (its
-/// threshold and comparison are the plan's, so the IdleHostCapacity ones do not carry over).
+/// HostsToRemoveAlarm: one period of the scale-in period ([`DEPLOYED`]'s
+/// `hosts_to_remove_evaluation_periods`: the plan's stability window does the waiting), the
+/// scale-in missing data, Minimum, HostsToRemove ≥ 1, and ConsolidationScaleInPolicy removing
+/// HostsToRemove hosts (its threshold, comparison and periods are the template's own, so the
+/// IdleHostCapacity ones do not carry over).
 /// Under every other policy the book's: IdleHostCapacity above 1 (by default), simple
 /// policy −1 with cooldown (the template's IdleHostCapacityAlarm with `MinusOne`).
 pub(super) fn scale_in_alarm(policy: PolicyKind, a: &AlarmSettings) -> Alarm {
@@ -683,8 +692,8 @@ pub(super) fn scale_in_alarm(policy: PolicyKind, a: &AlarmSettings) -> Alarm {
             name: "scale-in",
             metric: Metric::HostsToRemove,
             period: a.period,
-            evaluation_periods: a.evaluation_periods,
-            datapoints_to_alarm: a.datapoints_to_alarm.unwrap_or(a.evaluation_periods),
+            evaluation_periods: DEPLOYED.hosts_to_remove_evaluation_periods,
+            datapoints_to_alarm: DEPLOYED.hosts_to_remove_evaluation_periods,
             statistic: a.statistic.unwrap_or(Statistic::Minimum),
             comparison: Comparison::GreaterOrEqual,
             threshold: DEPLOYED.hosts_to_remove_threshold,
