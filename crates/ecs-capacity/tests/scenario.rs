@@ -276,16 +276,21 @@ fn hosts_to_add_scales_in_on_hosts_to_remove_with_the_deployed_window() {
     assert_eq!(a.statistic, Statistic::Minimum);
     assert_eq!(a.action, Action::RemoveByMetric);
     // The book scenario sets its own scale-in window; a scenario that sets none gets the
-    // template's (the IdleHostCapacity alarm's period and evaluation periods).
+    // template's: the scale-in period and missing data, and HostsToRemoveAlarm's own single
+    // period (the plan's stability window does the waiting).
     let fragmented = scenario::load("fragmented").expect("embedded");
     let a = fragmented.with_policy(PolicyKind::HostsToAdd).scale_in;
     assert_eq!(
         (a.period, a.evaluation_periods, a.missing_data),
         (
             DEPLOYED.scale_in_period,
-            DEPLOYED.scale_in_evaluation_periods,
+            DEPLOYED.hosts_to_remove_evaluation_periods,
             DEPLOYED.scale_in_missing_data
         )
+    );
+    assert_eq!(
+        a.datapoints_to_alarm,
+        DEPLOYED.hosts_to_remove_evaluation_periods
     );
     // The old name reads as the deployed loop; ScaleInAdjustment=MinusOne is the
     // IdleHostCapacity alarm again.
