@@ -117,15 +117,16 @@ pub fn decide(
         return acting;
     };
     let room = removable.saturating_sub(plan.draining);
-    let active = |arn: &str| {
-        instances
-            .iter()
-            .any(|i| i.id == arn && i.status == InstanceStatus::Active)
-    };
+    // Once, not per planned host: a cluster has up to 5,000 instances.
+    let active: std::collections::HashSet<&str> = instances
+        .iter()
+        .filter(|i| i.status == InstanceStatus::Active)
+        .map(|i| i.id.as_str())
+        .collect();
     acting.drain = plan
         .remove
         .iter()
-        .filter(|h| h.why != Removal::NotInCluster && active(&h.id))
+        .filter(|h| h.why != Removal::NotInCluster && active.contains(h.id.as_str()))
         .take(usize::try_from(room).unwrap_or(usize::MAX))
         .map(|h| h.id.clone())
         .collect();
