@@ -61,9 +61,10 @@ export class EcsCapacity extends Construct {
   readonly alarmTopic?: sns.ITopic;
   /**
    * Every alarm, by the template's logical id: CalculatorErrorsAlarm always, CalculatorSilentAlarm
-   * with the schedule on; in self-managed mode also ContainerCapacityAlarm, IdleHostCapacityAlarm,
-   * DrainerFailureQueueAlarm, DrainsAtDeadlineAlarm, ChooserErrorsAlarm, HostsToAddAlarm (with
-   * HOSTS_TO_ADD) and HostsToRemoveAlarm (with HOSTS_TO_REMOVE).
+   * with the schedule on; on a capacity provider also ConsolidationRefusedAlarm; in self-managed
+   * mode also ContainerCapacityAlarm, IdleHostCapacityAlarm, DrainerFailureQueueAlarm,
+   * DrainsAtDeadlineAlarm, ChooserErrorsAlarm, HostsToAddAlarm (with HOSTS_TO_ADD) and
+   * HostsToRemoveAlarm (with HOSTS_TO_REMOVE).
    */
   readonly alarms: Readonly<Record<string, cloudwatch.CfnAlarm>>;
   readonly dashboard: cloudwatch.CfnDashboard;
