@@ -5,6 +5,7 @@
 //! JSON dumps, a live cluster, scenario files), runs the simulation and renders the output.
 
 pub mod chart;
+pub mod cli;
 pub mod dump;
 pub mod duration;
 pub mod live;

@@ -15,6 +15,7 @@
 //! * **CLI flags**: an `ecs-capacity <subcommand> --flag …` command in code (also through
 //!   `cargo run -p ecs-capacity -- …`) must use that subcommand's flags; on the CLI's own page a
 //!   code span that starts with a flag (`--task-cpu UNITS`) must be a flag of some subcommand.
+//!   The flags are clap's: the test builds the CLI's `clap::Command` from `ecs_capacity::cli`.
 //! * **Environment variables**: the first column of a table headed "variable" must be a variable
 //!   a Lambda binary reads (its `ENV_VARS`); any other code span that is an UPPER_SNAKE name
 //!   (not `AWS_…`, the SDK's and Lambda's own) must appear in the crates' sources or the Makefile.
@@ -27,6 +28,8 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use clap::CommandFactory;
+
 /// The README and every docs page must stay this short (issue 11: five minutes to read).
 const README_MAX_BYTES: usize = 15 * 1024;
 const PAGE_MAX_BYTES: usize = 20 * 1024;
@@ -34,9 +37,8 @@ const PAGE_MAX_BYTES: usize = 20 * 1024;
 /// Pages whose standalone flag spans (`--compare`) are the CLI's flags.
 const CLI_PAGES: &[&str] = &["docs/cli.md"];
 
-/// The CLI binary's name and the folder of its sources.
+/// The CLI binary's name.
 const CLI: &str = "ecs-capacity";
-const CLI_SRC: &str = "crates/ecs-capacity/src";
 
 /// Flags clap adds to every command (`propagate_version` adds `--version` to subcommands).
 const CLAP_FLAGS: &[&str] = &["--help", "--version"];
@@ -322,356 +324,53 @@ fn makefile_targets(makefile: &str) -> BTreeSet<String> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The CLI's flags, from its clap derive attributes
+// The CLI's flags, asked of clap
 //
-// Why the sources and not `ecs-capacity <sub> --help`: `CARGO_BIN_EXE_ecs-capacity` exists only
-// in the ecs-capacity package's own tests, and `cargo run -p ecs-capacity` from a test re-enters
-// cargo on the shared target dir (slow, blocks on its lock under `cargo test --workspace`, and may
-// rebuild with other features). clap derives every long flag from a `#[arg(long …)]` attribute
-// (its `long = "…"` name or the field's name in kebab-case), so reading those is exact for the
-// forms handled here; a form not handled shows up as a "no such flag" failure, never a pass.
+// The clap derive structs live in the library (`ecs_capacity::cli`), so the test builds the very
+// `clap::Command` the binary parses with, and reads each subcommand's long flags and their
+// aliases (hidden ones too: they are accepted), with clap's own `--help` and `--version` that
+// `build()` adds.
 
 /// Long flags of each subcommand, e.g. `report` → {`--cluster`, `--instances`, …}.
 type Flags = BTreeMap<String, BTreeSet<String>>;
 
-/// Items of Rust source: (derive/other attributes before it, kind, name, body between braces).
-struct Item {
-    attrs: Vec<String>,
-    kind: &'static str,
-    name: String,
-    body: String,
+/// The CLI's flags: those of the command itself (`--help`, `--version`), and of each subcommand
+/// by every name it answers to.
+struct CliFlags {
+    root: BTreeSet<String>,
+    subcommands: Flags,
 }
 
-/// Source without `//` comments (doc comments included), so their text is not parsed as code.
-fn strip_comments(src: &str) -> String {
-    src.lines()
-        .map(|l| {
-            let mut in_str = false;
-            let mut prev = ' ';
-            for (k, c) in l.char_indices() {
-                if c == '"' && prev != '\\' {
-                    in_str = !in_str;
-                }
-                if !in_str && c == '/' && l[k + 1..].starts_with('/') {
-                    return &l[..k];
-                }
-                prev = c;
-            }
-            l
+/// Long flags of one command: each argument's `--long` and its aliases.
+fn long_flags(cmd: &clap::Command) -> BTreeSet<String> {
+    cmd.get_arguments()
+        .flat_map(|a| {
+            a.get_long()
+                .into_iter()
+                .chain(a.get_all_aliases().unwrap_or_default())
         })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .map(|l| format!("--{l}"))
+        .collect()
 }
 
-/// The text from `open` (at `start`) to its matching close, excluding both; string-aware.
-fn balanced(s: &str, start: usize, open: char, close: char) -> Option<(&str, usize)> {
-    let mut depth = 0;
-    let mut in_str = false;
-    let mut prev = ' ';
-    for (k, c) in s[start..].char_indices() {
-        let at = start + k;
-        if c == '"' && prev != '\\' {
-            in_str = !in_str;
-        } else if !in_str && c == open {
-            depth += 1;
-        } else if !in_str && c == close {
-            depth -= 1;
-            if depth == 0 {
-                return Some((&s[start + 1..at], at + 1));
-            }
+/// The flags of a clap command and of its subcommands, after clap has added its own.
+fn cli_flags(mut cmd: clap::Command) -> CliFlags {
+    cmd.build();
+    let mut subcommands = Flags::new();
+    for sub in cmd.get_subcommands() {
+        let flags = long_flags(sub);
+        for name in std::iter::once(sub.get_name()).chain(sub.get_all_aliases()) {
+            subcommands.insert(name.to_string(), flags.clone());
         }
-        prev = c;
     }
-    None
+    CliFlags {
+        root: long_flags(&cmd),
+        subcommands,
+    }
 }
 
 fn is_ident(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_'
-}
-
-/// Top-level structs and enums, with their attributes.
-fn items(src: &str) -> Vec<Item> {
-    let src = strip_comments(src);
-    let mut out = Vec::new();
-    let mut attrs = Vec::new();
-    let mut k = 0;
-    while k < src.len() {
-        let rest = &src[k..];
-        if rest.starts_with("#[")
-            && let Some((attr, end)) = balanced(&src, k + 1, '[', ']')
-        {
-            attrs.push(attr.to_string());
-            k = end;
-            continue;
-        }
-        let at_word = k == 0 || !src[..k].ends_with(is_ident);
-        let kind = if at_word && rest.starts_with("struct ") {
-            Some("struct")
-        } else if at_word && rest.starts_with("enum ") {
-            Some("enum")
-        } else {
-            None
-        };
-        if let Some(kind) = kind {
-            let after = &rest[kind.len() + 1..];
-            let name: String = after
-                .trim_start()
-                .chars()
-                .take_while(|c| is_ident(*c))
-                .collect();
-            // A unit or tuple struct has no braces before its `;`.
-            let brace = rest.find('{');
-            let semi = rest.find(';');
-            if let Some(b) = brace
-                && semi.is_none_or(|s| b < s)
-                && let Some((body, end)) = balanced(&src, k + b, '{', '}')
-            {
-                out.push(Item {
-                    attrs: std::mem::take(&mut attrs),
-                    kind,
-                    name,
-                    body: body.to_string(),
-                });
-                k = end;
-                continue;
-            }
-        }
-        let c = rest.chars().next().expect("non-empty");
-        if c == ';' || c == '}' || c == '{' {
-            attrs.clear();
-        }
-        k += c.len_utf8();
-    }
-    out
-}
-
-fn kebab(ident: &str) -> String {
-    let ident = ident.strip_prefix("r#").unwrap_or(ident);
-    let mut out = String::new();
-    for (k, c) in ident.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if k > 0 {
-                out.push('-');
-            }
-            out.push(c.to_ascii_lowercase());
-        } else if c == '_' {
-            out.push('-');
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Items of an attribute's argument list, split at top-level commas: `arg(long, value_name = "X")`
-/// → `["long", "value_name = \"X\""]`; `None` unless the attribute is `name(…)` for a given name.
-fn attr_args<'a>(attr: &'a str, names: &[&str]) -> Option<Vec<&'a str>> {
-    let attr = attr.trim();
-    let open = attr.find('(')?;
-    if !names.contains(&attr[..open].trim()) {
-        return None;
-    }
-    let (inner, _) = balanced(attr, open, '(', ')')?;
-    let mut out = Vec::new();
-    let (mut depth, mut in_str, mut from, mut prev) = (0, false, 0, ' ');
-    for (k, c) in inner.char_indices() {
-        match c {
-            '"' if prev != '\\' => in_str = !in_str,
-            '(' | '[' | '{' if !in_str => depth += 1,
-            ')' | ']' | '}' if !in_str => depth -= 1,
-            ',' if !in_str && depth == 0 => {
-                out.push(inner[from..k].trim());
-                from = k + 1;
-            }
-            _ => {}
-        }
-        prev = c;
-    }
-    out.push(inner[from..].trim());
-    Some(out.into_iter().filter(|s| !s.is_empty()).collect())
-}
-
-fn quoted(s: &str) -> Vec<String> {
-    s.split('"')
-        .skip(1)
-        .step_by(2)
-        .map(str::to_string)
-        .collect()
-}
-
-/// A struct body's fields: (attributes, name, type).
-fn fields(body: &str) -> Vec<(Vec<String>, String, String)> {
-    let mut out = Vec::new();
-    let mut attrs = Vec::new();
-    let mut k = 0;
-    while k < body.len() {
-        let rest = &body[k..];
-        if rest.starts_with("#[")
-            && let Some((attr, end)) = balanced(body, k + 1, '[', ']')
-        {
-            attrs.push(attr.to_string());
-            k = end;
-            continue;
-        }
-        let c = rest.chars().next().expect("non-empty");
-        if is_ident(c) && (k == 0 || !body[..k].ends_with(is_ident)) {
-            let word: String = rest
-                .chars()
-                .take_while(|c| is_ident(*c) || *c == '#')
-                .collect();
-            let after = rest[word.len()..].trim_start();
-            if word == "pub" {
-                k += word.len();
-                if let Some(a) = after.strip_prefix('(') {
-                    k = body.len() - a.len() + a.find(')').map_or(0, |p| p + 1);
-                }
-                continue;
-            }
-            if after.starts_with(':') && !after.starts_with("::") {
-                // The type runs to the next top-level comma.
-                let ty_start = body.len() - after.len() + 1;
-                let mut depth = 0;
-                let mut end = body.len();
-                for (j, c) in body[ty_start..].char_indices() {
-                    match c {
-                        '<' | '(' | '[' => depth += 1,
-                        '>' | ')' | ']' => depth -= 1,
-                        ',' if depth == 0 => {
-                            end = ty_start + j;
-                            break;
-                        }
-                        _ => {}
-                    }
-                }
-                out.push((
-                    std::mem::take(&mut attrs),
-                    word,
-                    body[ty_start..end].trim().to_string(),
-                ));
-                k = end + 1;
-                continue;
-            }
-            k += word.len();
-            continue;
-        }
-        k += c.len_utf8();
-    }
-    out
-}
-
-/// Long flags of a struct body, following `#[command(flatten)]` into the named structs.
-fn struct_flags(body: &str, structs: &BTreeMap<String, String>, depth: usize) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for (attrs, name, ty) in fields(body) {
-        for attr in &attrs {
-            if let Some(args) = attr_args(attr, &["arg", "clap"]) {
-                for a in args {
-                    let (key, value) = a
-                        .split_once('=')
-                        .map_or((a, ""), |(k, v)| (k.trim(), v.trim()));
-                    match key {
-                        "long" if value.is_empty() => {
-                            out.insert(format!("--{}", kebab(&name)));
-                        }
-                        "long" | "alias" | "visible_alias" | "aliases" | "visible_aliases" => {
-                            out.extend(quoted(value).into_iter().map(|v| format!("--{v}")));
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            let flatten =
-                attr_args(attr, &["command", "clap"]).is_some_and(|args| args.contains(&"flatten"));
-            if flatten && depth < 8 {
-                let inner: String = ty
-                    .rsplit(['<', ':'])
-                    .next()
-                    .unwrap_or("")
-                    .chars()
-                    .take_while(|c| is_ident(*c))
-                    .collect();
-                if let Some(b) = structs.get(&inner) {
-                    out.extend(struct_flags(b, structs, depth + 1));
-                }
-            }
-        }
-    }
-    out
-}
-
-/// Subcommands and their long flags, from the sources of a clap derive CLI.
-fn cli_flags(sources: &[String]) -> Flags {
-    let all: Vec<Item> = sources.iter().flat_map(|s| items(s)).collect();
-    let structs: BTreeMap<String, String> = all
-        .iter()
-        .filter(|i| i.kind == "struct")
-        .map(|i| (i.name.clone(), i.body.clone()))
-        .collect();
-    let derives = |i: &Item, what: &str| {
-        i.attrs
-            .iter()
-            .any(|a| a.trim_start().starts_with("derive") && a.contains(what))
-    };
-    let global: BTreeSet<String> = CLAP_FLAGS.iter().map(|f| f.to_string()).collect();
-    let mut out = Flags::new();
-    for e in all
-        .iter()
-        .filter(|i| i.kind == "enum" && derives(i, "Subcommand"))
-    {
-        // Variants: attributes, then `Name(Type)`, `Name { fields }` or `Name`.
-        let mut attrs: Vec<String> = Vec::new();
-        let body = &e.body;
-        let mut k = 0;
-        while k < body.len() {
-            let rest = &body[k..];
-            if rest.starts_with("#[")
-                && let Some((attr, end)) = balanced(body, k + 1, '[', ']')
-            {
-                attrs.push(attr.to_string());
-                k = end;
-                continue;
-            }
-            let c = rest.chars().next().expect("non-empty");
-            if c.is_ascii_uppercase() {
-                let variant: String = rest.chars().take_while(|c| is_ident(*c)).collect();
-                let after = rest[variant.len()..].trim_start();
-                let at = body.len() - after.len();
-                let name = attrs
-                    .iter()
-                    .filter_map(|a| attr_args(a, &["command", "clap"]))
-                    .flatten()
-                    .find_map(|a| {
-                        let (key, value) = a.split_once('=')?;
-                        (key.trim() == "name")
-                            .then(|| quoted(value).into_iter().next())
-                            .flatten()
-                    })
-                    .unwrap_or_else(|| kebab(&variant));
-                let mut flags = global.clone();
-                let mut end = at;
-                if after.starts_with('(') {
-                    if let Some((ty, e2)) = balanced(body, at, '(', ')') {
-                        let ty = ty.trim().rsplit("::").next().unwrap_or("").to_string();
-                        if let Some(b) = structs.get(&ty) {
-                            flags.extend(struct_flags(b, &structs, 0));
-                        }
-                        end = e2;
-                    }
-                } else if after.starts_with('{')
-                    && let Some((fields_body, e2)) = balanced(body, at, '{', '}')
-                {
-                    flags.extend(struct_flags(fields_body, &structs, 0));
-                    end = e2;
-                }
-                out.insert(name, flags);
-                attrs.clear();
-                k = end.max(k + variant.len());
-                continue;
-            }
-            k += c.len_utf8();
-        }
-    }
-    out
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -895,9 +594,10 @@ fn make_problems(pages: &[Page], makefile: &str) -> Vec<Problem> {
     out
 }
 
-fn flag_problems(pages: &[Page], flags: &Flags) -> Vec<Problem> {
+fn flag_problems(pages: &[Page], cli: &CliFlags) -> Vec<Problem> {
+    let flags = &cli.subcommands;
     let any: BTreeSet<&String> = flags.values().flatten().collect();
-    let global: BTreeSet<String> = CLAP_FLAGS.iter().map(|f| f.to_string()).collect();
+    let global = &cli.root;
     let mut out = Vec::new();
     for page in pages {
         let cli_page = CLI_PAGES.contains(&page.name.as_str());
@@ -911,7 +611,7 @@ fn flag_problems(pages: &[Page], flags: &Flags) -> Vec<Problem> {
             };
             for inv in invocations(&code.text) {
                 let known = match &inv.subcommand {
-                    None => &global,
+                    None => global,
                     Some(sub) => match flags.get(sub) {
                         Some(f) => f,
                         None => {
@@ -972,16 +672,6 @@ fn env_problems(pages: &[Page], sources: &str, read_by_binaries: &BTreeSet<&str>
     out
 }
 
-fn cli_sources(root: &Path) -> Vec<String> {
-    let mut files = Vec::new();
-    rust_sources(&root.join(CLI_SRC), &mut files);
-    files.sort();
-    files
-        .iter()
-        .map(|f| fs::read_to_string(f).expect("CLI source"))
-        .collect()
-}
-
 #[test]
 fn every_repository_path_and_link_exists() {
     let root = repo_root();
@@ -996,13 +686,22 @@ fn every_make_target_is_in_the_makefile() {
 
 #[test]
 fn every_cli_flag_is_one_of_its_subcommand() {
-    let flags = cli_flags(&cli_sources(&repo_root()));
-    // The parser must understand the CLI's sources, or every check below would be vacuous.
+    let cli = cli_flags(ecs_capacity::cli::Cli::command());
+    // clap's own flags are there, and each subcommand the pages run has flags of its own.
+    let has = |flags: &BTreeSet<String>, f: &str| flags.contains(f);
     assert!(
-        flags.len() >= 2 && flags.values().all(|f| f.len() > CLAP_FLAGS.len()),
-        "read no flags of {CLI}'s subcommands from {CLI_SRC}: {flags:?}"
+        CLAP_FLAGS.iter().all(|f| has(&cli.root, f)),
+        "{CLI} lacks clap's {CLAP_FLAGS:?}: {:?}",
+        cli.root
     );
-    assert_none("unknown CLI flags", flag_problems(&pages(), &flags));
+    for sub in ["report", "simulate"] {
+        let flags = cli.subcommands.get(sub);
+        assert!(
+            flags.is_some_and(|f| CLAP_FLAGS.iter().all(|c| has(f, c)) && f.len() > CLAP_FLAGS.len()),
+            "`{CLI} {sub}`: no such subcommand, or no flags of its own: {flags:?}"
+        );
+    }
+    assert_none("unknown CLI flags", flag_problems(&pages(), &cli));
 }
 
 #[test]
@@ -1162,57 +861,47 @@ fn make_targets_are_the_first_word_after_make() {
 }
 
 #[test]
-fn flags_are_read_from_clap_derive_attributes() {
-    let src = r#"
-#[derive(Subcommand)]
-enum Command {
-    /// Report {on} a cluster
-    #[command(after_help = X)]
-    Report(ReportArgs),
-    #[command(name = "sim")]
-    Simulate { #[arg(long)] seed: Option<u64> },
-    HostsToAdd(cli::Shared),
-}
-#[derive(Args)]
-struct ReportArgs {
-    /// A path // not a comment end
-    #[arg(long, value_name = "NAME", conflicts_with = "instances")]
-    cluster: Option<String>,
-    #[arg(long = "port", value_name = "PORT")]
-    pub ports: Vec<u16>,
-    #[arg(long, visible_alias = "tdef")]
-    pub(crate) task_definitions: Vec<String>,
-    #[arg(short)]
-    verbose: bool,
-    #[arg(default_value = "book")]
-    scenario: String,
-    #[command(flatten)]
-    shared: Shared,
-}
-struct Shared { #[arg(long)] print_scenario: bool }
-"#;
-    let flags = cli_flags(&[src.to_string()]);
-    let of = |s: &str| flags[s].iter().map(String::as_str).collect::<Vec<_>>();
+fn flags_are_each_subcommands_longs_and_aliases_with_clap_s_own() {
+    use clap::{Arg, ArgAction, Command};
+    let cmd = Command::new("x")
+        .version("1")
+        .propagate_version(true)
+        .subcommand(
+            Command::new("report")
+                .alias("rep")
+                .arg(Arg::new("cluster").long("cluster").visible_alias("c2"))
+                .arg(Arg::new("ports").long("port").alias("tcp-port"))
+                .arg(Arg::new("verbose").short('v').action(ArgAction::SetTrue))
+                .arg(Arg::new("scenario")),
+        )
+        .subcommand(Command::new("sim").arg(Arg::new("seed").long("seed")));
+    let cli = cli_flags(cmd);
+    let of = |s: &str| {
+        cli.subcommands[s]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+    };
     assert_eq!(
-        flags.keys().collect::<Vec<_>>(),
-        ["hosts-to-add", "report", "sim"]
+        cli.subcommands.keys().collect::<Vec<_>>(),
+        ["help", "rep", "report", "sim"]
     );
     assert_eq!(
         of("report"),
         [
+            "--c2",
             "--cluster",
             "--help",
             "--port",
-            "--print-scenario",
-            "--task-definitions",
-            "--tdef",
+            "--tcp-port",
             "--version"
         ]
     );
+    assert_eq!(of("rep"), of("report"));
     assert_eq!(of("sim"), ["--help", "--seed", "--version"]);
     assert_eq!(
-        of("hosts-to-add"),
-        ["--help", "--print-scenario", "--version"]
+        cli.root.iter().map(String::as_str).collect::<Vec<_>>(),
+        ["--help", "--version"]
     );
 }
 
