@@ -11,7 +11,6 @@
 //! a short id). A delete names the value it read: ECS deletes an attribute by name, but moto
 //! only when the value matches too, and naming it makes the delete exact on both.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_ecs::types::Attribute;
@@ -21,31 +20,7 @@ use crate::Error;
 /// AWS limit: PutAttributes and DeleteAttributes take at most 10 attributes a call.
 pub const ATTRIBUTES_PER_CALL: usize = 10;
 
-/// One attribute of one container instance.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct InstanceAttribute {
-    pub container_instance_arn: String,
-    pub name: String,
-    /// `None`: an attribute without a value.
-    pub value: Option<String>,
-}
-
-impl InstanceAttribute {
-    pub fn new(container_instance_arn: &str, name: &str, value: Option<&str>) -> Self {
-        InstanceAttribute {
-            container_instance_arn: container_instance_arn.to_owned(),
-            name: name.to_owned(),
-            value: value.map(str::to_owned),
-        }
-    }
-}
-
-/// Per container instance ARN, the attributes of this project it carries (names starting
-/// with [`OUR_PREFIX`]) and their values (`""` for an attribute without a value).
-pub type InstanceMarks = BTreeMap<String, BTreeMap<String, String>>;
-
-/// The prefix of every attribute this project reads or writes.
-pub const OUR_PREFIX: &str = "ecs-capacity.";
+pub use capacity_core::mark::{InstanceAttribute, InstanceMarks, OUR_PREFIX};
 
 /// Puts and deletes custom attributes of container instances.
 pub trait InstanceAttributes: Send + Sync {

@@ -12,66 +12,7 @@ use std::future::Future;
 
 use crate::Error;
 
-/// The lifecycle states of an instance the group is terminating (Auto Scaling's
-/// `LifecycleState`; `Terminating:Wait` while the lifecycle hook drains it).
-pub const LEAVING_STATES: [&str; 4] = [
-    "Terminating",
-    "Terminating:Wait",
-    "Terminating:Proceed",
-    "Terminated",
-];
-
-/// One instance of the group.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupInstance {
-    pub instance_id: String,
-    /// Auto Scaling's `LifecycleState`, as sent (`InService`, `Terminating:Wait`, …).
-    pub lifecycle_state: String,
-}
-
-impl GroupInstance {
-    pub fn new(instance_id: &str, lifecycle_state: &str) -> GroupInstance {
-        GroupInstance {
-            instance_id: instance_id.to_owned(),
-            lifecycle_state: lifecycle_state.to_owned(),
-        }
-    }
-
-    /// The group is terminating it ([`LEAVING_STATES`]).
-    pub fn is_leaving(&self) -> bool {
-        LEAVING_STATES.contains(&self.lifecycle_state.as_str())
-    }
-
-    /// In service: a host the group counts and may remove.
-    pub fn is_in_service(&self) -> bool {
-        self.lifecycle_state == "InService"
-    }
-}
-
-/// An Auto Scaling group as one read saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AutoScalingGroup {
-    pub name: String,
-    pub arn: Option<String>,
-    pub min_size: u32,
-    pub desired_capacity: u32,
-    pub instances: Vec<GroupInstance>,
-}
-
-impl AutoScalingGroup {
-    /// The instance `ec2_instance_id` of the group, if it is one.
-    pub fn instance(&self, ec2_instance_id: &str) -> Option<&GroupInstance> {
-        self.instances
-            .iter()
-            .find(|i| i.instance_id == ec2_instance_id)
-    }
-
-    /// How many hosts the group may still lose: `DesiredCapacity − MinSize` (0 when the
-    /// desired capacity is at or below the minimum).
-    pub fn removable(&self) -> u32 {
-        self.desired_capacity.saturating_sub(self.min_size)
-    }
-}
+pub use capacity_core::run::{AutoScalingGroup, GroupInstance, LEAVING_STATES};
 
 /// Reads one Auto Scaling group.
 pub trait GroupReader: Send + Sync {
@@ -175,18 +116,7 @@ impl FakeGroup {
     /// state)`.
     pub fn with(name: &str, min: u32, desired: u32, instances: &[(&str, &str)]) -> FakeGroup {
         FakeGroup {
-            group: Some(AutoScalingGroup {
-                name: name.to_owned(),
-                arn: Some(format!(
-                    "arn:aws:autoscaling:eu-west-1:123456789012:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/{name}"
-                )),
-                min_size: min,
-                desired_capacity: desired,
-                instances: instances
-                    .iter()
-                    .map(|(id, state)| GroupInstance::new(id, state))
-                    .collect(),
-            }),
+            group: Some(AutoScalingGroup::with(name, min, desired, instances)),
             ..FakeGroup::default()
         }
     }

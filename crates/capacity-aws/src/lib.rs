@@ -48,8 +48,7 @@ pub mod task_definitions;
 pub mod wire;
 
 pub use cluster::{
-    ClusterReader, ClusterSnapshot, EcsReader, GroupFit, InstancesRead, TaskPlacement,
-    assess_reading, cluster_hosts, cluster_name, hosts_in_group, relabel, snapshot,
+    ClusterReader, ClusterSnapshot, EcsReader, InstancesRead, TaskPlacement, cluster_name, snapshot,
 };
 pub use cluster_arn::{ClusterArn, InvalidClusterArn};
 pub use error::{BoxError, Error, LambdaError, error_chain, sdk_message};

@@ -39,35 +39,7 @@ pub const AUTO_SCALING_GROUP_NAME: &str = "AUTO_SCALING_GROUP_NAME";
 pub const SCALING_MODE: &str = "SCALING_MODE";
 pub const DEFAULT_SCALING_MODE: &str = "self-managed";
 
-/// How the calculator acts on its consolidation plan.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ScalingMode {
-    /// Our alarms and step policies drive the group: publish `HostsToRemove`, mark the
-    /// planned hosts for the scale-in chooser.
-    #[default]
-    SelfManaged,
-    /// ECS managed scaling drives the group: drain the planned hosts ourselves.
-    CapacityProvider,
-}
-
-impl ScalingMode {
-    /// `self-managed` or `capacity-provider` (any case, surrounding blanks allowed).
-    pub fn parse(value: &str) -> Option<ScalingMode> {
-        match value.trim().to_ascii_lowercase().as_str() {
-            "self-managed" => Some(ScalingMode::SelfManaged),
-            "capacity-provider" => Some(ScalingMode::CapacityProvider),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ScalingMode::SelfManaged => "self-managed",
-            ScalingMode::CapacityProvider => "capacity-provider",
-        }
-    }
-}
+pub use capacity_core::run::ScalingMode;
 
 /// Largest CPU units and memory for one task ECS accepts on EC2 (192 vCPU, 24 TiB would
 /// be absurd; these are the documented task-size maxima with room for the largest hosts).
@@ -223,6 +195,19 @@ impl Config {
             cluster_refresh: std::time::Duration::from_secs(u64::from(refresh)),
             cluster,
         })
+    }
+}
+
+impl Config {
+    /// The settings the run's decision takes (capacity-core's `run::Settings`).
+    pub fn settings(&self) -> capacity_core::run::Settings {
+        capacity_core::run::Settings {
+            mode: self.scaling_mode,
+            policy: self.policy,
+            budget: self.disruption_budget,
+            stability_window: self.stability_window,
+            auto_scaling_group: self.auto_scaling_group.clone(),
+        }
     }
 }
 

@@ -4,18 +4,23 @@
 //! that wait for room and the hosts that hold them (see `capacity-core`) and publishes them to
 //! CloudWatch in one call.
 //!
-//! The binary (`src/main.rs`) only wires the SDK clients to [`handler::handle`].
+//! The binary (`src/main.rs`) only wires the SDK clients to [`handler::handle`]: parse →
+//! read → decide (capacity-core's `run::decide`) → execute → publish.
 
-pub mod acting;
 pub mod cache;
 pub mod config;
-pub mod consolidate;
+pub mod deps;
+pub mod error;
 pub mod event;
+mod execute;
 pub mod handler;
+pub mod publish;
+mod read;
+pub mod summary;
 
-pub use config::ScalingMode;
+pub use capacity_core::run::{PlanMemory, ScalingMode, Trigger};
 pub use config::{Config, ConfigError, ENV_VARS};
-pub use handler::{
-    ActingSummary, Deps, GroupSummary, HandlerError, NothingToDo, Outcome, PlanMemory, Source,
-    Summary, Trigger, Unconfigured, handle,
-};
+pub use deps::{Deps, Unconfigured};
+pub use error::HandlerError;
+pub use handler::handle;
+pub use summary::{ActingSummary, GroupSummary, NothingToDo, Outcome, Source, Summary};

@@ -45,6 +45,7 @@ mod instance;
 pub mod mark;
 mod packing;
 mod resources;
+pub mod run;
 pub mod scale_in;
 pub mod scale_out;
 mod task;

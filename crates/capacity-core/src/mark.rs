@@ -22,6 +22,7 @@
 //! # Ok::<(), capacity_core::mark::MarkError>(())
 //! ```
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
@@ -120,6 +121,33 @@ impl fmt::Display for DrainedBy {
         write!(f, "{}", self.at_unix_secs)
     }
 }
+
+/// One attribute of one container instance.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct InstanceAttribute {
+    pub container_instance_arn: String,
+    pub name: String,
+    /// `None`: an attribute without a value.
+    pub value: Option<String>,
+}
+
+impl InstanceAttribute {
+    pub fn new(container_instance_arn: &str, name: &str, value: Option<&str>) -> Self {
+        InstanceAttribute {
+            container_instance_arn: container_instance_arn.to_owned(),
+            name: name.to_owned(),
+            value: value.map(str::to_owned),
+        }
+    }
+}
+
+/// Per container instance ARN, the attributes of this project it carries (names starting
+/// with [`OUR_PREFIX`]) and their values (`""` for an attribute without a value).
+pub type InstanceMarks = BTreeMap<String, BTreeMap<String, String>>;
+
+/// The prefix of every attribute this project reads or writes.
+pub const OUR_PREFIX: &str = "ecs-capacity.";
 
 /// ASCII digits only (no sign, no blanks, no `+`), as the number they spell.
 fn digits<N: std::str::FromStr>(s: &str) -> Option<N> {

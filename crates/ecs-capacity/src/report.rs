@@ -81,7 +81,7 @@ fn ports_taken(instance: &ContainerInstance, worst: &WorstCase) -> Vec<String> {
 }
 
 /// Computes the report with capacity-core: the per-instance rows, and the one assessment
-/// the calculator publishes for the same reading ([`capacity_aws::assess_reading`], with
+/// the calculator publishes for the same reading ([`capacity_core::run::assess_reading`], with
 /// `demand`: what waits for room, from the services), and its consolidation plan from
 /// `placement` (which tasks run where; [`TaskPlacement::default`] when unknown).
 pub fn build(
@@ -131,10 +131,10 @@ pub fn build(
         task_shapes: shapes.iter().map(short_named).collect(),
         instances: rows,
         // The same assessment the calculator publishes.
-        assessment: capacity_aws::assess_reading(instances, worst, demand, policy)?,
+        assessment: capacity_core::run::assess_reading(instances, worst, demand, policy)?,
         book_capacity: cap.book_capacity(),
         scale_in_plan: {
-            let hosts = capacity_aws::cluster_hosts(instances, placement);
+            let hosts = capacity_core::run::cluster_hosts(instances, placement);
             plan_scale_in(&ScaleInInput {
                 policy: *policy,
                 waiting: &demand.unplaced,

@@ -2,7 +2,7 @@
 //! namespace and dimension it publishes, and the scale-out step policy adds exactly the number
 //! of hosts it computed, the scale-in step policy removes the plan's size, never more.
 
-use capacity_calculator::handler::{
+use capacity_calculator::publish::{
     CONSOLIDATION_REFUSED, CONTAINER_CAPACITY, HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY,
 };
 use infra_contract::{Properties, Template};

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use capacity_calculator::handler::{
+use capacity_calculator::publish::{
     ACTIVE_INSTANCES, CONSOLIDATION_REFUSED, CONTAINER_CAPACITY, HOSTS_DRAINED, HOSTS_REACTIVATED,
     HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY, RESOURCE_CAPACITY, UNPLACED_TASKS,
 };

@@ -49,13 +49,12 @@ pub use crate::batch::{
 
 #[cfg(any(test, feature = "fake"))]
 mod fake;
-mod hosts;
 mod snapshot;
 
+pub use capacity_core::run::TaskPlacement;
 #[cfg(any(test, feature = "fake"))]
 pub use fake::FakeCluster;
-pub use hosts::{GroupFit, TaskPlacement, cluster_hosts, hosts_in_group, relabel};
-pub use snapshot::{ClusterSnapshot, assess_reading, cluster_name, snapshot};
+pub use snapshot::{ClusterSnapshot, cluster_name, snapshot};
 
 /// The container instances of a cluster, as one read returned them.
 #[derive(Debug, Clone, Default, PartialEq)]

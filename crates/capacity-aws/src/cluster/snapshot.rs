@@ -1,8 +1,8 @@
 //! One whole read of a cluster for a report or a computation: [`snapshot`].
 
+use capacity_core::run::assess_reading;
 use capacity_core::{
     Assessment, CapacityError, ContainerInstance, Demand, ScalePolicy, TaskShape, WorstCase,
-    assess, cluster_capacity,
 };
 
 use super::ClusterReader;
@@ -24,7 +24,7 @@ pub struct ClusterSnapshot {
     pub services: usize,
     /// ECS's `version` of each instance (by ARN) as described, where ECS gave one.
     pub versions: std::collections::HashMap<String, i64>,
-    /// Which tasks run where, for the consolidation plan ([`super::cluster_hosts`]).
+    /// Which tasks run where, for the consolidation plan (`capacity_core::run::cluster_hosts`).
     pub placement: super::TaskPlacement,
     /// Whether the running tasks were listed (worst case discovered, and the services did not
     /// account for every task on the instances or the last listing is too old).
@@ -141,20 +141,9 @@ pub fn cluster_name(cluster: &str) -> &str {
         .map_or(cluster, |(_, name)| name)
 }
 
-/// The one assessment of a reading: the cluster's capacity in `worst` tasks, with what waits
-/// for room (`demand`), under `policy`. The calculator publishes it and `ecs-capacity report`
-/// prints it, so the same reading gives the same figures in both.
-pub fn assess_reading(
-    instances: &[ContainerInstance],
-    worst: &WorstCase,
-    demand: &Demand,
-    policy: &ScalePolicy,
-) -> Result<Assessment, CapacityError> {
-    Ok(assess(&cluster_capacity(instances, worst)?, policy, demand))
-}
-
 impl ClusterSnapshot {
-    /// [`assess_reading`] of this snapshot.
+    /// `capacity_core::run::assess_reading` of this snapshot: the one assessment the
+    /// calculator publishes and the report prints.
     pub fn assess(&self, policy: &ScalePolicy) -> Result<Assessment, CapacityError> {
         assess_reading(&self.instances, &self.worst_case, &self.demand, policy)
     }

@@ -1,6 +1,6 @@
 //! Acting on the consolidation plan in self-managed mode: bound it by the group, mark the
 //! planned container instances for the scale-in chooser. Pure decisions ([`bound`],
-//! [`mark_changes`]); the handler executes them.
+//! [`mark_changes`]); the shell carries them out.
 //!
 //! `HostsToRemove` = min(plan size, `DesiredCapacity − MinSize`): the step policy never asks
 //! the group to go below its minimum (Auto Scaling would refuse the rest anyway, and the
@@ -12,11 +12,50 @@
 
 use std::collections::BTreeMap;
 
-use capacity_aws::attributes::{InstanceAttribute, InstanceMarks};
-use capacity_core::ScaleInPlan;
-use capacity_core::consolidation::Removal;
-use capacity_core::mark::{PLANNED_REMOVAL_ATTRIBUTE, PLANNED_REMOVAL_MAX_AGE, PlannedRemoval};
-use serde::Serialize;
+use super::{Action, Chain, Decision, RunInput, Step, StepKind};
+use crate::ScaleInPlan;
+use crate::consolidation::Removal;
+use crate::mark::{
+    InstanceAttribute, InstanceMarks, PLANNED_REMOVAL_ATTRIBUTE, PLANNED_REMOVAL_MAX_AGE,
+    PlannedRemoval,
+};
+
+/// Self-managed mode's part of a run: with the group read, `HostsToRemove` is the plan bounded
+/// by the group and the marks are made to say exactly its hosts (old marks deleted first,
+/// then the new ones put) before it is published; without the group it is left out and the
+/// marks are left as they were.
+pub(super) fn act(input: &RunInput<'_>, decision: &mut Decision) {
+    let group = match input.group {
+        Ok(group) => group,
+        Err(why) => {
+            decision.left_out = Some(format!(
+                "{why}; the planned-removal marks are left as they were"
+            ));
+            return;
+        }
+    };
+    let hosts_to_remove = bound(&decision.plan, group.removable());
+    let changes = mark_changes(
+        &decision.plan,
+        hosts_to_remove,
+        &input.placement.marks,
+        input.now_unix_secs,
+    );
+    decision.steps = vec![Chain(vec![
+        Step {
+            kind: StepKind::UnmarkPlanned,
+            what: "deleting the planned-removal marks of hosts no longer planned",
+            action: Action::DeleteMarks(changes.delete.clone()),
+        },
+        Step {
+            kind: StepKind::MarkPlanned,
+            what: "putting the planned-removal marks",
+            action: Action::PutMarks(changes.put.clone()),
+        },
+    ])];
+    decision.hosts_to_remove = Some(hosts_to_remove);
+    decision.marks = changes;
+}
 
 /// The plan's size bounded by what the group may still lose.
 pub fn bound(plan: &ScaleInPlan, removable: u32) -> u32 {
@@ -24,17 +63,18 @@ pub fn bound(plan: &ScaleInPlan, removable: u32) -> u32 {
 }
 
 /// What to write so that the marks say exactly the first `hosts_to_remove` planned hosts.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct MarkChanges {
     /// Deleted first (name and the value read): hosts no longer planned.
     pub delete: Vec<InstanceAttribute>,
     /// Then put: hosts planned, each with its rank and this run's time.
     pub put: Vec<InstanceAttribute>,
     /// Marks that did not parse (container instance ARN → why), deleted or replaced.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub invalid: Vec<(String, String)>,
     /// The marks once the changes are made, for the cached view.
-    #[serde(skip)]
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub after: InstanceMarks,
 }
 
@@ -115,7 +155,7 @@ pub fn mark_changes(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use capacity_core::consolidation::PlannedHost;
+    use crate::consolidation::PlannedHost;
 
     fn plan(ids: &[(&str, Removal)]) -> ScaleInPlan {
         ScaleInPlan {

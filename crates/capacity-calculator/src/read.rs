@@ -1,0 +1,114 @@
+//! Step 1: what a run decides on, read — the cluster (or the cached read brought up to date by
+//! the event), the Auto Scaling group beside it, and in capacity-provider mode the cluster's
+//! capacity providers. A failed cluster read is an error (nothing is published); a failed group
+//! or provider read is a reason the decision hears, never a made-up group.
+
+use capacity_aws::capacity_provider::{CapacityProviderOps, ClusterShape};
+use capacity_aws::group::{AutoScalingGroup, GroupReader};
+use capacity_aws::{ClusterArn, ClusterReader, TaskDefinitionReader, error_chain};
+use capacity_core::PlacementFailure;
+
+use crate::cache::ClusterView;
+use crate::config::AUTO_SCALING_GROUP_NAME;
+use crate::deps::{Deps, SHAPE_CHECK_INTERVAL_SECS, ShapeRead};
+use crate::error::HandlerError;
+use crate::event::Input;
+use crate::summary::Source;
+
+/// The cluster as it is now. A state change is applied to the cached read when the cache can
+/// take it ([`crate::cache::ClusterCache::apply`]); a placement failure, a scheduled run, or
+/// an event the cache cannot take reads the whole cluster (and replaces the cache).
+pub(crate) async fn cluster<C, T, M, G, A, P>(
+    input: &Input,
+    cluster: &ClusterArn,
+    deps: &Deps<C, T, M, G, A, P>,
+) -> Result<(ClusterView, Source), HandlerError>
+where
+    C: ClusterReader,
+    T: TaskDefinitionReader,
+{
+    let now = deps.clock.now();
+    if let Input::ContainerInstance(parsed) = input
+        && let Some(view) = deps.cache.apply(parsed, now)
+    {
+        return Ok((view, Source::Event));
+    }
+    let snapshot = capacity_aws::snapshot(
+        &deps.cluster,
+        &deps.task_shapes,
+        cluster.as_str(),
+        deps.config.worst_case.clone(),
+    )
+    .await
+    .map_err(|source| HandlerError::Read {
+        cluster: cluster.name().to_owned(),
+        source,
+    })?;
+    deps.cache.store(cluster, now, &snapshot);
+    let mut view = ClusterView::from(snapshot);
+    // ECS has just tried the room this read sees and found it short for the event's service:
+    // its waiting tasks are sized on new hosts, not on that room (capacity-core's
+    // Demand::placement_failures). For this run only: the cache keeps the plain reading.
+    if let Input::ServiceAction(action) = input
+        && let Some(service) = action.service()
+    {
+        let reason = action.event.detail.reason.as_deref().unwrap_or("unknown");
+        view.demand
+            .placement_failures
+            .push(PlacementFailure::new(service, reason));
+    }
+    Ok((view, Source::Read))
+}
+
+/// The group (`AUTO_SCALING_GROUP_NAME`), read beside the cluster; why not, when it could not
+/// be read.
+pub(crate) async fn group<C, T, M, G: GroupReader, A, P>(
+    deps: &Deps<C, T, M, G, A, P>,
+) -> Result<AutoScalingGroup, String> {
+    let Some(name) = &deps.config.auto_scaling_group else {
+        return Err(format!(
+            "{AUTO_SCALING_GROUP_NAME} is not set: the plan cannot be bounded by the group"
+        ));
+    };
+    deps.group
+        .group(name)
+        .await
+        .map_err(|e| format!("reading the Auto Scaling group failed: {}", error_chain(&e)))
+}
+
+/// The cluster's capacity providers: the last read when it is younger than
+/// [`SHAPE_CHECK_INTERVAL_SECS`], else a new one. A failed read is why not, and is not kept
+/// (the next run reads again).
+pub(crate) async fn capacity_providers<C, T, M, G, A, P: CapacityProviderOps>(
+    cluster: &ClusterArn,
+    deps: &Deps<C, T, M, G, A, P>,
+) -> Result<ClusterShape, String> {
+    let now = deps.unix_now();
+    let cached = deps
+        .shape
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .filter(|read| now.saturating_sub(read.at) < SHAPE_CHECK_INTERVAL_SECS);
+    if let Some(read) = cached {
+        return Ok(read.shape);
+    }
+    if deps.config.auto_scaling_group.is_none() {
+        return Err(format!(
+            "{AUTO_SCALING_GROUP_NAME} is not set: the capacity provider cannot be checked"
+        ));
+    }
+    match deps.capacity_providers.shape(cluster.as_str()).await {
+        Ok(shape) => {
+            *deps.shape.lock().unwrap_or_else(|p| p.into_inner()) = Some(ShapeRead {
+                at: now,
+                shape: shape.clone(),
+            });
+            Ok(shape)
+        }
+        Err(e) => Err(format!(
+            "reading the cluster's capacity providers failed: {}",
+            error_chain(&e)
+        )),
+    }
+}
