@@ -44,6 +44,7 @@ mod error;
 mod instance;
 pub mod mark;
 mod packing;
+pub mod placement;
 mod resources;
 pub mod run;
 pub mod scale_in;
