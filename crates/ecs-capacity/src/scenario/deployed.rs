@@ -7,7 +7,7 @@
 
 use capacity_core::DisruptionBudget;
 
-use super::model::MissingData;
+use super::alarm::MissingData;
 
 /// `ScaleInAdjustment`: what the scale-in side of the self-managed loop does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,13 +72,14 @@ pub struct LoopSettings {
     /// The HostsToRemoveAlarm's `EvaluationPeriods` and `DatapointsToAlarm` (of the
     /// scale-in period): the waiting is the plan's stability window, host by host.
     pub hosts_to_remove_evaluation_periods: u32,
-    /// The most hosts one step of ConsolidationScaleInPolicy removes
-    /// ([`crate::sim::alarms::remove_adjustment`]).
+    /// The most hosts one step of ConsolidationScaleInPolicy removes (the simulator's
+    /// `sim::alarms::remove_adjustment`).
     pub largest_removal: u32,
 }
 
-/// The template's defaults. The step tables are [`crate::sim::alarms::HOSTS_TO_ADD_STEPS`]
-/// (scale-out) and [`crate::sim::alarms::remove_adjustment`] (scale-in).
+/// The template's defaults. The step tables are the simulator's `sim::alarms::HOSTS_TO_ADD_STEPS`
+/// (scale-out) and `sim::alarms::remove_adjustment` (scale-in): the simulator reads these
+/// settings, so they name it in plain text, not as links.
 pub const DEPLOYED: LoopSettings = LoopSettings {
     headroom: 1,
     scale_out_period: 60,

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
-use super::model::{Comparison, MissingData, PolicyKind, Statistic, Strategy, Termination};
+use super::alarm::{Comparison, MissingData, Statistic};
+use super::model::Strategy;
+use super::policy::{PolicyKind, Termination};
 use crate::duration::Secs;
 
 #[derive(Debug, Deserialize)]

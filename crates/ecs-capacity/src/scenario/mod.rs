@@ -3,21 +3,25 @@
 //!
 //! The format is documented in docs/cli.md; the embedded scenarios are complete examples.
 //!
-//! `file` is the format as written, `parse` checks it into the `model` the simulator runs.
+//! `file` is the format as written, `parse` checks it into the `model` the simulator runs,
+//! with its `policy` and the `alarm`s each policy gets; `deployed` holds the template's defaults.
 
+mod alarm;
 pub mod deployed;
 mod file;
 mod model;
 mod parse;
+mod policy;
 
 use thiserror::Error;
 
+pub use alarm::{Action, Alarm, Comparison, Metric, MissingData, Statistic};
 pub use model::{
-    Action, Alarm, Asg, Change, ChangeKind, Comparison, HOSTS_TO_ADD_ALARM_PERIOD, InstanceType,
-    LARGEST_STEP, ManagedScaling, Metric, MissingData, PlacementBackoff, PolicyKind, Scenario,
-    Service, Statistic, Strategy, Termination,
+    Asg, Change, ChangeKind, InstanceType, ManagedScaling, PlacementBackoff, Scenario, Service,
+    Strategy,
 };
 pub use parse::parse;
+pub use policy::{HOSTS_TO_ADD_ALARM_PERIOD, LARGEST_STEP, PolicyKind, Termination};
 
 /// The book's chapter 12 walk-through: one t2.micro, a service going 1 → 2 → 1.
 pub const BOOK: &str = include_str!("../../scenarios/book.yaml");
