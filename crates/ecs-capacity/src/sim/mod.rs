@@ -27,14 +27,17 @@
 //!
 //! This module holds the state and the step loop; each part of the loop is a child module:
 //! `services` (1), `scheduler` (2 and 4), `group` (3 and 7), `calculator` and
-//! `consolidation` (5), `alarms` and `capacity_provider` (6).
+//! `consolidation` (5), `alarms` and `capacity_provider` (6). Beside the loop: `ideal`, the
+//! scenario's floor; `score`, the figures of a run; `sweep`, runs compared at equal cost.
 
 pub mod alarms;
 mod calculator;
 mod capacity_provider;
 mod consolidation;
 mod group;
+pub mod ideal;
 mod scheduler;
+pub mod score;
 mod services;
 pub mod sweep;
 #[cfg(test)]
@@ -112,7 +115,7 @@ pub struct Outcome {
     pub tasks_moved_by_consolidation: u64,
     /// Hosts the consolidation policies set back to ACTIVE because tasks waited.
     pub consolidation_undone: u64,
-    /// The scenario's ideal vCPU-hours ([`sweep::ideal_vcpu_hours`]).
+    /// The scenario's ideal vCPU-hours ([`ideal::ideal_vcpu_hours`]).
     pub ideal_vcpu_hours: f64,
     /// For every task placed, seconds from when its service wanted it to when it was placed
     /// (0 for a task placed at once), in placement order.
@@ -295,7 +298,7 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, Capa
         tasks_moved_by_scale_in: sim.tasks_moved_by_scale_in,
         tasks_moved_by_consolidation: sim.consolidation.tasks_moved,
         consolidation_undone: sim.consolidation.undone,
-        ideal_vcpu_hours: sweep::ideal_vcpu_hours(sc),
+        ideal_vcpu_hours: ideal::ideal_vcpu_hours(sc),
         placement_waits: sim.placement_waits,
         step: sc.step,
         flap_window: sc.flap_window,

@@ -1,0 +1,45 @@
+//! The ideal: the physical floor of a scenario's cost, which no policy can beat.
+
+use super::Sim;
+use crate::scenario::Scenario;
+
+/// The physical floor: at every step, the CPU units and MiB the services' desired tasks
+/// reserve (current revision; a deployment's surge not counted), packed without loss onto
+/// fractional instances of whichever type the group launches needs the fewest vCPUs for
+/// them, with no boot time. No policy can spend less without leaving tasks unplaced.
+pub fn ideal_vcpu_hours(sc: &Scenario) -> f64 {
+    let mut sim = Sim::new(sc);
+    let types: Vec<_> = sc
+        .asg
+        .launch_types
+        .iter()
+        .filter_map(|&i| sc.instance_types.get(i))
+        .collect();
+    let mut vcpu_seconds = 0.0;
+    let steps = sc.duration / sc.step;
+    for i in 1..=steps {
+        sim.t = i * sc.step;
+        sim.apply_service_changes();
+        let (cpu, memory) = sim
+            .services
+            .iter()
+            .filter_map(|s| s.revisions.last().map(|shape| (s.desired, shape)))
+            .fold((0.0, 0.0), |(c, m), (n, shape)| {
+                (
+                    c + f64::from(n) * f64::from(shape.cpu),
+                    m + f64::from(n) * f64::from(shape.memory_mib),
+                )
+            });
+        let vcpus = types
+            .iter()
+            .map(|ty| {
+                let instances = (cpu / f64::from(ty.cpu)).max(memory / f64::from(ty.memory_mib));
+                instances * f64::from(ty.cpu) / 1024.0
+            })
+            .fold(f64::INFINITY, f64::min);
+        if vcpus.is_finite() {
+            vcpu_seconds += vcpus * sc.step as f64;
+        }
+    }
+    (vcpu_seconds / 3600.0 * 10.0).round() / 10.0
+}
