@@ -346,7 +346,7 @@ class Harness:
             raise KeyError(f"cluster {cluster} does not exist")
         reservation = ec2_backends[ACCOUNT][region].run_instances(
             "ami-12c6146b", count, None, [], instance_type=request.get("instance_type", "m5.large"),
-            is_instance_type_default=True, placement=None, region_name=region)
+            is_instance_type_default=True, placement=request.get("availability_zone"), region_name=region)
         created = []
         for instance in reservation.instances:
             ci = backend.register_container_instance(cluster, instance.id)

@@ -11,6 +11,7 @@
 //! a short id). A delete names the value it read: ECS deletes an attribute by name, but moto
 //! only when the value matches too, and naming it makes the delete exact on both.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 
 use aws_sdk_ecs::types::Attribute;
@@ -36,6 +37,22 @@ pub trait InstanceAttributes: Send + Sync {
         &self,
         cluster: &str,
         attributes: &[InstanceAttribute],
+    ) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The tags of `cluster` (its ARN): where the plan keeps what no container instance can
+    /// hold (ListTagsForResource).
+    fn cluster_tags(
+        &self,
+        cluster: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, Error>> + Send;
+
+    /// Tags `cluster` (its ARN) with `key` = `value` (TagResource; an existing key is
+    /// overwritten, so a retry changes nothing).
+    fn tag_cluster(
+        &self,
+        cluster: &str,
+        key: &str,
+        value: &str,
     ) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
@@ -101,6 +118,44 @@ impl InstanceAttributes for EcsAttributes {
         }
         Ok(())
     }
+
+    async fn cluster_tags(&self, cluster: &str) -> Result<BTreeMap<String, String>, Error> {
+        const OP: &str = "ListTagsForResource";
+        let out = self
+            .client
+            .list_tags_for_resource()
+            .resource_arn(cluster)
+            .send()
+            .await
+            .map_err(|e| Error::aws(OP, cluster, e))?;
+        Ok(out
+            .tags()
+            .iter()
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_owned(),
+                    t.value().unwrap_or_default().to_owned(),
+                ))
+            })
+            .collect())
+    }
+
+    async fn tag_cluster(&self, cluster: &str, key: &str, value: &str) -> Result<(), Error> {
+        const OP: &str = "TagResource";
+        self.client
+            .tag_resource()
+            .resource_arn(cluster)
+            .tags(
+                aws_sdk_ecs::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|e| Error::aws(OP, cluster, e))?;
+        Ok(())
+    }
 }
 
 /// An in-memory [`InstanceAttributes`] for tests: keeps the attributes in a shared store
@@ -117,6 +172,10 @@ pub struct FakeAttributes {
     /// `(operation, attributes)` of every call, in order, one entry per AWS call (at most
     /// [`ATTRIBUTES_PER_CALL`] attributes each).
     pub calls: std::sync::Arc<std::sync::Mutex<Vec<AttributeCall>>>,
+    /// The cluster's tags.
+    pub tags: std::sync::Arc<std::sync::Mutex<BTreeMap<String, String>>>,
+    /// Fail every ListTagsForResource and TagResource.
+    pub fail_tags: bool,
 }
 
 /// One call a `FakeAttributes` recorded: the operation and its attributes.
@@ -175,6 +234,28 @@ impl InstanceAttributes for FakeAttributes {
                 }
             }
         }
+        Ok(())
+    }
+
+    async fn cluster_tags(&self, cluster: &str) -> Result<BTreeMap<String, String>, Error> {
+        if self.fail_tags {
+            return Err(Error::injected("ListTagsForResource", cluster));
+        }
+        Ok(self.tags.lock().map(|t| t.clone()).unwrap_or_default())
+    }
+
+    async fn tag_cluster(&self, cluster: &str, key: &str, value: &str) -> Result<(), Error> {
+        self.record(
+            "TagResource",
+            &[InstanceAttribute::new(cluster, key, Some(value))],
+        );
+        if self.fail_tags {
+            return Err(Error::injected("TagResource", cluster));
+        }
+        self.tags
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_owned(), value.to_owned());
         Ok(())
     }
 }

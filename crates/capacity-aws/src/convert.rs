@@ -58,6 +58,11 @@ pub fn task_definition(td: &ecs::TaskDefinition) -> Result<TaskDefinition, Error
         memory: td.memory().map(str::to_owned),
         network_mode,
         containers,
+        placement_constraints: td
+            .placement_constraints()
+            .iter()
+            .filter_map(|c| c.expression().map(str::to_owned))
+            .collect(),
         name,
     })
 }

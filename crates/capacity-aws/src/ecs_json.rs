@@ -176,6 +176,12 @@ impl ContainerInstanceJson {
             registered,
             remaining,
             eni: None,
+            attributes: self
+                .attributes
+                .iter()
+                .flatten()
+                .map(|a| (a.name.clone(), a.value.clone().unwrap_or_default()))
+                .collect(),
         };
         instance.validate()?;
         Ok(instance)

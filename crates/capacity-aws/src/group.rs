@@ -87,7 +87,11 @@ pub fn convert(
                 id: instance_id.to_owned(),
                 field: "LifecycleState",
             })?;
-            Ok(GroupInstance::new(instance_id, lifecycle_state.as_str()))
+            let instance = GroupInstance::new(instance_id, lifecycle_state.as_str());
+            Ok(match i.availability_zone() {
+                Some(zone) => instance.in_zone(zone),
+                None => instance,
+            })
         })
         .collect::<Result<Vec<_>, Error>>()?;
     Ok(AutoScalingGroup {

@@ -99,6 +99,47 @@ pub struct Service {
     pub task_definition: Option<String>,
     /// Its deployments that still run or start tasks (not `INACTIVE`).
     pub deployments: Vec<Deployment>,
+    /// Where ECS may place its tasks: what binds a task the consolidation plan moves.
+    pub placement: PlacementRules,
+}
+
+/// A service's placement rules as DescribeServices reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlacementRules {
+    /// `placementConstraints`: each one's `type` and `expression`, as sent.
+    pub constraints: Vec<(String, Option<String>)>,
+    /// `placementStrategy` has a `spread` on `attribute:ecs.availability-zone` (the console's
+    /// "AZ balanced spread" and "AZ balanced binpack").
+    pub spread_by_zone: bool,
+    /// The capacity providers of its `capacityProviderStrategy`.
+    pub capacity_providers: Vec<String>,
+}
+
+impl PlacementRules {
+    fn from_sdk(s: &ecs::Service) -> PlacementRules {
+        PlacementRules {
+            constraints: s
+                .placement_constraints()
+                .iter()
+                .map(|c| {
+                    (
+                        c.r#type().map_or("", |t| t.as_str()).to_owned(),
+                        c.expression().map(str::to_owned),
+                    )
+                })
+                .collect(),
+            spread_by_zone: s.placement_strategy().iter().any(|p| {
+                p.r#type() == Some(&ecs::PlacementStrategyType::Spread)
+                    && p.field()
+                        .is_some_and(|f| f.eq_ignore_ascii_case("attribute:ecs.availability-zone"))
+            }),
+            capacity_providers: s
+                .capacity_provider_strategy()
+                .iter()
+                .map(|i| i.capacity_provider().to_owned())
+                .collect(),
+        }
+    }
 }
 
 impl Service {
@@ -179,6 +220,7 @@ impl Service {
             daemon: s.scheduling_strategy() == Some(&ecs::SchedulingStrategy::Daemon),
             task_definition: s.task_definition().map(str::to_owned),
             deployments,
+            placement: PlacementRules::from_sdk(s),
         }))
     }
 }

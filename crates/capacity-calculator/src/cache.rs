@@ -29,6 +29,8 @@ use std::time::{Duration, SystemTime};
 
 use capacity_aws::cluster::TaskPlacement;
 use capacity_aws::{ClusterArn, ClusterSnapshot};
+use capacity_core::mark::InstanceAttribute;
+use capacity_core::placement::ServicePlacement;
 use capacity_core::{ContainerInstance, Demand, WorstCase};
 
 use crate::event::ParsedEvent;
@@ -45,6 +47,8 @@ pub struct ClusterView {
     /// Which tasks ran where at the read (for the consolidation plan; an instance an event
     /// changed since shows as a difference and is never planned).
     pub placement: TaskPlacement,
+    /// The services' placement rules at the read.
+    pub placement_rules: Vec<ServicePlacement>,
 }
 
 impl From<ClusterSnapshot> for ClusterView {
@@ -55,6 +59,7 @@ impl From<ClusterSnapshot> for ClusterView {
             task_shapes: snapshot.task_shapes.len(),
             demand: snapshot.demand,
             placement: snapshot.placement,
+            placement_rules: snapshot.placement_rules,
         }
     }
 }
@@ -157,13 +162,31 @@ impl ClusterCache {
         });
     }
 
-    /// Replaces the marks of the cached view of `cluster` with `marks`, as just written: the
-    /// next event applied to it sees them (and never deletes a mark by a value it no longer
-    /// has).
-    pub fn set_marks(&self, cluster: &ClusterArn, marks: capacity_aws::attributes::InstanceMarks) {
+    /// Applies the attributes just deleted and put to the cached view of `cluster`: the next
+    /// event applied to it sees them (and never deletes a mark by a value it no longer has).
+    pub fn apply_marks(
+        &self,
+        cluster: &ClusterArn,
+        deleted: &[InstanceAttribute],
+        put: &[InstanceAttribute],
+    ) {
         let mut guard = self.cached.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(cached) = guard.as_mut().filter(|c| &c.cluster == cluster) {
-            cached.view.placement.marks = marks;
+        let Some(cached) = guard.as_mut().filter(|c| &c.cluster == cluster) else {
+            return;
+        };
+        for (a, value) in deleted.iter().map(|a| (a, None)).chain(
+            put.iter()
+                .map(|a| (a, Some(a.value.clone().unwrap_or_default()))),
+        ) {
+            let Some(&i) = cached.index.get(&a.container_instance_arn) else {
+                continue;
+            };
+            if let Some(instance) = cached.view.instances.get_mut(i) {
+                match value {
+                    Some(v) => instance.attributes.insert(a.name.clone(), v),
+                    None => instance.attributes.remove(&a.name),
+                };
+            }
         }
     }
 

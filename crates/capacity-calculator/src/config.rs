@@ -38,8 +38,21 @@ pub const AUTO_SCALING_GROUP_NAME: &str = "AUTO_SCALING_GROUP_NAME";
 /// with managed scaling: set the planned hosts DRAINING, within the budget).
 pub const SCALING_MODE: &str = "SCALING_MODE";
 pub const DEFAULT_SCALING_MODE: &str = "self-managed";
+/// `act` (default: mark, drain and remove the planned hosts) or `observe` (plan and publish
+/// `HostsRemovable` with the plan in the log; mark, drain and remove nothing).
+pub const CONSOLIDATION: &str = "CONSOLIDATION";
+pub const DEFAULT_CONSOLIDATION: &str = "act";
+/// Capacity-provider mode: seconds after which a drain of ours that still has tasks (beside
+/// daemon tasks) is given up: the host is set ACTIVE again and left for the quiet period.
+pub const DRAIN_GIVE_UP_SECONDS: &str = "DRAIN_GIVE_UP_SECONDS";
+pub const DEFAULT_DRAIN_GIVE_UP_SECONDS: u32 = 900;
+const MAX_DRAIN_GIVE_UP_SECONDS: u32 = 86_400;
+/// Hosts each Availability Zone of the group keeps at least when consolidating.
+pub const MIN_HOSTS_PER_ZONE: &str = "MIN_HOSTS_PER_ZONE";
+pub const DEFAULT_MIN_HOSTS_PER_ZONE: u32 = 1;
+const MAX_MIN_HOSTS_PER_ZONE: u32 = 1_000;
 
-pub use capacity_core::run::ScalingMode;
+pub use capacity_core::run::{Consolidation, ScalingMode};
 
 /// Largest CPU units and memory for one task ECS accepts on EC2 (192 vCPU, 24 TiB would
 /// be absurd; these are the documented task-size maxima with room for the largest hosts).
@@ -59,6 +72,9 @@ pub const ENV_VARS: &[(&str, bool)] = &[
     (CONSOLIDATION_STABILITY_SECONDS, false),
     (AUTO_SCALING_GROUP_NAME, false),
     (SCALING_MODE, false),
+    (CONSOLIDATION, false),
+    (DRAIN_GIVE_UP_SECONDS, false),
+    (MIN_HOSTS_PER_ZONE, false),
 ];
 
 pub use capacity_aws::config::ConfigError;
@@ -82,6 +98,12 @@ pub struct Config {
     /// `AUTO_SCALING_GROUP_NAME`: the group of the cluster's hosts.
     pub auto_scaling_group: Option<String>,
     pub scaling_mode: ScalingMode,
+    /// `CONSOLIDATION`: act on the plan, or only observe it.
+    pub consolidation: Consolidation,
+    /// `DRAIN_GIVE_UP_SECONDS`.
+    pub drain_give_up: std::time::Duration,
+    /// `MIN_HOSTS_PER_ZONE`.
+    pub min_hosts_per_zone: u32,
 }
 
 impl Config {
@@ -177,6 +199,22 @@ impl Config {
                 expected: "self-managed or capacity-provider".to_owned(),
             })?,
         };
+        let consolidation = match get(CONSOLIDATION) {
+            None => Consolidation::default(),
+            Some(v) => Consolidation::parse(&v).ok_or_else(|| ConfigError::Invalid {
+                variable: CONSOLIDATION,
+                value: v,
+                expected: "act or observe".to_owned(),
+            })?,
+        };
+        let drain_give_up = get(DRAIN_GIVE_UP_SECONDS)
+            .map(|v| range(DRAIN_GIVE_UP_SECONDS, &v, 60, MAX_DRAIN_GIVE_UP_SECONDS))
+            .transpose()?
+            .unwrap_or(DEFAULT_DRAIN_GIVE_UP_SECONDS);
+        let min_hosts_per_zone = get(MIN_HOSTS_PER_ZONE)
+            .map(|v| range(MIN_HOSTS_PER_ZONE, &v, 0, MAX_MIN_HOSTS_PER_ZONE))
+            .transpose()?
+            .unwrap_or(DEFAULT_MIN_HOSTS_PER_ZONE);
         let auto_scaling_group = get(AUTO_SCALING_GROUP_NAME).map(|v| v.trim().to_owned());
         if scaling_mode == ScalingMode::CapacityProvider && auto_scaling_group.is_none() {
             return Err(ConfigError::Missing {
@@ -187,6 +225,9 @@ impl Config {
         Ok(Config {
             auto_scaling_group,
             scaling_mode,
+            consolidation,
+            drain_give_up: std::time::Duration::from_secs(u64::from(drain_give_up)),
+            min_hosts_per_zone,
             disruption_budget,
             stability_window: std::time::Duration::from_secs(u64::from(stability)),
             worst_case,
@@ -203,10 +244,14 @@ impl Config {
     pub fn settings(&self) -> capacity_core::run::Settings {
         capacity_core::run::Settings {
             mode: self.scaling_mode,
+            consolidation: self.consolidation,
             policy: self.policy,
             budget: self.disruption_budget,
             stability_window: self.stability_window,
             auto_scaling_group: self.auto_scaling_group.clone(),
+            min_hosts_per_zone: self.min_hosts_per_zone,
+            give_up_after: self.drain_give_up,
+            ..capacity_core::run::Settings::default()
         }
     }
 }

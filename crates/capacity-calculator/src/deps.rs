@@ -133,6 +133,28 @@ impl InstanceAttributes for Unconfigured {
     ) -> Result<(), capacity_aws::Error> {
         Err(unconfigured("DeleteAttributes", cluster))
     }
+
+    async fn cluster_tags(
+        &self,
+        cluster: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, capacity_aws::Error> {
+        Err(Unconfigured::no_tags(cluster))
+    }
+
+    async fn tag_cluster(
+        &self,
+        cluster: &str,
+        _: &str,
+        _: &str,
+    ) -> Result<(), capacity_aws::Error> {
+        Err(unconfigured("TagResource", cluster))
+    }
+}
+
+impl Unconfigured {
+    fn no_tags(cluster: &str) -> capacity_aws::Error {
+        unconfigured("ListTagsForResource", cluster)
+    }
 }
 
 impl CapacityProviderOps for Unconfigured {

@@ -30,9 +30,18 @@ where
             Action::SetStatus { arns, status } => {
                 deps.capacity_providers.set_status(c, arns, *status).await
             }
+            Action::TagCluster { key, value } => deps.attributes.tag_cluster(c, key, value).await,
         };
         match &result {
             Ok(()) => match (&step.kind, &step.action) {
+                (StepKind::Reactivate, Action::SetStatus { arns, .. })
+                    if decision
+                        .acting
+                        .as_ref()
+                        .is_some_and(|a| !a.changes.given_up.is_empty()) =>
+                {
+                    tracing::info!(cluster = %name, hosts = ?arns, "hosts this function drained are ACTIVE again (undone or given up)");
+                }
                 (StepKind::Reactivate, Action::SetStatus { arns, .. }) => {
                     tracing::info!(cluster = %name, hosts = ?arns, "tasks wait: hosts this function drained are ACTIVE again");
                 }
@@ -48,10 +57,16 @@ where
         execution.record(result.map_err(|e| error_chain(&e)));
     }
     let executed = execution.finish();
-    if !executed.failed.is_empty() || decision.rereads() {
+    if !executed.failed.is_empty() || decision.changes_status() {
         deps.cache.invalidate();
-    } else if let Some(marks) = decision.marks_after() {
-        deps.cache.set_marks(cluster, marks.clone());
+    } else {
+        for step in decision.steps.iter().flat_map(|c| &c.0) {
+            match &step.action {
+                Action::DeleteMarks(marks) => deps.cache.apply_marks(cluster, marks, &[]),
+                Action::PutMarks(marks) => deps.cache.apply_marks(cluster, &[], marks),
+                _ => {}
+            }
+        }
     }
     executed
 }

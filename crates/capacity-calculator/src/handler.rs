@@ -23,6 +23,7 @@ use capacity_aws::{ClusterArn, ClusterReader, MetricsPublisher, TaskDefinitionRe
 use capacity_core::run::{RunInput, ScalingMode, Trigger, decide};
 use serde_json::Value;
 
+use crate::config::Consolidation;
 use crate::deps::Deps;
 use crate::error::HandlerError;
 use crate::event::{self, Input};
@@ -57,10 +58,11 @@ where
             ScalingMode::SelfManaged => None,
         }
     };
-    let (read, group, shape) = tokio::join!(
+    let (read, group, shape, tags) = tokio::join!(
         read::cluster(&input, &cluster, deps),
         read::group(deps),
-        providers
+        providers,
+        read::cluster_tags(&cluster, deps)
     );
     let (view, source) = read?;
 
@@ -72,9 +74,11 @@ where
             worst_case: &view.worst_case,
             demand: &view.demand,
             placement: &view.placement,
+            services: &view.placement_rules,
             group: group.as_ref().map_err(String::as_str),
             provider: shape.as_ref().map(|s| s.as_ref().map_err(String::as_str)),
             memory: &memory,
+            cluster_tags: tags.as_ref().map_err(String::as_str),
             settings: &settings,
             trigger,
             now_unix_secs: deps.unix_now(),
@@ -105,6 +109,9 @@ where
         .acting
         .as_ref()
         .map(|a| a.capacity_provider.is_some());
+    if deps.config.consolidation == Consolidation::Observe {
+        tracing::info!(cluster = %cluster_name, hosts_removable = settled.hosts_removable, plan = %decision.plan, "consolidation observes: the plan, acted on by nothing");
+    }
     let metrics_published =
         publish::publish(&cluster, &decision.assessment, &settled, checked, deps).await?;
 
@@ -129,6 +136,7 @@ where
         changes: a.changes,
         drained: settled.drained,
         reactivated: settled.reactivated,
+        given_up: settled.given_up,
         error: settled.error.clone(),
     });
     Ok(Outcome::Published(Box::new(Summary {
@@ -136,6 +144,7 @@ where
         assessment: decision.assessment,
         scale_in_plan: decision.plan,
         scaling_mode: mode,
+        hosts_removable: settled.hosts_removable,
         hosts_to_remove: settled.hosts_to_remove,
         hosts_to_remove_left_out: settled.left_out,
         group: group.ok().map(|g| GroupSummary {

@@ -26,6 +26,12 @@ pub const ACTIVE_INSTANCES: &str = "ActiveContainerInstances";
 /// stability window (capacity-core's `plan_scale_in`). Published for observation: no alarm
 /// of the template acts on it yet.
 pub const HOSTS_TO_REMOVE: &str = "HostsToRemove";
+/// The consolidation plan's size, bounded by what the group may lose: published in both
+/// `CONSOLIDATION` settings (observing, it is the plan's whole output; nothing acts on it).
+pub const HOSTS_REMOVABLE: &str = "HostsRemovable";
+/// Capacity-provider mode: drains of this function given up this run (still tasks after
+/// `DRAIN_GIVE_UP_SECONDS`, or the host can no longer be removed): set ACTIVE again.
+pub const DRAINS_GIVEN_UP: &str = "DrainsGivenUp";
 /// Capacity-provider mode: container instances this run set DRAINING.
 pub const HOSTS_DRAINED: &str = "HostsDrained";
 /// Capacity-provider mode: container instances this function had drained that this run set
@@ -55,6 +61,7 @@ where
         high_resolution: false,
     };
     let mut metrics = metrics(cluster, assessment);
+    metrics.push(count(HOSTS_REMOVABLE, settled.hosts_removable));
     if let Some(hosts) = settled.hosts_to_remove {
         metrics.push(count(HOSTS_TO_REMOVE, hosts));
     }
@@ -62,6 +69,7 @@ where
     if let Some(checked) = capacity_provider_mode {
         metrics.push(count(HOSTS_DRAINED, settled.drained));
         metrics.push(count(HOSTS_REACTIVATED, settled.reactivated));
+        metrics.push(count(DRAINS_GIVEN_UP, settled.given_up));
         metrics.push(count(CONSOLIDATION_REFUSED, u32::from(!checked)));
     }
     deps.metrics

@@ -3,13 +3,16 @@
 //! capacity providers. A failed cluster read is an error (nothing is published); a failed group
 //! or provider read is a reason the decision hears, never a made-up group.
 
+use std::collections::BTreeMap;
+
+use capacity_aws::attributes::InstanceAttributes;
 use capacity_aws::capacity_provider::{CapacityProviderOps, ClusterShape};
 use capacity_aws::group::{AutoScalingGroup, GroupReader};
 use capacity_aws::{ClusterArn, ClusterReader, TaskDefinitionReader, error_chain};
 use capacity_core::PlacementFailure;
 
 use crate::cache::ClusterView;
-use crate::config::AUTO_SCALING_GROUP_NAME;
+use crate::config::{AUTO_SCALING_GROUP_NAME, Consolidation};
 use crate::deps::{Deps, SHAPE_CHECK_INTERVAL_SECS, ShapeRead};
 use crate::error::HandlerError;
 use crate::event::Input;
@@ -74,6 +77,21 @@ pub(crate) async fn group<C, T, M, G: GroupReader, A, P>(
         .group(name)
         .await
         .map_err(|e| format!("reading the Auto Scaling group failed: {}", error_chain(&e)))
+}
+
+/// The cluster's tags (the plan's memory the cluster holds), when consolidation acts with a
+/// group to act on; otherwise nothing is read (the decision does not need them).
+pub(crate) async fn cluster_tags<C, T, M, G, A: InstanceAttributes, P>(
+    cluster: &ClusterArn,
+    deps: &Deps<C, T, M, G, A, P>,
+) -> Result<BTreeMap<String, String>, String> {
+    if deps.config.consolidation != Consolidation::Act || deps.config.auto_scaling_group.is_none() {
+        return Ok(BTreeMap::new());
+    }
+    deps.attributes
+        .cluster_tags(cluster.as_str())
+        .await
+        .map_err(|e| format!("reading the cluster's tags failed: {}", error_chain(&e)))
 }
 
 /// The cluster's capacity providers: the last read when it is younger than

@@ -42,6 +42,8 @@ pub struct Summary {
     /// The consolidation plan: which hosts could go, why each, why the others stay.
     pub scale_in_plan: ScaleInPlan,
     pub scaling_mode: ScalingMode,
+    /// `HostsRemovable` as published: the plan's size, bounded by the group when read.
+    pub hosts_removable: u32,
     /// `HostsToRemove` as published (the plan bounded by the group), or `None` when it was
     /// left out of the metrics.
     pub hosts_to_remove: Option<u32>,
@@ -90,9 +92,11 @@ pub struct ActingSummary {
     pub refused: Option<String>,
     #[serde(flatten)]
     pub changes: Acting,
-    /// How many hosts were set DRAINING / ACTIVE again (0 when the call failed).
+    /// How many hosts were set DRAINING / ACTIVE again because tasks wait / ACTIVE again
+    /// because their drain was given up (0 when the call failed).
     pub drained: u32,
     pub reactivated: u32,
+    pub given_up: u32,
     /// The first call that failed, when one did (what it left undone is retried next run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

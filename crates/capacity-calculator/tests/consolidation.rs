@@ -10,6 +10,7 @@ use capacity_aws::fake::{FakeAttributes, FakeCluster, FakeGroup, FakeMetrics};
 use capacity_aws::services::{Deployment, Service};
 use capacity_calculator::{Config, Deps, handle};
 use capacity_core::consolidation::{Removal, Unconsolidatable};
+use capacity_core::mark::REMOVABLE_SINCE_ATTRIBUTE;
 use capacity_core::{ContainerDefinition, ContainerInstance, Resources, TaskDefinition};
 use moto_harness::clock::ManualClock;
 use serde_json::{Value, json};
@@ -74,6 +75,7 @@ fn cluster(tasks: &[(&str, u32)]) -> FakeCluster {
                 pending: 0,
                 on_ec2: true,
             }],
+            placement: Default::default(),
         }],
         in_use: BTreeSet::from([WEB.to_owned()]),
         task_definitions: HashMap::from([(WEB.to_owned(), web)]),
@@ -176,10 +178,19 @@ async fn two_hosts_the_cluster_can_do_without_are_planned_once_stable() {
         Some(Unconsolidatable::NotYetStable { .. })
     ));
     assert_eq!(hosts_to_remove(&deps), Some(0.0));
+    // Nothing planned, nothing marked for the chooser: only the plan's memory is written,
+    // the hosts found removable and since when (a cold start reads it back).
+    let calls = deps.attributes.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
     assert!(
-        deps.attributes.calls().is_empty(),
-        "nothing planned, nothing marked"
+        calls[0]
+            .1
+            .iter()
+            .all(|a| a.name == REMOVABLE_SINCE_ATTRIBUTE
+                && a.value.as_deref() == Some("1800000000/1800000000")),
+        "{calls:?}"
     );
+    assert_eq!(mark(&deps, "c"), None);
 
     clock.set(SystemTime::UNIX_EPOCH + Duration::from_secs(NOW + 300));
     let later = handle(scheduled(), &deps)
@@ -458,11 +469,18 @@ async fn a_retry_never_double_acts_and_a_host_no_longer_planned_is_unmarked() {
     let s = run(&deps).await;
     assert_eq!(s.scale_in_plan.ids(), ["a"]);
     let calls = deps.attributes.calls();
-    let ops: Vec<&str> = calls.iter().map(|(op, _)| *op).collect();
+    let ops: Vec<(&str, &str)> = calls
+        .iter()
+        .map(|(op, attributes)| (*op, attributes[0].name.as_str()))
+        .collect();
     assert_eq!(
         ops,
-        ["DeleteAttributes", "PutAttributes"],
-        "unmark first, then mark"
+        [
+            ("DeleteAttributes", "ecs-capacity.planned-removal"),
+            ("PutAttributes", "ecs-capacity.planned-removal"),
+            ("PutAttributes", REMOVABLE_SINCE_ATTRIBUTE),
+        ],
+        "unmark first, then mark; then the plan's memory"
     );
     assert_eq!(
         calls[0].1[0].value.as_deref(),
@@ -477,7 +495,7 @@ async fn a_retry_never_double_acts_and_a_host_no_longer_planned_is_unmarked() {
     run(&deps).await;
     assert_eq!(
         deps.attributes.calls().len(),
-        2,
+        3,
         "{:?}",
         deps.attributes.calls()
     );
@@ -576,8 +594,8 @@ async fn in_capacity_provider_mode_the_shape_is_read_once_per_ten_minutes_and_a_
     let acting = first.acting.expect("capacity-provider mode acts");
     assert_eq!(
         acting.changes.drain,
-        ["c"],
-        "the empty host, within the budget of 1"
+        ["a"],
+        "the empty host c is managed scaling's: a, whose task moves to b, within the budget of 1"
     );
     assert_eq!(acting.drained, 0, "the call failed");
     assert!(
@@ -589,14 +607,15 @@ async fn in_capacity_provider_mode_the_shape_is_read_once_per_ten_minutes_and_a_
         acting.error
     );
     assert!(
-        deps.attributes.value("c", DRAINED_BY_ATTRIBUTE).is_some(),
+        deps.attributes.value("a", DRAINED_BY_ATTRIBUTE).is_some(),
         "marked before the drain was asked"
     );
     assert!(
         deps.attributes
             .calls()
             .iter()
-            .all(|(op, _)| *op == "PutAttributes"),
+            .all(|(op, a)| *op == "PutAttributes"
+                && a.iter().all(|a| a.name != "ecs-capacity.planned-removal")),
         "no planned-removal mark in this mode: {:?}",
         deps.attributes.calls()
     );

@@ -80,6 +80,7 @@ fn service(name: &str, deployments: Vec<Deployment>) -> Service {
         daemon: false,
         task_definition: deployments.first().map(|d| d.task_definition.clone()),
         deployments,
+        placement: Default::default(),
     }
 }
 

@@ -469,6 +469,7 @@ async fn equal_task_totals_never_hide_a_standalone_shape() {
                 pending: 0,
                 on_ec2: true,
             }],
+            placement: Default::default(),
         }],
         in_use: BTreeSet::from([web.clone(), batch.clone()]),
         task_definitions: HashMap::from([(web, web_def), (batch, batch_def)]),

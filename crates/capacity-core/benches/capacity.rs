@@ -87,6 +87,7 @@ fn instances(rng: &mut Rng) -> Vec<ContainerInstance> {
                     max_enis,
                     task_enis_in_use: rng.below(max_enis),
                 }),
+                attributes: Default::default(),
             }
         })
         .collect()
@@ -217,7 +218,10 @@ fn consolidation_cluster(rng: &mut Rng) -> (Vec<ClusterHost>, Vec<TaskShape>) {
             free.cpu -= shape.cpu;
             free.memory_mib -= shape.memory_mib;
             free.ports_tcp.extend(shape.ports_tcp.iter().copied());
-            host.tasks.push(shape.clone());
+            host.tasks.push(capacity_core::HostTask::of_service(
+                shape.clone(),
+                &shape.name,
+            ));
             dealt += 1;
         }
     }

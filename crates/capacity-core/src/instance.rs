@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::{CapacityError, Resources};
@@ -92,6 +93,10 @@ pub struct ContainerInstance {
     pub remaining: Resources,
     /// ENI limit; `None` when unknown, and then ENIs are assumed not to limit placement.
     pub eni: Option<EniLimit>,
+    /// Every attribute of the container instance as read (ECS's own such as
+    /// `ecs.availability-zone`, the team's, and this project's marks), the value `""` for an
+    /// attribute without one.
+    pub attributes: BTreeMap<String, String>,
 }
 
 impl ContainerInstance {
@@ -106,7 +111,18 @@ impl ContainerInstance {
             registered,
             remaining,
             eni: None,
+            attributes: BTreeMap::new(),
         }
+    }
+
+    /// The value of attribute `name`, if the instance carries it.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
+
+    /// Its Availability Zone (`ecs.availability-zone`), when known.
+    pub fn zone(&self) -> Option<&str> {
+        self.attribute(crate::placement::ZONE_ATTRIBUTE)
     }
 
     /// Whether the instance can take new tasks at all (ACTIVE with a connected agent).

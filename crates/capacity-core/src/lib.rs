@@ -57,8 +57,8 @@ pub use capacity::{
     ResourceTotals, cluster_capacity,
 };
 pub use consolidation::{
-    ClusterHost, DEFAULT_STABILITY_WINDOW, DO_NOT_DISRUPT_ATTRIBUTE, DisruptionBudget,
-    ScaleInInput, ScaleInPlan, plan_scale_in,
+    ClusterHost, DEFAULT_STABILITY_WINDOW, DO_NOT_DISRUPT_ATTRIBUTE, DisruptionBudget, HostTask,
+    ScaleInInput, ScaleInPlan, TaskOwner, ZonePolicy, plan_scale_in,
 };
 pub use decision::{ScaleDecision, ScalePolicy};
 pub use error::CapacityError;

@@ -34,6 +34,20 @@ pub const PLANNED_REMOVAL_ATTRIBUTE: &str = "ecs-capacity.planned-removal";
 /// The container-instance attribute naming a host the calculator set DRAINING itself.
 pub const DRAINED_BY_ATTRIBUTE: &str = "ecs-capacity.drained-by";
 
+/// The container-instance attribute holding the plan's memory of a host: since when it has
+/// been removable, and when a run last found it so (`<since>/<seen>`, [`RemovableSince`]).
+/// It survives cold starts, and the scale-in chooser reads a fresh one as "checked to fit".
+pub const REMOVABLE_SINCE_ATTRIBUTE: &str = "ecs-capacity.removable-since";
+
+/// The container-instance attribute on a host whose drain this function gave up (or that an
+/// operator set ACTIVE again after our drain): `<unix seconds>` ([`GivenUp`]). The host is
+/// not planned for the quiet period after it.
+pub const GIVEN_UP_ATTRIBUTE: &str = "ecs-capacity.given-up";
+
+/// The cluster tag holding when the cluster was last short (`<unix seconds>`), so that the
+/// quiet period after a shortfall survives cold starts.
+pub const LAST_SHORTFALL_TAG: &str = "ecs-capacity.last-shortfall";
+
 /// How long a planned-removal mark is trusted: 10 minutes, twice the default scale-in
 /// window. An older mark is from a plan the calculator has not confirmed since (it rewrites
 /// the marks of the hosts it still plans well within this age).
@@ -149,6 +163,72 @@ pub type InstanceMarks = BTreeMap<String, BTreeMap<String, String>>;
 /// The prefix of every attribute this project reads or writes.
 pub const OUR_PREFIX: &str = "ecs-capacity.";
 
+/// A removable-since mark: `<since>/<seen>`, both seconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RemovableSince {
+    /// Since when the host has been removable.
+    pub since: u64,
+    /// When a run last found it removable.
+    pub seen: u64,
+}
+
+impl RemovableSince {
+    /// Parses `<since>/<seen>` (surrounding blanks allowed; `since` not after `seen`).
+    pub fn parse(value: &str) -> Result<RemovableSince, MarkError> {
+        let invalid = || MarkError {
+            attribute: REMOVABLE_SINCE_ATTRIBUTE,
+            value: value.to_owned(),
+            expected: "<unix seconds since>/<unix seconds seen>, e.g. 1800000000/1800000300",
+        };
+        let (since, seen) = value.trim().split_once('/').ok_or_else(invalid)?;
+        let (since, seen): (u64, u64) = (
+            digits(since).ok_or_else(invalid)?,
+            digits(seen).ok_or_else(invalid)?,
+        );
+        if since > seen {
+            return Err(invalid());
+        }
+        Ok(RemovableSince { since, seen })
+    }
+
+    /// Whether a run found the host removable within `max_age` of `now` (a mark from the
+    /// future is fresh: clocks differ).
+    pub fn is_fresh(&self, now: u64, max_age: Duration) -> bool {
+        now.saturating_sub(self.seen) <= max_age.as_secs()
+    }
+}
+
+impl fmt::Display for RemovableSince {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.since, self.seen)
+    }
+}
+
+/// A given-up mark: `<unix seconds>` when the drain was given up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GivenUp {
+    pub at_unix_secs: u64,
+}
+
+impl GivenUp {
+    /// Parses `<unix seconds>` (surrounding blanks allowed).
+    pub fn parse(value: &str) -> Result<GivenUp, MarkError> {
+        digits(value.trim())
+            .map(|at_unix_secs| GivenUp { at_unix_secs })
+            .ok_or_else(|| MarkError {
+                attribute: GIVEN_UP_ATTRIBUTE,
+                value: value.to_owned(),
+                expected: "<unix seconds>, e.g. 1800000000",
+            })
+    }
+}
+
+impl fmt::Display for GivenUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.at_unix_secs)
+    }
+}
+
 /// ASCII digits only (no sign, no blanks, no `+`), as the number they spell.
 fn digits<N: std::str::FromStr>(s: &str) -> Option<N> {
     (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
@@ -206,6 +286,27 @@ mod tests {
         assert!(!mark.is_fresh(1_600));
         assert!(mark.is_fresh(900), "another clock ahead of ours");
         assert_eq!(mark.age(900), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_removable_since_mark_round_trips_and_knows_its_freshness() {
+        let mark = RemovableSince::parse(" 1000/1300 ").unwrap();
+        assert_eq!(
+            mark,
+            RemovableSince {
+                since: 1000,
+                seen: 1300
+            }
+        );
+        assert_eq!(mark.to_string(), "1000/1300");
+        assert!(mark.is_fresh(1900, Duration::from_secs(600)));
+        assert!(!mark.is_fresh(1901, Duration::from_secs(600)));
+        for bad in ["", "1000", "1300/1000", "a/b", "1/2/3"] {
+            let err = RemovableSince::parse(bad).expect_err(bad).to_string();
+            assert!(err.contains(REMOVABLE_SINCE_ATTRIBUTE), "{err}");
+        }
+        assert_eq!(GivenUp::parse("17").unwrap().at_unix_secs, 17);
+        assert!(GivenUp::parse("soon").is_err());
     }
 
     #[test]

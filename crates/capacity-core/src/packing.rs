@@ -405,6 +405,49 @@ impl<'w> Packer<'w> {
             .or_else(|| self.find(2 * node + 1, mid, hi, shape, need))
     }
 
+    /// The first open room of `range`, in order, that `shape` fits on and `accept` takes:
+    /// [`Packer::first_fit`] restricted to a run of rooms (the rooms of one Availability Zone,
+    /// kept together) and to rooms a placement constraint allows. Subtrees outside the range
+    /// are skipped whole; a room `accept` refuses sends the search on to the next one.
+    pub(crate) fn first_fit_where(
+        &self,
+        range: std::ops::Range<usize>,
+        shape: &TaskShape,
+        accept: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
+        if self.rooms.is_empty() {
+            return None;
+        }
+        let need = self.watched.need(shape);
+        self.find_where(1, 0, self.leaves, &range, shape, &need, accept)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn find_where(
+        &self,
+        node: usize,
+        lo: usize,
+        hi: usize,
+        range: &std::ops::Range<usize>,
+        shape: &TaskShape,
+        need: &Summary,
+        accept: &dyn Fn(usize) -> bool,
+    ) -> Option<usize> {
+        if lo >= self.rooms.len()
+            || hi <= range.start
+            || lo >= range.end
+            || !self.tree[node].covers(need)
+        {
+            return None;
+        }
+        if hi - lo == 1 {
+            return (self.open[lo] && self.rooms[lo].fits(shape) && accept(lo)).then_some(lo);
+        }
+        let mid = lo + (hi - lo) / 2;
+        self.find_where(2 * node, lo, mid, range, shape, need, accept)
+            .or_else(|| self.find_where(2 * node + 1, mid, hi, range, shape, need, accept))
+    }
+
     /// Places one task of `shape` on room `i` (which it fits).
     pub(crate) fn take(&mut self, i: usize, shape: &TaskShape) {
         self.rooms[i].to_mut().take(shape);

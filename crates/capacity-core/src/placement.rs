@@ -50,6 +50,97 @@ pub enum PlacementConstraint {
     DistinctInstance,
     /// Only on container instances the expression holds for.
     MemberOf { expression: Expression },
+    /// A constraint as ECS holds it that the plan does not read (an expression that does
+    /// not parse here, a type it does not know): its tasks are not moved.
+    Unreadable { text: String, problem: String },
+}
+
+/// What binds where a service's tasks go, as the plan reads it from the service (its
+/// `placementConstraints` and `placementStrategy`) and its task definition (`memberOf`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct ServicePlacement {
+    /// The service's name.
+    pub service: String,
+    pub constraints: Vec<PlacementConstraint>,
+    /// Its strategy spreads its tasks by `attribute:ecs.availability-zone` (the console's "AZ
+    /// balanced spread" and "AZ balanced binpack"): a task moved off a host is re-placed in
+    /// the same zone, so the spread is kept.
+    pub spread_by_zone: bool,
+    /// The capacity providers of its strategy (empty: the cluster's default strategy, or a
+    /// launch type).
+    pub capacity_providers: Vec<String>,
+}
+
+impl ServicePlacement {
+    /// At most one of its tasks per container instance.
+    pub fn distinct_instance(&self) -> bool {
+        self.constraints
+            .iter()
+            .any(|c| matches!(c, PlacementConstraint::DistinctInstance))
+    }
+
+    /// The placement rules of `service` as ECS holds them: its `placementConstraints` (type and
+    /// expression, as sent), its task definition's `memberOf` expressions, whether its
+    /// strategy spreads by zone, and its capacity providers. A constraint that does not read
+    /// is kept as [`PlacementConstraint::Unreadable`]: its tasks are then not moved.
+    pub fn read(
+        service: &str,
+        constraints: &[(String, Option<String>)],
+        task_definition_member_of: &[String],
+        spread_by_zone: bool,
+        capacity_providers: Vec<String>,
+    ) -> ServicePlacement {
+        let member_of = |text: &str| match Expression::parse(text) {
+            Ok(expression) => PlacementConstraint::MemberOf { expression },
+            Err(e) => PlacementConstraint::Unreadable {
+                text: text.to_owned(),
+                problem: e.problem,
+            },
+        };
+        let mut out: Vec<PlacementConstraint> = constraints
+            .iter()
+            .map(
+                |(kind, expression)| match (kind.as_str(), expression.as_deref()) {
+                    ("distinctInstance", _) => PlacementConstraint::DistinctInstance,
+                    ("memberOf", Some(text)) => member_of(text),
+                    (kind, text) => PlacementConstraint::Unreadable {
+                        text: text.unwrap_or_default().to_owned(),
+                        problem: format!("constraint type {kind:?}"),
+                    },
+                },
+            )
+            .collect();
+        out.extend(task_definition_member_of.iter().map(|t| member_of(t)));
+        ServicePlacement {
+            service: service.to_owned(),
+            constraints: out,
+            spread_by_zone,
+            capacity_providers,
+        }
+    }
+
+    /// The first constraint the plan cannot judge, as text, if any: its tasks are not moved.
+    pub fn unjudgeable(&self) -> Option<String> {
+        self.constraints.iter().find_map(|c| match c {
+            PlacementConstraint::MemberOf { expression } if !expression.judgeable() => {
+                Some(expression.to_string())
+            }
+            PlacementConstraint::Unreadable { text, problem } => {
+                Some(format!("{text} ({problem})"))
+            }
+            _ => None,
+        })
+    }
+
+    /// Whether every `memberOf` expression holds for `host` (each judgeable).
+    pub fn allows(&self, host: &HostFacts<'_>) -> bool {
+        self.constraints.iter().all(|c| match c {
+            PlacementConstraint::DistinctInstance => true,
+            PlacementConstraint::MemberOf { expression } => expression.eval(host) == Some(true),
+            PlacementConstraint::Unreadable { .. } => false,
+        })
+    }
 }
 
 /// A `memberOf` expression that does not parse: names it and where.
@@ -144,6 +235,24 @@ impl Expression {
             text: text.to_owned(),
             node,
         })
+    }
+
+    /// Whether every term can be evaluated on what the plan reads of a host: no subject only
+    /// ECS knows when it places, no regular expression beyond literals, `.` and `.*`.
+    pub fn judgeable(&self) -> bool {
+        fn node(n: &Node) -> bool {
+            match n {
+                Node::And(a, b) | Node::Or(a, b) => node(a) && node(b),
+                Node::Not(a) => node(a),
+                Node::Term(t) => {
+                    t.subject != Subject::Unknowable
+                        && t.op != Op::Order
+                        && (!matches!(t.op, Op::Matches | Op::NotMatches)
+                            || t.args.first().is_some_and(|p| full_match(p, "").is_some()))
+                }
+            }
+        }
+        node(&self.node)
     }
 
     /// Whether the expression holds for `host`; `None` when a term cannot be evaluated.
@@ -503,6 +612,26 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn an_expression_is_judgeable_only_when_every_term_is() {
+        for (expr, judgeable) in [
+            ("attribute:ecs.availability-zone == a", true),
+            (
+                "attribute:ecs.instance-type =~ m5.* or ec2InstanceId in [i-1]",
+                true,
+            ),
+            ("task:group == service:web", false),
+            ("attribute:x exists and runningTasksCount < 3", false),
+            ("attribute:ecs.instance-type =~ (m5|c5).*", false),
+        ] {
+            assert_eq!(
+                Expression::parse(expr).unwrap().judgeable(),
+                judgeable,
+                "{expr}"
+            );
+        }
     }
 
     #[test]

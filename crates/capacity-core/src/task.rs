@@ -20,6 +20,10 @@ pub struct TaskShape {
     pub gpus: u32,
     /// `awsvpc` networking: the task takes one ENI of the host.
     pub awsvpc: bool,
+    /// The task definition's `memberOf` placement constraints (their expressions): where
+    /// ECS may place its tasks, whoever starts them.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
+    pub member_of: Vec<String>,
 }
 
 impl TaskShape {
@@ -120,6 +124,7 @@ impl TaskShape {
                 .iter()
                 .fold(0u32, |sum, c| sum.saturating_add(c.gpus)),
             awsvpc: def.network_mode == NetworkMode::Awsvpc,
+            member_of: def.placement_constraints.clone(),
             ..TaskShape::default()
         };
         for c in &def.containers {
@@ -208,6 +213,8 @@ pub struct TaskDefinition {
     pub memory: Option<String>,
     pub network_mode: NetworkMode,
     pub containers: Vec<ContainerDefinition>,
+    /// `placementConstraints[].expression` (task definitions take `memberOf` only).
+    pub placement_constraints: Vec<String>,
 }
 
 /// Parses a task-level CPU value: plain CPU units (`"256"`) or vCPUs (`"0.25 vCPU"`,

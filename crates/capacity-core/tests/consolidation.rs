@@ -607,7 +607,7 @@ fn must_move(
         .flat_map(|h| {
             h.tasks
                 .iter()
-                .map(|t| (t.name.clone(), h.instance.id.clone()))
+                .map(|t| (t.shape.name.clone(), h.instance.id.clone()))
         })
         .collect();
     for w in waiting {
@@ -703,7 +703,7 @@ proptest! {
             let Some(h) = hosts.iter().find(|h| h.instance.id == first.id) else {
                 return Err(TestCaseError::fail("planned a host that is not in the input"));
             };
-            let total: u32 = h.tasks.iter().map(|t| t.cpu).sum();
+            let total: u32 = h.tasks.iter().map(|t| t.shape.cpu).sum();
             let others: u32 = hosts.iter()
                 .filter(|o| o.instance.id != first.id && o.instance.accepts_tasks())
                 .map(|o| o.instance.remaining.cpu)

@@ -93,6 +93,7 @@ fn instance() -> impl Strategy<Value = ContainerInstance> {
                         gpus: rem_gpus,
                     },
                     eni,
+                    attributes: Default::default(),
                 }
             },
         )
@@ -131,6 +132,7 @@ fn shape() -> impl Strategy<Value = TaskShape> {
             ports_udp: udp.into_iter().collect(),
             gpus,
             awsvpc,
+            member_of: Vec::new(),
         })
 }
 

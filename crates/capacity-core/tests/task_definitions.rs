@@ -47,6 +47,7 @@ fn definition(
         memory: memory.map(str::to_owned),
         network_mode: mode,
         containers,
+        placement_constraints: Vec::new(),
     }
 }
 

@@ -195,6 +195,17 @@ pub struct TaskDefinitionJson {
     pub cpu: Option<String>,
     pub memory: Option<String>,
     pub container_definitions: Vec<ContainerDefinitionJson>,
+    #[serde(default)]
+    pub placement_constraints: Vec<PlacementConstraintJson>,
+}
+
+/// One `placementConstraints` entry of a task definition (`memberOf` and its expression).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlacementConstraintJson {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub expression: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -298,6 +309,11 @@ pub fn to_task_shape(file: &str, json: &TaskDefinitionJson) -> Result<TaskShape,
         memory: json.memory.clone(),
         network_mode,
         containers,
+        placement_constraints: json
+            .placement_constraints
+            .iter()
+            .filter_map(|c| c.expression.clone())
+            .collect(),
     };
     TaskShape::from_definition(&def).map_err(|source| InputError::Capacity {
         file: display_name(file),

@@ -70,6 +70,7 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
             &snap.worst_case,
             &snap.demand,
             &snap.placement,
+            &snap.placement_rules,
             &policy,
         )?
     } else {
@@ -97,6 +98,7 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
             &worst,
             &capacity_core::Demand::none(),
             &Default::default(),
+            &[],
             &policy,
         )?
     };

@@ -4,9 +4,11 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use capacity_aws::TaskPlacement;
+use capacity_core::placement::ServicePlacement;
+use capacity_core::run::{Consolidation, PlanMemory, RunInput, Settings, Trigger, decide};
 use capacity_core::{
-    Assessment, CapacityError, ClusterCapacity, ContainerInstance, Demand, Resource, ScaleInInput,
-    ScaleInPlan, ScalePolicy, TaskShape, WorstCase, cluster_capacity, plan_scale_in,
+    Assessment, CapacityError, ClusterCapacity, ContainerInstance, Demand, Resource, ScaleInPlan,
+    ScalePolicy, TaskShape, WorstCase, cluster_capacity,
 };
 use serde::Serialize;
 
@@ -80,10 +82,12 @@ fn ports_taken(instance: &ContainerInstance, worst: &WorstCase) -> Vec<String> {
     tcp.chain(udp).collect()
 }
 
-/// Computes the report with capacity-core: the per-instance rows, and the one assessment
-/// the calculator publishes for the same reading ([`capacity_core::run::assess_reading`], with
-/// `demand`: what waits for room, from the services), and its consolidation plan from
-/// `placement` (which tasks run where; [`TaskPlacement::default`] when unknown).
+/// Computes the report with capacity-core: the per-instance rows, and the calculator's own
+/// decision for the same reading ([`capacity_core::run::decide`], observing, with no group
+/// and no stability window): the one assessment it publishes (with `demand`: what waits for
+/// room, from the services) and its consolidation plan from `placement` (which tasks run
+/// where; [`TaskPlacement::default`] when unknown) and the services' placement `rules`.
+#[allow(clippy::too_many_arguments)]
 pub fn build(
     cluster: &str,
     instances: &[ContainerInstance],
@@ -91,6 +95,7 @@ pub fn build(
     worst: &WorstCase,
     demand: &Demand,
     placement: &TaskPlacement,
+    rules: &[ServicePlacement],
     policy: &ScalePolicy,
 ) -> Result<Report, CapacityError> {
     let cap: ClusterCapacity = cluster_capacity(instances, worst)?;
@@ -125,23 +130,36 @@ pub fn build(
             })
         })
         .collect();
+    let settings = Settings {
+        consolidation: Consolidation::Observe,
+        policy: *policy,
+        stability_window: std::time::Duration::ZERO,
+        ..Settings::default()
+    };
+    let tags = Default::default();
+    let decision = decide(&RunInput {
+        instances,
+        worst_case: worst,
+        demand,
+        placement,
+        services: rules,
+        group: Err("the report reads no Auto Scaling group"),
+        provider: None,
+        memory: &PlanMemory::default(),
+        cluster_tags: Ok(&tags),
+        settings: &settings,
+        trigger: Trigger::Schedule,
+        now_unix_secs: 0,
+    })?;
     Ok(Report {
         cluster: cluster.to_owned(),
         worst_case: worst.clone(),
         task_shapes: shapes.iter().map(short_named).collect(),
         instances: rows,
-        // The same assessment the calculator publishes.
-        assessment: capacity_core::run::assess_reading(instances, worst, demand, policy)?,
+        // The same assessment and plan the calculator computes.
+        assessment: decision.assessment,
         book_capacity: cap.book_capacity(),
-        scale_in_plan: {
-            let hosts = capacity_core::run::cluster_hosts(instances, placement);
-            plan_scale_in(&ScaleInInput {
-                policy: *policy,
-                waiting: &demand.unplaced,
-                stability_window: std::time::Duration::ZERO,
-                ..ScaleInInput::new(&hosts, worst, 0, &Default::default())
-            })
-        },
+        scale_in_plan: decision.plan,
         per_resource,
     })
 }

@@ -196,6 +196,7 @@ fn check_dumps(text: &str, shapes: &[TaskShape]) -> Result<(), TestCaseError> {
             &worst,
             &Default::default(),
             &Default::default(),
+            &[],
             &policy,
         ) {
             prop_assert!(!report.to_text().is_empty());
@@ -304,7 +305,7 @@ proptest! {
             && let Ok(worst) = WorstCase::of(std::slice::from_ref(&shape))
             && let Ok(policy) = ScalePolicy::new(1)
         {
-            let _ = report::build("fuzz", &dump.instances, &[shape], &worst, &Default::default(), &Default::default(), &policy);
+            let _ = report::build("fuzz", &dump.instances, &[shape], &worst, &Default::default(), &Default::default(), &[], &policy);
         }
     }
 

@@ -46,6 +46,7 @@ fn cluster() -> FakeCluster {
                 pending: 0,
                 on_ec2: true,
             }],
+            placement: Default::default(),
         }],
         task_definitions: HashMap::from([(WEB.to_owned(), web)]),
         ..FakeCluster::default()
@@ -110,6 +111,7 @@ async fn both(
         &snap.worst_case,
         &snap.demand,
         &snap.placement,
+        &snap.placement_rules,
         &policy,
     )
     .expect("report");

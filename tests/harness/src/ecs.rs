@@ -38,6 +38,85 @@ impl MotoServer {
             }),
         )
     }
+
+    /// [`MotoServer::add_hosts`] in the Availability Zone `zone` (its EC2 instances placed
+    /// there, so ECS's `ecs.availability-zone` attribute and the group say it).
+    pub fn add_hosts_in(
+        &self,
+        cluster: &str,
+        zone: &str,
+        count: usize,
+        cpu: u32,
+        memory: u32,
+    ) -> Vec<(String, String)> {
+        self.add_container_instances(
+            cluster,
+            count,
+            &json!({
+                "registered": {"CPU": cpu, "MEMORY": memory},
+                "remaining": {"CPU": cpu, "MEMORY": memory},
+                "availability_zone": zone,
+            }),
+        )
+    }
+
+    /// Creates the service `name` of `task_definition` (a DAEMON service when `daemon`) and
+    /// makes ECS (moto) report `running` of its tasks running, none waiting. moto starts no
+    /// task for a service: start them with [`start_service_task`].
+    pub async fn service(
+        &self,
+        ecs: &aws_sdk_ecs::Client,
+        cluster: &str,
+        name: &str,
+        task_definition: &str,
+        running: u32,
+        daemon: bool,
+    ) {
+        let mut create = ecs
+            .create_service()
+            .cluster(cluster)
+            .service_name(name)
+            .task_definition(task_definition);
+        create = if daemon {
+            create.scheduling_strategy(aws_sdk_ecs::types::SchedulingStrategy::Daemon)
+        } else {
+            create.desired_count(i32::try_from(running).unwrap_or(i32::MAX))
+        };
+        create.send().await.expect("create service");
+        self.post(
+            "/_harness/service-deployments",
+            &json!({"cluster": cluster, "service": name, "deployments": [
+                {"taskDefinition": task_definition, "desiredCount": running,
+                 "runningCount": running, "pendingCount": 0}
+            ]}),
+        );
+    }
+}
+
+/// Starts one task of the service `service` on the container instance `host`, as ECS's service
+/// scheduler starts them: group `service:<service>` (what DescribeTasks says of a service's
+/// task), started by its deployment. Returns its ARN.
+pub async fn start_service_task(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    task_definition: &str,
+    host: &str,
+    service: &str,
+) -> String {
+    ecs.start_task()
+        .cluster(cluster)
+        .task_definition(task_definition)
+        .container_instances(host)
+        .group(format!("service:{service}"))
+        .started_by("ecs-svc/1234567890123456789")
+        .send()
+        .await
+        .expect("start a service task")
+        .tasks()
+        .first()
+        .and_then(|t| t.task_arn())
+        .expect("the started task's ARN")
+        .to_owned()
 }
 
 /// One host of [`MotoServer::cluster_with_tasks`].

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use capacity_core::{ContainerInstance, TaskDefinition};
 
-use super::{ClusterReader, InstancesRead};
+use super::{ClusterReader, InstancesRead, ListedTask};
 use crate::Error;
 use crate::services::Service;
 
@@ -26,8 +26,13 @@ pub struct FakeCluster {
     /// [`FakeAttributes`](crate::attributes::FakeAttributes) (`store`) so that the marks
     /// written show in the next read.
     pub marks: std::sync::Arc<std::sync::Mutex<crate::attributes::InstanceMarks>>,
-    /// The task definitions of the tasks on each instance, as a listing sees them.
+    /// The task definitions of the tasks on each instance, as a listing sees them. Their group
+    /// is `service:<name>` of the service whose deployment runs that definition (a DAEMON
+    /// service's too), unless the instance lists it in `standalone`.
     pub tasks_by_instance: HashMap<String, Vec<String>>,
+    /// The task definitions of `tasks_by_instance` started by RunTask on each instance (group
+    /// `family:<definition>`).
+    pub standalone: HashMap<String, Vec<String>>,
     /// Tasks on the instances (running + pending), as DescribeContainerInstances would
     /// count them; `None`: unknown, so a read with discovery lists the running tasks.
     pub tasks_on_instances: Option<u64>,
@@ -57,22 +62,30 @@ impl ClusterReader for FakeCluster {
         if self.fail_instances {
             return Err(Error::injected("ListContainerInstances", cluster));
         }
+        // As ECS describes them: every attribute, the marks written and do-not-disrupt too.
+        let marks = self.marks.lock().map(|m| m.clone()).unwrap_or_default();
+        let instances = self
+            .instances
+            .iter()
+            .map(|i| {
+                let mut i = i.clone();
+                if let Some(ours) = marks.get(&i.id) {
+                    i.attributes.extend(ours.clone());
+                }
+                if self.do_not_disrupt.contains(&i.id) {
+                    i.attributes.insert(
+                        capacity_core::DO_NOT_DISRUPT_ATTRIBUTE.to_owned(),
+                        "true".to_owned(),
+                    );
+                }
+                i
+            })
+            .collect();
         Ok(InstancesRead {
-            instances: self.instances.clone(),
+            instances,
             tasks: self.tasks_on_instances,
             versions: self.versions.clone(),
             task_counts: self.task_counts.clone(),
-            do_not_disrupt: self.do_not_disrupt.clone(),
-            marks: self
-                .marks
-                .lock()
-                .map(|m| {
-                    m.iter()
-                        .filter(|(_, marks)| !marks.is_empty())
-                        .map(|(k, v)| (k.clone(), v.clone()))
-                        .collect()
-                })
-                .unwrap_or_default(),
         })
     }
 
@@ -107,8 +120,37 @@ impl ClusterReader for FakeCluster {
         &self,
         cluster: &str,
         max_age: std::time::Duration,
-    ) -> Option<HashMap<String, Vec<String>>> {
+    ) -> Option<HashMap<String, Vec<ListedTask>>> {
         self.recent_task_definitions(cluster, max_age)?;
-        Some(self.tasks_by_instance.clone())
+        let group_of = |instance: &str, definition: &str| {
+            let standalone = self
+                .standalone
+                .get(instance)
+                .is_some_and(|d| d.iter().any(|d| d == definition));
+            let service = self.services.iter().find(|s| {
+                s.deployments
+                    .iter()
+                    .any(|d| d.task_definition == definition)
+            });
+            match service {
+                Some(s) if !standalone => format!("service:{}", s.name),
+                _ => format!("family:{definition}"),
+            }
+        };
+        Some(
+            self.tasks_by_instance
+                .iter()
+                .map(|(instance, definitions)| {
+                    let tasks = definitions
+                        .iter()
+                        .map(|d| ListedTask {
+                            definition: d.clone(),
+                            group: Some(group_of(instance, d)),
+                        })
+                        .collect();
+                    (instance.clone(), tasks)
+                })
+                .collect(),
+        )
     }
 }

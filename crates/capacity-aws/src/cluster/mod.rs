@@ -33,10 +33,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use aws_sdk_ecs::types::DesiredStatus;
-use capacity_core::consolidation::{DO_NOT_DISRUPT_ATTRIBUTE, marks_do_not_disrupt};
 use capacity_core::{ContainerInstance, WorstCase};
 
-use crate::attributes::{InstanceMarks, OUR_PREFIX};
 use crate::batch::{self, Missing, check_answer, in_batches};
 use crate::services::Service;
 use crate::task_definitions::TaskShapeCache;
@@ -67,13 +65,15 @@ pub struct InstancesRead {
     pub versions: HashMap<String, i64>,
     /// Each instance's tasks (`runningTasksCount + pendingTasksCount`), by ARN.
     pub task_counts: HashMap<String, u64>,
-    /// The instances (by ARN) carrying the do-not-disrupt attribute
-    /// ([`capacity_core::consolidation::DO_NOT_DISRUPT_ATTRIBUTE`]).
-    pub do_not_disrupt: BTreeSet<String>,
-    /// The attributes of this project each instance carries (the planned-removal and
-    /// drained-by marks, the do-not-disrupt attribute), by ARN; instances carrying none are
-    /// left out.
-    pub marks: InstanceMarks,
+}
+
+/// One task as the last listing saw it: its task definition and its `group`
+/// (`service:<name>` for a service's task, the RunTask group otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedTask {
+    pub definition: String,
+    /// `None` when DescribeTasks gave none.
+    pub group: Option<String>,
 }
 
 /// How long the task definitions of the last task listing stand in for a new listing when the
@@ -104,20 +104,21 @@ pub trait ClusterReader: Send + Sync {
     fn recent_task_definitions(&self, cluster: &str, max_age: Duration)
     -> Option<BTreeSet<String>>;
 
-    /// The task definitions of the tasks on each container instance (by ARN), as the last
-    /// listing of `cluster` saw them, if it is not older than `max_age`.
+    /// The tasks on each container instance (by ARN), as the last listing of `cluster` saw
+    /// them, if it is not older than `max_age`.
     fn recent_tasks_by_instance(
         &self,
         cluster: &str,
         max_age: Duration,
-    ) -> Option<HashMap<String, Vec<String>>>;
+    ) -> Option<HashMap<String, Vec<ListedTask>>>;
 }
 
-/// What a task listing keeps of each task: its definition and the container instance it was
-/// placed on (neither changes in a task's life).
+/// What a task listing keeps of each task: its definition, its group and the container
+/// instance it was placed on (none changes in a task's life).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct TaskRecord {
     definition: String,
+    group: Option<String>,
     container_instance: Option<String>,
 }
 
@@ -182,26 +183,11 @@ impl ClusterReader for EcsReader {
             .iter()
             .filter_map(|d| Some((d.instance.id.clone(), d.tasks?)))
             .collect();
-        let do_not_disrupt = described
-            .iter()
-            .filter(|d| d.do_not_disrupt)
-            .map(|d| d.instance.id.clone())
-            .collect();
-        let mut marks = InstanceMarks::new();
-        let mut instances = Vec::with_capacity(described.len());
-        for d in described {
-            if !d.marks.is_empty() {
-                marks.insert(d.instance.id.clone(), d.marks);
-            }
-            instances.push(d.instance);
-        }
         Ok(InstancesRead {
-            instances,
+            instances: described.into_iter().map(|d| d.instance).collect(),
             tasks,
             versions,
             task_counts,
-            do_not_disrupt,
-            marks,
         })
     }
 
@@ -265,6 +251,7 @@ impl ClusterReader for EcsReader {
                         arn.to_owned(),
                         TaskRecord {
                             definition: definition.to_owned(),
+                            group: t.group().map(str::to_owned),
                             container_instance: t.container_instance_arn().map(str::to_owned),
                         },
                     ))
@@ -310,19 +297,22 @@ impl ClusterReader for EcsReader {
         &self,
         cluster: &str,
         max_age: Duration,
-    ) -> Option<HashMap<String, Vec<String>>> {
+    ) -> Option<HashMap<String, Vec<ListedTask>>> {
         self.recent_task_definitions(cluster, max_age)?;
         let known = self
             .task_definitions_by_task
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        let mut by_instance: HashMap<String, Vec<String>> = HashMap::new();
+        let mut by_instance: HashMap<String, Vec<ListedTask>> = HashMap::new();
         for record in known.values() {
             if let Some(instance) = &record.container_instance {
                 by_instance
                     .entry(instance.clone())
                     .or_default()
-                    .push(record.definition.clone());
+                    .push(ListedTask {
+                        definition: record.definition.clone(),
+                        group: record.group.clone(),
+                    });
             }
         }
         Some(by_instance)
@@ -347,29 +337,10 @@ impl EcsReader {
                     .ok()
                     .zip(u64::try_from(ci.pending_tasks_count()).ok())
                     .map(|(running, pending)| running + pending);
-                // Present (with no value, or any value but false/no/0): never planned.
-                let do_not_disrupt = ci
-                    .attributes()
-                    .iter()
-                    .find(|a| a.name() == DO_NOT_DISRUPT_ATTRIBUTE)
-                    .is_some_and(|a| marks_do_not_disrupt(a.value()));
-                let marks = ci
-                    .attributes()
-                    .iter()
-                    .filter(|a| a.name().starts_with(OUR_PREFIX))
-                    .map(|a| {
-                        (
-                            a.name().to_owned(),
-                            a.value().unwrap_or_default().to_owned(),
-                        )
-                    })
-                    .collect();
                 Ok(Described {
                     instance: convert::container_instance(ci)?,
                     tasks,
                     version: ci.version(),
-                    do_not_disrupt,
-                    marks,
                 })
             })
             .collect()
@@ -381,6 +352,4 @@ struct Described {
     instance: ContainerInstance,
     tasks: Option<u64>,
     version: i64,
-    do_not_disrupt: bool,
-    marks: std::collections::BTreeMap<String, String>,
 }

@@ -1,9 +1,11 @@
 //! One whole read of a cluster for a report or a computation: [`snapshot`].
 
+use capacity_core::placement::ServicePlacement;
 use capacity_core::run::assess_reading;
 use capacity_core::{
     Assessment, CapacityError, ContainerInstance, Demand, ScalePolicy, TaskShape, WorstCase,
 };
+use capacity_core::{HostTask, TaskOwner};
 
 use super::ClusterReader;
 use crate::Error;
@@ -29,6 +31,9 @@ pub struct ClusterSnapshot {
     /// Whether the running tasks were listed (worst case discovered, and the services did not
     /// account for every task on the instances or the last listing is too old).
     pub tasks_listed: bool,
+    /// Each service's placement rules (its constraints and its task definition's, whether it
+    /// spreads by zone, its capacity providers), for the tasks the plan moves.
+    pub placement_rules: Vec<ServicePlacement>,
 }
 
 /// Reads `cluster` in one go: its container instances and its services (always, for the
@@ -50,6 +55,10 @@ where
         reader.container_instances(cluster),
         reader.services(cluster)
     )?;
+    // With the worst case discovered, each service's own task definition is among those
+    // described (its `memberOf` constraints bind its tasks when they move); with it configured
+    // the tasks are not listed, so only empty and daemon-only hosts, which move nothing, are
+    // ever planned, and no constraint is needed.
     let mut arns = services::demand_task_definitions(&services);
     let mut tasks_listed = false;
     let discovered = match given {
@@ -91,24 +100,49 @@ where
     arns.extend(
         by_instance
             .iter()
-            .flat_map(|m| m.values().flatten().cloned()),
+            .flat_map(|m| m.values().flatten().map(|t| t.definition.clone())),
     );
     let shapes = cache.shapes_by_arn(&arns).await?;
     let placement = super::TaskPlacement {
-        shapes: by_instance.map(|m| {
+        tasks: by_instance.map(|m| {
             m.into_iter()
-                .filter_map(|(instance, definitions)| {
+                .filter_map(|(instance, listed)| {
                     // A definition without a shape leaves that instance's tasks unknown.
-                    let tasks: Option<Vec<TaskShape>> =
-                        definitions.iter().map(|d| shapes.get(d).cloned()).collect();
+                    let tasks: Option<Vec<HostTask>> = listed
+                        .iter()
+                        .map(|t| {
+                            let shape = shapes.get(&t.definition)?.clone();
+                            Some(HostTask {
+                                owner: owner(t.group.as_deref(), &services),
+                                shape,
+                            })
+                        })
+                        .collect();
                     Some((instance, tasks?))
                 })
                 .collect()
         }),
         task_counts: read.task_counts,
-        do_not_disrupt: read.do_not_disrupt,
-        marks: read.marks,
     };
+    let placement_rules = services
+        .iter()
+        .filter(|s| !s.daemon)
+        .map(|s| {
+            let member_of = s
+                .task_definition
+                .as_ref()
+                .and_then(|d| shapes.get(d))
+                .map(|shape| shape.member_of.clone())
+                .unwrap_or_default();
+            ServicePlacement::read(
+                &s.name,
+                &s.placement.constraints,
+                &member_of,
+                s.placement.spread_by_zone,
+                s.placement.capacity_providers.clone(),
+            )
+        })
+        .collect();
     let demand = services::demand(&services, &shapes)?;
     let (worst_case, task_shapes) = match (given, discovered) {
         (Some(worst), _) => (worst, Vec::new()),
@@ -131,7 +165,21 @@ where
         demand,
         services: services.len(),
         tasks_listed,
+        placement_rules,
     })
+}
+
+/// Who a listed task belongs to, from its DescribeTasks `group`: `service:<name>` is that
+/// service's task (a DAEMON service's daemon task); anything else is standalone (RunTask,
+/// StartTask). A task with no group is taken for standalone: ECS would not move it.
+fn owner(group: Option<&str>, services: &[services::Service]) -> TaskOwner {
+    match group.and_then(|g| g.strip_prefix("service:")) {
+        Some(name) if services.iter().any(|s| s.name == name && s.daemon) => {
+            TaskOwner::Daemon(name.to_owned())
+        }
+        Some(name) => TaskOwner::Service(name.to_owned()),
+        None => TaskOwner::Standalone(group.unwrap_or("(no group)").to_owned()),
+    }
 }
 
 /// The cluster's name from its name or ARN (`arn:aws:ecs:REGION:ACCOUNT:cluster/NAME`).

@@ -1,7 +1,8 @@
 //! The world both consolidation tests against moto start from: the cluster `prod` of hosts of
-//! 4096 CPU units / 8192 MiB (8 slots of the 512 / 1024 `web` task), some running `web` tasks,
-//! all in the Auto Scaling group `prod-hosts` (minimum 0); the calculator wired to it through
-//! the real SDK clients.
+//! 4096 CPU units / 8192 MiB (8 slots of the 512 / 1024 `web` task), some running tasks of the
+//! service `web` (group `service:web`, as ECS's scheduler starts them: tasks ECS moves off a
+//! DRAINING host), all in the Auto Scaling group `prod-hosts` (minimum 0); the calculator wired
+//! to it through the real SDK clients.
 
 #![allow(dead_code)] // each test binary uses its part
 
@@ -11,7 +12,7 @@ use capacity_aws::group::AsgGroupReader;
 use capacity_aws::{CloudWatchPublisher, EcsReader};
 use capacity_calculator::{Config, Deps, Summary, handle};
 use moto_harness::MotoServer;
-use moto_harness::ecs::{container, register_task_definition, start_task};
+use moto_harness::ecs::{container, register_task_definition, start_service_task};
 use serde_json::{Value, json};
 
 pub const CLUSTER: &str = "prod";
@@ -63,9 +64,12 @@ pub async fn world(tasks: &[usize], protected: bool) -> World {
     let hosts = moto.add_hosts(CLUSTER, tasks.len(), 4096, 8192);
     let web =
         register_task_definition(&ecs, "web", container("web", Some(512), 1024).build()).await;
+    let total: usize = tasks.iter().sum();
+    moto.service(&ecs, CLUSTER, "web", &web, total as u32, false)
+        .await;
     for ((arn, _), n) in hosts.iter().zip(tasks) {
         for _ in 0..*n {
-            start_task(&ecs, CLUSTER, &web, arn).await;
+            start_service_task(&ecs, CLUSTER, &web, arn, "web").await;
         }
     }
     let ec2: Vec<String> = hosts.iter().map(|(_, ec2)| ec2.clone()).collect();

@@ -32,6 +32,17 @@ impl Candidate {
         }
     }
 
+    /// Its Availability Zone, when known.
+    pub(super) fn zone<'i>(&self, input: &'i ScaleInInput<'_>) -> Option<&'i str> {
+        match *self {
+            Candidate::Stranger(s) => input
+                .zones
+                .and_then(|z| z.stranger_zones.get(&input.not_in_cluster[s]))
+                .map(String::as_str),
+            Candidate::Host(i) => input.hosts[i].instance.zone(),
+        }
+    }
+
     /// The plan's word for keeping it, for `why`.
     pub(super) fn kept(&self, input: &ScaleInInput<'_>, why: Unconsolidatable) -> KeptHost {
         let (id, ec2) = self.ids(input);
@@ -44,7 +55,9 @@ impl Candidate {
 }
 
 /// Why host `i` is no candidate, or `None` when it is one: only ACTIVE hosts with a connected
-/// agent, not marked do-not-disrupt, whose tasks are known.
+/// agent, not marked do-not-disrupt, whose tasks are known and would all move (no standalone
+/// task, no constraint the plan cannot check), not given up lately, and — when empty hosts
+/// are managed scaling's — with a task to move.
 pub(super) fn not_a_candidate(input: &ScaleInInput<'_>, i: usize) -> Option<Unconsolidatable> {
     let h = &input.hosts[i];
     let status = &h.instance.status;
@@ -60,6 +73,23 @@ pub(super) fn not_a_candidate(input: &ScaleInInput<'_>, i: usize) -> Option<Unco
         Some(Unconsolidatable::DoNotDisrupt)
     } else if !h.tasks_known {
         Some(Unconsolidatable::TasksUnknown)
+    } else if let Some(until) = h.given_up_until.filter(|u| input.now_unix_secs < *u) {
+        Some(Unconsolidatable::GivenUp { until })
+    } else if let Some(group) = h.standalone_task() {
+        Some(Unconsolidatable::StandaloneTask {
+            group: group.to_owned(),
+        })
+    } else if let Some((service, expression)) = h.moving_tasks().find_map(|t| {
+        let service = t.service()?;
+        let rules = input.services.iter().find(|s| s.service == service)?;
+        Some((service, rules.unjudgeable()?))
+    }) {
+        Some(Unconsolidatable::TaskCannotMove {
+            service: service.to_owned(),
+            expression,
+        })
+    } else if input.leave_empty_hosts && h.moving_tasks().next().is_none() {
+        Some(Unconsolidatable::LeftToManagedScaling)
     } else {
         None
     }

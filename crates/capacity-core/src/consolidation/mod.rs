@@ -49,6 +49,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
+use crate::placement::ServicePlacement;
 use crate::{ContainerInstance, InstanceStatus, ScalePolicy, TaskShape, UnplacedTasks, WorstCase};
 
 mod budget;
@@ -90,30 +91,136 @@ pub fn marks_do_not_disrupt(value: Option<&str>) -> bool {
             .any(|off| v.trim().eq_ignore_ascii_case(off))
     })
 }
-/// One container instance as read, with the shapes of its tasks (running and pending).
+/// Who a task belongs to: what ECS does with it when its host is set DRAINING
+/// (UpdateContainerInstancesState: "Any PENDING or RUNNING tasks that do not belong to a
+/// service aren't affected").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "owner", content = "name", rename_all = "snake_case")
+)]
+pub enum TaskOwner {
+    /// A task of this (REPLICA) service: ECS starts a replacement elsewhere.
+    Service(String),
+    /// A task of this DAEMON service: never moved. Every host that stays runs its own, and a
+    /// host whose only tasks are daemon tasks is empty (as managed scaling counts it).
+    Daemon(String),
+    /// A task started by RunTask or StartTask (its `group`, e.g. `family:nightly-report`):
+    /// ECS leaves it running on a DRAINING host until it stops.
+    Standalone(String),
+}
+
+/// One task on a host: its shape and its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostTask {
+    pub shape: TaskShape,
+    pub owner: TaskOwner,
+}
+
+impl HostTask {
+    /// A task of `service`.
+    pub fn of_service(shape: TaskShape, service: &str) -> HostTask {
+        HostTask {
+            shape,
+            owner: TaskOwner::Service(service.to_owned()),
+        }
+    }
+
+    /// Whether ECS moves it off a DRAINING host (a service's task).
+    pub fn moves(&self) -> bool {
+        matches!(self.owner, TaskOwner::Service(_))
+    }
+
+    /// The service whose placement rules bind it, when it moves.
+    pub fn service(&self) -> Option<&str> {
+        match &self.owner {
+            TaskOwner::Service(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+/// One container instance as read, with its tasks (running and pending).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterHost {
     pub instance: ContainerInstance,
-    /// One shape per task on the host.
-    pub tasks: Vec<TaskShape>,
+    /// Every task on the host, with its owner.
+    pub tasks: Vec<HostTask>,
     /// The host carries [`DO_NOT_DISRUPT_ATTRIBUTE`].
     pub do_not_disrupt: bool,
     /// Whether `tasks` are all of the host's tasks, as read. A host whose tasks the caller
     /// could not vouch for (a listing older than the host's last change) keeps its room for
     /// the others but is never planned ([`Unconsolidatable::TasksUnknown`]).
     pub tasks_known: bool,
+    /// Not planned until then (seconds since the Unix epoch): this function drained it and
+    /// gave the drain up, or an operator set it ACTIVE again after our drain
+    /// ([`Unconsolidatable::GivenUp`]).
+    pub given_up_until: Option<u64>,
 }
 
 impl ClusterHost {
-    pub fn new(instance: ContainerInstance, tasks: Vec<TaskShape>) -> ClusterHost {
+    /// A host whose tasks are all known, each a task of a service named after its shape (no
+    /// placement rule binds it).
+    pub fn new(instance: ContainerInstance, shapes: Vec<TaskShape>) -> ClusterHost {
+        ClusterHost::with_tasks(
+            instance,
+            shapes
+                .into_iter()
+                .map(|shape| {
+                    let service = shape.name.clone();
+                    HostTask::of_service(shape, &service)
+                })
+                .collect(),
+        )
+    }
+
+    /// A host whose tasks are all known.
+    pub fn with_tasks(instance: ContainerInstance, tasks: Vec<HostTask>) -> ClusterHost {
         ClusterHost {
             instance,
             tasks,
             do_not_disrupt: false,
             tasks_known: true,
+            given_up_until: None,
         }
     }
+
+    /// The tasks ECS would move off it.
+    pub fn moving_tasks(&self) -> impl Iterator<Item = &HostTask> {
+        self.tasks.iter().filter(|t| t.moves())
+    }
+
+    /// Its first standalone task's group, if it runs one.
+    pub fn standalone_task(&self) -> Option<&str> {
+        self.tasks.iter().find_map(|t| match &t.owner {
+            TaskOwner::Standalone(group) => Some(group.as_str()),
+            _ => None,
+        })
+    }
 }
+
+/// How Auto Scaling's zones bind the plan. Auto Scaling shrinks the Availability Zone with the
+/// most instances first (and rebalances the zones after a scale-in that left them uneven):
+/// the plan removes hosts only from the zones with the most, one at a time, and never leaves
+/// a zone below `min_per_zone`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ZonePolicy {
+    /// The group's instances per zone that stay unless the plan removes them (InService, not
+    /// leaving, not DRAINING).
+    pub counts: BTreeMap<String, u32>,
+    /// The zone of each group instance not in the cluster, by EC2 id.
+    pub stranger_zones: BTreeMap<String, String>,
+    /// Hosts a zone keeps at least.
+    pub min_per_zone: u32,
+    /// Auto Scaling, not the plan, picks among the zones tied for the most hosts
+    /// (self-managed mode): a host is planned only when every tied zone has one that can go,
+    /// so that whichever zone Auto Scaling shrinks, the chooser finds a host checked to fit.
+    pub each_tied_zone: bool,
+}
+
+/// The default minimum of hosts per Availability Zone.
+pub const DEFAULT_MIN_HOSTS_PER_ZONE: u32 = 1;
 
 /// Everything [`plan_scale_in`] decides on.
 #[derive(Debug, Clone)]
@@ -149,6 +256,18 @@ pub struct ScaleInInput<'a> {
     /// When the cluster was last found short (seconds since the Unix epoch): the previous
     /// plan's [`ScaleInPlan::last_shortfall`]; `None` when not known (a cold start).
     pub last_shortfall: Option<u64>,
+    /// The cluster is short this run for a reason the plan does not see itself: HostsToAdd
+    /// above 0, or ECS could not place a task on this cluster's EC2 capacity. Nothing is
+    /// planned and the quiet period starts ([`Unconsolidatable::ShortNow`]).
+    pub short_now: bool,
+    /// The placement rules of the services whose tasks move (constraints, zone spread).
+    pub services: &'a [ServicePlacement],
+    /// How the group's zones bind the plan; `None`: zone-blind (one zone, or none known).
+    pub zones: Option<&'a ZonePolicy>,
+    /// Capacity-provider mode: empty hosts are managed scaling's (it removes them, or keeps
+    /// them as the spare its target capacity asks for). They are not candidates, and no task
+    /// is moved onto them.
+    pub leave_empty_hosts: bool,
 }
 
 impl<'a> ScaleInInput<'a> {
@@ -174,6 +293,10 @@ impl<'a> ScaleInInput<'a> {
             margin: DEFAULT_MARGIN,
             quiet_after_shortfall: DEFAULT_QUIET_AFTER_SHORTFALL,
             last_shortfall: None,
+            short_now: false,
+            services: &[],
+            zones: None,
+            leave_empty_hosts: false,
         }
     }
 }
@@ -321,7 +444,15 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
     let mut trial = trial::Trial::new(input);
     plan.moving_short = trial.place_moving(input);
     let (ordered, others) = candidates::ordered(input, &trial);
-    match shortfall(input, &mut plan, trial.free_slots()) {
+    let short = shortfall(input, &mut plan, trial.free_slots());
+    if input.leave_empty_hosts {
+        for (i, h) in hosts.iter().enumerate() {
+            if h.instance.accepts_tasks() && h.moving_tasks().next().is_none() {
+                trial.close_empty(i);
+            }
+        }
+    }
+    match short {
         Some(why) => plan
             .keep
             .extend(ordered.iter().map(|c| c.kept(input, why.clone()))),
@@ -349,11 +480,14 @@ fn shortfall(
 ) -> Option<Unconsolidatable> {
     let now = input.now_unix_secs;
     let short = plan.moving_short;
-    if short > 0 || free_slots < u64::from(plan.headroom) {
+    if short > 0 || input.short_now || free_slots < u64::from(plan.headroom) {
         plan.last_shortfall = Some(now);
     }
     if short > 0 {
         return Some(Unconsolidatable::WaitingTasksDoNotFit { tasks: short });
+    }
+    if input.short_now {
+        return Some(Unconsolidatable::ShortNow);
     }
     plan.last_shortfall.and_then(|at| {
         let until = at.saturating_add(input.quiet_after_shortfall.as_secs());

@@ -76,6 +76,29 @@ pub enum Unconsolidatable {
     /// Not tried: the cluster was short at `short_at`; hosts are planned again from `until`
     /// ([`ScaleInInput::quiet_after_shortfall`]; seconds since the Unix epoch).
     QuietAfterShortfall { short_at: u64, until: u64 },
+    /// The cluster is short this run (HostsToAdd above 0, or ECS could not place a task on
+    /// this cluster's EC2 capacity): nothing is planned, and the quiet period starts.
+    ShortNow,
+    /// It runs a standalone task (started by RunTask or StartTask; its `group`): ECS does not
+    /// move it, so the host would stay DRAINING until the task ends.
+    StandaloneTask { group: String },
+    /// A task of `service` is bound by a placement constraint the plan cannot check
+    /// (`expression`): it would not be moved with confidence, so its host stays.
+    TaskCannotMove { service: String, expression: String },
+    /// Its zone has `hosts`, at the minimum a zone keeps.
+    ZoneAtMinimum { zone: String, hosts: u32 },
+    /// Auto Scaling shrinks the zone with the most hosts first: its zone has `hosts`, another
+    /// `most`.
+    ZoneNotLargest { zone: String, hosts: u32, most: u32 },
+    /// Not tried: Auto Scaling may shrink `zone`, tied for the most hosts, and no host there
+    /// can go, so no more hosts are planned (the chooser would have none checked to fit).
+    TiedZoneWithoutHost { zone: String },
+    /// Capacity-provider mode: empty (or running only daemon tasks). Managed scaling removes
+    /// it, or keeps it as the spare its target capacity asks for; no task is moved onto it.
+    LeftToManagedScaling,
+    /// This function drained it and gave the drain up, or an operator set it ACTIVE again
+    /// after our drain: not planned until `until` (seconds since the Unix epoch).
+    GivenUp { until: u64 },
 }
 
 impl fmt::Display for Unconsolidatable {
@@ -125,6 +148,36 @@ impl fmt::Display for Unconsolidatable {
             Unconsolidatable::NotInGroup => {
                 f.write_str("not in the Auto Scaling group: the group cannot remove it")
             }
+            Unconsolidatable::ShortNow => f.write_str(
+                "not tried: the cluster is short now (hosts to add, or a placement failure of its EC2 capacity)",
+            ),
+            Unconsolidatable::StandaloneTask { group } => write!(
+                f,
+                "runs a standalone task ({group}) that ECS does not move: it would stay DRAINING until the task ends"
+            ),
+            Unconsolidatable::TaskCannotMove { service, expression } => write!(
+                f,
+                "a task of {service} is bound by a constraint the plan cannot check ({expression}): not moved"
+            ),
+            Unconsolidatable::ZoneAtMinimum { zone, hosts } => write!(
+                f,
+                "its zone {zone} has {hosts} host(s), the minimum a zone keeps"
+            ),
+            Unconsolidatable::ZoneNotLargest { zone, hosts, most } => write!(
+                f,
+                "its zone {zone} has {hosts} host(s) and another {most}: Auto Scaling shrinks the largest zone first"
+            ),
+            Unconsolidatable::TiedZoneWithoutHost { zone } => write!(
+                f,
+                "not tried: Auto Scaling may shrink zone {zone} (tied for the most hosts), where no host can go"
+            ),
+            Unconsolidatable::LeftToManagedScaling => f.write_str(
+                "empty: managed scaling removes it or keeps it as its spare; no task moves onto it",
+            ),
+            Unconsolidatable::GivenUp { until } => write!(
+                f,
+                "a drain of it was given up (or undone by an operator): not planned until {until}"
+            ),
         }
     }
 }

@@ -1,122 +1,45 @@
-//! The cluster's shape and acting on the consolidation plan in capacity-provider mode (`SCALING_MODE =
-//! capacity-provider`): the calculator sets the planned container instances DRAINING itself,
-//! and ECS does the rest (moves their tasks; managed termination protection releases the
-//! empty host; managed scaling removes it). Pure decisions ([`changes`]); the shell carries
-//! them out.
+//! Acting on the consolidation plan in capacity-provider mode (`SCALING_MODE =
+//! capacity-provider`): the calculator sets the planned, partly used container instances
+//! DRAINING itself, and ECS does the rest (moves their service tasks; managed termination
+//! protection releases the emptied host; managed scaling removes it). Pure decisions
+//! ([`changes`]); the shell carries them out.
 //!
-//! * **Drain** the first planned hosts, at most `DesiredCapacity − MinSize − hosts already
-//!   leaving` of them (the plan itself is within the disruption budget, counting every
-//!   DRAINING host): each first gets the mark [`DRAINED_BY_ATTRIBUTE`] = `<unix seconds>`,
-//!   then `UpdateContainerInstancesState DRAINING`. Only when the cluster's shape was checked
-//!   ([`ClusterShape::check`]) and no task waits.
-//! * **Undo**: when tasks wait (a placement failure, or tasks of a service ECS found no room
-//!   for), every host still DRAINING that carries the mark is set ACTIVE again at once (a host
-//!   that already runs is cheaper than a new one), then loses the mark. A DRAINING host
-//!   without the mark was drained by someone else (an operator, the Spot interruption
-//!   handling, a deployment tool): it is never touched.
-//! * **Clean up**: a mark on a host that is not DRAINING (someone set it ACTIVE, or the drain
-//!   call failed after the mark was put) is deleted, so that the mark always means "DRAINING
-//!   because of this function".
+//! * **Drain** the first planned hosts whose tasks move (empty hosts, and the spare the
+//!   provider's target capacity keeps, are managed scaling's), at most `DesiredCapacity −
+//!   MinSize − hosts already leaving` (the plan is within the disruption budget, counting every
+//!   DRAINING host): each first gets [`DRAINED_BY_ATTRIBUTE`] = `<unix seconds>`, then
+//!   `UpdateContainerInstancesState DRAINING`. Only when the cluster's shape checked out
+//!   ([`ClusterShape::check`]) and no task of this cluster's EC2 capacity waits.
+//! * **Undo**: when such tasks wait (a placement failure not about Fargate nor another
+//!   provider, or tasks ECS found no room for), every host still DRAINING that carries the mark
+//!   and that the group is not terminating is set ACTIVE again at once (a host that runs is
+//!   cheaper than a new one), then loses the mark. A DRAINING host without the mark was drained
+//!   by someone else (an operator, Spot interruption handling, a deployment tool): never
+//!   touched.
+//! * **Give up**: a drain of ours that still has tasks (beside daemon tasks) after
+//!   [`Settings::give_up_after`] — a task ECS will not move, a service at 100 % minimum healthy
+//!   and maximum, a missed failure event — or whose host can no longer be removed (the shape no
+//!   longer checks out, the group at its minimum) is set ACTIVE again and marked
+//!   [`GIVEN_UP_ATTRIBUTE`]: not planned for the quiet period. A host with our mark found
+//!   ACTIVE (an operator set it so, or the drain call failed after the mark) is marked given up
+//!   too: the operator's word stands for the quiet period.
 //!
 //! A retry decides the same or less: a host already DRAINING is not planned again (it counts
 //! against the budget), and setting a status a host has changes nothing.
 
+use std::collections::BTreeSet;
+
 use super::{
-    ActingDecision, Action, AutoScalingGroup, Chain, Decision, RunInput, Step, StepKind, Trigger,
+    ActingDecision, Action, AutoScalingGroup, Chain, Decision, RunInput, Settings, Step, StepKind,
+    Trigger,
 };
-use crate::consolidation::Removal;
-use crate::mark::{DRAINED_BY_ATTRIBUTE, DrainedBy, InstanceAttribute, InstanceMarks};
-use crate::{ContainerInstance, InstanceStatus, ScaleInPlan};
+use crate::consolidation::{Removal, TaskOwner};
+use crate::mark::{
+    DRAINED_BY_ATTRIBUTE, DrainedBy, GIVEN_UP_ATTRIBUTE, GivenUp, InstanceAttribute,
+};
+use crate::{ClusterHost, InstanceStatus, ScaleInPlan};
 
-/// One Auto Scaling group capacity provider of the cluster, as ECS describes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct ProviderShape {
-    pub name: String,
-    /// `autoScalingGroupProvider.autoScalingGroupArn`: the group's ARN, or its name (ECS
-    /// accepts either when the provider is created). `None` for a provider that is not of an
-    /// Auto Scaling group (FARGATE, …).
-    pub auto_scaling_group: Option<String>,
-    /// `managedScaling.status == ENABLED`.
-    pub managed_scaling: bool,
-    /// `managedTerminationProtection == ENABLED`.
-    pub managed_termination_protection: bool,
-}
-
-impl ProviderShape {
-    /// Whether this provider is of the Auto Scaling group named `group`: its
-    /// `autoScalingGroupArn` is that name, or an ARN ending in `autoScalingGroupName/<group>`.
-    pub fn is_of_group(&self, group: &str) -> bool {
-        self.auto_scaling_group.as_deref().is_some_and(|g| {
-            g == group
-                || g.rsplit_once(":autoScalingGroupName/")
-                    .is_some_and(|(_, name)| name == group)
-        })
-    }
-}
-
-/// The cluster's capacity providers as one read saw them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
-pub struct ClusterShape {
-    /// The capacity providers the cluster lists (`DescribeClusters` `capacityProviders`).
-    pub providers: Vec<ProviderShape>,
-}
-
-impl ClusterShape {
-    /// `Ok(provider name)` when the cluster is in the shape capacity-provider mode needs for
-    /// `group`; otherwise why not, naming what to change.
-    pub fn check(&self, group: &str) -> Result<String, String> {
-        let Some(provider) = self.providers.iter().find(|p| p.is_of_group(group)) else {
-            let listed: Vec<&str> = self.providers.iter().map(|p| p.name.as_str()).collect();
-            return Err(format!(
-                "no capacity provider of the cluster is of Auto Scaling group {group} (the cluster lists {}): drained hosts would never be removed",
-                if listed.is_empty() {
-                    "none".to_owned()
-                } else {
-                    listed.join(", ")
-                }
-            ));
-        };
-        let mut missing = Vec::new();
-        if !provider.managed_scaling {
-            missing.push("managed scaling");
-        }
-        if !provider.managed_termination_protection {
-            missing.push("managed termination protection");
-        }
-        if missing.is_empty() {
-            Ok(provider.name.clone())
-        } else {
-            Err(format!(
-                "capacity provider {} of Auto Scaling group {group} has {} DISABLED: nothing would remove the hosts drained (turn it on, or deploy with ScalingMode self-managed)",
-                provider.name,
-                missing.join(" and ")
-            ))
-        }
-    }
-}
-
-/// The status a container instance is set to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize),
-    serde(rename_all = "UPPERCASE")
-)]
-pub enum TargetStatus {
-    Draining,
-    Active,
-}
-
-impl TargetStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetStatus::Draining => "DRAINING",
-            TargetStatus::Active => "ACTIVE",
-        }
-    }
-}
+pub use super::shape::TargetStatus;
 
 /// What one run is allowed to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,16 +50,31 @@ pub struct Allowed {
     pub removable: Option<u32>,
 }
 
-/// The changes one run makes, in the order the handler makes them.
+/// A drain given up, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct GaveUp {
+    pub host: String,
+    pub why: String,
+}
+
+/// The changes one run makes, in the order the shell makes them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Acting {
-    /// Marks deleted from hosts that are not DRAINING (and from the hosts reactivated, after).
+    /// Marks deleted: drained-by marks of hosts not DRAINING (then marked given up), given-up
+    /// marks whose quiet period is over.
     pub unmark: Vec<InstanceAttribute>,
     /// Hosts set DRAINING (each marked first), plan order.
     pub drain: Vec<String>,
     /// Hosts this function drained that are set ACTIVE again because tasks wait.
     pub reactivate: Vec<String>,
+    /// Drains of ours given up: set ACTIVE again and marked given up.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
+    pub given_up: Vec<GaveUp>,
+    /// Hosts found ACTIVE with our drained-by mark (an operator's undo): marked given up.
+    #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
+    pub undone_by_others: Vec<String>,
     /// DRAINING hosts without the mark: drained by someone else, left alone.
     #[cfg_attr(feature = "serde", serde(skip_serializing_if = "Vec::is_empty"))]
     pub drained_by_others: Vec<String>,
@@ -155,26 +93,19 @@ impl Acting {
             .collect()
     }
 
-    /// The marks to delete once the hosts are ACTIVE again.
-    pub fn unmark_reactivated(&self, marks: &InstanceMarks) -> Vec<InstanceAttribute> {
+    /// Every host set ACTIVE again: the undone drains, then the given-up ones.
+    fn set_active(&self) -> Vec<String> {
         self.reactivate
             .iter()
-            .map(|arn| {
-                let value = marks
-                    .get(arn)
-                    .and_then(|m| m.get(DRAINED_BY_ATTRIBUTE))
-                    .map(String::as_str);
-                InstanceAttribute::new(arn, DRAINED_BY_ATTRIBUTE, value)
-            })
+            .cloned()
+            .chain(self.given_up.iter().map(|g| g.host.clone()))
             .collect()
     }
 }
 
 /// Capacity-provider mode's part of a run: check the cluster's shape, decide the changes
-/// ([`changes`]) and order them: the hosts this function drained set ACTIVE again first when
-/// tasks wait (then unmarked), stale marks deleted, then each planned host marked and set
-/// DRAINING — never drained when its mark could not be put. `HostsToRemove` (the plan bounded
-/// by the group) is published for observation when the group was read.
+/// ([`changes`]) and order them ([`steps`]). `HostsToRemove` (the plan bounded by the group)
+/// is published for observation when the group was read.
 pub(super) fn act(input: &RunInput<'_>, decision: &mut Decision) {
     let verdict = match (input.provider, &input.settings.auto_scaling_group) {
         (Some(Ok(shape)), Some(group)) => shape.check(group),
@@ -184,13 +115,11 @@ pub(super) fn act(input: &RunInput<'_>, decision: &mut Decision) {
         (Some(Err(why)), _) => Err(why.to_owned()),
         (None, _) => Err("the cluster's capacity providers were not read".to_owned()),
     };
-    let tasks_wait =
-        input.trigger == Trigger::PlacementFailure || decision.assessment.unplaced_tasks > 0;
-    let marks = &input.placement.marks;
+    let tasks_wait = tasks_wait(input, verdict.as_deref().ok());
     let acting = changes(
         &decision.plan,
-        input.instances,
-        marks,
+        input,
+        &decision.leaving,
         tasks_wait,
         Allowed {
             drain: verdict.is_ok(),
@@ -203,43 +132,7 @@ pub(super) fn act(input: &RunInput<'_>, decision: &mut Decision) {
         (_, _, true) => Some("tasks wait for room: nothing is drained".to_owned()),
         _ => None,
     };
-    decision.steps = vec![
-        Chain(vec![
-            Step {
-                kind: StepKind::Reactivate,
-                what: "setting the hosts this function drained ACTIVE",
-                action: Action::SetStatus {
-                    arns: acting.reactivate.clone(),
-                    status: TargetStatus::Active,
-                },
-            },
-            Step {
-                kind: StepKind::UnmarkReactivated,
-                what: "deleting the drained-by marks of the hosts set ACTIVE",
-                action: Action::DeleteMarks(acting.unmark_reactivated(marks)),
-            },
-        ]),
-        Chain(vec![Step {
-            kind: StepKind::UnmarkStale,
-            what: "deleting stale drained-by marks",
-            action: Action::DeleteMarks(acting.unmark.clone()),
-        }]),
-        Chain(vec![
-            Step {
-                kind: StepKind::MarkDrained,
-                what: "marking the planned hosts (nothing drained)",
-                action: Action::PutMarks(acting.marks(input.now_unix_secs)),
-            },
-            Step {
-                kind: StepKind::Drain,
-                what: "setting the planned hosts DRAINING",
-                action: Action::SetStatus {
-                    arns: acting.drain.clone(),
-                    status: TargetStatus::Draining,
-                },
-            },
-        ]),
-    ];
+    decision.steps = steps(&acting, input);
     match input.group {
         Ok(group) => {
             decision.hosts_to_remove = Some(super::self_managed::bound(
@@ -256,36 +149,204 @@ pub(super) fn act(input: &RunInput<'_>, decision: &mut Decision) {
     });
 }
 
-/// What to change, from the cluster as read (`instances`, their `marks`), the `plan` of that
-/// reading, whether tasks wait, and what this run is `allowed` to do.
+/// Whether tasks of this cluster's EC2 capacity wait: this run's placement failure is one
+/// (not Fargate, of a service on the cluster's hosts or on `ours`), or tasks of such services
+/// wait for room.
+fn tasks_wait(input: &RunInput<'_>, ours: Option<&str>) -> bool {
+    let on_ours = |service: &str| super::uses_our_capacity(input, service, ours);
+    let failed = input.trigger == Trigger::PlacementFailure
+        && input
+            .demand
+            .placement_failures
+            .iter()
+            .any(|f| f.rules_out_existing_room() && on_ours(&f.service));
+    failed || input.demand.unplaced.iter().any(|u| on_ours(&u.service))
+}
+
+/// The changes and their order: set ACTIVE again (undo and give-ups) first, then unmarked and
+/// marked given up; the marks of an operator's undo and the expired given-up marks; then each
+/// planned host marked and set DRAINING — never drained when its mark could not be put.
+pub(super) fn steps(acting: &Acting, input: &RunInput<'_>) -> Vec<Chain> {
+    let now = input.now_unix_secs;
+    let given_up = GivenUp { at_unix_secs: now }.to_string();
+    let drained_mark = |arn: &str| {
+        let value = input
+            .instances
+            .iter()
+            .find(|i| i.id == arn)
+            .and_then(|i| i.attribute(DRAINED_BY_ATTRIBUTE));
+        InstanceAttribute::new(arn, DRAINED_BY_ATTRIBUTE, value)
+    };
+    let active = acting.set_active();
+    vec![
+        Chain(vec![
+            Step {
+                kind: StepKind::Reactivate,
+                what: "setting the hosts this function drained ACTIVE",
+                action: Action::SetStatus {
+                    arns: active.clone(),
+                    status: TargetStatus::Active,
+                },
+            },
+            Step {
+                kind: StepKind::UnmarkReactivated,
+                what: "deleting the drained-by marks of the hosts set ACTIVE",
+                action: Action::DeleteMarks(active.iter().map(|a| drained_mark(a)).collect()),
+            },
+            Step {
+                kind: StepKind::MarkGivenUp,
+                what: "marking the drains given up",
+                action: Action::PutMarks(
+                    acting
+                        .given_up
+                        .iter()
+                        .map(|g| {
+                            InstanceAttribute::new(&g.host, GIVEN_UP_ATTRIBUTE, Some(&given_up))
+                        })
+                        .collect(),
+                ),
+            },
+        ]),
+        Chain(vec![
+            Step {
+                kind: StepKind::UnmarkStale,
+                what: "deleting stale drained-by and given-up marks",
+                action: Action::DeleteMarks(acting.unmark.clone()),
+            },
+            Step {
+                kind: StepKind::MarkGivenUp,
+                what: "marking the hosts an operator set ACTIVE after our drain",
+                action: Action::PutMarks(
+                    acting
+                        .undone_by_others
+                        .iter()
+                        .map(|h| InstanceAttribute::new(h, GIVEN_UP_ATTRIBUTE, Some(&given_up)))
+                        .collect(),
+                ),
+            },
+        ]),
+        Chain(vec![
+            Step {
+                kind: StepKind::MarkDrained,
+                what: "marking the planned hosts (nothing drained)",
+                action: Action::PutMarks(acting.marks(now)),
+            },
+            Step {
+                kind: StepKind::Drain,
+                what: "setting the planned hosts DRAINING",
+                action: Action::SetStatus {
+                    arns: acting.drain.clone(),
+                    status: TargetStatus::Draining,
+                },
+            },
+        ]),
+    ]
+}
+
+/// Hosts whose drain was given up lately are not planned until the quiet period after it is
+/// over ([`ClusterHost::given_up_until`]), from their [`GIVEN_UP_ATTRIBUTE`]; so are the hosts
+/// ACTIVE with our drained-by mark (an operator's undo, marked given up this run).
+pub(super) fn hold_given_up(hosts: &mut [ClusterHost], settings: &Settings, now: u64) {
+    let quiet = settings.quiet_after_shortfall.as_secs();
+    for h in hosts {
+        let given_up = h
+            .instance
+            .attribute(GIVEN_UP_ATTRIBUTE)
+            .and_then(|v| GivenUp::parse(v).ok())
+            .map(|g| g.at_unix_secs);
+        let undone = h.instance.status == InstanceStatus::Active
+            && h.instance.attribute(DRAINED_BY_ATTRIBUTE).is_some();
+        let at = if undone { Some(now) } else { given_up };
+        h.given_up_until = at.map(|at| at.saturating_add(quiet)).filter(|u| now < *u);
+    }
+}
+
+/// What to change, from the cluster as read (`input.instances` with their marks), the `plan`
+/// of that reading, the hosts the group is `leaving`, whether this cluster's EC2 tasks wait,
+/// and what this run is `allowed` to do.
 pub fn changes(
     plan: &ScaleInPlan,
-    instances: &[ContainerInstance],
-    marks: &InstanceMarks,
+    input: &RunInput<'_>,
+    leaving: &[String],
     tasks_wait: bool,
     allowed: Allowed,
 ) -> Acting {
+    let now = input.now_unix_secs;
+    let settings = input.settings;
+    let leaving: BTreeSet<&str> = leaving.iter().map(String::as_str).collect();
     let mut acting = Acting::default();
-    let mark_of = |arn: &str| marks.get(arn).and_then(|m| m.get(DRAINED_BY_ATTRIBUTE));
-    for instance in instances {
-        let mark = mark_of(&instance.id);
-        if let Some(value) = mark
-            && let Err(e) = DrainedBy::parse(value)
+    // Ours DRAINING and not leaving, oldest drain first: those that may still be removed.
+    let mut ours: Vec<(u64, &str)> = Vec::new();
+    for instance in input.instances {
+        let id = instance.id.as_str();
+        if let Some(value) = instance.attribute(GIVEN_UP_ATTRIBUTE)
+            && GivenUp::parse(value).is_ok_and(|g| {
+                now >= g
+                    .at_unix_secs
+                    .saturating_add(settings.quiet_after_shortfall.as_secs())
+            })
         {
-            acting.invalid.push((instance.id.clone(), e.to_string()));
+            acting
+                .unmark
+                .push(InstanceAttribute::new(id, GIVEN_UP_ATTRIBUTE, Some(value)));
         }
-        match (&instance.status, mark) {
-            (InstanceStatus::Draining, Some(_)) if tasks_wait => {
-                acting.reactivate.push(instance.id.clone());
+        let Some(value) = instance.attribute(DRAINED_BY_ATTRIBUTE) else {
+            if instance.status == InstanceStatus::Draining {
+                acting.drained_by_others.push(id.to_owned());
             }
-            (InstanceStatus::Draining, Some(_)) => {}
-            (InstanceStatus::Draining, None) => acting.drained_by_others.push(instance.id.clone()),
-            (_, Some(value)) => acting.unmark.push(InstanceAttribute::new(
-                &instance.id,
-                DRAINED_BY_ATTRIBUTE,
-                Some(value),
-            )),
-            (_, None) => {}
+            continue;
+        };
+        let at = match DrainedBy::parse(value) {
+            Ok(mark) => mark.at_unix_secs,
+            Err(e) => {
+                acting.invalid.push((id.to_owned(), e.to_string()));
+                // An unreadable time: the drain is as old as can be.
+                0
+            }
+        };
+        match instance.status {
+            InstanceStatus::Draining if leaving.contains(id) => {}
+            InstanceStatus::Draining if tasks_wait => acting.reactivate.push(id.to_owned()),
+            InstanceStatus::Draining => ours.push((at, id)),
+            _ => {
+                acting.unmark.push(InstanceAttribute::new(
+                    id,
+                    DRAINED_BY_ATTRIBUTE,
+                    Some(value),
+                ));
+                acting.undone_by_others.push(id.to_owned());
+            }
+        }
+    }
+    ours.sort();
+    let removable = allowed.removable.unwrap_or(0);
+    let may_stay = if allowed.drain {
+        usize::try_from(removable).unwrap_or(usize::MAX)
+    } else {
+        0
+    };
+    for (n, (at, id)) in ours.iter().enumerate() {
+        let why = if !allowed.drain {
+            Some("the cluster's shape no longer lets a drained host be removed".to_owned())
+        } else if n >= may_stay {
+            Some(format!(
+                "the group may lose {removable} host(s): this one can no longer be removed"
+            ))
+        } else {
+            let tasks = tasks_left(input, id);
+            let age = now.saturating_sub(*at);
+            (tasks > 0 && age >= settings.give_up_after.as_secs()).then(|| {
+                format!(
+                    "still runs {tasks} task(s) after {age} s of draining (given up after {} s)",
+                    settings.give_up_after.as_secs()
+                )
+            })
+        };
+        if let Some(why) = why {
+            acting.given_up.push(GaveUp {
+                host: (*id).to_owned(),
+                why,
+            });
         }
     }
     if tasks_wait || !allowed.drain {
@@ -296,7 +357,8 @@ pub fn changes(
     };
     let room = removable.saturating_sub(plan.draining);
     // Once, not per planned host: a cluster has up to 5,000 instances.
-    let active: std::collections::HashSet<&str> = instances
+    let active: std::collections::HashSet<&str> = input
+        .instances
         .iter()
         .filter(|i| i.status == InstanceStatus::Active)
         .map(|i| i.id.as_str())
@@ -304,230 +366,36 @@ pub fn changes(
     acting.drain = plan
         .remove
         .iter()
-        .filter(|h| h.why != Removal::NotInCluster && active.contains(h.id.as_str()))
+        .filter(|h| matches!(h.why, Removal::TasksMove { .. }) && active.contains(h.id.as_str()))
         .take(usize::try_from(room).unwrap_or(usize::MAX))
         .map(|h| h.id.clone())
         .collect();
-    // A host about to be drained keeps the mark it is about to get again.
     acting
-        .unmark
-        .retain(|a| !acting.drain.contains(&a.container_instance_arn));
-    acting
+}
+
+/// The tasks still on a DRAINING host besides its daemon tasks (which end with the host): the
+/// listed ones when the reading vouches for them, else ECS's count less one task of every
+/// DAEMON service.
+fn tasks_left(input: &RunInput<'_>, id: &str) -> u64 {
+    let listed = input
+        .placement
+        .tasks
+        .as_ref()
+        .and_then(|t| t.get(id))
+        .map(|tasks| {
+            tasks
+                .iter()
+                .filter(|t| !matches!(t.owner, TaskOwner::Daemon(_)))
+                .count() as u64
+        });
+    let counted = input
+        .placement
+        .task_counts
+        .get(id)
+        .map(|n| n.saturating_sub(input.demand.daemons.len() as u64));
+    // ECS's count is the fresher; nothing known counts as a task still there.
+    counted.or(listed).unwrap_or(1)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn provider(name: &str, group: &str, scaling: bool, protection: bool) -> ProviderShape {
-        ProviderShape {
-            name: name.to_owned(),
-            auto_scaling_group: Some(group.to_owned()),
-            managed_scaling: scaling,
-            managed_termination_protection: protection,
-        }
-    }
-
-    #[test]
-    fn the_shape_needs_the_groups_provider_with_both_managed_settings() {
-        let arn =
-            "arn:aws:autoscaling:eu-west-1:1:autoScalingGroup:u-1:autoScalingGroupName/prod-hosts";
-        let ok = ClusterShape {
-            providers: vec![
-                provider("other", "other-hosts", true, true),
-                provider("prod", arn, true, true),
-            ],
-        };
-        assert_eq!(ok.check("prod-hosts").as_deref(), Ok("prod"));
-        // By name too, as ECS accepts it.
-        let by_name = ClusterShape {
-            providers: vec![provider("prod", "prod-hosts", true, true)],
-        };
-        assert!(by_name.check("prod-hosts").is_ok());
-        // A group whose name only ends the same is not it.
-        assert!(
-            ClusterShape {
-                providers: vec![provider(
-                    "x",
-                    "arn:...:autoScalingGroupName/old-prod-hosts",
-                    true,
-                    true
-                )],
-            }
-            .check("prod-hosts")
-            .is_err()
-        );
-        let no_protection = ClusterShape {
-            providers: vec![provider("prod", arn, true, false)],
-        };
-        let why = no_protection.check("prod-hosts").expect_err("refused");
-        assert!(
-            why.contains("managed termination protection") && why.contains("prod"),
-            "{why}"
-        );
-        let neither = ClusterShape {
-            providers: vec![provider("prod", arn, false, false)],
-        };
-        let why = neither.check("prod-hosts").expect_err("refused");
-        assert!(
-            why.contains("managed scaling and managed termination protection"),
-            "{why}"
-        );
-        let why = ClusterShape::default()
-            .check("prod-hosts")
-            .expect_err("refused");
-        assert!(why.contains("lists none"), "{why}");
-    }
-
-    use crate::Resources;
-    use crate::consolidation::PlannedHost;
-
-    fn host(id: &str, status: InstanceStatus) -> ContainerInstance {
-        let r = Resources::new(4096, 8192);
-        let mut i = ContainerInstance::active(id, r.clone(), r);
-        i.status = status;
-        i
-    }
-
-    fn plan(ids: &[&str], draining: u32) -> ScaleInPlan {
-        ScaleInPlan {
-            remove: ids
-                .iter()
-                .map(|id| PlannedHost {
-                    id: (*id).to_owned(),
-                    ec2_instance_id: None,
-                    why: Removal::Empty,
-                })
-                .collect(),
-            draining,
-            ..ScaleInPlan::default()
-        }
-    }
-
-    fn marked(entries: &[(&str, &str)]) -> InstanceMarks {
-        entries
-            .iter()
-            .map(|(arn, v)| {
-                (
-                    (*arn).to_owned(),
-                    [(DRAINED_BY_ATTRIBUTE.to_owned(), (*v).to_owned())].into(),
-                )
-            })
-            .collect()
-    }
-
-    const ALLOWED: Allowed = Allowed {
-        drain: true,
-        removable: Some(10),
-    };
-
-    #[test]
-    fn the_planned_hosts_are_drained_within_what_the_group_may_lose() {
-        let instances = [
-            host("a", InstanceStatus::Active),
-            host("b", InstanceStatus::Active),
-            host("c", InstanceStatus::Active),
-        ];
-        let p = plan(&["a", "b"], 0);
-        let all = changes(&p, &instances, &InstanceMarks::new(), false, ALLOWED);
-        assert_eq!(all.drain, ["a", "b"]);
-        assert_eq!(
-            all.marks(1_800_000_000)[0].value.as_deref(),
-            Some("1800000000")
-        );
-        // The group may lose 2, one host is already leaving: one more.
-        let bounded = changes(
-            &plan(&["a", "b"], 1),
-            &instances,
-            &InstanceMarks::new(),
-            false,
-            Allowed {
-                drain: true,
-                removable: Some(2),
-            },
-        );
-        assert_eq!(bounded.drain, ["a"]);
-        // No group read, or the shape refused: nothing drained.
-        for allowed in [
-            Allowed {
-                drain: true,
-                removable: None,
-            },
-            Allowed {
-                drain: false,
-                removable: Some(10),
-            },
-        ] {
-            assert!(
-                changes(&p, &instances, &InstanceMarks::new(), false, allowed)
-                    .drain
-                    .is_empty()
-            );
-        }
-    }
-
-    #[test]
-    fn when_tasks_wait_only_the_hosts_it_drained_come_back_and_nothing_is_drained() {
-        let instances = [
-            host("ours", InstanceStatus::Draining),
-            host("theirs", InstanceStatus::Draining),
-            host("idle", InstanceStatus::Active),
-        ];
-        let marks = marked(&[("ours", "1800000000")]);
-        let acting = changes(&plan(&["idle"], 2), &instances, &marks, true, ALLOWED);
-        assert_eq!(acting.reactivate, ["ours"]);
-        assert_eq!(acting.drained_by_others, ["theirs"]);
-        assert!(acting.drain.is_empty());
-        assert_eq!(
-            acting.unmark_reactivated(&marks),
-            [InstanceAttribute::new(
-                "ours",
-                DRAINED_BY_ATTRIBUTE,
-                Some("1800000000")
-            )]
-        );
-        // Nothing waits: the drained host stays DRAINING.
-        let calm = changes(&plan(&[], 2), &instances, &marks, false, ALLOWED);
-        assert!(calm.reactivate.is_empty() && calm.unmark.is_empty());
-    }
-
-    #[test]
-    fn a_mark_on_a_host_not_draining_is_deleted_unless_it_is_drained_now() {
-        let instances = [
-            host("set-active-by-hand", InstanceStatus::Active),
-            host("planned-again", InstanceStatus::Active),
-        ];
-        let marks = marked(&[("set-active-by-hand", "1"), ("planned-again", "not a time")]);
-        let acting = changes(
-            &plan(&["planned-again"], 0),
-            &instances,
-            &marks,
-            false,
-            ALLOWED,
-        );
-        assert_eq!(
-            acting
-                .unmark
-                .iter()
-                .map(|a| a.container_instance_arn.as_str())
-                .collect::<Vec<_>>(),
-            ["set-active-by-hand"]
-        );
-        assert_eq!(acting.drain, ["planned-again"]);
-        assert_eq!(acting.invalid.len(), 1, "{:?}", acting.invalid);
-    }
-
-    #[test]
-    fn hosts_not_in_the_cluster_or_not_active_are_never_drained() {
-        let mut p = plan(&["i-0abc", "gone"], 0);
-        p.remove[0].why = Removal::NotInCluster;
-        let acting = changes(
-            &p,
-            &[host("gone", InstanceStatus::Deregistering)],
-            &InstanceMarks::new(),
-            false,
-            ALLOWED,
-        );
-        assert!(acting.drain.is_empty(), "{acting:?}");
-    }
-}
+mod tests;

@@ -5,7 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::reading::{TaskPlacement, cluster_hosts};
 use crate::consolidation::Unconsolidatable;
-use crate::{ClusterHost, ContainerInstance, InstanceStatus, ScaleInPlan};
+use crate::placement::ZONE_ATTRIBUTE;
+use crate::{ClusterHost, ContainerInstance, InstanceStatus, ScaleInPlan, TaskShape};
 
 /// The lifecycle states of an instance the group is terminating (Auto Scaling's
 /// `LifecycleState`; `Terminating:Wait` while the lifecycle hook drains it).
@@ -22,6 +23,8 @@ pub struct GroupInstance {
     pub instance_id: String,
     /// Auto Scaling's `LifecycleState`, as sent (`InService`, `Terminating:Wait`, …).
     pub lifecycle_state: String,
+    /// Its Availability Zone, as the group reports it.
+    pub availability_zone: Option<String>,
 }
 
 impl GroupInstance {
@@ -29,7 +32,14 @@ impl GroupInstance {
         GroupInstance {
             instance_id: instance_id.to_owned(),
             lifecycle_state: lifecycle_state.to_owned(),
+            availability_zone: None,
         }
+    }
+
+    /// The same instance in `zone`.
+    pub fn in_zone(mut self, zone: &str) -> GroupInstance {
+        self.availability_zone = Some(zone.to_owned());
+        self
     }
 
     /// The group is terminating it ([`LEAVING_STATES`]).
@@ -115,6 +125,7 @@ pub fn hosts_in_group(
     instances: &[ContainerInstance],
     placement: &TaskPlacement,
     group: &AutoScalingGroup,
+    daemons: &[TaskShape],
 ) -> (Vec<ClusterHost>, GroupFit) {
     let mut fit = GroupFit::default();
     let adjusted: Vec<ContainerInstance> = instances
@@ -126,14 +137,23 @@ pub fn hosts_in_group(
                 .as_deref()
                 .and_then(|ec2| group.instance(ec2))
             {
-                Some(member) if member.is_leaving() => {
-                    fit.leaving
-                        .insert(instance.id.clone(), member.lifecycle_state.clone());
-                    if instance.status == InstanceStatus::Active {
-                        instance.status = InstanceStatus::Draining;
+                Some(member) => {
+                    if member.is_leaving() {
+                        fit.leaving
+                            .insert(instance.id.clone(), member.lifecycle_state.clone());
+                        if instance.status == InstanceStatus::Active {
+                            instance.status = InstanceStatus::Draining;
+                        }
+                    }
+                    // The group knows the zone of every instance; the attribute may lag.
+                    if let Some(zone) = &member.availability_zone
+                        && instance.zone().is_none()
+                    {
+                        instance
+                            .attributes
+                            .insert(ZONE_ATTRIBUTE.to_owned(), zone.clone());
                     }
                 }
-                Some(_) => {}
                 None => {
                     fit.not_in_group.insert(instance.id.clone());
                 }
@@ -151,7 +171,7 @@ pub fn hosts_in_group(
         .filter(|i| i.is_in_service() && !registered.contains(i.instance_id.as_str()))
         .map(|i| i.instance_id.clone())
         .collect();
-    let mut hosts = cluster_hosts(&adjusted, placement);
+    let mut hosts = cluster_hosts(&adjusted, placement, daemons);
     for host in &mut hosts {
         if fit.not_in_group.contains(&host.instance.id) {
             // Never a candidate: the plan keeps do-not-disrupt hosts' room and never
@@ -203,17 +223,18 @@ mod tests {
 
     fn placement(counts: &[(&str, u64)], listed: Option<&[(&str, usize)]>) -> TaskPlacement {
         TaskPlacement {
-            shapes: listed.map(|l| {
+            tasks: listed.map(|l| {
                 l.iter()
-                    .map(|(id, n)| ((*id).to_owned(), vec![web(); *n]))
+                    .map(|(id, n)| {
+                        let tasks = vec![crate::HostTask::of_service(web(), "web"); *n];
+                        ((*id).to_owned(), tasks)
+                    })
                     .collect()
             }),
             task_counts: counts
                 .iter()
                 .map(|(id, n)| ((*id).to_owned(), *n))
                 .collect(),
-            do_not_disrupt: BTreeSet::new(),
-            marks: Default::default(),
         }
     }
 
@@ -244,7 +265,7 @@ mod tests {
             &[("leaving", 1), ("empty", 0), ("busy", 2), ("outsider", 0)],
             Some(&[("leaving", 1), ("busy", 2)]),
         );
-        let (hosts, fit) = hosts_in_group(&instances, &p, &group);
+        let (hosts, fit) = hosts_in_group(&instances, &p, &group, &[]);
         assert_eq!(hosts[0].instance.status, InstanceStatus::Draining);
         assert_eq!(hosts[0].tasks.len(), 1);
         assert!(hosts[3].do_not_disrupt);

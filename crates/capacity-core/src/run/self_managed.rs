@@ -38,7 +38,7 @@ pub(super) fn act(input: &RunInput<'_>, decision: &mut Decision) {
     let changes = mark_changes(
         &decision.plan,
         hosts_to_remove,
-        &input.placement.marks,
+        &super::marks_of(input.instances),
         input.now_unix_secs,
     );
     decision.steps = vec![Chain(vec![

@@ -22,6 +22,8 @@ pub enum Action {
         arns: Vec<String>,
         status: TargetStatus,
     },
+    /// TagResource on the cluster.
+    TagCluster { key: String, value: String },
 }
 
 impl Action {
@@ -30,6 +32,7 @@ impl Action {
         match self {
             Action::DeleteMarks(marks) | Action::PutMarks(marks) => marks.is_empty(),
             Action::SetStatus { arns, .. } => arns.is_empty(),
+            Action::TagCluster { .. } => false,
         }
     }
 
@@ -56,6 +59,15 @@ pub enum StepKind {
     MarkDrained,
     /// Capacity-provider mode: the planned hosts set DRAINING.
     Drain,
+    /// Capacity-provider mode: given-up marks put on the hosts whose drain was given up or
+    /// undone by an operator.
+    MarkGivenUp,
+    /// The plan's memory: removable-since marks of hosts no longer removable deleted.
+    Forget,
+    /// The plan's memory: removable-since marks put or refreshed.
+    Remember,
+    /// The plan's memory: the cluster tagged with its last shortfall.
+    RecordShortfall,
 }
 
 /// One change and what it is for.

@@ -58,6 +58,7 @@ impl Sim<'_> {
                         max_enis,
                         task_enis_in_use: task_enis,
                     }),
+                    attributes: Default::default(),
                 })
             })
             .collect()

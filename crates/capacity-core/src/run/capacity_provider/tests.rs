@@ -1,0 +1,1 @@
+//! Capacity-provider mode's changes, through the one decision.
