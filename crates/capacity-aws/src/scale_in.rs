@@ -36,9 +36,10 @@ pub type InstanceTaskCounts = BTreeMap<String, u32>;
 pub struct InstancesTasks {
     /// Tasks per registered EC2 instance ([`InstanceTaskCounts`]).
     pub tasks: InstanceTaskCounts,
-    /// EC2 instance id -> the value of its container instance's planned-removal attribute
-    /// ([`capacity_core::mark::PLANNED_REMOVAL_ATTRIBUTE`]), as read (not parsed).
-    pub planned_removal: BTreeMap<String, String>,
+    /// EC2 instance id -> the attributes of this project its container instance carries
+    /// (names starting with `ecs-capacity.`: the planned-removal and removable-since marks,
+    /// do-not-disrupt), as read (not parsed).
+    pub marks: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// Reads how many tasks each of some EC2 instances runs in a cluster.
@@ -117,10 +118,10 @@ impl InstanceTasks for EcsInstanceTasks {
                     .tasks
                     .entry(registered.ec2_instance_id.clone())
                     .or_insert(0) += registered.tasks;
-                if let Some(mark) = registered.planned_removal {
-                    read.planned_removal
+                if !registered.marks.is_empty() {
+                    read.marks
                         .entry(registered.ec2_instance_id)
-                        .or_insert(mark);
+                        .or_insert(registered.marks);
                 }
             }
         }
@@ -134,7 +135,7 @@ struct Registered {
     ec2_instance_id: String,
     /// Running + pending.
     tasks: u32,
-    planned_removal: Option<String>,
+    marks: BTreeMap<String, String>,
 }
 
 impl EcsInstanceTasks {
@@ -192,16 +193,22 @@ impl EcsInstanceTasks {
             };
             let tasks = count("runningTasksCount", instance.running_tasks_count())?
                 .saturating_add(count("pendingTasksCount", instance.pending_tasks_count())?);
-            let planned_removal = instance
+            let marks = instance
                 .attributes()
                 .iter()
-                .find(|a| a.name() == capacity_core::mark::PLANNED_REMOVAL_ATTRIBUTE)
-                .map(|a| a.value().unwrap_or_default().to_owned());
+                .filter(|a| a.name().starts_with(capacity_core::mark::OUR_PREFIX))
+                .map(|a| {
+                    (
+                        a.name().to_owned(),
+                        a.value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
             out.push(Registered {
                 container_instance_arn: arn.to_owned(),
                 ec2_instance_id: ec2.to_owned(),
                 tasks,
-                planned_removal,
+                marks,
             });
         }
         Ok(out)
@@ -215,8 +222,8 @@ impl EcsInstanceTasks {
 pub struct FakeInstanceTasks {
     /// EC2 instance id -> tasks of its container instance; absent ids are not in the cluster.
     pub registered: InstanceTaskCounts,
-    /// EC2 instance id -> its planned-removal mark, as the attribute's value.
-    pub planned_removal: BTreeMap<String, String>,
+    /// EC2 instance id -> the attributes of this project its container instance carries.
+    pub marks: BTreeMap<String, BTreeMap<String, String>>,
     /// Wait this long (tokio's clock) before answering: a slow ECS.
     pub delay: Option<std::time::Duration>,
     /// Fail every read (as a throttled or denied call would, after the SDK's retries).
@@ -264,16 +271,13 @@ impl InstanceTasks for FakeInstanceTasks {
             .iter()
             .filter_map(|id| Some((id.clone(), *self.registered.get(id)?)))
             .collect();
-        let planned_removal = self
-            .planned_removal
+        let marks = self
+            .marks
             .iter()
             .filter(|(id, _)| tasks.contains_key(*id))
             .map(|(id, v)| (id.clone(), v.clone()))
             .collect();
-        Ok(InstancesTasks {
-            tasks,
-            planned_removal,
-        })
+        Ok(InstancesTasks { tasks, marks })
     }
 }
 
@@ -362,8 +366,14 @@ mod tests {
             InstanceTaskCounts::from([("i-1".into(), 3), ("i-2".into(), 0)])
         );
         assert_eq!(
-            counts.planned_removal,
-            BTreeMap::from([("i-2".into(), "1/1800000000".into())]),
+            counts.marks,
+            BTreeMap::from([(
+                "i-2".into(),
+                BTreeMap::from([(
+                    capacity_core::mark::PLANNED_REMOVAL_ATTRIBUTE.to_owned(),
+                    "1/1800000000".to_owned()
+                )])
+            )]),
             "the mark of an asked instance only"
         );
         assert_eq!(list.num_calls(), 1);

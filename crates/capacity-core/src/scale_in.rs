@@ -8,10 +8,16 @@
 //!
 //! 1. instances not registered in the cluster ([`DrainCost::NotInCluster`]: nothing to drain);
 //! 2. then the hosts the consolidation plan named, by its rank ([`DrainCost::Planned`]: the
-//!    calculator's fresh planned-removal mark, see [`crate::mark`]);
-//! 3. then by fewest tasks, running + pending ([`DrainCost::Tasks`]);
-//! 4. then instances whose cost is unknown ([`DrainCost::Unknown`]);
-//! 5. the group's own order among equals (the sort is stable).
+//!    calculator's fresh planned-removal mark, see [`crate::mark`]) — Auto Scaling asks per
+//!    zone, so these are the plan's hosts of the zone it shrinks;
+//! 3. then the hosts the plan found removable lately, their tasks checked to fit
+//!    ([`DrainCost::Checked`]: a fresh removable-since mark), so that a host not checked is
+//!    never answered while a checked one is suggested;
+//! 4. then by fewest tasks, running + pending ([`DrainCost::Tasks`]);
+//! 5. then hosts marked do-not-disrupt ([`DrainCost::DoNotDisrupt`]): only when nothing else
+//!    was suggested;
+//! 6. then instances whose cost is unknown ([`DrainCost::Unknown`]: ECS was not read);
+//! 7. the group's own order among equals (the sort is stable).
 //!
 //! With every cost unknown (ECS could not be read in time) the answer is the group's own
 //! suggestions, as many as asked, in its order. Never more than asked, never an instance
@@ -31,7 +37,13 @@
 //! assert_eq!(choose(&[entry], &suggested, |_| DrainCost::Unknown).instance_ids(), ["i-busy"]);
 //! ```
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
+
+use crate::consolidation::{DO_NOT_DISRUPT_ATTRIBUTE, marks_do_not_disrupt};
+use crate::mark::{
+    PLANNED_REMOVAL_ATTRIBUTE, PLANNED_REMOVAL_MAX_AGE, PlannedRemoval, REMOVABLE_SINCE_ATTRIBUTE,
+    RemovableSince,
+};
 
 /// One entry of `CapacityToTerminate`: how many instances to terminate in one Availability
 /// Zone and market option (`on-demand` or `spot`, compared as given).
@@ -84,8 +96,13 @@ pub enum DrainCost {
     /// Registered, and named by the consolidation plan at this rank (1 first): its tasks
     /// are known to fit on the hosts that stay, with the headroom free.
     Planned(u32),
+    /// Registered, not planned, but found removable by the plan's latest runs (its tasks
+    /// checked to fit); with this many tasks.
+    Checked(u32),
     /// Registered, with this many tasks (running + pending) to move.
     Tasks(u32),
+    /// Registered and marked do-not-disrupt: answered only when no other host was suggested.
+    DoNotDisrupt,
     /// Not known (ECS was not read): ranked after every known cost.
     Unknown,
 }
@@ -96,9 +113,52 @@ impl DrainCost {
         match self {
             DrainCost::NotInCluster => (0, 0),
             DrainCost::Planned(rank) => (1, rank),
-            DrainCost::Tasks(tasks) => (2, tasks),
-            DrainCost::Unknown => (3, 0),
+            DrainCost::Checked(tasks) => (2, tasks),
+            DrainCost::Tasks(tasks) => (3, tasks),
+            DrainCost::DoNotDisrupt => (4, 0),
+            DrainCost::Unknown => (5, 0),
         }
+    }
+
+    /// The cost of a registered instance with `tasks` (running + pending) and this project's
+    /// attributes `marks` (as read, by name), at `now` (Unix seconds): do-not-disrupt, else
+    /// planned by a fresh planned-removal mark, else checked by a fresh removable-since mark,
+    /// else its tasks. Also why a mark it carries was not taken (stale or unreadable), for the
+    /// log.
+    pub fn of(
+        tasks: u32,
+        marks: Option<&BTreeMap<String, String>>,
+        now: u64,
+    ) -> (DrainCost, Option<String>) {
+        let mark = |name: &str| marks.and_then(|m| m.get(name)).map(String::as_str);
+        if mark(DO_NOT_DISRUPT_ATTRIBUTE).is_some_and(|v| marks_do_not_disrupt(Some(v))) {
+            return (DrainCost::DoNotDisrupt, None);
+        }
+        let mut note = None;
+        if let Some(value) = mark(PLANNED_REMOVAL_ATTRIBUTE) {
+            match PlannedRemoval::parse(value) {
+                Ok(planned) if planned.is_fresh(now) => {
+                    return (DrainCost::Planned(planned.rank), None);
+                }
+                Ok(planned) => {
+                    note = Some(format!(
+                        "stale planned-removal mark {planned} ({} s old, trusted for {} s)",
+                        planned.age(now).as_secs(),
+                        PLANNED_REMOVAL_MAX_AGE.as_secs()
+                    ));
+                }
+                Err(e) => note = Some(format!("unreadable: {e}")),
+            }
+        }
+        let checked = mark(REMOVABLE_SINCE_ATTRIBUTE)
+            .and_then(|v| RemovableSince::parse(v).ok())
+            .is_some_and(|m| m.is_fresh(now, PLANNED_REMOVAL_MAX_AGE));
+        let cost = if checked {
+            DrainCost::Checked(tasks)
+        } else {
+            DrainCost::Tasks(tasks)
+        };
+        (cost, note)
     }
 }
 

@@ -7,14 +7,13 @@
 //! else answers: an ECS read that fails or overruns the budget is not an error but the
 //! group's own suggestions, so a slow or failing ECS never blocks a scale-in.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
 use capacity_aws::clock::{Clock, SystemClock, epoch_ms};
 use capacity_aws::error_chain;
-use capacity_aws::scale_in::{InstanceTasks, InstancesTasks};
-use capacity_core::mark::{PLANNED_REMOVAL_MAX_AGE, PlannedRemoval};
+use capacity_aws::scale_in::InstanceTasks;
 use capacity_core::scale_in::{DrainCost, ScaleInChoice, choose};
 use serde_json::Value;
 use thiserror::Error;
@@ -143,16 +142,22 @@ pub async fn handle<R: InstanceTasks>(
     };
     let read_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     let now = epoch_ms(deps.clock.now()) / 1000;
-    let ranks = counts
-        .as_ref()
-        .map(|read| fresh_ranks(read, now, cluster))
-        .unwrap_or_default();
+    let costs: HashMap<String, DrainCost> = match &counts {
+        Some(read) => read
+            .tasks
+            .iter()
+            .map(|(id, tasks)| {
+                let (cost, note) = DrainCost::of(*tasks, read.marks.get(id), now);
+                if let Some(note) = note {
+                    tracing::info!(cluster, ec2_instance_id = %id, note = %note, "a planned-removal mark was not taken: ranked by its tasks");
+                }
+                (id.clone(), cost)
+            })
+            .collect(),
+        None => HashMap::new(),
+    };
     let choice = choose(&capacity, &suggested, |id| match &counts {
-        Some(read) => match (read.tasks.get(id), ranks.get(id)) {
-            (None, _) => DrainCost::NotInCluster,
-            (Some(_), Some(rank)) => DrainCost::Planned(*rank),
-            (Some(tasks), None) => DrainCost::Tasks(*tasks),
-        },
+        Some(_) => costs.get(id).copied().unwrap_or(DrainCost::NotInCluster),
         None => DrainCost::Unknown,
     });
     let response = TerminationPolicyResponse {
@@ -164,39 +169,6 @@ pub async fn handle<R: InstanceTasks>(
         choice,
         basis,
     })
-}
-
-/// EC2 instance id -> the rank of its fresh planned-removal mark (younger than
-/// [`PLANNED_REMOVAL_MAX_AGE`] at `now`, Unix seconds). A stale or unreadable mark is
-/// ignored, and logged: the host is then ranked by its tasks.
-fn fresh_ranks(
-    read: &InstancesTasks,
-    now: u64,
-    cluster: &str,
-) -> std::collections::BTreeMap<String, u32> {
-    let mut ranks = std::collections::BTreeMap::new();
-    for (ec2, value) in &read.planned_removal {
-        match PlannedRemoval::parse(value) {
-            Ok(mark) if mark.is_fresh(now) => {
-                ranks.insert(ec2.clone(), mark.rank);
-            }
-            Ok(mark) => tracing::info!(
-                cluster,
-                ec2_instance_id = %ec2,
-                mark = %mark,
-                age_s = mark.age(now).as_secs(),
-                max_age_s = PLANNED_REMOVAL_MAX_AGE.as_secs(),
-                "stale planned-removal mark ignored: ranked by its tasks"
-            ),
-            Err(e) => tracing::warn!(
-                cluster,
-                ec2_instance_id = %ec2,
-                error = %e,
-                "unreadable planned-removal mark ignored: ranked by its tasks"
-            ),
-        }
-    }
-    ranks
 }
 
 fn log(
@@ -235,7 +207,9 @@ fn log(
         .map(|c| match c.cost {
             DrainCost::NotInCluster => format!("{} not in cluster", c.instance_id),
             DrainCost::Planned(rank) => format!("{} planned #{rank}", c.instance_id),
+            DrainCost::Checked(n) => format!("{} checked to fit, {n} tasks", c.instance_id),
             DrainCost::Tasks(n) => format!("{} {n} tasks", c.instance_id),
+            DrainCost::DoNotDisrupt => format!("{} do-not-disrupt", c.instance_id),
             DrainCost::Unknown => format!("{} unknown", c.instance_id),
         })
         .collect();

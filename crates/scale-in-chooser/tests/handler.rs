@@ -2,6 +2,7 @@
 //! through the handler, the budget (a slow ECS, on tokio's paused clock and on the real one),
 //! a failing ECS, nothing asked, and a payload that is not Auto Scaling's.
 
+use capacity_core::mark::PLANNED_REMOVAL_ATTRIBUTE;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -95,9 +96,12 @@ fn marked(marks: &[(&str, &str)]) -> FakeInstanceTasks {
         ("i-0a1b2c3d4e5f60002", 0),
         ("i-0a1b2c3d4e5f60003", 1),
     ]);
-    reader.planned_removal = marks
+    reader.marks = marks
         .iter()
-        .map(|(id, v)| ((*id).to_owned(), (*v).to_owned()))
+        .map(|(id, v)| {
+            let mark = (PLANNED_REMOVAL_ATTRIBUTE.to_owned(), (*v).to_owned());
+            ((*id).to_owned(), [mark].into())
+        })
         .collect();
     reader
 }
