@@ -1,7 +1,8 @@
 //! What every ECS read shares: the APIs' batch and page limits, the bounded concurrent
 //! describe (`in_batches`) and the check of ECS's `failures` list (`check_failures`).
-//! Used by the cluster read ([`crate::cluster`]), the services ([`crate::services`]), the
-//! scale-in chooser's read ([`crate::scale_in`]) and the drainer's task list.
+//! Used by the cluster read (`cluster`), the services (`services`), the scale-in chooser's
+//! read (`scale_in`) and the drainer's task list (`drain`); it names none of them, so that
+//! they import it and not the other way round.
 
 use std::future::Future;
 
@@ -22,7 +23,8 @@ pub const DESCRIBE_SERVICES_BATCH: usize = 10;
 /// AWS limit: the List* calls return at most 100 ARNs a page (ListServices defaults to 10).
 pub const LIST_PAGE_SIZE: i32 = 100;
 /// Describe calls in flight at once per kind: enough to read 5,000 instances in a few round
-/// trips, few enough to stay within a token bucket's burst of 100 (see [`crate::cluster`]).
+/// trips, few enough to stay within a token bucket's burst of 100 (see "What a read costs"
+/// in the `cluster` module).
 pub const DESCRIBE_CONCURRENCY: usize = 8;
 
 /// Calls `describe` on `arns` in batches of `size` (the API's limit), at most
