@@ -93,9 +93,8 @@ pub enum Error {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What an SDK error says, its causes and the service's own code and message included: the
-/// `message` of every AWS-failure variant of this crate's errors ([`Error::Aws`],
-/// [`DrainError`](crate::drain::DrainError)'s). The SDK's own `Display` says only "service
-/// error".
+/// `message` of every AWS-failure variant of this crate's errors ([`Error::Aws`], the
+/// drainer's `drain::DrainError`'s). The SDK's own `Display` says only "service error".
 pub fn sdk_message<E>(err: &E) -> String
 where
     E: std::error::Error + ?Sized,
