@@ -136,6 +136,15 @@ export function addOperationsAlarms(scope: Construct, p: CheckedProps, watched: 
       statistic: 'Minimum', period: 300, evaluationPeriods: 3, datapointsToAlarm: 3, threshold: 1,
       comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(true),
     });
+    // A drain of the calculator's own that still held tasks after drainGiveUpAfter, set ACTIVE
+    // again: each one needs a look (docs/runbook.md).
+    alarm('DrainsGivenUpAlarm', {
+      suffix: 'drains-given-up',
+      description: `The capacity-calculator of cluster ${p.clusterName} gave up a drain that still held tasks after ${p.drainGiveUp} s and set the host ACTIVE again: its log line "hosts this function drained are ACTIVE again (undone or given up)" names the host (docs/runbook.md).`,
+      namespace: p.metricNamespace, metricName: 'DrainsGivenUp', dimension: ['ClusterName', p.clusterName],
+      statistic: 'Sum', period: 300, evaluationPeriods: 1, threshold: 1,
+      comparisonOperator: 'GreaterThanOrEqualToThreshold', treatMissingData: 'notBreaching', ...operations(false),
+    });
   }
   if (p.hasSchedule) {
     alarm('CalculatorSilentAlarm', {

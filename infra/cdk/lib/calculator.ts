@@ -13,6 +13,9 @@ import {
 import { iam5, suppressNag } from './nag';
 import { CheckedProps } from './props';
 
+/** The cluster tag in which the calculator keeps the time of the cluster's last shortfall. */
+export const LAST_SHORTFALL_TAG = 'ecs-capacity.last-shortfall';
+
 /** The calculator in scope, with its construct ids the template's logical ids. */
 export function addCapacityCalculator(scope: Construct, p: CheckedProps): lambda.Function {
   const calculatorLogGroup = functionLogGroup(scope, p, 'CalculatorLogGroup', 'capacity-calculator');
@@ -28,6 +31,19 @@ export function addCapacityCalculator(scope: Construct, p: CheckedProps): lambda
           ]),
           // The consolidation plan's marks on this cluster's container instances.
           onThisCluster(p, 'MarkThisClustersContainerInstances', ['ecs:PutAttributes', 'ecs:DeleteAttributes']),
+          // The plan's memory of the cluster's last shortfall, the cluster tag
+          // ecs-capacity.last-shortfall: this cluster only, that one tag key only.
+          new iam.PolicyStatement({
+            sid: 'ReadThisClustersTags',
+            actions: ['ecs:ListTagsForResource'],
+            resources: [p.clusterArn],
+          }),
+          new iam.PolicyStatement({
+            sid: 'TagThisClusterWithItsLastShortfall',
+            actions: ['ecs:TagResource'],
+            resources: [p.clusterArn],
+            conditions: { 'ForAllValues:StringEquals': { 'aws:TagKeys': [LAST_SHORTFALL_TAG] } },
+          }),
           new iam.PolicyStatement({
             sid: 'ReadTheGroup',
             actions: ['autoscaling:DescribeAutoScalingGroups'],
@@ -97,6 +113,11 @@ export function addCapacityCalculator(scope: Construct, p: CheckedProps): lambda
     // the group the capacity provider must manage before anything is drained.
     AUTO_SCALING_GROUP_NAME: p.groupName,
     SCALING_MODE: p.scalingMode,
+    // observe: plan and publish HostsRemovable, act on nothing.
+    CONSOLIDATION: p.consolidation,
+    MIN_HOSTS_PER_ZONE: String(p.minHostsPerZone),
+    // Read in capacity-provider mode only; set in both, as the template does.
+    DRAIN_GIVE_UP_SECONDS: String(p.drainGiveUp),
     // The cluster of the scheduled runs (a scheduled event names none).
     ECS_CLUSTER: p.clusterArn,
   };

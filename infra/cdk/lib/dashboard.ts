@@ -12,9 +12,9 @@ import { SelfManagedLoop } from './self-managed';
 export function addDashboard(scope: Construct, p: CheckedProps, alarms: Readonly<Record<string, cloudwatch.CfnAlarm>>,
   calculatorFunction: lambda.Function, loop: SelfManagedLoop | undefined): cloudwatch.CfnDashboard {
   // The alarms widget in the template's order: the self-managed alarms, HostsToAdd,
-  // HostsToRemove, the silent alarm, the errors alarm.
+  // HostsToRemove, the capacity-provider alarms, the silent alarm, the errors alarm.
   const alarmOrder = ['ContainerCapacityAlarm', 'IdleHostCapacityAlarm', 'DrainerFailureQueueAlarm', 'DrainsAtDeadlineAlarm',
-    'ChooserErrorsAlarm', 'HostsToAddAlarm', 'HostsToRemoveAlarm', 'ConsolidationRefusedAlarm', 'CalculatorSilentAlarm',
+    'ChooserErrorsAlarm', 'HostsToAddAlarm', 'HostsToRemoveAlarm', 'ConsolidationRefusedAlarm', 'DrainsGivenUpAlarm', 'CalculatorSilentAlarm',
     'CalculatorErrorsAlarm'];
   return new cloudwatch.CfnDashboard(scope, 'Dashboard', {
     dashboardName: p.prefix,
@@ -125,10 +125,12 @@ function dashboardBody(i: DashboardInputs): object {
         yAxis: { left: { min: 0 } }, annotations: { horizontal: [{ label: 'HostsToRemove: remove from', value: 1 }] },
         metrics: [
           byCluster('HostsToRemove'),
+          byCluster('HostsRemovable', { label: 'HostsRemovable (the plan; all observe mode publishes)' }),
           // What the calculator drains and undoes itself (capacity-provider mode).
           ...(i.scalingMode === ScalingMode.CAPACITY_PROVIDER ? [
             byCluster('HostsDrained', { stat: 'Sum', label: 'set DRAINING' }),
             byCluster('HostsReactivated', { stat: 'Sum', label: 'set ACTIVE again (tasks waited)' }),
+            byCluster('DrainsGivenUp', { stat: 'Sum', label: 'drains given up (see the runbook)' }),
             byCluster('ConsolidationRefused', { stat: 'Maximum', label: 'refused (see the log)' }),
           ] : []),
         ],

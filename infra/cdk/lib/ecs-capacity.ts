@@ -28,7 +28,7 @@ import { addScalingPolicies, addSelfManagedLoop } from './self-managed';
 // The props and their enums are the construct's API too: index.ts exports them from here, and
 // an app that imports lib/ecs-capacity directly finds them where they always were.
 export {
-  EcsCapacityCode, EcsCapacityProps, ECS_CAPACITY_DEFAULTS, ScaleInAdjustment, ScaleOutAdjustment, ScalingMode, WorstCaseTask,
+  Consolidation, EcsCapacityCode, EcsCapacityProps, ECS_CAPACITY_DEFAULTS, ScaleInAdjustment, ScaleOutAdjustment, ScalingMode, WorstCaseTask,
 } from './props';
 
 /**
@@ -61,10 +61,10 @@ export class EcsCapacity extends Construct {
   readonly alarmTopic?: sns.ITopic;
   /**
    * Every alarm, by the template's logical id: CalculatorErrorsAlarm always, CalculatorSilentAlarm
-   * with the schedule on; on a capacity provider also ConsolidationRefusedAlarm; in self-managed
-   * mode also ContainerCapacityAlarm, IdleHostCapacityAlarm, DrainerFailureQueueAlarm,
-   * DrainsAtDeadlineAlarm, ChooserErrorsAlarm, HostsToAddAlarm (with HOSTS_TO_ADD) and
-   * HostsToRemoveAlarm (with HOSTS_TO_REMOVE).
+   * with the schedule on; on a capacity provider also ConsolidationRefusedAlarm and
+   * DrainsGivenUpAlarm; in self-managed mode also ContainerCapacityAlarm, IdleHostCapacityAlarm,
+   * DrainerFailureQueueAlarm, DrainsAtDeadlineAlarm, ChooserErrorsAlarm, HostsToAddAlarm (with
+   * HOSTS_TO_ADD) and HostsToRemoveAlarm (with HOSTS_TO_REMOVE).
    */
   readonly alarms: Readonly<Record<string, cloudwatch.CfnAlarm>>;
   readonly dashboard: cloudwatch.CfnDashboard;

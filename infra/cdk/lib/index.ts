@@ -1,2 +1,2 @@
-export { EcsCapacity, EcsCapacityProps, EcsCapacityCode, ECS_CAPACITY_DEFAULTS, ScaleInAdjustment, ScaleOutAdjustment, ScalingMode, WorstCaseTask } from './ecs-capacity';
+export { Consolidation, EcsCapacity, EcsCapacityProps, EcsCapacityCode, ECS_CAPACITY_DEFAULTS, ScaleInAdjustment, ScaleOutAdjustment, ScalingMode, WorstCaseTask } from './ecs-capacity';
 export { EcsCapacityPropError } from './validate';

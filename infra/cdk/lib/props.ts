@@ -49,6 +49,18 @@ export enum ScaleInAdjustment {
   MINUS_ONE = 'MinusOne',
 }
 
+/** Whether the consolidation plan is acted on (the template's Consolidation). */
+export enum Consolidation {
+  /** Mark, drain and remove the hosts the plan names. */
+  ACT = 'act',
+  /**
+   * Plan and publish HostsRemovable (with the plan in the calculator's log), act on nothing:
+   * no mark, no drain, no scale-in by the plan. Run it for a week before you let consolidation
+   * act (docs/runbook.md).
+   */
+  OBSERVE = 'observe',
+}
+
 /** The worst-case task, given instead of discovered (ContainerMaxCpu and ContainerMaxMemory). */
 export interface WorstCaseTask {
   /** CPU units (1024 = 1 vCPU), 1 to 196608. */
@@ -117,6 +129,8 @@ export interface EcsCapacityProps {
   readonly scaleInCooldown?: Duration;
   /** @default ScaleInAdjustment.HOSTS_TO_REMOVE */
   readonly scaleInAdjustment?: ScaleInAdjustment;
+  /** @default Consolidation.ACT */
+  readonly consolidation?: Consolidation;
   /**
    * Hosts allowed to be leaving the cluster at once (DRAINING, or planned): a number of hosts,
    * 0 to 9999 (0: the plan never names a host), or a share of the cluster from '1%' to
@@ -129,6 +143,14 @@ export interface EcsCapacityProps {
    * plan names it; whole seconds, 0 to 3600. @default Duration.seconds(300)
    */
   readonly consolidationStability?: Duration;
+  /** Hosts each Availability Zone of the group keeps at least when consolidating, 0 to 1000. @default 1 */
+  readonly minHostsPerZone?: number;
+  /**
+   * Capacity-provider mode: a drain of the calculator's own that still holds tasks after this
+   * long is given up (the host is set ACTIVE again; DrainsGivenUpAlarm reports it); whole
+   * seconds, 60 to 86400. @default Duration.seconds(900)
+   */
+  readonly drainGiveUpAfter?: Duration;
   /** Heartbeat timeout of the terminate hook, 30 to 7200 seconds. @default Duration.seconds(1800) */
   readonly lifecycleHeartbeatTimeout?: Duration;
   /** 1 to 300 seconds. @default Duration.seconds(5) */
@@ -181,8 +203,11 @@ export const ECS_CAPACITY_DEFAULTS = {
   scaleInCooldown: Duration.seconds(300),
   scalingMode: ScalingMode.SELF_MANAGED,
   scaleInAdjustment: ScaleInAdjustment.HOSTS_TO_REMOVE,
+  consolidation: Consolidation.ACT,
   disruptionBudget: '10%',
   consolidationStability: Duration.seconds(300),
+  minHostsPerZone: 1,
+  drainGiveUpAfter: Duration.seconds(900),
   lifecycleHeartbeatTimeout: Duration.seconds(1800),
   drainPollInterval: Duration.seconds(5),
   drainMaxDuration: Duration.seconds(7200),
@@ -221,9 +246,13 @@ export interface CheckedProps {
   readonly cooldown: number;
   readonly scalingMode: ScalingMode;
   readonly scaleInAdjustment: ScaleInAdjustment;
+  readonly consolidation: Consolidation;
   /** As the calculator reads it: hosts ('3') or a share ('10%'). */
   readonly disruptionBudget: string;
   readonly stability: number;
+  readonly minHostsPerZone: number;
+  /** Seconds. */
+  readonly drainGiveUp: number;
   readonly heartbeat: number;
   readonly pollInterval: number;
   readonly drainMax: number;
@@ -279,9 +308,13 @@ export function checkProps(props: EcsCapacityProps): CheckedProps {
   const scalingMode = v.valueOneOf(name('scalingMode', 'ScalingMode'), props.scalingMode ?? d.scalingMode, Object.values(ScalingMode));
   const scaleInAdjustment = v.valueOneOf(name('scaleInAdjustment', 'ScaleInAdjustment'), props.scaleInAdjustment ?? d.scaleInAdjustment,
     Object.values(ScaleInAdjustment));
+  const consolidation = v.valueOneOf(name('consolidation', 'Consolidation'), props.consolidation ?? d.consolidation,
+    Object.values(Consolidation));
   const disruptionBudget = v.disruptionBudget(name('disruptionBudget', 'DisruptionBudget'), props.disruptionBudget ?? d.disruptionBudget);
   const stability = v.seconds(name('consolidationStability', 'ConsolidationStabilitySeconds'),
     props.consolidationStability ?? d.consolidationStability, 0, 3600);
+  const minHostsPerZone = v.count(name('minHostsPerZone', 'MinHostsPerZone'), props.minHostsPerZone ?? d.minHostsPerZone, 0, 1000);
+  const drainGiveUp = v.seconds(name('drainGiveUpAfter', 'DrainGiveUpSeconds'), props.drainGiveUpAfter ?? d.drainGiveUpAfter, 60, 86400);
   const heartbeat = v.seconds(name('lifecycleHeartbeatTimeout', 'LifecycleHeartbeatTimeout'), props.lifecycleHeartbeatTimeout ?? d.lifecycleHeartbeatTimeout, 30, 7200);
   const pollInterval = v.seconds(name('drainPollInterval', 'DrainPollIntervalSeconds'), props.drainPollInterval ?? d.drainPollInterval, 1, 300);
   const drainMax = v.seconds(name('drainMaxDuration', 'DrainMaxSeconds'), props.drainMaxDuration ?? d.drainMaxDuration, 60, 172800);
@@ -304,7 +337,7 @@ export function checkProps(props: EcsCapacityProps): CheckedProps {
   return {
     worstCase, metricNamespace, headroom, calculatorTimeout, scheduleMinutes, silentMinutes, adjustment,
     scaleOutPeriod, scaleOutEvaluations, scaleInPeriod, scaleInEvaluations, warmup, cooldown, scalingMode,
-    scaleInAdjustment, disruptionBudget, stability, heartbeat, pollInterval, drainMax, deadlineResult, readBudget,
+    scaleInAdjustment, consolidation, disruptionBudget, stability, minHostsPerZone, drainGiveUp, heartbeat, pollInterval, drainMax, deadlineResult, readBudget,
     serviceLinkedRole, chooserFunctionName, retention, logLevel, alarmEmail, alarmTopic: props.alarmTopic,
     prefix: props.namePrefix ?? Aws.STACK_NAME,
     packageDir: props.lambdaPackageDir ?? path.join(process.cwd(), 'target', 'lambda'),

@@ -14,7 +14,7 @@ import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { EcsCapacity, EcsCapacityPropError, ScaleInAdjustment, ScaleOutAdjustment, ScalingMode } from '../lib';
+import { Consolidation, EcsCapacity, EcsCapacityPropError, ScaleInAdjustment, ScaleOutAdjustment, ScalingMode } from '../lib';
 import { Json } from './normalize';
 import { PARAMETER_PROPS, propsFor } from './parameters';
 import { samTemplate } from './sam';
@@ -126,6 +126,41 @@ describe('EcsCapacity consolidation props', () => {
     refused({ scalingMode: 'managed' as ScalingMode }, 'ScalingMode', 'managed');
     refused({ scaleInAdjustment: 'MinusTwo' as ScaleInAdjustment }, 'ScaleInAdjustment', 'MinusTwo');
   });
+
+  it('consolidation: act by default, observe when asked, nothing else, and the calculator is told', () => {
+    const env = (extra: Parameters<typeof build>[0]) => Template.fromStack(build(extra).stack);
+    env({}).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ CONSOLIDATION: 'act', MIN_HOSTS_PER_ZONE: '1', DRAIN_GIVE_UP_SECONDS: '900' }) },
+    });
+    for (const scalingMode of Object.values(ScalingMode)) {
+      env({ scalingMode, consolidation: Consolidation.OBSERVE }).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ CONSOLIDATION: 'observe', SCALING_MODE: scalingMode }) },
+      });
+    }
+    refused({ consolidation: 'dry-run' as Consolidation }, 'Consolidation', 'dry-run');
+    refused({ consolidation: 'Observe' as Consolidation }, 'Consolidation', 'Observe');
+  });
+
+  it('refuses hosts per zone outside 0..1000 whole hosts, naming the value', () => {
+    for (const bad of [-1, 1001, 1.5, Number.NaN]) refused({ minHostsPerZone: bad }, 'MinHostsPerZone', String(bad));
+    for (const ok of [0, 1000]) {
+      Template.fromStack(build({ minHostsPerZone: ok }).stack).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: { Variables: Match.objectLike({ MIN_HOSTS_PER_ZONE: String(ok) }) },
+      });
+    }
+  });
+
+  it('refuses a drain give-up time outside 60..86400 whole seconds, naming the value', () => {
+    refused({ drainGiveUpAfter: Duration.seconds(59) }, 'DrainGiveUpSeconds', '59');
+    refused({ drainGiveUpAfter: Duration.days(2) }, 'DrainGiveUpSeconds', '172800');
+    refused({ drainGiveUpAfter: Duration.millis(90500) }, 'DrainGiveUpSeconds', '90.5');
+    for (const [ok, seconds] of [[Duration.minutes(1), '60'], [Duration.days(1), '86400']] as const) {
+      Template.fromStack(build({ scalingMode: ScalingMode.CAPACITY_PROVIDER, drainGiveUpAfter: ok }).stack)
+        .hasResourceProperties('AWS::Lambda::Function', {
+          Environment: { Variables: Match.objectLike({ DRAIN_GIVE_UP_SECONDS: seconds }) },
+        });
+    }
+  });
 });
 
 describe('EcsCapacity scaling modes', () => {
@@ -148,7 +183,7 @@ describe('EcsCapacity scaling modes', () => {
     const alarms = Object.values(resources).filter((r) => r.Type === 'AWS::CloudWatch::Alarm')
       .map((r) => r.Properties as { MetricName: string; Namespace: string; AlarmActions?: unknown[] });
     assert.deepEqual(alarms.map((a) => `${a.Namespace === 'AWS/Lambda' ? 'AWS/Lambda' : 'ns'} ${a.MetricName}`).sort(),
-      ['AWS/Lambda Errors', 'ns ConsolidationRefused', 'ns ContainerCapacity']);
+      ['AWS/Lambda Errors', 'ns ConsolidationRefused', 'ns ContainerCapacity', 'ns DrainsGivenUp']);
     for (const scaling of ['HostsToAdd', 'HostsToRemove', 'IdleHostCapacity']) {
       t.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: scaling }, 0);
     }
@@ -168,7 +203,8 @@ describe('EcsCapacity scaling modes', () => {
     for (const member of ['drainerFunction', 'chooserFunction', 'chooserAlias', 'lifecycleTopic', 'failureQueue', 'terminationPoliciesCommand'] as const) {
       assert.equal(capacity[member], undefined, `${member} is set in capacity-provider mode`);
     }
-    assert.deepEqual(Object.keys(capacity.alarms).sort(), ['CalculatorErrorsAlarm', 'CalculatorSilentAlarm', 'ConsolidationRefusedAlarm']);
+    assert.deepEqual(Object.keys(capacity.alarms).sort(),
+      ['CalculatorErrorsAlarm', 'CalculatorSilentAlarm', 'ConsolidationRefusedAlarm', 'DrainsGivenUpAlarm']);
   });
 
   it('capacity-provider mode needs no drainer or chooser package', () => {
@@ -213,6 +249,38 @@ describe('EcsCapacity scaling modes', () => {
     t.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'IdleHostCapacity', AlarmActions: [{ Ref: Match.stringLikeRegexp('ScaleInPolicy') }],
     });
+  });
+
+  it('DrainsGivenUpAlarm: on a capacity provider only, any give-up in 5 minutes, to the alarm topics, saying the give-up time', () => {
+    const { stack, capacity } = build({ scalingMode: ScalingMode.CAPACITY_PROVIDER, alarmEmail: 'ops@example.com',
+      drainGiveUpAfter: Duration.minutes(30) });
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: { 'Fn::Join': ['', [{ Ref: 'AWS::StackName' }, '-drains-given-up']] },
+      MetricName: 'DrainsGivenUp', Namespace: 'ECS/ClusterCapacity', Statistic: 'Sum', Period: 300, EvaluationPeriods: 1,
+      Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', TreatMissingData: 'notBreaching',
+      AlarmDescription: Match.stringLikeRegexp('after 1800 s'),
+      AlarmActions: [{ Ref: Match.stringLikeRegexp('AlarmTopic') }],
+    });
+    assert.ok(capacity.alarms.DrainsGivenUpAlarm);
+    // The dashboard lists it and draws the give-ups beside the drains.
+    const body = JSON.stringify(t.toJSON().Resources[Object.keys(t.findResources('AWS::CloudWatch::Dashboard'))[0]].Properties.DashboardBody);
+    for (const shown of ['DrainsGivenUpAlarm', 'DrainsGivenUp', 'HostsDrained', 'HostsRemovable']) assert.ok(body.includes(shown), shown);
+    const selfManaged = build({ alarmEmail: 'ops@example.com' });
+    Template.fromStack(selfManaged.stack).resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'DrainsGivenUp' }, 0);
+    assert.equal(selfManaged.capacity.alarms.DrainsGivenUpAlarm, undefined);
+  });
+
+  it('the calculator reads and writes its one tag on this cluster only, in both modes', () => {
+    for (const scalingMode of Object.values(ScalingMode)) {
+      Template.fromStack(build({ scalingMode }).stack).hasResourceProperties('AWS::IAM::Role', {
+        Policies: [{ PolicyName: 'capacity-calculator', PolicyDocument: { Statement: Match.arrayWith([
+          Match.objectLike({ Sid: 'ReadThisClustersTags', Action: 'ecs:ListTagsForResource', Resource: Match.not('*') }),
+          Match.objectLike({ Sid: 'TagThisClusterWithItsLastShortfall', Action: 'ecs:TagResource', Resource: Match.not('*'),
+            Condition: { 'ForAllValues:StringEquals': { 'aws:TagKeys': ['ecs-capacity.last-shortfall'] } } }),
+        ]) } }],
+      });
+    }
   });
 
   it('the calculator may mark this cluster\'s instances and read the group in both modes', () => {

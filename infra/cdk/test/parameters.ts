@@ -6,7 +6,7 @@ import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
-import { ScaleInAdjustment, ScaleOutAdjustment, ScalingMode } from '../lib';
+import { Consolidation, ScaleInAdjustment, ScaleOutAdjustment, ScalingMode } from '../lib';
 import { Json } from './normalize';
 import { ExtraProps } from './synth-helper';
 
@@ -48,9 +48,12 @@ export const PARAMETER_PROPS: Readonly<Record<string, ParameterProp>> = {
   ScaleOutWarmupSeconds: { props: (v) => ({ scaleOutWarmup: Duration.seconds(num(v)) }), changed: 120 },
   ScaleInCooldownSeconds: { props: (v) => ({ scaleInCooldown: Duration.seconds(num(v)) }), changed: 600 },
   ScaleInAdjustment: { props: (v) => ({ scaleInAdjustment: str(v) as ScaleInAdjustment }), changed: 'MinusOne' },
+  Consolidation: { props: (v) => ({ consolidation: str(v) as Consolidation }), changed: 'observe' },
   // A whole number of hosts goes in as a number (the prop takes both), a share as a string.
   DisruptionBudget: { props: (v) => ({ disruptionBudget: /^(0|[1-9][0-9]*)$/.test(str(v)) ? num(v) : str(v) }), changed: '3' },
   ConsolidationStabilitySeconds: { props: (v) => ({ consolidationStability: Duration.seconds(num(v)) }), changed: 900 },
+  MinHostsPerZone: { props: (v) => ({ minHostsPerZone: num(v) }), changed: 2 },
+  DrainGiveUpSeconds: { props: (v) => ({ drainGiveUpAfter: Duration.seconds(num(v)) }), changed: 1800 },
   LifecycleHeartbeatTimeout: { props: (v) => ({ lifecycleHeartbeatTimeout: Duration.seconds(num(v)) }), changed: 600 },
   DrainPollIntervalSeconds: { props: (v) => ({ drainPollInterval: Duration.seconds(num(v)) }), changed: 10 },
   DrainMaxSeconds: { props: (v) => ({ drainMaxDuration: Duration.seconds(num(v)) }), changed: 3600 },

@@ -3,7 +3,8 @@
 //! of hosts it computed, the scale-in step policy removes the plan's size, never more.
 
 use capacity_calculator::publish::{
-    CONSOLIDATION_REFUSED, CONTAINER_CAPACITY, HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY,
+    CONSOLIDATION_REFUSED, CONTAINER_CAPACITY, DRAINS_GIVEN_UP, HOSTS_TO_ADD, HOSTS_TO_REMOVE,
+    IDLE_HOST_CAPACITY,
 };
 use infra_contract::{Properties, Template};
 use serde_json::{Value, json};
@@ -62,7 +63,8 @@ fn the_alarms_watch_what_the_calculator_publishes() {
                 IDLE_HOST_CAPACITY,
                 HOSTS_TO_ADD,
                 HOSTS_TO_REMOVE,
-                CONSOLIDATION_REFUSED
+                CONSOLIDATION_REFUSED,
+                DRAINS_GIVEN_UP
             ]
             .contains(&metric.unwrap_or(""))
                 || from_logs.iter().any(|m| Some(m.as_str()) == metric),
@@ -467,5 +469,40 @@ fn the_calculator_runs_every_minute_and_its_silence_is_alarmed() {
     assert!(
         !names_a_policy(&props["AlarmActions"], &scaling_policies(&template)),
         "it notifies; it never scales"
+    );
+}
+
+#[test]
+fn a_given_up_drain_is_alarmed_on_a_capacity_provider_and_never_scales() {
+    let template = template();
+    let given_up = template
+        .raw_resource("DrainsGivenUpAlarm")
+        .expect("the drains-given-up alarm");
+    // The calculator publishes DrainsGivenUp in capacity-provider mode only, as it does
+    // ConsolidationRefused.
+    assert_eq!(given_up["Condition"], "OnCapacityProvider");
+    assert_eq!(
+        template
+            .raw_resource("ConsolidationRefusedAlarm")
+            .map(|r| &r["Condition"]),
+        Some(&json!("OnCapacityProvider"))
+    );
+    let props = &given_up["Properties"];
+    assert_eq!(props["MetricName"], DRAINS_GIVEN_UP);
+    // One give-up in a period is one drain that could not finish: any one is worth a look.
+    assert_eq!(props["Statistic"], "Sum");
+    assert_eq!(number(props.get("Threshold")), Some(1.0));
+    assert_eq!(props["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(number(props.get("EvaluationPeriods")), Some(1.0));
+    assert!(number(props.get("Period")).is_some_and(|p| p >= 60.0));
+    assert_eq!(props["TreatMissingData"], "notBreaching");
+    assert!(
+        !names_a_policy(&props["AlarmActions"], &scaling_policies(&template)),
+        "it notifies; it never scales"
+    );
+    assert!(
+        props["AlarmActions"].to_string().contains("AlarmTopic"),
+        "it notifies the alarm topics: {}",
+        props["AlarmActions"]
     );
 }

@@ -8,8 +8,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use capacity_calculator::publish::{
-    ACTIVE_INSTANCES, CONSOLIDATION_REFUSED, CONTAINER_CAPACITY, HOSTS_DRAINED, HOSTS_REACTIVATED,
-    HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY, RESOURCE_CAPACITY, UNPLACED_TASKS,
+    ACTIVE_INSTANCES, CONSOLIDATION_REFUSED, CONTAINER_CAPACITY, DRAINS_GIVEN_UP, HOSTS_DRAINED,
+    HOSTS_REACTIVATED, HOSTS_REMOVABLE, HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY,
+    RESOURCE_CAPACITY, UNPLACED_TASKS,
 };
 use infra_contract::{Template, render_sub};
 use serde_json::Value;
@@ -23,11 +24,21 @@ const CALCULATOR_METRICS: &[&str] = &[
     IDLE_HOST_CAPACITY,
     HOSTS_TO_ADD,
     HOSTS_TO_REMOVE,
+    HOSTS_REMOVABLE,
     UNPLACED_TASKS,
     ACTIVE_INSTANCES,
     RESOURCE_CAPACITY,
     HOSTS_DRAINED,
     HOSTS_REACTIVATED,
+    DRAINS_GIVEN_UP,
+    CONSOLIDATION_REFUSED,
+];
+
+/// Published in capacity-provider mode only (crates/capacity-calculator/src/publish.rs).
+const CAPACITY_PROVIDER_METRICS: &[&str] = &[
+    HOSTS_DRAINED,
+    HOSTS_REACTIVATED,
+    DRAINS_GIVEN_UP,
     CONSOLIDATION_REFUSED,
 ];
 
@@ -501,10 +512,12 @@ fn capacity_widgets_draw_each_alarms_threshold_at_its_statistic_and_period() {
         let alarm = &template.raw_resource(id).expect("alarm")["Properties"];
         let metric = alarm["MetricName"].as_str().unwrap_or_default();
         // The calculator-silent alarm counts datapoints, the consolidation-refused alarm a 0/1
-        // flag of capacity-provider mode: operations alarms, on the alarm widget.
+        // flag and the drains-given-up alarm a count of capacity-provider mode: operations
+        // alarms, on the alarm widget.
         if !CALCULATOR_METRICS.contains(&metric)
             || alarm["Statistic"] == "SampleCount"
             || metric == CONSOLIDATION_REFUSED
+            || metric == DRAINS_GIVEN_UP
         {
             continue;
         }
@@ -547,4 +560,48 @@ fn capacity_widgets_draw_each_alarms_threshold_at_its_statistic_and_period() {
         checked >= 3,
         "ContainerCapacity, IdleHostCapacity and HostsToAdd alarms checked"
     );
+}
+
+#[test]
+fn the_consolidation_widget_shows_the_plan_in_both_modes_and_the_drains_on_a_capacity_provider() {
+    let template = template();
+    for conditions in CONDITION_SETS {
+        let body = render(&template, conditions, &BTreeMap::new());
+        let lines = metric_lines(&body);
+        let widget_of = |metric: &str| -> Vec<String> {
+            lines
+                .iter()
+                .filter(|l| l.name == metric)
+                .map(|l| l.widget.clone())
+                .collect()
+        };
+        // HostsRemovable beside HostsToRemove: what observe mode publishes, and the plan's
+        // size in either mode.
+        let plan = widget_of(HOSTS_TO_REMOVE);
+        assert_eq!(
+            plan.len(),
+            1,
+            "{conditions:?}: one line of {HOSTS_TO_REMOVE}"
+        );
+        assert_eq!(
+            widget_of(HOSTS_REMOVABLE),
+            plan,
+            "{conditions:?}: {HOSTS_REMOVABLE} beside {HOSTS_TO_REMOVE}"
+        );
+        let on_capacity_provider = conditions.contains(&"OnCapacityProvider");
+        for &metric in CAPACITY_PROVIDER_METRICS {
+            let shown = widget_of(metric);
+            if on_capacity_provider {
+                assert_eq!(
+                    shown, plan,
+                    "{conditions:?}: {metric} beside {HOSTS_TO_REMOVE}"
+                );
+            } else {
+                assert!(
+                    shown.is_empty(),
+                    "{conditions:?}: {metric} is not published in self-managed mode, yet shown in {shown:?}"
+                );
+            }
+        }
+    }
 }

@@ -121,6 +121,15 @@ fn the_consolidation_settings_are_the_simulators() {
         Some(d.disruption_budget),
         "DisruptionBudget {budget}"
     );
+    // The simulator's loop acts on its plan (it has no observe mode), and so does a stack
+    // deployed with the defaults: Consolidation=observe is a deployment's choice, not the loop
+    // the figures measure.
+    assert_eq!(
+        text_default_of(&t, "Consolidation"),
+        capacity_calculator::config::DEFAULT_CONSOLIDATION,
+        "Consolidation"
+    );
+    assert_eq!(capacity_calculator::config::DEFAULT_CONSOLIDATION, "act");
 }
 
 /// HostsToRemoveAlarm as the simulator evaluates it: Minimum over one scale-in period,

@@ -381,3 +381,57 @@ fn the_example_collects_the_group_metrics_the_dashboard_shows() {
         json!([{"Granularity": "1Minute"}])
     );
 }
+
+/// The calculator's source, every file under src/ (the messages may move between modules).
+fn calculator_source() -> String {
+    fn read(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(Result::ok)
+        {
+            let path = entry.path();
+            if path.is_dir() {
+                read(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    read(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../crates/capacity-calculator/src"),
+        &mut files,
+    );
+    files.sort();
+    files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect()
+}
+
+/// The calculator's operations alarms send the reader to a log line by its message: each
+/// message they quote is one the calculator logs.
+#[test]
+fn the_calculators_alarms_quote_log_lines_it_writes() {
+    let template = template();
+    let source = calculator_source();
+    let mut quoted = 0;
+    for id in ["ConsolidationRefusedAlarm", "DrainsGivenUpAlarm"] {
+        let description = raw(&template, id)["Properties"]["AlarmDescription"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} has a description"));
+        let messages: Vec<&str> = description.split('"').skip(1).step_by(2).collect();
+        assert!(!messages.is_empty(), "{id} quotes the log line to look for");
+        for message in messages {
+            assert!(
+                source.contains(&format!("\"{message}")),
+                "{id} quotes {message:?}, which the calculator no longer logs"
+            );
+            quoted += 1;
+        }
+    }
+    assert!(quoted >= 2);
+    // The drains-given-up alarm notifies as the drain-deadline alarm does.
+    let given_up = &raw(&template, "DrainsGivenUpAlarm")["Properties"];
+    assert!(notifies_the_optional_topics(&given_up["AlarmActions"]));
+}

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use infra_contract::{Template, check};
+use infra_contract::{Source, Template, check};
 
 const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 
@@ -157,6 +157,97 @@ fn parameter_defaults_are_the_binaries_defaults() {
         default("ChooserReadBudgetMs"),
         scale_in_chooser::config::DEFAULT_ECS_READ_BUDGET_MS.to_string()
     );
+    assert_eq!(default("Consolidation"), calculator::DEFAULT_CONSOLIDATION);
+    assert_eq!(
+        default("DrainGiveUpSeconds"),
+        calculator::DEFAULT_DRAIN_GIVE_UP_SECONDS.to_string()
+    );
+    assert_eq!(
+        default("MinHostsPerZone"),
+        calculator::DEFAULT_MIN_HOSTS_PER_ZONE.to_string()
+    );
+}
+
+/// The calculator's consolidation settings: each variable is its stack parameter on every
+/// deployment (never a literal, never only under a condition).
+const CONSOLIDATION_SETTINGS: &[(&str, &str)] = &[
+    (capacity_calculator::config::CONSOLIDATION, "Consolidation"),
+    (
+        capacity_calculator::config::DRAIN_GIVE_UP_SECONDS,
+        "DrainGiveUpSeconds",
+    ),
+    (
+        capacity_calculator::config::MIN_HOSTS_PER_ZONE,
+        "MinHostsPerZone",
+    ),
+];
+
+#[test]
+fn the_consolidation_settings_are_the_stacks_parameters() {
+    let template = template();
+    let calculator = template
+        .functions()
+        .into_iter()
+        .find(|f| f.binary.as_deref() == Some("capacity-calculator"))
+        .expect("the template deploys the calculator");
+    for (variable, parameter) in CONSOLIDATION_SETTINGS {
+        assert_eq!(
+            calculator.variables.get(*variable),
+            Some(&Source::Parameter((*parameter).to_owned())),
+            "{variable} is !Ref {parameter}"
+        );
+    }
+}
+
+/// Whether the calculator starts with `variable` = `value` and nothing else set.
+fn calculator_accepts(variable: &str, value: &str) -> bool {
+    capacity_calculator::Config::from_lookup(|key| (key == variable).then(|| value.to_owned()))
+        .is_ok()
+}
+
+#[test]
+fn the_consolidation_parameters_span_exactly_what_the_calculator_accepts() {
+    let template = template();
+    for (variable, parameter) in CONSOLIDATION_SETTINGS {
+        let p = template
+            .parameter(parameter)
+            .unwrap_or_else(|| panic!("parameter {parameter}"));
+        if let Some(allowed) = &p.allowed_values {
+            for value in allowed {
+                let value = value.as_str().expect("a text AllowedValue");
+                assert!(
+                    calculator_accepts(variable, value),
+                    "{parameter}={value} is refused by the calculator"
+                );
+            }
+            assert!(
+                !calculator_accepts(variable, "dry-run"),
+                "{variable}: the calculator takes a value {parameter} does not allow"
+            );
+            continue;
+        }
+        let bound = |v: &Option<serde_json::Value>, what: &str| {
+            v.as_ref()
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or_else(|| panic!("{parameter} has a whole {what}"))
+        };
+        let (min, max) = (
+            bound(&p.min_value, "MinValue"),
+            bound(&p.max_value, "MaxValue"),
+        );
+        for inside in [min, max] {
+            assert!(
+                calculator_accepts(variable, &inside.to_string()),
+                "{parameter}={inside} (within the parameter's range) is refused by the calculator"
+            );
+        }
+        for outside in min.checked_sub(1).into_iter().chain([max + 1]) {
+            assert!(
+                !calculator_accepts(variable, &outside.to_string()),
+                "{variable}={outside}: the calculator accepts what {parameter} refuses"
+            );
+        }
+    }
 }
 
 #[test]
