@@ -7,7 +7,8 @@
 //
 // Context: clusterName, autoScalingGroupName (required), scalingMode (self-managed, the default,
 // or capacity-provider: the group is behind an ECS capacity provider with managed scaling and
-// managed termination protection, and the stack only consolidates), stackName (default
+// managed termination protection, and the stack only consolidates), consolidation (act, the
+// default, or observe: plan and publish HostsRemovable, act on nothing), stackName (default
 // ecs-capacity), lambdaPackageDir (default <repository>/target/lambda), alarmEmail (optional),
 // nag=true to run cdk-nag's AwsSolutions checks (synth fails on a finding; `make infra-check`
 // does this).
@@ -16,7 +17,7 @@ import { App, CfnOutput, Stack, Validations } from 'aws-cdk-lib';
 import * as autoscaling from 'aws-cdk-lib/aws-autoscaling';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { EcsCapacity, ScalingMode } from '../lib';
+import { Consolidation, EcsCapacity, ScalingMode } from '../lib';
 
 const app = new App();
 if (app.node.tryGetContext('nag') === 'true') Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
@@ -40,12 +41,15 @@ const autoScalingGroup = autoscaling.AutoScalingGroup.fromAutoScalingGroupName(s
 const modes = Object.values(ScalingMode) as string[];
 const scalingMode = context('scalingMode') ?? ScalingMode.SELF_MANAGED;
 if (!modes.includes(scalingMode)) throw new Error(`context scalingMode must be one of ${modes.join(', ')}, got ${scalingMode}`);
+// The construct refuses any other value, naming it.
+const consolidation = (context('consolidation') ?? Consolidation.ACT) as Consolidation;
 
 // Three lines: the construct, its cluster and group; everything else has the template's defaults.
 const capacity = new EcsCapacity(stack, 'EcsCapacity', {
   cluster,
   autoScalingGroup,
   scalingMode: scalingMode as ScalingMode,
+  consolidation,
   alarmEmail: context('alarmEmail'),
   lambdaPackageDir: context('lambdaPackageDir') ?? path.resolve(__dirname, '..', '..', '..', '..', 'target', 'lambda'),
 });

@@ -183,3 +183,45 @@ fn on_a_capacity_provider_the_example_is_what_the_calculator_checks_for() {
         serde_json::json!(["SelfManaged", "EC2", "AWS::NoValue"])
     );
 }
+
+#[test]
+fn the_examples_own_copies_of_the_main_parameters_allow_what_they_allow() {
+    let (main, example) = (parse(MAIN), parse(EXAMPLE));
+    let given = example
+        .resources_of_type("AWS::Serverless::Application")
+        .find_map(|(_, p)| p.parameters.clone())
+        .expect("the example passes parameters");
+    let mut copies = 0;
+    for (name, value) in &given {
+        // `!Ref X` reads untagged as "X": a parameter of the example passed on as it is.
+        let Some(own) = value.as_str().and_then(|r| example.parameter(r)) else {
+            continue;
+        };
+        let nested = main
+            .parameter(name)
+            .unwrap_or_else(|| panic!("the main template declares {name}"));
+        assert_eq!(own.default, nested.default, "{name}: the example's Default");
+        assert_eq!(
+            own.allowed_values, nested.allowed_values,
+            "{name}: the example's AllowedValues"
+        );
+        assert_eq!(
+            own.min_value, nested.min_value,
+            "{name}: the example's MinValue"
+        );
+        assert_eq!(
+            own.max_value, nested.max_value,
+            "{name}: the example's MaxValue"
+        );
+        copies += 1;
+    }
+    // ScalingMode, Consolidation, ScaleOutHeadroom, ScaleOutAdjustment, AlarmEmail.
+    assert!(
+        copies >= 5,
+        "{copies} parameters passed on as the example's own"
+    );
+    assert_eq!(
+        given.get("Consolidation"),
+        Some(&serde_json::json!("Consolidation"))
+    );
+}
