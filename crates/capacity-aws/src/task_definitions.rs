@@ -1,6 +1,7 @@
-//! Task definitions by ARN: [`TaskDefinitionReader`], its implementation on [`EcsReader`],
-//! the [`TaskShapeCache`] that keeps each revision's shape across warm invocations, and (for
-//! tests) its implementation on `FakeCluster`.
+//! Task definitions by ARN: [`TaskDefinitionReader`] and the [`TaskShapeCache`] that keeps
+//! each revision's shape across warm invocations. The reader is implemented beside the
+//! cluster read, which imports this module (on `EcsReader` in `cluster`, and for tests on
+//! `FakeCluster` in `cluster::fake`); this module names neither.
 //!
 //! DescribeTaskDefinition has its own token bucket (50 requests, refilled at 20 per second):
 //! a revision is immutable once registered, so each is described once per process.
@@ -12,8 +13,8 @@ use std::sync::{Arc, Mutex};
 use capacity_core::{TaskDefinition, TaskShape};
 use futures::{StreamExt, TryStreamExt, stream};
 
+use crate::Error;
 use crate::batch::DESCRIBE_CONCURRENCY;
-use crate::{EcsReader, Error, convert};
 
 /// Reads task definitions by ARN.
 pub trait TaskDefinitionReader: Send + Sync {
@@ -22,24 +23,6 @@ pub trait TaskDefinitionReader: Send + Sync {
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<TaskDefinition, Error>> + Send;
-}
-
-impl TaskDefinitionReader for EcsReader {
-    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, Error> {
-        let out = self
-            .client
-            .describe_task_definition()
-            .task_definition(arn)
-            .send()
-            .await
-            .map_err(|e| Error::aws("DescribeTaskDefinition", arn, e))?;
-        let td = out.task_definition().ok_or_else(|| Error::MissingField {
-            what: "task definition",
-            id: arn.to_owned(),
-            field: "taskDefinition",
-        })?;
-        convert::task_definition(td)
-    }
 }
 
 /// Task shapes by task-definition ARN, kept across warm invocations: a revision never
@@ -109,24 +92,5 @@ impl<R: TaskDefinitionReader> TaskShapeCache<R> {
     /// Whether nothing is cached yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-#[cfg(any(test, feature = "fake"))]
-impl TaskDefinitionReader for crate::fake::FakeCluster {
-    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, Error> {
-        self.definition_reads
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.task_definitions
-            .get(arn)
-            .cloned()
-            .ok_or_else(|| Error::injected("DescribeTaskDefinition", arn))
-    }
-}
-
-#[cfg(any(test, feature = "fake"))]
-impl TaskDefinitionReader for &crate::fake::FakeCluster {
-    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, Error> {
-        (*self).task_definition(arn).await
     }
 }

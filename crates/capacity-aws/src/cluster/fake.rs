@@ -1,6 +1,5 @@
 //! [`FakeCluster`]: a cluster in memory for the programs' tests (built only under `cfg(test)`
-//! or the `fake` feature). It implements [`ClusterReader`] here and
-//! [`TaskDefinitionReader`](crate::TaskDefinitionReader) in [`crate::task_definitions`];
+//! or the `fake` feature). It implements [`ClusterReader`] and [`TaskDefinitionReader`] here;
 //! it counts its reads and fails the ones chosen.
 
 use std::collections::{BTreeSet, HashMap};
@@ -11,6 +10,7 @@ use capacity_core::{ContainerInstance, TaskDefinition};
 use super::{ClusterReader, InstancesRead, ListedTask};
 use crate::Error;
 use crate::services::Service;
+use crate::task_definitions::TaskDefinitionReader;
 
 /// A cluster in memory.
 #[derive(Debug, Default)]
@@ -152,5 +152,22 @@ impl ClusterReader for FakeCluster {
                 })
                 .collect(),
         )
+    }
+}
+
+impl TaskDefinitionReader for FakeCluster {
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, Error> {
+        self.definition_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.task_definitions
+            .get(arn)
+            .cloned()
+            .ok_or_else(|| Error::injected("DescribeTaskDefinition", arn))
+    }
+}
+
+impl TaskDefinitionReader for &FakeCluster {
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, Error> {
+        (*self).task_definition(arn).await
     }
 }

@@ -33,11 +33,11 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use aws_sdk_ecs::types::DesiredStatus;
-use capacity_core::{ContainerInstance, WorstCase};
+use capacity_core::{ContainerInstance, TaskDefinition, WorstCase};
 
 use crate::batch::{self, Missing, check_answer, in_batches};
 use crate::services::Service;
-use crate::task_definitions::TaskShapeCache;
+use crate::task_definitions::{TaskDefinitionReader, TaskShapeCache};
 use crate::{Error, convert};
 
 pub use crate::batch::{
@@ -122,8 +122,7 @@ struct TaskRecord {
     container_instance: Option<String>,
 }
 
-/// [`ClusterReader`] and [`TaskDefinitionReader`](crate::TaskDefinitionReader) on the ECS
-/// SDK client. Clones share the
+/// [`ClusterReader`] and [`TaskDefinitionReader`] on the ECS SDK client. Clones share the
 /// task ARN → task definition cache.
 #[derive(Debug, Clone)]
 pub struct EcsReader {
@@ -316,6 +315,24 @@ impl ClusterReader for EcsReader {
             }
         }
         Some(by_instance)
+    }
+}
+
+impl TaskDefinitionReader for EcsReader {
+    async fn task_definition(&self, arn: &str) -> Result<TaskDefinition, Error> {
+        let out = self
+            .client
+            .describe_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DescribeTaskDefinition", arn, e))?;
+        let td = out.task_definition().ok_or_else(|| Error::MissingField {
+            what: "task definition",
+            id: arn.to_owned(),
+            field: "taskDefinition",
+        })?;
+        convert::task_definition(td)
     }
 }
 
