@@ -43,8 +43,8 @@ fuzz: ## long run of the input fuzzing (promise 4) and the drain model (promises
 	PROPTEST_CASES=$(FUZZ_CASES) cargo test --release $(FUZZ_CRATES) --test fuzz
 	PROPTEST_CASES=$(MODEL_CASES) cargo test --release $(FUZZ_CRATES) --test model
 
-demo: ## simulate a day of a mixed cluster: book ±1, ECS capacity providers and hosts-to-add side by side, chart in out/demo.svg
-	cargo run --quiet -p ecs-capacity -- simulate diurnal --compare --chart out/demo.svg
+demo: ## simulate a production-shaped day (three zones, a daemon, jobs): capacity provider + consolidation beside managed scaling alone, hosts-to-add and the book, chart in out/demo.svg
+	cargo run --quiet -p ecs-capacity -- simulate production --compare --with-consolidation --chart out/demo.svg
 
 clean: ## remove build output and the venv
 	cargo clean

@@ -136,7 +136,7 @@ where
         changes: a.changes,
         drained: settled.drained,
         reactivated: settled.reactivated,
-        given_up: settled.given_up,
+        drains_given_up: settled.given_up,
         error: settled.error.clone(),
     });
     Ok(Outcome::Published(Box::new(Summary {

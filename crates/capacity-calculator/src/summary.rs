@@ -96,7 +96,7 @@ pub struct ActingSummary {
     /// because their drain was given up (0 when the call failed).
     pub drained: u32,
     pub reactivated: u32,
-    pub given_up: u32,
+    pub drains_given_up: u32,
     /// The first call that failed, when one did (what it left undone is retried next run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -97,7 +97,7 @@ pub struct ReportArgs {
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// An embedded scenario (book, diurnal, batch, deploy, fragmented) or a YAML or JSON
+    /// An embedded scenario (book, diurnal, batch, deploy, fragmented, production) or a YAML or JSON
     /// scenario file
     #[arg(default_value = "book", value_name = "SCENARIO")]
     pub scenario: String,

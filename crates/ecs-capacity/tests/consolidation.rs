@@ -21,8 +21,9 @@ fn events(o: &Outcome) -> String {
         .collect()
 }
 
-/// Three 4 vCPU / 8 GiB hosts and one service spread one task per host: no host is empty,
-/// so managed scaling alone never removes one. `task` is the task's CPU / MiB; `changes`
+/// Three 4 vCPU / 8 GiB hosts in one zone (three zones of one host each would keep every
+/// host: a zone keeps one at least) and one service spread one task per host: no host is
+/// empty, so managed scaling alone never removes one. `task` is the task's CPU / MiB; `changes`
 /// the service's changes.
 fn spread(task: (u32, u32), changes: &str) -> Scenario {
     parse(&format!(
@@ -38,6 +39,7 @@ asg:
   max: 6
   desired: 3
   instance_types: [m5.xlarge]
+  zones: [sim-1a]
   launch_delay: 3m
   lifecycle_hook: {{ timeout: 30m }}
 ecs:

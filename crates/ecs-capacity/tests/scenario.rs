@@ -33,7 +33,7 @@ fn an_unknown_field_names_its_line_and_the_fields_allowed() {
         &e,
         &[
             "s.yaml",
-            "line 19",
+            "line 20",
             "unknown field `lunch_delay`",
             "launch_delay",
         ],
@@ -49,7 +49,7 @@ fn a_bad_duration_names_its_line_and_the_accepted_forms() {
 #[test]
 fn an_unknown_statistic_lists_the_known_ones() {
     let e = error_of(&book_with("statistic: Minimum", "statistic: Median"));
-    assert_mentions(&e, &["line 37", "Median", "Minimum, Maximum, Average"]);
+    assert_mentions(&e, &["line 38", "Median", "Minimum, Maximum, Average"]);
 }
 
 #[test]
@@ -81,7 +81,7 @@ fn a_change_must_be_exactly_one_kind() {
     ));
     assert_eq!(
         e,
-        "s.yaml:30: services[0].changes[1]: needs exactly one of desired, ramp_to (with until) or deploy"
+        "s.yaml:31: services[0].changes[1]: needs exactly one of desired, ramp_to (with until) or deploy"
     );
     let e = error_of(&book_with(
         "{ at: 30m, desired: 1 }",
@@ -89,7 +89,7 @@ fn a_change_must_be_exactly_one_kind() {
     ));
     assert_mentions(
         &e,
-        &["s.yaml:30", "services[0].changes[1].until", "a ramp needs"],
+        &["s.yaml:31", "services[0].changes[1].until", "a ramp needs"],
     );
     let e = error_of(&book_with(
         "{ at: 30m, desired: 1 }",
@@ -109,7 +109,7 @@ fn alarm_periods_must_suit_cloudwatch_and_the_step() {
     assert_mentions(
         &e,
         &[
-            "s.yaml:35",
+            "s.yaml:36",
             "scaling.scale_out.period",
             "multiple of the simulation step 10s",
         ],
@@ -141,7 +141,7 @@ fn an_empty_task_and_a_zero_headroom_are_rejected() {
     assert_mentions(
         &e,
         &[
-            "s.yaml:26",
+            "s.yaml:27",
             "services[0].task",
             "reserve CPU units or memory",
         ],
@@ -158,7 +158,7 @@ fn a_task_larger_than_every_instance_type_is_rejected() {
     ));
     assert_eq!(
         e,
-        "s.yaml:26: services[0].task: 250 CPU units / 1024 MiB / 0 GPU(s) fits on no instance type of the scenario"
+        "s.yaml:27: services[0].task: 250 CPU units / 1024 MiB / 0 GPU(s) fits on no instance type of the scenario"
     );
 }
 
@@ -176,7 +176,7 @@ fn a_json_scenario_is_read_like_the_same_yaml() {
   "description": "one t2.micro, a 250 CPU / 400 MiB service going 1 -> 2 -> 1",
   "seed": 1, "duration": "1h", "step": "10s",
   "instance_types": { "t2.micro": { "cpu": 1024, "memory": 993 } },
-  "asg": { "min": 1, "max": 4, "desired": 1, "instance_types": ["t2.micro"],
+  "asg": { "min": 1, "max": 4, "desired": 1, "instance_types": ["t2.micro"], "zones": ["sim-1a"],
            "launch_delay": "3m", "lifecycle_hook": { "timeout": "15m" } },
   "ecs": { "strategy": "binpack", "task_start": "30s", "task_stop": "30s" },
   "services": [ { "name": "web", "task": { "cpu": 250, "memory": 400 }, "desired": 1,

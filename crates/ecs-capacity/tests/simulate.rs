@@ -189,7 +189,7 @@ name: shrink
 duration: 90m
 instance_types:
   m: { cpu: 4096, memory: 8192 }
-asg: { min: 1, max: 6, desired: 3, instance_types: [m], launch_delay: 3m, lifecycle_hook: { timeout: 15m } }
+asg: { min: 1, max: 6, desired: 3, instance_types: [m], zones: [sim-1a], launch_delay: 3m, lifecycle_hook: { timeout: 15m } }
 ecs: { strategy: binpack }
 services:
   - name: app

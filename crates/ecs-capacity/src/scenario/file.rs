@@ -27,6 +27,9 @@ pub(super) struct ScenarioFile {
     #[serde(default)]
     pub(super) ecs: EcsFile,
     pub(super) services: Spanned<Vec<Spanned<ServiceFile>>>,
+    /// Standalone jobs: batches of tasks started by RunTask that run to completion.
+    #[serde(default)]
+    pub(super) jobs: Vec<Spanned<JobFile>>,
     #[serde(default = "default_unspanned")]
     pub(super) scaling: Spanned<ScalingFile>,
     #[serde(default = "default_unspanned")]
@@ -107,6 +110,13 @@ pub(super) struct AsgFile {
     /// policy's own.
     #[serde(default)]
     pub(super) termination: Option<Termination>,
+    /// The group's Availability Zones; unset: three (`sim-1a`, `sim-1b`, `sim-1c`).
+    #[serde(default)]
+    pub(super) zones: Option<Spanned<Vec<String>>>,
+    /// Container instances of the cluster that the group does not own (registered from
+    /// elsewhere), of the first instance type, spread over the zones.
+    #[serde(default)]
+    pub(super) outside_group: u32,
 }
 
 fn default_launch_delay() -> Secs {
@@ -142,7 +152,18 @@ pub(super) struct EcsFile {
 pub(super) struct ServiceFile {
     pub(super) name: String,
     pub(super) task: Spanned<TaskFile>,
+    /// Tasks wanted (a DAEMON service runs one on every instance instead).
+    #[serde(default)]
     pub(super) desired: u32,
+    /// `schedulingStrategy: DAEMON`.
+    #[serde(default)]
+    pub(super) daemon: bool,
+    /// Its placement strategy spreads by `attribute:ecs.availability-zone` first.
+    #[serde(default)]
+    pub(super) spread_by_zone: bool,
+    /// The `distinctInstance` constraint: at most one of its tasks per instance.
+    #[serde(default)]
+    pub(super) distinct_instance: bool,
     #[serde(default = "default_min_healthy")]
     pub(super) minimum_healthy_percent: u32,
     #[serde(default = "default_max_percent")]
@@ -173,6 +194,24 @@ pub(super) struct TaskFile {
     pub(super) gpus: u32,
     #[serde(default)]
     pub(super) awsvpc: bool,
+}
+
+/// A standalone job: its task, and when how many of them start and for how long they run.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct JobFile {
+    pub(super) name: String,
+    pub(super) task: Spanned<TaskFile>,
+    pub(super) runs: Vec<Spanned<JobRunFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct JobRunFile {
+    pub(super) at: Secs,
+    pub(super) count: u32,
+    #[serde(rename = "for")]
+    pub(super) duration: Secs,
 }
 
 #[derive(Debug, Deserialize)]

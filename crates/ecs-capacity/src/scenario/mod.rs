@@ -17,8 +17,8 @@ use thiserror::Error;
 
 pub use alarm::{Action, Alarm, Comparison, Metric, MissingData, Statistic};
 pub use model::{
-    Asg, Change, ChangeKind, InstanceType, ManagedScaling, PlacementBackoff, Scenario, Service,
-    Strategy,
+    Asg, Change, ChangeKind, DEFAULT_ZONES, InstanceType, JobRun, ManagedScaling, PlacementBackoff,
+    Scenario, Service, ServiceKind, Strategy,
 };
 pub use parse::parse;
 pub use policy::{HOSTS_TO_ADD_ALARM_PERIOD, LARGEST_STEP, PolicyKind, Termination};
@@ -33,14 +33,18 @@ pub const BATCH: &str = include_str!("../../scenarios/batch.yaml");
 pub const DEPLOY: &str = include_str!("../../scenarios/deploy.yaml");
 /// 16 small services of varied shapes, each with its own daily peak: fragmented hosts.
 pub const FRAGMENTED: &str = include_str!("../../scenarios/fragmented.yaml");
+/// A production-shaped day: three zones, a daemon, zone-spread services, a one-per-host
+/// cache, standalone jobs, hosts outside the group.
+pub const PRODUCTION: &str = include_str!("../../scenarios/production.yaml");
 
 /// The embedded scenarios by name.
-pub const EMBEDDED: [(&str, &str); 5] = [
+pub const EMBEDDED: [(&str, &str); 6] = [
     ("book", BOOK),
     ("diurnal", DIURNAL),
     ("batch", BATCH),
     ("deploy", DEPLOY),
     ("fragmented", FRAGMENTED),
+    ("production", PRODUCTION),
 ];
 
 /// Why a scenario cannot be used.
@@ -80,7 +84,7 @@ pub fn load(name_or_path: &str) -> Result<Scenario, LoadError> {
 #[derive(Debug, Error)]
 pub enum LoadError {
     #[error(
-        "cannot read scenario {file} (embedded scenarios: book, diurnal, batch, deploy, fragmented)"
+        "cannot read scenario {file} (embedded scenarios: book, diurnal, batch, deploy, fragmented, production)"
     )]
     Read {
         file: String,

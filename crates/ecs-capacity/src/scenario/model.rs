@@ -132,6 +132,33 @@ pub struct Asg {
     /// `asg.termination` as the scenario sets it; `None`: the policy's own
     /// ([`PolicyKind::default_termination`]).
     pub termination: Option<Termination>,
+    /// The group's Availability Zones (at least one).
+    pub zones: Vec<String>,
+    /// Container instances of the cluster the group does not own.
+    pub outside_group: u32,
+}
+
+/// The zones a scenario's group spans when it names none.
+pub const DEFAULT_ZONES: [&str; 3] = ["sim-1a", "sim-1b", "sim-1c"];
+
+/// What kind of tasks a service (or job) runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceKind {
+    /// A REPLICA service: `desired` tasks, replaced when they stop.
+    Replica,
+    /// A DAEMON service: one task on every ACTIVE instance.
+    Daemon,
+    /// A standalone job: tasks started by RunTask, each running to completion, never
+    /// replaced, and not moved off a DRAINING instance.
+    Job(Vec<JobRun>),
+}
+
+/// One batch of a job: `count` tasks wanted from `at`, each running `duration` once placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobRun {
+    pub at: u64,
+    pub count: u32,
+    pub duration: u64,
 }
 
 /// What happens to a service's desired count or task definition.
@@ -156,6 +183,21 @@ pub struct Service {
     pub minimum_healthy_percent: u32,
     pub maximum_percent: u32,
     pub changes: Vec<Change>,
+    pub kind: ServiceKind,
+    /// Its strategy spreads by zone first (re-placed tasks stay balanced across zones).
+    pub spread_by_zone: bool,
+    /// `distinctInstance`.
+    pub distinct_instance: bool,
+}
+
+impl Service {
+    pub fn is_daemon(&self) -> bool {
+        self.kind == ServiceKind::Daemon
+    }
+
+    pub fn is_job(&self) -> bool {
+        matches!(self.kind, ServiceKind::Job(_))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -11,8 +11,10 @@ use capacity_core::{
     PlacementFailure, Resources, TaskShape, UnplacedTasks, WorstCase, assess, cluster_capacity,
 };
 
+use capacity_core::placement::{ServicePlacement, ZONE_ATTRIBUTE};
+use capacity_core::run::Trigger;
+
 use super::{Datapoint, InstState, RESERVED_PORTS, Sim};
-use crate::scenario::PolicyKind;
 
 impl Sim<'_> {
     /// The container instances as ECS would describe them now; with their ENI limits only
@@ -58,7 +60,14 @@ impl Sim<'_> {
                         max_enis,
                         task_enis_in_use: task_enis,
                     }),
-                    attributes: Default::default(),
+                    attributes: {
+                        let mut attributes = inst.marks.clone();
+                        if let Some(zone) = self.sc.asg.zones.get(inst.zone) {
+                            attributes.insert(ZONE_ATTRIBUTE.to_owned(), zone.clone());
+                        }
+                        attributes.insert("ecs.instance-type".to_owned(), ty.name.clone());
+                        attributes
+                    },
                 })
             })
             .collect()
@@ -108,7 +117,7 @@ impl Sim<'_> {
                 .services
                 .iter()
                 .zip(&self.services)
-                .filter(|(_, s)| s.pending > 0)
+                .filter(|(def, s)| s.pending > 0 && !def.is_job() && !def.is_daemon())
                 .filter_map(|(def, s)| {
                     Some(UnplacedTasks {
                         service: def.name.clone(),
@@ -117,36 +126,60 @@ impl Sim<'_> {
                     })
                 })
                 .collect(),
-            daemons: Vec::new(),
+            daemons: self
+                .sc
+                .services
+                .iter()
+                .zip(&self.services)
+                .filter(|(def, _)| def.is_daemon())
+                .filter_map(|(_, s)| s.revisions.last().cloned())
+                .collect(),
             placement_failures: Vec::new(),
         }
     }
 
-    /// What capacity-calculator publishes: capacity-core's one assessment, with the tasks
-    /// that wait. The datapoint reaches the alarms `reaction_delay` later (EventBridge,
-    /// the Lambda's run, PutMetricData, Auto Scaling's start: `scenario::deployed`).
-    /// `failed` names the services of a placement-failure run, as the event does in
-    /// production (the calculator passes the event's service and reason to capacity-core).
-    /// Under `hosts-to-add+consolidation` it also publishes HostsToRemove, the size of
-    /// capacity-core's consolidation plan (`sim/consolidation.rs`).
+    /// The tasks in PROVISIONING under a capacity provider: the services' waiting tasks and
+    /// the jobs' (RunTask with a capacity provider strategy waits for capacity too).
+    pub(super) fn provisioning(&self) -> Demand {
+        let mut demand = self.demand();
+        demand.unplaced.extend(
+            self.sc
+                .services
+                .iter()
+                .zip(&self.services)
+                .filter(|(def, s)| def.is_job() && !s.queued.is_empty())
+                .map(|(def, s)| UnplacedTasks {
+                    service: def.name.clone(),
+                    shape: def.shape.clone(),
+                    count: s.queued.len() as u32,
+                }),
+        );
+        demand
+    }
+
+    /// What capacity-calculator publishes on this run (`trigger`; `failed` names the services
+    /// of a placement-failure run, as the event does in production): the datapoint reaches
+    /// the alarms `reaction_delay` later (EventBridge, the Lambda's run, PutMetricData, Auto
+    /// Scaling's start: `scenario::deployed`). Under the policies that deploy the calculator
+    /// with the group this is capacity-core's one decision, carried out
+    /// (`sim/decision.rs`): its assessment, and `HostsToRemove` as settled; under the others
+    /// the assessment alone.
     pub(super) fn publish(
         &mut self,
         cap: &ClusterCapacity,
+        trigger: Trigger,
         failed: &[String],
     ) -> Result<(), CapacityError> {
-        let mut demand = self.demand();
-        demand.placement_failures = failed
-            .iter()
-            .map(|service| PlacementFailure::new(service.clone(), "RESOURCE:MEMORY"))
-            .collect();
-        let assessment = assess(cap, &self.sc.headroom, &demand);
-        // HostsToRemove = min(plan size, desired − min): the group cannot go below its
-        // minimum, and a plan the group cannot carry out must not keep the alarm in ALARM.
-        let hosts_to_remove = if self.sc.policy == PolicyKind::HostsToAdd {
-            let room = self.desired_capacity.saturating_sub(self.sc.asg.min);
-            f64::from(self.plan()?.hosts_to_remove().min(room))
+        let (assessment, hosts_to_remove) = if self.runs_the_decision() {
+            let (decision, hosts_to_remove) = self.decide_and_act(trigger, failed)?;
+            (decision.assessment, hosts_to_remove)
         } else {
-            0.0
+            let mut demand = self.demand();
+            demand.placement_failures = failed
+                .iter()
+                .map(|service| PlacementFailure::new(service.clone(), "RESOURCE:MEMORY"))
+                .collect();
+            (assess(cap, &self.sc.headroom, &demand), 0)
         };
         self.datapoints.push(Datapoint {
             t: self.t + self.sc.reaction_delay,
@@ -154,8 +187,32 @@ impl Sim<'_> {
             // As published: beyond the headroom, so the scale-in alarm agrees with the decision.
             idle_host_capacity: assessment.idle_host_capacity,
             hosts_to_add: f64::from(assessment.hosts_to_add),
-            hosts_to_remove,
+            hosts_to_remove: f64::from(hosts_to_remove),
         });
         Ok(())
+    }
+
+    /// Instance `id`'s zone.
+    pub(super) fn zone_of(&self, id: u32) -> &str {
+        self.instance(id)
+            .and_then(|i| self.sc.asg.zones.get(i.zone))
+            .map_or("?", String::as_str)
+    }
+
+    /// The services' placement rules as DescribeServices and their task definitions give them.
+    pub(super) fn placement_rules(&self) -> Vec<ServicePlacement> {
+        self.sc
+            .services
+            .iter()
+            .filter(|s| !s.is_daemon() && !s.is_job())
+            .map(|s| {
+                let constraints = if s.distinct_instance {
+                    vec![("distinctInstance".to_owned(), None)]
+                } else {
+                    Vec::new()
+                };
+                ServicePlacement::read(&s.name, &constraints, &[], s.spread_by_zone, Vec::new())
+            })
+            .collect()
     }
 }

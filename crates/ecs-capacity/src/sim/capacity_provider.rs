@@ -174,24 +174,25 @@ impl Sim<'_> {
         // DRAINING instance counts; counting it, empty once its tasks left, is what lets
         // managed scaling remove it).
         let in_group = |i: &&super::Instance| {
-            matches!(
-                i.state,
-                InstState::Active | InstState::Draining { deadline: None }
-            )
+            !i.outside_group
+                && matches!(
+                    i.state,
+                    InstState::Active | InstState::Draining { deadline: None }
+                )
         };
         let running = self.instances.iter().filter(in_group).count() as u32;
         // [CAS] scale-in: "A container instance is considered empty even when daemon tasks
-        // are running" (the simulator has none).
+        // are running".
         let empty = self
             .instances
             .iter()
             .filter(in_group)
-            .filter(|i| !self.tasks.iter().any(|k| k.instance == i.id))
+            .filter(|i| !self.runs_non_daemon_tasks(i.id))
             .count() as u32;
         // [CAS] scale-out steps 2–4: the instances each group of provisioning tasks needs
         // (binpacked, the largest type's count), the largest of them; step 5: bounded by the
         // minimum and maximum scaling step sizes.
-        let groups = provisioning_groups(&self.demand());
+        let groups = provisioning_groups(&self.provisioning());
         let for_waiting = match cap {
             Some(cap) if !groups.is_empty() => groups
                 .iter()

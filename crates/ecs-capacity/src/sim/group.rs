@@ -1,31 +1,46 @@
-//! The Auto Scaling group and its termination lifecycle hook: launching instances,
-//! bringing the group to its desired capacity, picking instances to terminate, and
-//! completing drains (or timing them out).
+//! The Auto Scaling group and its termination lifecycle hook: launching instances into its
+//! zones, bringing the group to its desired capacity, picking instances to terminate,
+//! rebalancing its zones, and completing drains (or timing them out).
 //!
-//! Which instances a scale-in terminates ([`Termination`]):
+//! **Zones** (EC2 Auto Scaling user guide, "Availability Zone balancing" and "Configure
+//! termination policies"): a launch goes to the zone with the fewest instances; a scale-in
+//! first picks the zone with the most instances (among those with an instance it may
+//! terminate; ties at random, seeded) and asks the termination policy for that zone
+//! (`CapacityToTerminate` is per zone); afterwards **AZRebalance** evens the zones out when
+//! they differ by two or more, launching in the smallest zone before it terminates in the
+//! largest (the next scale-in of the group above its desired capacity).
+//!
+//! Which instances a scale-in terminates within the zone ([`Termination`]):
 //! * `default` — EC2 Auto Scaling's default termination policy, as its user guide lists it
-//!   ("Configure termination policies", *Default termination policy*): balance the
-//!   Availability Zones (the simulated group has one), then the instances with the oldest
-//!   launch template (they all share one), then the instance closest to its next billing
-//!   hour, then at random (seeded) among those.
-//! * `chooser` — the scale-in chooser: the group suggests its instances in the default
-//!   policy's order, and `capacity_core::scale_in::choose` answers (not registered first, then
-//!   fewest tasks, the group's order among equals).
+//!   ("Configure termination policies", *Default termination policy*): the instances with the
+//!   oldest launch template (they all share one), then the instance closest to its next
+//!   billing hour, then at random (seeded) among those.
+//! * `chooser` — the scale-in chooser: the group suggests its instances of the zone in the
+//!   default policy's order, and `capacity_core::scale_in::choose` answers with each
+//!   instance's cost as the chooser reads it (`DrainCost::of`: not registered, then the
+//!   calculator's planned-removal marks, then the hosts checked to fit, then fewest tasks,
+//!   do-not-disrupt last).
 //! * managed termination protection — ECS protects every instance that runs a task
 //!   ("Managed termination protection" in ECS's cluster auto scaling guide): only ACTIVE
 //!   instances without tasks can go; a scale-in that finds none waits until one empties.
+
+use std::collections::BTreeMap;
 
 use capacity_core::scale_in::{CapacityToTerminate, DrainCost, SuggestedInstance, choose};
 
 use super::{InstState, Instance, Sim};
 use crate::scenario::Termination;
 
-/// The simulated group's one Availability Zone and market option.
-const ZONE: &str = "sim-1a";
 const MARKET: &str = "on-demand";
 
 impl Sim<'_> {
+    /// Launches an instance of the group into its zone with the fewest instances.
     pub(super) fn launch(&mut self) -> u32 {
+        let zone = self.smallest_zone();
+        self.launch_in(zone)
+    }
+
+    fn launch_in(&mut self, zone: usize) -> u32 {
         let types = &self.sc.asg.launch_types;
         let type_index = types
             .get(self.launches % types.len().max(1))
@@ -41,17 +56,38 @@ impl Sim<'_> {
             state: InstState::Launching {
                 ready_at: self.t + self.sc.asg.launch_delay,
             },
+            zone,
+            marks: BTreeMap::new(),
+            outside_group: false,
         });
         id
     }
 
-    /// The Auto Scaling group brings its instances to the desired capacity.
-    pub(super) fn reconcile_group(&mut self) {
-        let in_service: Vec<u32> = self
-            .instances
+    /// An instance the scenario registers in the cluster from outside the group.
+    pub(super) fn register_outside_group(&mut self) -> u32 {
+        let zones = self.sc.asg.zones.len().max(1);
+        let outside = self.instances.iter().filter(|i| i.outside_group).count();
+        let id = self.instances.len() as u32 + 1;
+        self.instances.push(Instance {
+            id,
+            type_index: self.sc.asg.launch_types.first().copied().unwrap_or(0),
+            launched_at: None,
+            consolidating: false,
+            state: InstState::Active,
+            zone: outside % zones,
+            marks: BTreeMap::new(),
+            outside_group: true,
+        });
+        id
+    }
+
+    /// The group's instances that count toward its desired capacity, by zone: launching,
+    /// ACTIVE, or set DRAINING by the calculator (still InService for the group; only the
+    /// lifecycle hook's drain takes an instance out).
+    fn in_service(&self) -> Vec<u32> {
+        self.instances
             .iter()
-            // An instance the calculator set DRAINING (consolidation) is still InService for
-            // the group: only the lifecycle hook's drain takes it out.
+            .filter(|i| !i.outside_group)
             .filter(|i| {
                 matches!(
                     i.state,
@@ -61,7 +97,30 @@ impl Sim<'_> {
                 )
             })
             .map(|i| i.id)
-            .collect();
+            .collect()
+    }
+
+    fn zone_counts(&self, ids: &[u32]) -> Vec<usize> {
+        let mut counts = vec![0; self.sc.asg.zones.len().max(1)];
+        for id in ids {
+            if let Some(inst) = self.instance(*id)
+                && let Some(n) = counts.get_mut(inst.zone)
+            {
+                *n += 1;
+            }
+        }
+        counts
+    }
+
+    fn smallest_zone(&self) -> usize {
+        let counts = self.zone_counts(&self.in_service());
+        (0..counts.len()).min_by_key(|&z| counts[z]).unwrap_or(0)
+    }
+
+    /// The Auto Scaling group brings its instances to the desired capacity, then rebalances
+    /// its zones.
+    pub(super) fn reconcile_group(&mut self) {
+        let in_service = self.in_service();
         let count = in_service.len() as u32;
         if count < self.desired_capacity {
             for _ in count..self.desired_capacity {
@@ -74,78 +133,161 @@ impl Sim<'_> {
             for id in self.choose_to_terminate(in_service, excess) {
                 self.terminate(id);
             }
+        } else {
+            self.rebalance_zones();
         }
     }
 
-    /// The instances a scale-in of `excess` terminates, by the run's [`Termination`].
+    /// AZRebalance: zones two or more apart get an instance launched in the smallest; the
+    /// next reconciliation terminates one in the largest (launch before terminate).
+    fn rebalance_zones(&mut self) {
+        let in_service = self.in_service();
+        let counts = self.zone_counts(&in_service);
+        let (Some(&most), Some(&least)) = (counts.iter().max(), counts.iter().min()) else {
+            return;
+        };
+        // Only when the largest zone has an instance it may terminate afterwards (under
+        // managed termination protection, an empty one): a protected instance is never
+        // rebalanced away (*favour* of managed scaling: no launch it could not undo).
+        let largest_may_go = in_service.iter().any(|id| {
+            self.instance(*id)
+                .is_some_and(|i| counts.get(i.zone) == Some(&most))
+                && (self.sc.termination != Termination::ManagedTerminationProtection
+                    || self.unprotected(*id))
+        });
+        if most >= least + 2 && largest_may_go {
+            let zone = self.smallest_zone();
+            let id = self.launch_in(zone);
+            let name = self.instance_name(id);
+            let zone_name = self.sc.asg.zones.get(zone).cloned().unwrap_or_default();
+            self.log(format!(
+                "AZRebalance: launch {name} in {zone_name} (zones {most} and {least} apart by two or more)"
+            ));
+        }
+    }
+
+    /// The instances a scale-in of `excess` terminates: Auto Scaling splits it by zone, one
+    /// instance at a time from the zone with the most, then asks for each zone's share
+    /// (`CapacityToTerminate`) by the run's [`Termination`].
     fn choose_to_terminate(&mut self, in_service: Vec<u32>, excess: u32) -> Vec<u32> {
-        let mut ordered = self.default_order(in_service);
-        // The chooser of `hosts-to-add+consolidation` terminates the planned hosts first
-        // (`sim/consolidation.rs`).
-        let planned = self.planned_first(&mut ordered, excess);
-        let tasks_on = |sim: &Self, id: u32| sim.tasks.iter().filter(|k| k.instance == id).count();
-        match self.sc.termination {
-            Termination::Default => ordered.into_iter().take(excess as usize).collect(),
-            Termination::Chooser if planned > 0 => {
-                let mut ids: Vec<u32> = ordered.iter().take(planned).copied().collect();
-                for id in &ids {
-                    if let Some(inst) = self.instances.iter_mut().find(|i| i.id == *id) {
-                        inst.consolidating = true;
-                    }
-                }
-                let rest = ordered.split_off(planned);
-                if excess as usize > planned {
-                    let more = excess - planned as u32;
-                    ids.extend(self.chooser(&rest, more));
-                }
-                ids
+        let mut left = in_service.clone();
+        let mut per_zone = vec![0u32; self.sc.asg.zones.len().max(1)];
+        for _ in 0..excess {
+            let Some(zone) = self.zone_to_shrink(&left) else {
+                break;
+            };
+            per_zone[zone] += 1;
+            // One instance of that zone less (one it may terminate), for the next pick.
+            let mtp = self.sc.termination == Termination::ManagedTerminationProtection;
+            if let Some(pos) = left.iter().position(|id| {
+                self.instance(*id).is_some_and(|i| i.zone == zone)
+                    && (!mtp || self.unprotected(*id))
+            }) {
+                left.remove(pos);
             }
-            Termination::Chooser => self.chooser(&ordered, excess),
+        }
+        let mut chosen = Vec::new();
+        for (zone, n) in per_zone.into_iter().enumerate().filter(|(_, n)| *n > 0) {
+            let in_zone: Vec<u32> = in_service
+                .iter()
+                .copied()
+                .filter(|id| self.instance(*id).is_some_and(|i| i.zone == zone))
+                .collect();
+            chosen.extend(self.choose_in_zone(in_zone, zone, n));
+        }
+        chosen
+    }
+
+    /// The zone Auto Scaling shrinks: the most instances among the zones with one it may
+    /// terminate (managed termination protection: an empty one); ties at random (seeded).
+    fn zone_to_shrink(&mut self, left: &[u32]) -> Option<usize> {
+        let counts = self.zone_counts(left);
+        let may_go = |sim: &Self, zone: usize| {
+            left.iter().any(|id| {
+                sim.instance(*id).is_some_and(|i| i.zone == zone)
+                    && (sim.sc.termination != Termination::ManagedTerminationProtection
+                        || sim.unprotected(*id))
+            })
+        };
+        let candidates: Vec<usize> = (0..counts.len()).filter(|&z| may_go(self, z)).collect();
+        let most = candidates.iter().map(|&z| counts[z]).max()?;
+        let tied: Vec<usize> = candidates
+            .into_iter()
+            .filter(|&z| counts[z] == most)
+            .collect();
+        let pick = if tied.len() > 1 {
+            self.rng.below(tied.len())
+        } else {
+            0
+        };
+        tied.get(pick).copied()
+    }
+
+    /// [CAS] managed termination protection protects the instances with tasks: an empty
+    /// instance may go, ACTIVE or set DRAINING by the calculator's consolidation.
+    fn unprotected(&self, id: u32) -> bool {
+        self.instance(id).is_some_and(|i| {
+            matches!(
+                i.state,
+                InstState::Active | InstState::Draining { deadline: None }
+            )
+        }) && !self.runs_non_daemon_tasks(id)
+    }
+
+    /// `n` instances of `zone` to terminate, by the run's [`Termination`].
+    fn choose_in_zone(&mut self, in_zone: Vec<u32>, zone: usize, n: u32) -> Vec<u32> {
+        let ordered = self.default_order(in_zone);
+        match self.sc.termination {
+            Termination::Default => ordered.into_iter().take(n as usize).collect(),
+            Termination::Chooser => self.chooser(&ordered, zone, n),
             Termination::ManagedTerminationProtection => ordered
                 .into_iter()
-                .filter(|&id| {
-                    // [CAS] managed termination protection protects the instances with
-                    // tasks: an empty instance may go, ACTIVE or set DRAINING by the
-                    // calculator's consolidation.
-                    self.instance(id).is_some_and(|i| {
-                        matches!(
-                            i.state,
-                            InstState::Active | InstState::Draining { deadline: None }
-                        )
-                    }) && tasks_on(self, id) == 0
-                })
-                .take(excess as usize)
+                .filter(|&id| self.unprotected(id))
+                .take(n as usize)
                 .collect(),
         }
     }
 
-    /// The scale-in chooser: `capacity_core::scale_in::choose` over the group's suggestions.
-    fn chooser(&self, ordered: &[u32], excess: u32) -> Vec<u32> {
-        let tasks_on = |sim: &Self, id: u32| sim.tasks.iter().filter(|k| k.instance == id).count();
-        {
+    /// The scale-in chooser: `capacity_core::scale_in::choose` over the group's suggestions of
+    /// `zone`, each costed as the chooser Lambda reads it. A host it takes by the
+    /// calculator's planned-removal mark is consolidation's.
+    fn chooser(&mut self, ordered: &[u32], zone: usize, n: u32) -> Vec<u32> {
+        let zone_name = self.sc.asg.zones.get(zone).cloned().unwrap_or_default();
+        let suggested: Vec<SuggestedInstance> = ordered
+            .iter()
+            .map(|id| SuggestedInstance::new(&id.to_string(), &zone_name, MARKET))
+            .collect();
+        let entry = CapacityToTerminate::new(&zone_name, MARKET, n);
+        let now = self.t;
+        let cost = |id: &str| {
+            let Ok(id) = id.parse::<u32>() else {
+                return DrainCost::Unknown;
+            };
+            match self.instance(id) {
+                Some(i) if matches!(i.state, InstState::Launching { .. }) => {
+                    DrainCost::NotInCluster
+                }
+                Some(i) => {
+                    let tasks = self.tasks.iter().filter(|k| k.instance == id).count() as u32;
+                    DrainCost::of(tasks, Some(&i.marks), now).0
+                }
+                None => DrainCost::Unknown,
+            }
+        };
+        let choice = choose(&[entry], &suggested, cost);
+        let ids: Vec<(u32, DrainCost)> = choice
+            .chosen
+            .iter()
+            .filter_map(|c| Some((c.instance_id.parse().ok()?, c.cost)))
+            .collect();
+        for (id, cost) in &ids {
+            if matches!(cost, DrainCost::Planned(_))
+                && let Some(inst) = self.instances.iter_mut().find(|i| i.id == *id)
             {
-                let suggested: Vec<SuggestedInstance> = ordered
-                    .iter()
-                    .map(|id| SuggestedInstance::new(&id.to_string(), ZONE, MARKET))
-                    .collect();
-                let entry = CapacityToTerminate::new(ZONE, MARKET, excess);
-                let cost = |id: &str| {
-                    let Ok(id) = id.parse::<u32>() else {
-                        return DrainCost::Unknown;
-                    };
-                    match self.instance(id).map(|i| i.state) {
-                        Some(InstState::Launching { .. }) => DrainCost::NotInCluster,
-                        Some(_) => DrainCost::Tasks(tasks_on(self, id) as u32),
-                        None => DrainCost::Unknown,
-                    }
-                };
-                choose(&[entry], &suggested, cost)
-                    .instance_ids()
-                    .iter()
-                    .filter_map(|id| id.parse().ok())
-                    .collect()
+                inst.consolidating = true;
             }
         }
+        ids.into_iter().map(|(id, _)| id).collect()
     }
 
     /// The default termination policy's order: the instance closest to its next billing

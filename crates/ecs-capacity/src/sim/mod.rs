@@ -33,21 +33,27 @@
 pub mod alarms;
 mod calculator;
 mod capacity_provider;
-mod consolidation;
+pub mod decision;
 mod group;
 pub mod ideal;
+mod jobs;
 mod scheduler;
 pub mod score;
 mod services;
+mod state;
 pub mod sweep;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
+use capacity_core::CapacityError;
 
-use capacity_core::{CapacityError, TaskShape};
+use state::{
+    AlarmState, Datapoint, InstState, Instance, Ramp, Rng, ServiceState, Task, TaskState, Usage,
+};
 
-use crate::scenario::{PolicyKind, Scenario};
+use capacity_core::run::Trigger;
+
+use crate::scenario::Scenario;
 
 /// Ports the ECS agent reserves on every container instance.
 const RESERVED_PORTS: [u16; 5] = [22, 2375, 2376, 51678, 51679];
@@ -133,119 +139,6 @@ pub struct Outcome {
     pub actions: Vec<ScaleAction>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum InstState {
-    Launching { ready_at: u64 },
-    Active,
-    Draining { deadline: Option<u64> },
-    Terminated,
-}
-
-#[derive(Debug, Clone)]
-struct Instance {
-    id: u32,
-    type_index: usize,
-    /// `None` for the instances the scenario starts with.
-    launched_at: Option<u64>,
-    state: InstState,
-    /// Drained because the consolidation plan chose it.
-    consolidating: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TaskState {
-    Starting { until: u64 },
-    Running,
-    Stopping { until: u64 },
-}
-
-#[derive(Debug, Clone)]
-struct Task {
-    id: u64,
-    service: usize,
-    revision: usize,
-    instance: u32,
-    state: TaskState,
-}
-
-#[derive(Debug, Clone)]
-struct ServiceState {
-    desired: u32,
-    /// Task shapes by revision index; the last one is current.
-    revisions: Vec<TaskShape>,
-    next_change: usize,
-    ramp: Option<Ramp>,
-    pending: u32,
-    /// Since when each pending task has been wanted, oldest first.
-    waiting_since: std::collections::VecDeque<u64>,
-    /// ECS's service throttle: consecutive placement attempts that left tasks unplaced, and
-    /// the earliest time of the next attempt (`sim/scheduler.rs`).
-    failed_attempts: u32,
-    next_attempt: u64,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Ramp {
-    from: u32,
-    to: u32,
-    start: u64,
-    end: u64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AlarmState {
-    Ok,
-    Alarm,
-    InsufficientData,
-}
-
-impl AlarmState {
-    fn as_str(self) -> &'static str {
-        match self {
-            AlarmState::Ok => "OK",
-            AlarmState::Alarm => "ALARM",
-            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
-        }
-    }
-}
-
-/// Free resources of one instance during scheduling.
-#[derive(Debug, Clone, Default)]
-struct Usage {
-    cpu: u32,
-    memory: u32,
-    gpus: u32,
-    enis: u32,
-    ports_tcp: BTreeSet<u16>,
-    ports_udp: BTreeSet<u16>,
-}
-
-/// SplitMix64: small, seeded, and the same on every platform.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        // n is small (instances of one group): the modulo bias is negligible.
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
-struct Datapoint {
-    t: u64,
-    container_capacity: f64,
-    idle_host_capacity: f64,
-    hosts_to_add: f64,
-    hosts_to_remove: f64,
-}
-
 struct Sim<'a> {
     sc: &'a Scenario,
     t: u64,
@@ -272,8 +165,9 @@ struct Sim<'a> {
     placement_waits: Vec<u64>,
     /// The capacity provider's managed scaling state.
     managed: capacity_provider::State,
-    /// The consolidation plan's state between the calculator's runs.
-    consolidation: consolidation::State,
+    /// What the calculator keeps between runs (its memory, the cluster's tags, its last task
+    /// listing) and what its decisions did.
+    calculator: decision::Memory,
     /// The group set an instance DRAINING (lifecycle hook) in this step's scale-in.
     drain_started: bool,
 }
@@ -296,8 +190,8 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, Capa
         policy: sc.policy.label(),
         termination: sc.termination.label(),
         tasks_moved_by_scale_in: sim.tasks_moved_by_scale_in,
-        tasks_moved_by_consolidation: sim.consolidation.tasks_moved,
-        consolidation_undone: sim.consolidation.undone,
+        tasks_moved_by_consolidation: sim.calculator.tasks_moved,
+        consolidation_undone: sim.calculator.undone,
         ideal_vcpu_hours: ideal::ideal_vcpu_hours(sc),
         placement_waits: sim.placement_waits,
         step: sc.step,
@@ -332,6 +226,8 @@ impl<'a> Sim<'a> {
                     waiting_since: std::collections::VecDeque::new(),
                     failed_attempts: 0,
                     next_attempt: 0,
+                    queued: std::collections::VecDeque::new(),
+                    next_run: 0,
                 })
                 .collect(),
             desired_capacity: sc.asg.desired,
@@ -349,7 +245,7 @@ impl<'a> Sim<'a> {
             tasks_moved_by_scale_in: 0,
             placement_waits: Vec::new(),
             managed: capacity_provider::State::default(),
-            consolidation: consolidation::State::default(),
+            calculator: decision::Memory::default(),
             drain_started: false,
         }
     }
@@ -376,8 +272,13 @@ impl<'a> Sim<'a> {
 
     /// The initial state: the group's desired instances registered, services running.
     fn start(&mut self) -> Result<(), CapacityError> {
-        for _ in 0..self.sc.asg.desired {
-            let id = self.launch();
+        let outside = self.sc.asg.outside_group;
+        for n in 0..self.sc.asg.desired + outside {
+            let id = if n < self.sc.asg.desired {
+                self.launch()
+            } else {
+                self.register_outside_group()
+            };
             if let Some(inst) = self.instances.iter_mut().find(|i| i.id == id) {
                 inst.state = InstState::Active;
                 inst.launched_at = None;
@@ -400,6 +301,7 @@ impl<'a> Sim<'a> {
     fn tick(&mut self) -> Result<(), CapacityError> {
         self.changed = false;
         self.apply_service_changes();
+        self.start_job_runs();
         self.advance_instances_and_tasks();
         self.finish_drains();
         self.schedule();
@@ -413,29 +315,41 @@ impl<'a> Sim<'a> {
         let scheduled =
             self.sc.calculator_schedule > 0 && self.t.is_multiple_of(self.sc.calculator_schedule);
         // ECS's SERVICE_TASK_PLACEMENT_FAILURE event runs the calculator at once, and names
-        // the services whose tasks found no room (their tasks then skip the room free).
+        // the services whose tasks found no room (their tasks then skip the room free). A
+        // job's RunTask that fails for room raises no such event.
+        let of_services = |sim: &Self| -> Vec<u32> {
+            sim.sc
+                .services
+                .iter()
+                .zip(&sim.services)
+                .map(|(def, s)| if def.is_job() { 0 } else { s.pending })
+                .collect()
+        };
+        let now_pending = of_services(self);
         let failed: Vec<String> = self
             .sc
             .services
             .iter()
-            .zip(&self.services)
+            .zip(&now_pending)
             .enumerate()
-            .filter(|(i, (_, s))| {
-                s.pending > self.last_pending_by_service.get(*i).copied().unwrap_or(0)
-            })
+            .filter(|(i, (_, p))| **p > self.last_pending_by_service.get(*i).copied().unwrap_or(0))
             .map(|(_, (def, _))| def.name.clone())
             .collect();
-        self.last_pending_by_service = self.services.iter().map(|s| s.pending).collect();
-        let placement_failed = pending > self.last_pending;
-        self.last_pending = pending;
+        let services_pending: u32 = now_pending.iter().sum();
+        self.last_pending_by_service = now_pending;
+        let placement_failed = services_pending > self.last_pending;
+        self.last_pending = services_pending;
         if let Some(cap) = &cap
             && (self.changed || scheduled || placement_failed)
         {
-            let failures = if placement_failed { failed } else { Vec::new() };
-            self.publish(cap, &failures)?;
-        }
-        if self.sc.policy == PolicyKind::CapacityProviderConsolidation {
-            self.consolidate_through_draining(pending, scheduled)?;
+            let (trigger, failures) = if placement_failed {
+                (Trigger::PlacementFailure, failed)
+            } else if scheduled {
+                (Trigger::Schedule, Vec::new())
+            } else {
+                (Trigger::ContainerInstanceStateChange, Vec::new())
+            };
+            self.publish(cap, trigger, &failures)?;
         }
         if self.sc.policy.is_capacity_provider() {
             let seen_by_ecs = self.capacity_with_enis()?;
@@ -451,7 +365,7 @@ impl<'a> Sim<'a> {
         if self.drain_started
             && let Some(cap) = self.capacity()?
         {
-            self.publish(&cap, &[])?;
+            self.publish(&cap, Trigger::ContainerInstanceStateChange, &[])?;
         }
         self.track_pending(pending);
         let sample = Sample {
@@ -479,7 +393,7 @@ impl<'a> Sim<'a> {
                 .instances
                 .iter()
                 .filter(|i| matches!(i.state, InstState::Active | InstState::Draining { .. }))
-                .filter(|i| !self.tasks.iter().any(|k| k.instance == i.id))
+                .filter(|i| !self.runs_non_daemon_tasks(i.id))
                 .filter_map(|i| self.sc.instance_types.get(i.type_index))
                 .map(|ty| u64::from(ty.cpu))
                 .sum(),

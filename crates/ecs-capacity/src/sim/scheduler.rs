@@ -41,11 +41,17 @@ impl Sim<'_> {
             let name = self.instance_name(id);
             self.log(format!("{name} registered ACTIVE"));
         }
+        let stop = self.sc.task_stop;
         for task in &mut self.tasks {
             if let TaskState::Starting { until } = task.state
                 && until <= t
             {
                 task.state = TaskState::Running;
+                self.changed = true;
+            }
+            // A job's task that has run its course stops (and is not replaced).
+            if task.state == TaskState::Running && task.ends_at.is_some_and(|end| end <= t) {
+                task.state = TaskState::Stopping { until: t + stop };
                 self.changed = true;
             }
         }
@@ -99,9 +105,19 @@ impl Sim<'_> {
             .and_then(|s| s.revisions.get(task.revision))
     }
 
-    fn is_active(&self, id: u32) -> bool {
+    pub(super) fn is_active(&self, id: u32) -> bool {
         self.instance(id)
             .is_some_and(|i| i.state == InstState::Active)
+    }
+
+    /// Whether instance `id` takes service and job tasks: ACTIVE, and — under the
+    /// capacity-provider policies, whose services place through the group's provider — one of
+    /// the group's (an instance registered from outside belongs to no capacity provider).
+    pub(super) fn takes_service_tasks(&self, id: u32) -> bool {
+        self.instance(id).is_some_and(|i| {
+            i.state == InstState::Active
+                && !(i.outside_group && self.sc.policy.is_capacity_provider())
+        })
     }
 
     /// The ECS service scheduler, service by service.
@@ -111,6 +127,14 @@ impl Sim<'_> {
             let Some(def) = self.sc.services.get(s) else {
                 continue;
             };
+            if def.is_daemon() {
+                self.schedule_daemon(s, &mut usage);
+                continue;
+            }
+            if def.is_job() {
+                self.schedule_job(s, &mut usage);
+                continue;
+            }
             let Some(state) = self.services.get(s) else {
                 continue;
             };
@@ -169,6 +193,7 @@ impl Sim<'_> {
                     state: TaskState::Starting {
                         until: self.t + self.sc.task_start,
                     },
+                    ends_at: None,
                 });
                 self.next_task_id += 1;
                 placed += 1;
@@ -188,7 +213,8 @@ impl Sim<'_> {
                         state.failed_attempts += 1;
                         let pause = backoff.delay_after(state.failed_attempts);
                         state.next_attempt = t + pause;
-                        if pause >= 60 {
+                        // Only a service without a capacity provider is throttled.
+                        if pause >= 60 && !self.sc.policy.is_capacity_provider() {
                             throttle_note = Some((state.failed_attempts, pause));
                         }
                     }
@@ -249,7 +275,7 @@ impl Sim<'_> {
         }
     }
 
-    fn stop_task(&mut self, id: u64, usage: &mut [(u32, Usage)]) {
+    pub(super) fn stop_task(&mut self, id: u64, usage: &mut [(u32, Usage)]) {
         let until = self.t + self.sc.task_stop;
         let consolidating = self
             .tasks
@@ -258,7 +284,7 @@ impl Sim<'_> {
             .and_then(|k| self.instance(k.instance))
             .is_some_and(|i| i.consolidating && i.state != InstState::Active);
         if consolidating {
-            self.consolidation.tasks_moved += 1;
+            self.calculator.tasks_moved += 1;
         }
         if let Some(task) = self.tasks.iter_mut().find(|k| k.id == id) {
             // A task that has not started yet is simply cancelled.
@@ -310,32 +336,67 @@ impl Sim<'_> {
             .map_or(candidates.first().copied().unwrap_or(0), |k| k.id)
     }
 
-    /// The ACTIVE instance to place one task of `shape` on, or `None` when none has room.
-    fn pick_instance(
+    /// The ACTIVE instance to place one task of `shape` on, or `None` when none has room:
+    /// only an instance without a task of the service when it is `distinctInstance`; in the
+    /// zone with the fewest of its tasks first when it spreads by zone; then by the
+    /// scenario's strategy (binpack or spread).
+    pub(super) fn pick_instance(
         &self,
         service: usize,
         shape: &TaskShape,
         usage: &[(u32, Usage)],
     ) -> Option<u32> {
-        usage
+        let def = self.sc.services.get(service)?;
+        let same = |id: u32| {
+            self.tasks
+                .iter()
+                .filter(|k| k.service == service && k.instance == id)
+                .filter(|k| !matches!(k.state, TaskState::Stopping { .. }))
+                .count() as u32
+        };
+        let candidates: Vec<&(u32, Usage)> = usage
             .iter()
-            .filter(|(id, u)| self.is_active(*id) && fits(u, shape))
+            .filter(|(id, u)| self.takes_service_tasks(*id) && fits(u, shape))
+            .filter(|(id, _)| !def.distinct_instance || same(*id) == 0)
+            .collect();
+        let zone_load = |zone: usize| {
+            self.tasks
+                .iter()
+                .filter(|k| k.service == service)
+                .filter(|k| !matches!(k.state, TaskState::Stopping { .. }))
+                .filter(|k| self.instance(k.instance).is_some_and(|i| i.zone == zone))
+                .count()
+        };
+        let best_zone = def
+            .spread_by_zone
+            .then(|| {
+                candidates
+                    .iter()
+                    .filter_map(|(id, _)| self.instance(*id).map(|i| i.zone))
+                    .min_by_key(|z| (zone_load(*z), *z))
+            })
+            .flatten();
+        candidates
+            .into_iter()
+            .filter(|(id, _)| {
+                best_zone.is_none_or(|z| self.instance(*id).is_some_and(|i| i.zone == z))
+            })
             .min_by_key(|(id, u)| match self.sc.strategy {
                 Strategy::Binpack => (u.memory, u.cpu, *id),
                 Strategy::Spread => {
-                    let same = self
+                    let on = self
                         .tasks
                         .iter()
                         .filter(|k| k.service == service && k.instance == *id)
                         .count() as u32;
-                    (same, u32::MAX - u.memory, *id)
+                    (on, u32::MAX - u.memory, *id)
                 }
             })
             .map(|(id, _)| *id)
     }
 }
 
-fn take(u: &mut Usage, shape: &TaskShape) {
+pub(super) fn take(u: &mut Usage, shape: &TaskShape) {
     u.cpu = u.cpu.saturating_sub(shape.cpu);
     u.memory = u.memory.saturating_sub(shape.memory_mib);
     u.gpus = u.gpus.saturating_sub(shape.gpus);
@@ -346,7 +407,7 @@ fn take(u: &mut Usage, shape: &TaskShape) {
     u.ports_udp.extend(shape.ports_udp.iter().copied());
 }
 
-fn fits(u: &Usage, shape: &TaskShape) -> bool {
+pub(super) fn fits(u: &Usage, shape: &TaskShape) -> bool {
     u.cpu >= shape.cpu
         && u.memory >= shape.memory_mib
         && u.gpus >= shape.gpus

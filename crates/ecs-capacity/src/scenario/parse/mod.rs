@@ -17,7 +17,7 @@ use super::file::{
     AlarmFile, AsgFile, BackoffFile, CalculatorFile, CapacityProviderFile, EcsFile,
     InstanceTypeFile, ScalingFile, ScenarioFile,
 };
-use super::model::{Asg, InstanceType, ManagedScaling, PlacementBackoff, Scenario};
+use super::model::{Asg, DEFAULT_ZONES, InstanceType, ManagedScaling, PlacementBackoff, Scenario};
 use super::policy::{
     AlarmSettings, LARGEST_STEP, PolicyKind, ScalingSettings, Termination, scale_in_alarm,
     scale_out_alarm, termination,
@@ -55,7 +55,14 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
     let (step, duration) = timing(&c, &raw.step, &raw.duration)?;
     let instance_types = instance_types(&c, &raw.instance_types)?;
     let asg = asg(&c, &raw.asg, &instance_types)?;
-    let services = services::services(&c, &raw.services, &instance_types, duration)?;
+    let mut services = services::services(&c, &raw.services, &instance_types, duration)?;
+    services.extend(services::jobs(
+        &c,
+        &raw.jobs,
+        &instance_types,
+        duration,
+        &services,
+    )?);
     let scaling = scaling(&c, &raw.scaling, step)?;
     let (calculator_schedule, reaction_delay) = calculator(&c, &raw.calculator, step)?;
     let placement_backoff = placement_backoff(&c, &raw.ecs)?;
@@ -236,7 +243,35 @@ fn asg(
             "must be between 30s and 2h (Auto Scaling's heartbeat timeout range)",
         ));
     }
+    let zones: Vec<String> = match &asg.zones {
+        None => DEFAULT_ZONES.iter().map(|z| (*z).to_owned()).collect(),
+        Some(z) if z.value.is_empty() => {
+            return Err(c.err(line(z), "asg.zones", "needs at least one zone"));
+        }
+        Some(z) => {
+            let mut seen = std::collections::BTreeSet::new();
+            for name in &z.value {
+                if !seen.insert(name) {
+                    return Err(c.err(
+                        line(z),
+                        "asg.zones",
+                        format!("zone {name:?} is listed twice"),
+                    ));
+                }
+            }
+            z.value.clone()
+        }
+    };
+    if asg.outside_group > asg.max {
+        return Err(c.err(
+            asg_line,
+            "asg.outside_group",
+            format!("{} is above asg.max {}", asg.outside_group, asg.max),
+        ));
+    }
     Ok(Asg {
+        zones,
+        outside_group: asg.outside_group,
         min: asg.min,
         max: asg.max,
         desired: asg.desired,

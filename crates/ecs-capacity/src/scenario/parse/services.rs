@@ -6,8 +6,8 @@ use serde_saphyr::Spanned;
 
 use super::{Checker, line};
 use crate::scenario::ScenarioError;
-use crate::scenario::file::{ChangeFile, ServiceFile, TaskFile};
-use crate::scenario::model::{Change, ChangeKind, InstanceType, Service};
+use crate::scenario::file::{ChangeFile, JobFile, ServiceFile, TaskFile};
+use crate::scenario::model::{Change, ChangeKind, InstanceType, JobRun, Service, ServiceKind};
 
 pub(super) fn services(
     c: &Checker,
@@ -105,6 +105,13 @@ fn service(
         }
         changes.push(Change { at: at.0, kind });
     }
+    if s.daemon && (s.desired != 0 || s.spread_by_zone || s.distinct_instance) {
+        return Err(c.err(
+            svc_line,
+            format!("{base}.daemon"),
+            "a DAEMON service runs one task on every instance: it takes no desired count, spread or distinct_instance",
+        ));
+    }
     Ok(Service {
         name: s.name.clone(),
         shape,
@@ -112,7 +119,79 @@ fn service(
         minimum_healthy_percent: s.minimum_healthy_percent,
         maximum_percent: s.maximum_percent,
         changes,
+        kind: if s.daemon {
+            ServiceKind::Daemon
+        } else {
+            ServiceKind::Replica
+        },
+        spread_by_zone: s.spread_by_zone,
+        distinct_instance: s.distinct_instance,
     })
+}
+
+/// The standalone jobs, after the services (`services` holds them: no name twice).
+pub(super) fn jobs(
+    c: &Checker,
+    raw: &[Spanned<JobFile>],
+    instance_types: &[InstanceType],
+    duration: u64,
+    services: &[Service],
+) -> Result<Vec<Service>, ScenarioError> {
+    let mut out: Vec<Service> = Vec::new();
+    for (i, j) in raw.iter().enumerate() {
+        let base = format!("jobs[{i}]");
+        let job = &j.value;
+        if services.iter().chain(&out).any(|s| s.name == job.name) {
+            return Err(c.err(
+                line(j),
+                format!("{base}.name"),
+                format!("{:?} is already a service or job", job.name),
+            ));
+        }
+        let shape = task_shape(
+            c,
+            instance_types,
+            line(&job.task),
+            &format!("{base}.task"),
+            &job.name,
+            1,
+            &job.task.value,
+        )?;
+        if job.runs.is_empty() {
+            return Err(c.err(line(j), format!("{base}.runs"), "needs at least one run"));
+        }
+        let mut runs = Vec::new();
+        for (k, r) in job.runs.iter().enumerate() {
+            let field = format!("{base}.runs[{k}]");
+            if r.value.at.0 > duration {
+                return Err(c.err(
+                    line(r),
+                    format!("{field}.at"),
+                    format!("{} is after the end of the scenario", r.value.at),
+                ));
+            }
+            if r.value.count == 0 || r.value.duration.0 == 0 {
+                return Err(c.err(line(r), field, "a run needs a count and a duration above 0"));
+            }
+            runs.push(JobRun {
+                at: r.value.at.0,
+                count: r.value.count,
+                duration: r.value.duration.0,
+            });
+        }
+        out.push(Service {
+            name: job.name.clone(),
+            shape,
+            desired: 0,
+            minimum_healthy_percent: 0,
+            maximum_percent: 100,
+            changes: Vec::new(),
+            kind: ServiceKind::Job(runs),
+            spread_by_zone: false,
+            distinct_instance: false,
+        });
+    }
+    Ok(out)
 }
 
 /// What one change does; a deployment makes revision `next_revision` of `service`.
