@@ -41,6 +41,7 @@ pub mod consolidation;
 mod decision;
 pub mod drain;
 mod error;
+pub mod fit;
 mod instance;
 pub mod mark;
 mod packing;

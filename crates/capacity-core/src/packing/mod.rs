@@ -351,6 +351,11 @@ impl<'w> Packer<'w> {
 
     #[cfg(test)]
     pub(crate) fn room(&self, i: usize) -> Option<&Room> {
+        self.room_at(i)
+    }
+
+    /// Room `i` as it is now.
+    pub(crate) fn room_at(&self, i: usize) -> Option<&Room> {
         self.rooms.get(i).map(|r| &**r)
     }
 
