@@ -37,8 +37,8 @@ pub enum Error {
         /// The identifiers not answered for (the first few, then how many more).
         missing: String,
     },
-    /// ECS answered without a field the math cannot do without.
-    #[error("{what} {id}: ECS answered without {field}")]
+    /// AWS (ECS, Auto Scaling, EC2) answered without a field the math cannot do without.
+    #[error("{what} {id}: AWS answered without {field}")]
     MissingField {
         what: &'static str,
         id: String,
@@ -79,6 +79,31 @@ pub enum Error {
     /// DescribeAutoScalingGroups answered without the group: its name is wrong, or it is gone.
     #[error("Auto Scaling group {group} not found")]
     GroupNotFound { group: String },
+    /// A call that resolves a group's instance types (DescribeLaunchTemplateVersions,
+    /// DescribeLaunchConfigurations, DescribeInstanceTypes) failed, after the SDK's own
+    /// retries; `resource` names what it asked about.
+    #[error("{operation} for {resource} failed: {message}")]
+    Launch {
+        operation: &'static str,
+        resource: String,
+        message: String,
+        #[source]
+        source: BoxError,
+    },
+    /// The launch template, its version or the launch configuration a group names is not
+    /// there (deleted, or the name is wrong).
+    #[error("{what} {id} not found")]
+    LaunchNotFound { what: &'static str, id: String },
+    /// What the group launches is chosen by attributes (`InstanceRequirements`), not named:
+    /// there is no one type to size new hosts on, and none is made up.
+    #[error(
+        "{what} chooses instance types by attributes (InstanceRequirements), not by name: no type to size hosts on"
+    )]
+    AttributeBasedTypes { what: String },
+    /// DescribeInstanceTypes does not know the type(s) the group launches (a typo, or a type
+    /// not offered in this region).
+    #[error("instance type {instance_type} is not known to DescribeInstanceTypes")]
+    UnknownInstanceType { instance_type: String },
     /// ECS answered a change (UpdateContainerInstancesState, …) with `failures`: the change
     /// was not made for the resources named.
     #[error("{operation} for cluster {cluster} was not done for: {failures}")]
@@ -113,13 +138,17 @@ impl Error {
             | Error::PartialRead { .. }
             | Error::Incomplete { .. }
             | Error::Group { .. }
+            | Error::Launch { .. }
             | Error::Rejected { .. } => true,
             Error::MissingField { .. }
             | Error::InvalidInstance { .. }
             | Error::InvalidField { .. }
             | Error::Capacity(_)
             | Error::NoTaskDefinitions { .. }
-            | Error::GroupNotFound { .. } => false,
+            | Error::GroupNotFound { .. }
+            | Error::LaunchNotFound { .. }
+            | Error::AttributeBasedTypes { .. }
+            | Error::UnknownInstanceType { .. } => false,
         }
     }
 
@@ -144,6 +173,20 @@ impl Error {
         Error::Group {
             operation,
             group: group.to_owned(),
+            message: sdk_message(&err),
+            source: Box::new(err),
+        }
+    }
+
+    /// Wraps an SDK error of a call that resolves a group's instance types, about
+    /// `resource` (`launch template lt-0abc version $Latest`, `instance types m5.large`).
+    pub fn launch<E>(operation: &'static str, resource: String, err: E) -> Error
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        Error::Launch {
+            operation,
+            resource,
             message: sdk_message(&err),
             source: Box::new(err),
         }

@@ -7,5 +7,6 @@ pub use crate::capacity_provider::FakeCapacityProviders;
 pub use crate::cluster::FakeCluster;
 pub use crate::drain::fake::FakeDrainWorld;
 pub use crate::group::FakeGroup;
+pub use crate::instance_types::FakeInstanceTypes;
 pub use crate::metrics::FakeMetrics;
 pub use crate::scale_in::FakeInstanceTasks;

@@ -13,7 +13,8 @@
 //! | [`metrics`] | [`MetricsPublisher`]: one PutMetricData call per computation | [`CloudWatchPublisher`] | `FakeMetrics` |
 //! | [`scale_in`] | [`scale_in::InstanceTasks`]: the tasks on some EC2 instances | [`scale_in::EcsInstanceTasks`] | `FakeInstanceTasks` |
 //! | [`drain`] | one per call the lifecycle drainer makes | [`drain::AwsDrain`] | `FakeDrainWorld` |
-//! | [`group`] | [`group::GroupReader`]: the Auto Scaling group's sizes and instances | [`group::AsgGroupReader`] | `FakeGroup` |
+//! | [`group`] | [`group::GroupReader`]: the Auto Scaling group's sizes and instances, and how it launches | [`group::AsgGroupReader`] | `FakeGroup` |
+//! | [`instance_types`] | [`InstanceTypeReader`]: the instance types the group launches and their sizes, cached by [`GroupLaunchCache`] | [`Ec2InstanceTypes`] | `FakeInstanceTypes` |
 //! | [`attributes`] | [`attributes::InstanceAttributes`]: marks put on and deleted from container instances | [`attributes::EcsAttributes`] | `FakeAttributes` |
 //! | [`capacity_provider`] | [`capacity_provider::CapacityProviderOps`]: the cluster's capacity providers, container instances set DRAINING or ACTIVE | [`capacity_provider::EcsCapacityProviders`] | `FakeCapacityProviders` |
 //!
@@ -41,6 +42,7 @@ mod error;
 #[cfg(any(test, feature = "fake"))]
 pub mod fake;
 pub mod group;
+pub mod instance_types;
 pub mod metrics;
 pub mod scale_in;
 pub mod services;
@@ -52,6 +54,7 @@ pub use cluster::{
 };
 pub use cluster_arn::{ClusterArn, InvalidClusterArn};
 pub use error::{BoxError, Error, LambdaError, error_chain, sdk_message};
+pub use instance_types::{Ec2InstanceTypes, GroupLaunchCache, InstanceTypeReader};
 pub use metrics::{CloudWatchPublisher, Metric, MetricsPublisher, Unit};
 pub use task_definitions::{TaskDefinitionReader, TaskShapeCache};
 #[doc(hidden)]
