@@ -76,6 +76,7 @@ where
             placement: &view.placement,
             services: &view.placement_rules,
             group: group.as_ref().map_err(String::as_str),
+            launch: None,
             provider: shape.as_ref().map(|s| s.as_ref().map_err(String::as_str)),
             memory: &memory,
             cluster_tags: tags.as_ref().map_err(String::as_str),

@@ -32,9 +32,13 @@ pub struct Assessment {
     pub counted_instances: usize,
     /// Worst-case tasks that must always fit.
     pub headroom: u32,
-    /// Hosts of the largest type the scale-out step adds (0 when there is room and nothing
-    /// waits beyond the room already free): every waiting task placed, and the headroom kept.
+    /// What the scale-out step adds (0 when there is room and nothing waits beyond the room
+    /// already free): every waiting task placed, and the headroom kept — in the group's
+    /// capacity units, the hosts of the type it launches ([`ClusterCapacity::new_host`])
+    /// times that type's weight (1 without weights).
     pub hosts_to_add: u32,
+    /// The type those hosts are sized on, when known.
+    pub new_host_type: Option<String>,
     /// Tasks that wait, in all (the `UnplacedTasks` metric).
     pub unplaced_tasks: u64,
     /// Those tasks per service deployment.
@@ -42,7 +46,7 @@ pub struct Assessment {
     /// Of those, the tasks placed on the room already free on ACTIVE hosts.
     pub waiting_on_existing_room: u64,
     /// Waiting tasks that fit nowhere: not on the room already free, not on an empty host
-    /// of the largest registered type.
+    /// of the type added.
     pub unplaceable_tasks: u64,
     pub decision: ScaleDecision,
     /// One sentence on why.
@@ -64,7 +68,7 @@ pub struct Assessment {
 /// lower IdleHostCapacity by the room they need and no more: the cluster keeps their room,
 /// and scales in when it has a host to spare beyond it. Only tasks that fit on no existing
 /// room (packed onto new hosts, or fitting on none) block scale-in: then the decision is a
-/// scale-out (or [`ScaleDecision::TaskDoesNotFit`] when no new host of the largest type
+/// scale-out (or [`ScaleDecision::TaskDoesNotFit`] when no new host of the type added
 /// would hold them) and the published IdleHostCapacity is at most 1.
 ///
 /// ```
@@ -94,7 +98,7 @@ pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand)
             decision,
             spare.explain("ContainerCapacity", decision, policy),
         )
-    } else if beyond_existing == 0 && capacity.largest_host().is_some() {
+    } else if beyond_existing == 0 && capacity.counted_instances() > 0 {
         let decision = spare.decide(policy, plan.hosts);
         let mut why = format!(
             "{unplaced_tasks} waiting task(s) fit in the room free on ACTIVE hosts; with them placed, "
@@ -117,7 +121,8 @@ pub fn assess(capacity: &ClusterCapacity, policy: &ScalePolicy, demand: &Demand)
         largest_host_slots: capacity.largest_host_slots(),
         counted_instances: capacity.counted_instances(),
         headroom: policy.headroom(),
-        hosts_to_add: plan.hosts,
+        hosts_to_add: plan.hosts.saturating_mul(capacity.new_host_weight()),
+        new_host_type: capacity.new_host().and_then(|h| h.instance_type.clone()),
         unplaced_tasks,
         unplaced: demand
             .unplaced
@@ -141,14 +146,18 @@ fn explain_waiting(
 ) -> String {
     let waiting = demand.unplaced_count();
     let host = capacity
-        .largest_host()
-        .as_ref()
+        .new_host()
         .and_then(|h| h.instance_type.as_deref())
         .unwrap_or("the largest registered type");
-    let mut out = if capacity.largest_host().is_none() {
+    let mut out = if capacity.new_host().is_none() {
         format!(
             "{waiting} task(s) wait for room and no ACTIVE container instance: add {} host to place anything",
             plan.hosts
+        )
+    } else if capacity.counted_instances() == 0 {
+        format!(
+            "{waiting} task(s) wait for room and no ACTIVE container instance: {} new host(s) of {host} hold them",
+            plan.hosts_for_unplaced
         )
     } else if plan.placed_on_existing == 0 {
         format!(
@@ -164,7 +173,13 @@ fn explain_waiting(
         )
     };
     let for_headroom = plan.hosts.saturating_sub(plan.hosts_for_unplaced);
-    if capacity.largest_host().is_some() && for_headroom > 0 {
+    let weight = capacity.new_host_weight();
+    if weight > 1 {
+        out.push_str(&format!(
+            " (each counts {weight} capacity units of the group)"
+        ));
+    }
+    if capacity.new_host().is_some() && for_headroom > 0 {
         out.push_str(&format!(
             ", and {for_headroom} more keep the headroom of {}",
             policy.headroom()

@@ -238,6 +238,9 @@ pub struct ClusterCapacity {
     /// instance with the most worst-case slots when empty (H), first among equals. `None`
     /// when no instance is counted.
     pub(crate) largest_host: Option<HostTemplate>,
+    /// The type the group launches next and its weight, when known
+    /// ([`ClusterCapacity::launching`]); new hosts are sized on it.
+    pub(crate) launched: Option<(HostTemplate, u32)>,
     /// The room free on each counted instance (ACTIVE, agent connected), in input order:
     /// where the tasks that wait are placed first ([`crate::plan_scale_out`]). DRAINING,
     /// REGISTERING and disconnected instances have none: ECS places nothing there.
@@ -358,6 +361,38 @@ impl ClusterCapacity {
     pub fn rooms(&self) -> &[HostRoom] {
         &self.rooms
     }
+
+    /// The same capacity, with new hosts sized on `host`, the type the group launches next
+    /// ([`crate::fit::next_type`]), each counting `weight` capacity units of the group.
+    pub fn launching(mut self, host: HostTemplate, weight: u32) -> ClusterCapacity {
+        self.launched = Some((host, weight.max(1)));
+        self
+    }
+
+    /// What a host the group adds offers: the type it launches next when known
+    /// ([`ClusterCapacity::launching`]), else the largest registered type (`None` when neither
+    /// is known: no host registered and the group's types not read).
+    pub fn new_host(&self) -> Option<&HostTemplate> {
+        self.launched
+            .as_ref()
+            .map(|(host, _)| host)
+            .or(self.largest_host.as_ref())
+    }
+
+    /// The group's capacity units one new host counts for (`WeightedCapacity`; 1 unless the
+    /// launched type has a weight).
+    pub fn new_host_weight(&self) -> u32 {
+        self.launched.as_ref().map_or(1, |(_, weight)| *weight)
+    }
+
+    /// Worst-case slots of an empty new host ([`ClusterCapacity::new_host`]): H unless the
+    /// group launches a type other than the largest registered one.
+    pub fn new_host_slots(&self) -> u32 {
+        match &self.launched {
+            Some((host, _)) => HostRoom::empty(host).worst_case_slots(&self.worst_case),
+            None => self.largest_host_slots,
+        }
+    }
 }
 
 impl ClusterCapacity {
@@ -398,6 +433,7 @@ pub fn cluster_capacity(
         instances: Vec::with_capacity(instances.len()),
         worst_case: worst.clone(),
         largest_host: None,
+        launched: None,
         rooms: Vec::with_capacity(instances.len()),
     };
     let mut largest: Option<(u32, u32, u32, usize)> = None;

@@ -61,23 +61,26 @@ impl fmt::Display for ScaleDecision {
 }
 
 impl ClusterCapacity {
-    /// The fewest new hosts, each with [`ClusterCapacity::largest_host_slots`] slots, that
-    /// bring ContainerCapacity back to `headroom`. 0 when there is room already, or when the
-    /// worst case fits on no ACTIVE host; 1 when there is no ACTIVE host at all (its size is
-    /// unknown until it registers, and the next run refines the figure).
+    /// The fewest new hosts, each with [`ClusterCapacity::new_host_slots`] slots (the type
+    /// the group launches next when known, else the largest registered), that bring
+    /// ContainerCapacity back to `headroom`. 0 when there is room already, or when the worst
+    /// case fits on no new host; 1 when there is no ACTIVE host at all and the group's types
+    /// are not known (its size is unknown until it registers, and the next run refines the
+    /// figure).
     pub fn hosts_to_add(&self, policy: &ScalePolicy) -> u32 {
         let headroom = u64::from(policy.headroom);
         if self.container_capacity() >= headroom {
             return 0;
         }
-        if self.counted_instances() == 0 {
+        let per_host = self.new_host_slots();
+        if self.counted_instances() == 0 && self.launched.is_none() {
             return 1;
         }
-        if self.largest_host_slots() == 0 {
+        if per_host == 0 {
             return 0;
         }
         let missing = headroom - self.container_capacity();
-        u32::try_from(missing.div_ceil(u64::from(self.largest_host_slots()))).unwrap_or(u32::MAX)
+        u32::try_from(missing.div_ceil(u64::from(per_host))).unwrap_or(u32::MAX)
     }
 
     /// The scale decision for this capacity.
@@ -210,6 +213,7 @@ mod tests {
             instances: Vec::new(),
             worst_case: crate::WorstCase::default(),
             largest_host: None,
+            launched: None,
             rooms: Vec::new(),
         }
     }

@@ -11,8 +11,10 @@
 //!    agent connected) instances ([`ClusterCapacity::rooms`]), every resource at once (CPU,
 //!    memory, GPUs, an ENI slot for `awsvpc`, static ports — one task per port per host);
 //!    DRAINING, REGISTERING and disconnected instances offer nothing;
-//! 2. packs what does not fit there onto new hosts of the cluster's largest registered type,
-//!    each of which first reserves one task of every DAEMON service;
+//! 2. packs what does not fit there onto new hosts of the type the group launches next
+//!    ([`ClusterCapacity::new_host`]: known from the group's instance types, else the
+//!    cluster's largest registered type), each of which first reserves one task of every
+//!    DAEMON service;
 //! 3. adds hosts until the room **left** (on the existing hosts after step 1, plus what the
 //!    new hosts have left) holds the headroom of worst-case tasks.
 //!
@@ -119,7 +121,7 @@ pub struct ScaleOutPlan {
     /// packed onto.
     pub hosts_for_unplaced: u32,
     /// Waiting tasks that fit nowhere: neither on the room free on a counted host nor on a
-    /// new host of the largest type even when empty (with its daemons): adding hosts of this
+    /// new host of the type added even when empty (with its daemons): adding hosts of this
     /// type will not place them.
     pub unplaceable: u64,
     /// Waiting tasks placed on the room already free on counted hosts.
@@ -142,16 +144,18 @@ impl ScaleOutPlan {
     }
 }
 
-/// The fewest new hosts of the cluster's largest registered type (`capacity.largest_host`)
-/// that hold every task of `demand.unplaced` that does not fit on the room already free on
+/// The fewest new hosts of the type the group launches ([`ClusterCapacity::new_host`]) that
+/// hold every task of `demand.unplaced` that does not fit on the room already free on
 /// the counted instances **and** leave `policy.headroom()` worst-case tasks free on the room
 /// left (existing and new) — see the module's three steps.
 ///
 /// With nothing waiting this is exactly [`ClusterCapacity::hosts_to_add`] (the headroom rule).
-/// With no counted instance the host size is unknown: one host (the next run refines it).
+/// With no counted instance the waiting tasks and the headroom are sized on the type the
+/// group launches (scale from zero); when that is not known either, one host (the next run
+/// refines it).
 ///
 /// Packing is first-fit decreasing over all resources at once, with one packer for both
-/// steps: shapes sorted by their dominant share of the largest host, each task onto the
+/// steps: shapes sorted by their dominant share of the new host, each task onto the
 /// first room it fits. **Bound:** for one resource FFD uses at most 11/9·OPT + 6/9 hosts;
 /// over d resources at once first fit is within (d + 0.7)·OPT + 1 (Garey, Graham, Johnson
 /// and Yao, 1976) — never fewer than needed, occasionally more than the optimum when shapes
@@ -176,8 +180,7 @@ pub fn plan_scale_out(
     }
     let worst = &capacity.worst_case();
     let size_of = capacity
-        .largest_host()
-        .as_ref()
+        .new_host()
         .map(|t| t.registered.clone())
         .unwrap_or_default();
 
@@ -214,8 +217,8 @@ pub fn plan_scale_out(
     }
     let room_left = existing.free_slots();
 
-    // Step 2: new hosts of the largest type for the rest.
-    let Some(template) = &capacity.largest_host() else {
+    // Step 2: new hosts of the type the group launches (else the largest) for the rest.
+    let Some(template) = capacity.new_host() else {
         return ScaleOutPlan {
             hosts: 1,
             hosts_for_unplaced: 1,

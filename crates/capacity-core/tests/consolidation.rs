@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 
-use capacity_core::consolidation::{Removal, Unconsolidatable, marks_do_not_disrupt};
+use capacity_core::consolidation::{MarginTask, Removal, Unconsolidatable, marks_do_not_disrupt};
 use capacity_core::{
     CapacityError, ClusterHost, ContainerInstance, DisruptionBudget, ScaleInInput, ScaleInPlan,
     ScalePolicy, TaskShape, UnplacedTasks, WorstCase, cluster_capacity, plan_scale_in,
@@ -780,7 +780,7 @@ fn tasks_of_two_draining_hosts_are_never_room_for_each_other() {
 }
 
 #[test]
-fn the_margin_keeps_one_more_worst_case_task_free() {
+fn the_margin_keeps_room_for_one_more_of_the_largest_moving_task() {
     // a: 3 web, b: 1 web, c: 3 web (4 per host), headroom 1.
     let hosts = vec![m5("a", 3), m5("b", 1), m5("c", 3)];
     let worst = WorstCase::of([&web()]).unwrap();
@@ -795,7 +795,7 @@ fn the_margin_keeps_one_more_worst_case_task_free() {
     let bare = plan_scale_in(&input(0));
     assert_eq!(bare.ids(), ["b"]);
     assert_eq!(bare.free_after, 1);
-    // With the default margin of 1, two must stay free: b stays, and says why.
+    // With the default margin of one more web task beside the headroom, b stays, and says why.
     let deployed = plan_scale_in(&ScaleInInput {
         budget: DisruptionBudget::Hosts(10),
         ..ScaleInInput::new(&hosts, &worst, NOW, &since)
@@ -803,11 +803,52 @@ fn the_margin_keeps_one_more_worst_case_task_free() {
     assert_eq!(deployed.hosts_to_remove(), 0, "{deployed}");
     assert_eq!(
         deployed.why_kept("b"),
+        Some(&Unconsolidatable::NoRoomForMargin {
+            shape: "web:1".to_owned(),
+            tasks: 1
+        })
+    );
+    // Counted in worst-case tasks (as before issue 27), two must stay free: the same here,
+    // where the worst case is the task that moves.
+    let worst_case_margin = plan_scale_in(&ScaleInInput {
+        budget: DisruptionBudget::Hosts(10),
+        margin_task: MarginTask::WorstCase,
+        ..ScaleInInput::new(&hosts, &worst, NOW, &since)
+    });
+    assert_eq!(
+        worst_case_margin.why_kept("b"),
         Some(&Unconsolidatable::WouldBreakHeadroom {
             left: 1,
             headroom: 2
         })
     );
+}
+
+#[test]
+fn small_tasks_move_without_a_large_jobs_room_to_spare() {
+    // The worst case is a 4-vCPU job (a whole m5 host); the hosts run small web tasks.
+    // a: 3 web, b: 1 web, c: 1 web, e (twice the size): 4 web, room for one job — the
+    // headroom. Removing b moves one web task onto a; the hosts that stay keep e's job slot
+    // free (the headroom) and room for one more web task on c.
+    let job = TaskShape::new("report:7", 4096, 8192);
+    let e = running("e", (8192, 16384), vec![web(); 4]);
+    let hosts = vec![m5("a", 3), m5("b", 1), m5("c", 1), e];
+    let worst = WorstCase::of([&web(), &job]).unwrap();
+    let since = stable(&hosts, &[]);
+    let input = |margin_task| ScaleInInput {
+        budget: DisruptionBudget::Hosts(1),
+        margin_task,
+        ..ScaleInInput::new(&hosts, &worst, NOW, &since)
+    };
+    let by_moving = plan_scale_in(&input(MarginTask::LargestMoving));
+    assert_eq!(by_moving.ids(), ["b"], "{by_moving}");
+    // Counted in worst-case jobs the hosts that stay would need room for two: b stays.
+    let by_worst = plan_scale_in(&input(MarginTask::WorstCase));
+    assert_eq!(by_worst.hosts_to_remove(), 0, "{by_worst}");
+    assert!(matches!(
+        by_worst.why_kept("b"),
+        Some(Unconsolidatable::WouldBreakHeadroom { headroom: 2, .. })
+    ));
 }
 
 #[test]
@@ -862,8 +903,10 @@ proptest! {
     fn hysteresis_only_holds_hosts_back(
         hosts in arb_cluster(),
         margin in 0u32..=3,
+        by_worst_case in any::<bool>(),
         short_ago in proptest::option::of(0u64..=2_000),
     ) {
+        let margin_task = if by_worst_case { MarginTask::WorstCase } else { MarginTask::LargestMoving };
         let worst = WorstCase::of(&shapes()).unwrap();
         let since = stable(&hosts, &[]);
         let input = ScaleInInput {
@@ -877,6 +920,7 @@ proptest! {
         });
         let held = plan_scale_in(&ScaleInInput {
             margin,
+            margin_task,
             last_shortfall: short_ago.map(|ago| NOW - ago),
             ..input.clone()
         });
@@ -890,7 +934,10 @@ proptest! {
             prop_assert!(held.free_after >= 1, "{}", held);
         }
         if held.remove.iter().any(|r| matches!(r.why, Removal::TasksMove { .. })) {
-            prop_assert!(held.free_after >= u64::from(1 + margin), "{}", held);
+            // In worst-case tasks the margin is slots left free; of the moving task, room for
+            // it beside the headroom, which the headroom alone bounds from below.
+            let least = if by_worst_case { 1 + margin } else { 1 };
+            prop_assert!(held.free_after >= u64::from(least), "{}", held);
         }
     }
 }
@@ -951,14 +998,15 @@ fn an_empty_host_leaves_with_the_headroom_free_the_margin_guards_moves() {
     let plan = plan_scale_in(&ScaleInInput::new(&hosts, &worst, NOW, &since));
     assert_eq!(plan.ids(), ["b"], "{plan}");
     assert_eq!(plan.free_after, 1);
-    // Had b one task, moving it onto a would leave 0 free: kept, below headroom + margin.
+    // Had b one task, moving it onto a would leave 1 free: the headroom, with no room for
+    // one more web task beside it (the margin): kept.
     let busy = vec![m5("a", 2), m5("b", 1)];
     let plan = plan_scale_in(&ScaleInInput::new(&busy, &worst, NOW, &stable(&busy, &[])));
     assert_eq!(
         plan.why_kept("b"),
-        Some(&Unconsolidatable::WouldBreakHeadroom {
-            left: 1,
-            headroom: 2
+        Some(&Unconsolidatable::NoRoomForMargin {
+            shape: "web:1".to_owned(),
+            tasks: 1
         }),
         "{plan}"
     );

@@ -144,6 +144,7 @@ pub fn build(
         placement,
         services: rules,
         group: Err("the report reads no Auto Scaling group"),
+        launch: None,
         provider: None,
         memory: &PlanMemory::default(),
         cluster_tags: Ok(&tags),

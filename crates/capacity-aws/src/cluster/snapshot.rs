@@ -1,10 +1,7 @@
 //! One whole read of a cluster for a report or a computation: [`snapshot`].
 
 use capacity_core::placement::ServicePlacement;
-use capacity_core::run::assess_reading;
-use capacity_core::{
-    Assessment, CapacityError, ContainerInstance, Demand, ScalePolicy, TaskShape, WorstCase,
-};
+use capacity_core::{ContainerInstance, Demand, TaskShape, WorstCase};
 use capacity_core::{HostTask, TaskOwner};
 
 use super::ClusterReader;
@@ -187,12 +184,4 @@ pub fn cluster_name(cluster: &str) -> &str {
     cluster
         .rsplit_once(":cluster/")
         .map_or(cluster, |(_, name)| name)
-}
-
-impl ClusterSnapshot {
-    /// `capacity_core::run::assess_reading` of this snapshot: the one assessment the
-    /// calculator publishes and the report prints.
-    pub fn assess(&self, policy: &ScalePolicy) -> Result<Assessment, CapacityError> {
-        assess_reading(&self.instances, &self.worst_case, &self.demand, policy)
-    }
 }

@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 
 use super::candidates::Candidate;
-use super::trial::{Attempt, Trial};
+use super::trial::{Attempt, Margin, Trial};
 use super::{PlannedHost, Removal, ScaleInInput, ScaleInPlan, Unconsolidatable, ZonePolicy};
 
 /// Tries `ordered` against `trial` and records the hosts chosen (at most `may_leave`) and
@@ -37,7 +37,10 @@ pub(super) fn choose<'a>(
         first: 0,
         zones: input.zones.map(Zones::new),
         headroom: u64::from(input.policy.headroom()),
-        keep_free: u64::from(input.policy.headroom().saturating_add(input.margin)),
+        margin: Margin {
+            tasks: input.margin,
+            of: input.margin_task,
+        },
     };
     let mut chosen = 0u32;
     let stop = loop {
@@ -89,7 +92,7 @@ pub(super) fn choose<'a>(
         // Tried once already this round against this very state: it goes again.
         let attempt = match ordered[c] {
             Candidate::Stranger(_) => None,
-            Candidate::Host(i) => trial.try_host(i, state.headroom, state.keep_free).ok(),
+            Candidate::Host(i) => trial.try_host(i, state.headroom, state.margin).ok(),
         };
         let why = match attempt {
             None => Removal::NotInCluster,
@@ -143,7 +146,7 @@ struct Rounds<'i, 'a> {
     first: usize,
     zones: Option<Zones>,
     headroom: u64,
-    keep_free: u64,
+    margin: Margin,
 }
 
 impl<'a> Rounds<'_, 'a> {
@@ -166,7 +169,7 @@ impl<'a> Rounds<'_, 'a> {
             }
             let attempt = match *candidate {
                 Candidate::Stranger(_) => None,
-                Candidate::Host(i) => match trial.try_host(i, self.headroom, self.keep_free) {
+                Candidate::Host(i) => match trial.try_host(i, self.headroom, self.margin) {
                     Ok(attempt) => Some(attempt),
                     Err(why) => {
                         self.settled[c] = true;

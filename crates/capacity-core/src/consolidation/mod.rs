@@ -77,10 +77,39 @@ pub const DEFAULT_STABILITY_WINDOW: Duration = Duration::from_secs(300);
 /// that a scale-in never undoes a scale-out the cluster needed within it.
 pub const DEFAULT_QUIET_AFTER_SHORTFALL: Duration = Duration::from_secs(900);
 
-/// Worst-case tasks beyond the headroom that the hosts that stay must keep free when a host's
-/// tasks move ([`ScaleInInput::margin`]): scale-out adds a host when fewer than `headroom`
-/// are free, consolidation empties one only if `headroom + margin` stay free.
+/// Tasks beyond the headroom that the hosts that stay must keep room for when a host's tasks
+/// move ([`ScaleInInput::margin`]): scale-out adds a host when fewer than `headroom`
+/// worst-case tasks fit, consolidation empties one only if `margin` more tasks (of
+/// [`ScaleInInput::margin_task`]) fit beside them.
 pub const DEFAULT_MARGIN: u32 = 1;
+
+/// The task the plan's margin is counted in ([`ScaleInInput::margin_task`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "kebab-case")
+)]
+pub enum MarginTask {
+    /// The largest task that moves off the host (its dominant share of the largest host):
+    /// what the repacking may be short of if the cluster's room shifts under it.
+    #[default]
+    LargestMoving,
+    /// The cluster's worst-case task, as before issue 27: on a cluster whose worst case is a
+    /// large job, a host of small service tasks goes only with a large job's room to spare.
+    WorstCase,
+}
+
+impl MarginTask {
+    /// `largest-moving` or `worst-case` (any case, surrounding blanks allowed).
+    pub fn parse(value: &str) -> Option<MarginTask> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "largest-moving" => Some(MarginTask::LargestMoving),
+            "worst-case" => Some(MarginTask::WorstCase),
+            _ => None,
+        }
+    }
+}
 
 /// Whether a [`DO_NOT_DISRUPT_ATTRIBUTE`] with this value (ECS attributes may have none)
 /// marks the host: present with no value, or any value but `false`, `no`, `0` (any case).
@@ -242,12 +271,15 @@ pub struct ScaleInInput<'a> {
     /// when it has been removable, in seconds since the Unix epoch: the previous plan's
     /// [`ScaleInPlan::removable_since`].
     pub removable_since: &'a BTreeMap<String, u64>,
-    /// Hysteresis, in worst-case tasks: a host whose tasks must move goes only if the hosts
-    /// that stay keep `headroom + margin` worst-case tasks free, where scale-out adds a host
-    /// below `headroom`. Without it a host is emptied the moment a rising demand leaves
-    /// exactly the headroom once repacked, and added back minutes later. An empty host (or
-    /// one not in the cluster) needs the headroom only, as the book's scale-in.
+    /// Hysteresis, in tasks of [`ScaleInInput::margin_task`]: a host whose tasks must move
+    /// goes only if the hosts that stay keep `headroom` worst-case tasks free (where
+    /// scale-out adds a host) with room for `margin` such tasks placed besides. Without it a
+    /// host is emptied the moment a rising demand leaves exactly the headroom once repacked,
+    /// and added back minutes later. An empty host (or one not in the cluster) needs the
+    /// headroom only, as the book's scale-in.
     pub margin: u32,
+    /// What the margin is counted in: by default the largest task that moves off the host.
+    pub margin_task: MarginTask,
     /// Hysteresis in time: no host is planned until this long after the cluster was last
     /// short — tasks already moving (waiting, or on DRAINING hosts) that do not fit, or the
     /// headroom not free before any host is removed (what makes HostsToAdd above 0). While
@@ -272,7 +304,7 @@ pub struct ScaleInInput<'a> {
 
 impl<'a> ScaleInInput<'a> {
     /// The defaults: no strangers, nothing waiting, headroom 1, 10 % budget, stable for 5
-    /// minutes, a margin of 1 worst-case task, quiet for 15 minutes after a shortfall (none
+    /// minutes, a margin of the largest task that moves, quiet for 15 minutes after a shortfall (none
     /// known).
     pub fn new(
         hosts: &'a [ClusterHost],
@@ -291,6 +323,7 @@ impl<'a> ScaleInInput<'a> {
             stability_window: DEFAULT_STABILITY_WINDOW,
             removable_since,
             margin: DEFAULT_MARGIN,
+            margin_task: MarginTask::LargestMoving,
             quiet_after_shortfall: DEFAULT_QUIET_AFTER_SHORTFALL,
             last_shortfall: None,
             short_now: false,

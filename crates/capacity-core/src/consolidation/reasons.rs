@@ -60,8 +60,13 @@ pub enum Unconsolidatable {
     /// A task of the host (`shape`, one of its `tasks`) fits on no host that stays.
     TasksDoNotFit { tasks: u32, shape: String },
     /// Its tasks fit, but the hosts that stay would keep `left` of `headroom` worst-case
-    /// tasks free (the scale-out headroom, plus [`ScaleInInput::margin`] when tasks move).
+    /// tasks free (the scale-out headroom, plus [`ScaleInInput::margin`] when tasks move and
+    /// the margin is in worst-case tasks).
     WouldBreakHeadroom { left: u64, headroom: u32 },
+    /// Its tasks fit, but the hosts that stay would have no room for `tasks` more of `shape`,
+    /// its largest task, with the headroom still free: the plan's margin
+    /// ([`ScaleInInput::margin`]).
+    NoRoomForMargin { shape: String, tasks: u32 },
     /// Removable since `since`; planned from `until` (seconds since the Unix epoch).
     NotYetStable { since: u64, until: u64 },
     /// Not tried: `budget` hosts are leaving already (DRAINING or planned before it).
@@ -128,6 +133,10 @@ impl fmt::Display for Unconsolidatable {
             Unconsolidatable::WouldBreakHeadroom { left, headroom } => write!(
                 f,
                 "unconsolidatable: the hosts that stay would keep {left} of the {headroom} worst-case task(s) of headroom"
+            ),
+            Unconsolidatable::NoRoomForMargin { shape, tasks } => write!(
+                f,
+                "unconsolidatable: its tasks fit, but the hosts that stay would have no room for {tasks} more {shape} beside the headroom (the margin)"
             ),
             Unconsolidatable::NotYetStable { since, until } => write!(
                 f,

@@ -14,7 +14,9 @@ use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
 
-use super::{ClusterHost, HostTask, Placement, Removal, ScaleInInput, Unconsolidatable};
+use super::{
+    ClusterHost, HostTask, MarginTask, Placement, Removal, ScaleInInput, Unconsolidatable,
+};
 use crate::packing::{Packer, size_key, sort_decreasing};
 use crate::placement::{HostFacts, ServicePlacement};
 use crate::{HostRoom, InstanceStatus, Resources, TaskShape};
@@ -30,6 +32,13 @@ pub(super) struct Moving<'a> {
     rules: Option<&'a ServicePlacement>,
     /// The zone it must stay in (its service spreads by zone).
     zone: Option<&'a str>,
+}
+
+/// The room the hosts that stay keep beyond the headroom when tasks move: `tasks` of `of`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Margin {
+    pub(super) tasks: u32,
+    pub(super) of: MarginTask,
 }
 
 /// A tried candidate whose tasks all found room: commit it or undo it.
@@ -261,14 +270,15 @@ impl<'a> Trial<'a> {
 
     /// Tries to remove host `i`: closes its room and moves every task ECS would move off it
     /// (its service tasks, and those moved onto it) first-fit decreasing onto the rooms left,
-    /// each where its service's rules allow; the hosts that stay must then keep `keep_free`
-    /// worst-case tasks free (`headroom` only when nothing moves: an empty host leaves as the
-    /// book's scale-in removes one). On failure the trial is already undone.
+    /// each where its service's rules allow; the hosts that stay must then keep `headroom`
+    /// worst-case tasks free with room for the `margin` placed besides (only the headroom when
+    /// nothing moves: an empty host leaves as the book's scale-in removes one). On failure the
+    /// trial is already undone.
     pub(super) fn try_host(
         &mut self,
         i: usize,
         headroom: u64,
-        keep_free: u64,
+        margin: Margin,
     ) -> Result<Attempt<'a>, Unconsolidatable> {
         // Every candidate accepts tasks, so it has a room.
         let Some(r) = self.room_of[i] else {
@@ -302,16 +312,59 @@ impl<'a> Trial<'a> {
                 }
             }
         }
-        let keep_free = if tasks == 0 { headroom } else { keep_free };
-        if self.packer.free_slots() < keep_free {
-            let left = self.packer.free_slots();
+        let kept = match (moving.first(), margin.of) {
+            (None, _) => self.keeps(headroom),
+            (Some(_), _) if margin.tasks == 0 => self.keeps(headroom),
+            (Some(_), MarginTask::WorstCase) => self.keeps(headroom + u64::from(margin.tasks)),
+            (Some(largest), MarginTask::LargestMoving) => {
+                self.keeps_besides(headroom, largest.shape, margin.tasks)
+            }
+        };
+        if let Err(why) = kept {
             self.undo(attempt);
-            return Err(Unconsolidatable::WouldBreakHeadroom {
-                left,
-                headroom: u32::try_from(keep_free).unwrap_or(u32::MAX),
-            });
+            return Err(why);
         }
         Ok(attempt)
+    }
+
+    /// Whether `headroom` worst-case tasks stay free.
+    fn keeps(&self, headroom: u64) -> Result<(), Unconsolidatable> {
+        let left = self.packer.free_slots();
+        if left < headroom {
+            return Err(Unconsolidatable::WouldBreakHeadroom {
+                left,
+                headroom: u32::try_from(headroom).unwrap_or(u32::MAX),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether `count` more tasks of `shape` fit on the rooms left with `headroom` worst-case
+    /// tasks still free beside them (tried, then given back).
+    fn keeps_besides(
+        &mut self,
+        headroom: u64,
+        shape: &TaskShape,
+        count: u32,
+    ) -> Result<(), Unconsolidatable> {
+        let mut placed = Vec::with_capacity(count as usize);
+        for _ in 0..count {
+            match self.packer.place(shape) {
+                Some(onto) => placed.push(onto),
+                None => break,
+            }
+        }
+        let kept = placed.len() == count as usize && self.keeps(headroom).is_ok();
+        for onto in placed {
+            self.packer.give(onto, shape);
+        }
+        if !kept {
+            return Err(Unconsolidatable::NoRoomForMargin {
+                shape: shape.name.clone(),
+                tasks: count,
+            });
+        }
+        Ok(())
     }
 
     /// Gives every task of `attempt` back and opens its room again.

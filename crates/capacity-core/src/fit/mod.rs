@@ -187,7 +187,10 @@ pub fn next_type(
         LaunchOrder::ByPrice => launch.types.iter().map(host).min_by(|a, b| {
             // Fewest worst-case tasks per capacity unit: a·wb < b·wa, without division.
             let per_unit = |(h, w): &(HostTemplate, u32)| {
-                (u64::from(HostRoom::empty(h).worst_case_slots(worst)), u64::from(*w))
+                (
+                    u64::from(HostRoom::empty(h).worst_case_slots(worst)),
+                    u64::from(*w),
+                )
             };
             let ((sa, wa), (sb, wb)) = (per_unit(a), per_unit(b));
             (sa * wb).cmp(&(sb * wa))

@@ -114,7 +114,11 @@ fn the_next_type_is_the_first_when_prioritized_and_the_fewest_tasks_per_unit_by_
         order: LaunchOrder::ByPrice,
     };
     let (h, w) = next_type(&by_price, &[], &worst).unwrap();
-    assert_eq!((h.instance_type.as_deref(), w), (Some("m5.xlarge"), 4), "1 per unit");
+    assert_eq!(
+        (h.instance_type.as_deref(), w),
+        (Some("m5.xlarge"), 4),
+        "1 per unit"
+    );
 }
 
 #[test]
@@ -129,4 +133,31 @@ fn a_host_of_the_type_already_registered_says_what_it_offers() {
         ..info("m5.large", 2, 8192)
     };
     assert_eq!(known.host(&[]).registered.memory_mib, 7000);
+}
+
+#[test]
+fn the_launch_order_follows_the_mixed_instances_policy() {
+    let over = |t: &str| TypeOverride {
+        instance_type: Some(t.to_owned()),
+        weight: None,
+        launch_template: None,
+    };
+    let one = LaunchSpec::default();
+    assert_eq!(one.order(), LaunchOrder::OneType);
+    let mixed = LaunchSpec {
+        overrides: vec![over("m5.xlarge"), over("c5.xlarge")],
+        ..LaunchSpec::default()
+    };
+    assert_eq!(mixed.order(), LaunchOrder::Prioritized);
+    let cheapest = LaunchSpec {
+        on_demand_allocation_strategy: Some("lowest-price".into()),
+        ..mixed.clone()
+    };
+    assert_eq!(cheapest.order(), LaunchOrder::ByPrice);
+    let spot = LaunchSpec {
+        on_demand_percentage_above_base_capacity: Some(20),
+        spot_allocation_strategy: Some("capacity-optimized-prioritized".into()),
+        ..mixed
+    };
+    assert_eq!(spot.order(), LaunchOrder::ByPrice);
 }

@@ -50,6 +50,38 @@ pub struct LaunchSpec {
     pub on_demand_allocation_strategy: Option<String>,
     /// `SpotAllocationStrategy`.
     pub spot_allocation_strategy: Option<String>,
+    /// `OnDemandPercentageAboveBaseCapacity` (AWS's default: 100, every instance On-Demand).
+    pub on_demand_percentage_above_base_capacity: Option<u32>,
+}
+
+impl LaunchSpec {
+    /// How the group picks the type of its next instance (Auto Scaling, "Allocation
+    /// strategies for multiple instance types"):
+    ///
+    /// * no overrides: one type;
+    /// * On-Demand `prioritized` (the default without attribute-based selection) and every
+    ///   instance On-Demand (`OnDemandPercentageAboveBaseCapacity` 100, the default): the
+    ///   overrides in their order;
+    /// * anything else — `lowest-price`, or Spot instances above the base (even
+    ///   `capacity-optimized-prioritized` honours the order "on a best-effort basis"): by
+    ///   price and capacity, no type known in advance.
+    pub fn order(&self) -> LaunchOrder {
+        if self.overrides.is_empty() {
+            return LaunchOrder::OneType;
+        }
+        let prioritized = matches!(
+            self.on_demand_allocation_strategy.as_deref(),
+            None | Some("prioritized")
+        );
+        let all_on_demand = self
+            .on_demand_percentage_above_base_capacity
+            .is_none_or(|p| p >= 100);
+        if prioritized && all_on_demand {
+            LaunchOrder::Prioritized
+        } else {
+            LaunchOrder::ByPrice
+        }
+    }
 }
 
 /// An EC2 instance type's size, as DescribeInstanceTypes gives it.
@@ -68,6 +100,7 @@ pub struct InstanceTypeInfo {
     pub gpus: u32,
     /// What a container instance of the type registers, when known otherwise (the
     /// simulator's scenarios say it); `None` from DescribeInstanceTypes.
+    #[cfg_attr(feature = "serde", serde(skip))]
     pub registered: Option<Resources>,
 }
 
@@ -87,8 +120,7 @@ impl InstanceTypeInfo {
             (None, None) => Resources {
                 cpu: self.vcpus.saturating_mul(1024),
                 memory_mib: u32::try_from(
-                    u64::from(self.memory_mib) * u64::from(100 - MEMORY_RESERVATION_PERCENT)
-                        / 100,
+                    u64::from(self.memory_mib) * u64::from(100 - MEMORY_RESERVATION_PERCENT) / 100,
                 )
                 .unwrap_or(u32::MAX),
                 gpus: self.gpus,

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::reading::{TaskPlacement, cluster_hosts};
 use crate::consolidation::Unconsolidatable;
+use crate::fit::LaunchSpec;
 use crate::placement::ZONE_ATTRIBUTE;
 use crate::{ClusterHost, ContainerInstance, InstanceStatus, ScaleInPlan, TaskShape};
 
@@ -61,6 +62,9 @@ pub struct AutoScalingGroup {
     pub min_size: u32,
     pub desired_capacity: u32,
     pub instances: Vec<GroupInstance>,
+    /// How the group launches (its launch template or configuration, or its mixed instances
+    /// policy), when the read carried it: what [`crate::fit`] resolves to instance types.
+    pub launch: Option<LaunchSpec>,
 }
 
 impl AutoScalingGroup {
@@ -92,6 +96,7 @@ impl AutoScalingGroup {
                 .iter()
                 .map(|(id, state)| GroupInstance::new(id, state))
                 .collect(),
+            launch: None,
         }
     }
 }

@@ -51,6 +51,7 @@
 //!     placement: &placement,
 //!     services: &[],
 //!     group: Ok(&group),
+//!     launch: None,
 //!     provider: None,
 //!     memory: &PlanMemory::default(),
 //!     cluster_tags: Ok(&tags),
@@ -79,12 +80,15 @@ pub use capacity_provider::{Acting, Allowed, GaveUp};
 pub use group::{
     AutoScalingGroup, GroupFit, GroupInstance, LEAVING_STATES, hosts_in_group, relabel,
 };
-pub use reading::{TaskPlacement, assess_reading, cluster_hosts, marks_of};
+pub use reading::{TaskPlacement, assess_reading, cluster_hosts, marks_of, tasks_to_fit};
 pub use self_managed::MarkChanges;
 pub use shape::{ClusterShape, ProviderShape, TargetStatus};
 pub use steps::{Action, Chain, Executed, Execution, Step, StepKind};
 
-use crate::consolidation::{DEFAULT_MIN_HOSTS_PER_ZONE, DEFAULT_QUIET_AFTER_SHORTFALL, ZonePolicy};
+use crate::consolidation::{
+    DEFAULT_MIN_HOSTS_PER_ZONE, DEFAULT_QUIET_AFTER_SHORTFALL, MarginTask, ZonePolicy,
+};
+use crate::fit::{GroupLaunch, TypeFit, fit, next_type};
 use crate::placement::ServicePlacement;
 use crate::{
     Assessment, CapacityError, ContainerInstance, Demand, DisruptionBudget, InstanceStatus,
@@ -191,12 +195,14 @@ pub struct Settings {
     pub min_hosts_per_zone: u32,
     /// Capacity-provider mode: how long a drain of ours may keep tasks before it is given up.
     pub give_up_after: Duration,
+    /// What the plan's margin is counted in ([`MarginTask`]).
+    pub margin_task: MarginTask,
 }
 
 impl Default for Settings {
     /// Self-managed, acting, headroom 1, 10 % budget, stable for 5 minutes, quiet for 15
-    /// after a shortfall, one host per zone at least, a drain given up after 15 minutes, no
-    /// group named.
+    /// after a shortfall, one host per zone at least, a drain given up after 15 minutes, a
+    /// margin of the largest task that moves, no group named.
     fn default() -> Settings {
         Settings {
             mode: ScalingMode::SelfManaged,
@@ -208,6 +214,7 @@ impl Default for Settings {
             auto_scaling_group: None,
             min_hosts_per_zone: DEFAULT_MIN_HOSTS_PER_ZONE,
             give_up_after: DEFAULT_GIVE_UP_AFTER,
+            margin_task: MarginTask::LargestMoving,
         }
     }
 }
@@ -240,6 +247,9 @@ pub struct RunInput<'a> {
     pub services: &'a [ServicePlacement],
     /// The Auto Scaling group as read, or why it was not (not configured, the read failed).
     pub group: Result<&'a AutoScalingGroup, &'a str>,
+    /// The group's instance types, when read ([`crate::fit`]): new hosts are sized on the
+    /// type it launches, and the fit of today's tasks on it is published.
+    pub launch: Option<&'a GroupLaunch>,
     /// Capacity-provider mode: the cluster's capacity providers as read, or why not.
     /// `None` in self-managed mode.
     pub provider: Option<Result<&'a ClusterShape, &'a str>>,
@@ -268,6 +278,9 @@ pub struct ActingDecision {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     pub assessment: Assessment,
+    /// Today's tasks packed on the type the group launches: the stranded CPU and memory
+    /// published (`None` without the group's types or a task listing).
+    pub fit: Option<TypeFit>,
     /// The consolidation plan: which hosts could go, why each, why the others stay.
     pub plan: ScaleInPlan,
     /// Container instances whose EC2 instance the group is terminating.
@@ -363,7 +376,9 @@ pub fn decide(input: &RunInput<'_>) -> Result<Decision, CapacityError> {
         input.worst_case,
         input.demand,
         &settings.policy,
+        input.launch,
     )?;
+    let fit = launched_fit(input);
     let recalled = memory::recall(input);
     let short_now = assessment.hosts_to_add > 0 || our_placement_failure(input).is_some();
     let (plan, leaving) = plan(input, &recalled, short_now);
@@ -374,6 +389,7 @@ pub fn decide(input: &RunInput<'_>) -> Result<Decision, CapacityError> {
     };
     let mut decision = Decision {
         assessment,
+        fit,
         plan,
         leaving,
         memory,
@@ -408,6 +424,13 @@ pub fn decide(input: &RunInput<'_>) -> Result<Decision, CapacityError> {
         decision.steps.extend(remember);
     }
     Ok(decision)
+}
+
+/// Today's tasks ([`tasks_to_fit`]) packed on the type the group launches next.
+fn launched_fit(input: &RunInput<'_>) -> Option<TypeFit> {
+    let (host, _) = next_type(input.launch?, input.instances, input.worst_case)?;
+    let tasks = tasks_to_fit(input.placement, input.demand)?;
+    Some(fit(&tasks, &input.demand.daemons, &host, input.worst_case))
 }
 
 /// The steps of `decision` once its drains were withdrawn (capacity-provider mode's undo and
@@ -487,6 +510,7 @@ fn plan(input: &RunInput<'_>, memory: &PlanMemory, short_now: bool) -> (ScaleInP
         services: input.services,
         zones: zones.as_ref(),
         leave_empty_hosts: cp,
+        margin_task: settings.margin_task,
         ..ScaleInInput::new(
             &hosts,
             input.worst_case,

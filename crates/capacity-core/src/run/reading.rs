@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::consolidation::{DO_NOT_DISRUPT_ATTRIBUTE, HostTask, TaskOwner, marks_do_not_disrupt};
+use crate::fit::{GroupLaunch, next_type};
 use crate::mark::{InstanceMarks, OUR_PREFIX};
 use crate::{
     Assessment, CapacityError, ClusterHost, ContainerInstance, Demand, InstanceStatus, ScalePolicy,
@@ -146,13 +147,45 @@ fn used_as_one(instance: &ContainerInstance) -> Option<TaskShape> {
 /// The one assessment of a reading: the cluster's capacity in `worst` tasks, with what waits
 /// for room (`demand`), under `policy`. The calculator publishes it and `ecs-capacity report`
 /// prints it, so the same reading gives the same figures in both.
+///
+/// `launch`: the group's instance types, when read: new hosts are then sized on the type it
+/// launches next ([`crate::fit::next_type`]), also when no host is registered (scale from
+/// zero); without them, on the largest registered type.
 pub fn assess_reading(
     instances: &[ContainerInstance],
     worst: &WorstCase,
     demand: &Demand,
     policy: &ScalePolicy,
+    launch: Option<&GroupLaunch>,
 ) -> Result<Assessment, CapacityError> {
-    Ok(assess(&cluster_capacity(instances, worst)?, policy, demand))
+    let mut capacity = cluster_capacity(instances, worst)?;
+    if let Some((host, weight)) = launch.and_then(|l| next_type(l, instances, worst)) {
+        capacity = capacity.launching(host, weight);
+    }
+    Ok(assess(&capacity, policy, demand))
+}
+
+/// The cluster's tasks to fit on an instance type ([`crate::fit::fit`]): every task the last
+/// listing saw that is not a daemon's (daemons run on every host of any type), and the tasks
+/// that wait for room, as (shape, count) by task definition. `None` without a listing.
+pub fn tasks_to_fit(placement: &TaskPlacement, demand: &Demand) -> Option<Vec<(TaskShape, u32)>> {
+    let listed = placement.tasks.as_ref()?;
+    let mut counts: BTreeMap<String, (TaskShape, u32)> = BTreeMap::new();
+    let mut add = |shape: &TaskShape, n: u32| {
+        counts
+            .entry(shape.name.clone())
+            .or_insert_with(|| (shape.clone(), 0))
+            .1 += n;
+    };
+    for task in listed.values().flatten() {
+        if !matches!(task.owner, TaskOwner::Daemon(_)) {
+            add(&task.shape, 1);
+        }
+    }
+    for waiting in &demand.unplaced {
+        add(&waiting.shape, waiting.count);
+    }
+    Some(counts.into_values().filter(|(_, n)| *n > 0).collect())
 }
 
 #[cfg(test)]

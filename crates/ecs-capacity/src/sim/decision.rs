@@ -106,6 +106,7 @@ pub fn decide_on(reading: &SimReading) -> Result<(Decision, Vec<Effect>, u32), C
         placement: &reading.placement,
         services: &reading.services,
         group: Ok(&reading.group),
+        launch: None,
         provider: reading.provider.as_ref().map(Ok),
         memory: &reading.memory,
         cluster_tags: Ok(&reading.tags),
