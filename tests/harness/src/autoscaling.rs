@@ -1,4 +1,11 @@
-//! An Auto Scaling group in moto holding hosts made by [`crate::MotoServer::add_hosts`].
+//! An Auto Scaling group in moto holding hosts made by [`crate::MotoServer::add_hosts`]
+//! ([`group_of`]), and empty groups that launch from a launch template
+//! ([`launch_template_group`]) or a mixed instances policy ([`mixed_instances_group`]).
+
+use aws_sdk_autoscaling::types::{
+    InstancesDistribution, LaunchTemplate, LaunchTemplateOverrides, LaunchTemplateSpecification,
+    MixedInstancesPolicy,
+};
 
 /// Creates the group `name` (minimum 0, maximum 10, one launch configuration of its own) and
 /// attaches the EC2 instances `instance_ids` to it, which makes its desired capacity their
@@ -48,4 +55,136 @@ pub async fn group_of(
         .expect("the group's ARN")
         .to_owned();
     (asg, arn)
+}
+
+/// An AMI moto knows.
+const IMAGE: &str = "ami-12c6146b";
+
+/// Creates the launch template `name` whose first version (its default) launches
+/// `instance_type`. Returns the template's id.
+pub async fn launch_template(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    instance_type: &str,
+) -> String {
+    let ec2 = aws_sdk_ec2::Client::new(sdk);
+    ec2.create_launch_template()
+        .launch_template_name(name)
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id(IMAGE)
+                .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("launch template")
+        .launch_template()
+        .and_then(|t| t.launch_template_id())
+        .expect("the template's id")
+        .to_owned()
+}
+
+/// Adds a version to the launch template `id` that launches `instance_type`, without making
+/// it the default: `$Latest` is then that type, `$Default` still the first. Returns the
+/// version's number.
+pub async fn new_template_version(
+    sdk: &aws_config::SdkConfig,
+    id: &str,
+    instance_type: &str,
+) -> i64 {
+    aws_sdk_ec2::Client::new(sdk)
+        .create_launch_template_version()
+        .launch_template_id(id)
+        .launch_template_data(
+            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
+                .image_id(IMAGE)
+                .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
+                .build(),
+        )
+        .send()
+        .await
+        .expect("launch template version")
+        .launch_template_version()
+        .and_then(|v| v.version_number())
+        .expect("the version's number")
+}
+
+/// A launch template named by id or name, at `version` (`$Latest`, `$Default`, a number).
+pub fn template(
+    id: Option<&str>,
+    name: Option<&str>,
+    version: &str,
+) -> LaunchTemplateSpecification {
+    LaunchTemplateSpecification::builder()
+        .set_launch_template_id(id.map(str::to_owned))
+        .set_launch_template_name(name.map(str::to_owned))
+        .version(version)
+        .build()
+}
+
+/// Creates the empty group `name` (minimum, desired 0, maximum 10) launching from `template`.
+pub async fn launch_template_group(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    template: LaunchTemplateSpecification,
+) -> aws_sdk_autoscaling::Client {
+    let asg = aws_sdk_autoscaling::Client::new(sdk);
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_template(template)
+        .min_size(0)
+        .max_size(10)
+        .desired_capacity(0)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .expect("group");
+    asg
+}
+
+/// Creates the empty group `name` (minimum, desired 0, maximum 10) with a mixed instances
+/// policy: `template`, the overrides `(instance type, WeightedCapacity)` in this order, and
+/// the On-Demand allocation strategy (`None`: Auto Scaling's default, `prioritized`).
+pub async fn mixed_instances_group(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    template: LaunchTemplateSpecification,
+    overrides: &[(&str, Option<&str>)],
+    on_demand_allocation_strategy: Option<&str>,
+) -> aws_sdk_autoscaling::Client {
+    let overrides = overrides
+        .iter()
+        .map(|(instance_type, weight)| {
+            LaunchTemplateOverrides::builder()
+                .instance_type(*instance_type)
+                .set_weighted_capacity(weight.map(str::to_owned))
+                .build()
+        })
+        .collect();
+    let policy = MixedInstancesPolicy::builder()
+        .launch_template(
+            LaunchTemplate::builder()
+                .launch_template_specification(template)
+                .set_overrides(Some(overrides))
+                .build(),
+        )
+        .instances_distribution(
+            InstancesDistribution::builder()
+                .set_on_demand_allocation_strategy(on_demand_allocation_strategy.map(str::to_owned))
+                .build(),
+        )
+        .build();
+    let asg = aws_sdk_autoscaling::Client::new(sdk);
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .mixed_instances_policy(policy)
+        .min_size(0)
+        .max_size(10)
+        .desired_capacity(0)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .expect("group");
+    asg
 }
