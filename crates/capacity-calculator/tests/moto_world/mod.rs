@@ -84,7 +84,130 @@ pub async fn world(tasks: &[usize], protected: bool) -> World {
     }
 }
 
+/// Creates the group [`GROUP`] (minimum 0, maximum 10, one launch configuration of its own)
+/// spanning the Availability Zones `zones`, and attaches the EC2 instances `instance_ids` to it
+/// (each stays in the zone it runs in, which the group then reports for it); `protected`: new
+/// instances protected from scale in. Returns the client and the group's ARN.
+pub async fn group_in_zones(
+    sdk: &aws_config::SdkConfig,
+    instance_ids: &[String],
+    zones: &[&str],
+    protected: bool,
+) -> (aws_sdk_autoscaling::Client, String) {
+    let asg = aws_sdk_autoscaling::Client::new(sdk);
+    let launch_configuration = format!("{GROUP}-hosts");
+    asg.create_launch_configuration()
+        .launch_configuration_name(&launch_configuration)
+        .image_id("ami-12c6146b")
+        .instance_type("m5.large")
+        .send()
+        .await
+        .expect("launch configuration");
+    asg.create_auto_scaling_group()
+        .auto_scaling_group_name(GROUP)
+        .launch_configuration_name(&launch_configuration)
+        .min_size(0)
+        .max_size(10)
+        .desired_capacity(0)
+        .set_availability_zones(Some(zones.iter().map(|z| (*z).to_owned()).collect()))
+        .new_instances_protected_from_scale_in(protected)
+        .send()
+        .await
+        .expect("group");
+    asg.attach_instances()
+        .auto_scaling_group_name(GROUP)
+        .set_instance_ids(Some(instance_ids.to_vec()))
+        .send()
+        .await
+        .expect("attach the hosts");
+    let arn = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(GROUP)
+        .send()
+        .await
+        .expect("describe the group")
+        .auto_scaling_groups()
+        .first()
+        .and_then(|g| g.auto_scaling_group_arn())
+        .expect("the group's ARN")
+        .to_owned();
+    (asg, arn)
+}
+
 impl World {
+    /// Puts the group behind the capacity provider `name` (managed scaling on at target 100,
+    /// managed termination protection as given) and makes it the cluster's only one.
+    pub async fn with_capacity_provider(&self, name: &str, termination_protection: bool) {
+        use aws_sdk_ecs::types::{
+            AutoScalingGroupProvider, ManagedScaling, ManagedScalingStatus,
+            ManagedTerminationProtection,
+        };
+        self.ecs
+            .create_capacity_provider()
+            .name(name)
+            .auto_scaling_group_provider(
+                AutoScalingGroupProvider::builder()
+                    .auto_scaling_group_arn(&self.group_arn)
+                    .managed_scaling(
+                        ManagedScaling::builder()
+                            .status(ManagedScalingStatus::Enabled)
+                            .target_capacity(100)
+                            .build(),
+                    )
+                    .managed_termination_protection(if termination_protection {
+                        ManagedTerminationProtection::Enabled
+                    } else {
+                        ManagedTerminationProtection::Disabled
+                    })
+                    .build()
+                    .expect("provider"),
+            )
+            .send()
+            .await
+            .expect("capacity provider");
+        self.ecs
+            .put_cluster_capacity_providers()
+            .cluster(CLUSTER)
+            .capacity_providers(name)
+            .set_default_capacity_provider_strategy(Some(vec![]))
+            .send()
+            .await
+            .expect("the cluster's capacity providers");
+    }
+
+    /// The `group` of every task ECS (moto) lists on the container instance `host`
+    /// (`service:<name>` for a service's task, `family:<family>` by default for RunTask and
+    /// StartTask), sorted.
+    pub async fn task_groups_on(&self, host: &str) -> Vec<String> {
+        let arns = self
+            .ecs
+            .list_tasks()
+            .cluster(CLUSTER)
+            .container_instance(host)
+            .send()
+            .await
+            .expect("list tasks")
+            .task_arns()
+            .to_vec();
+        if arns.is_empty() {
+            return Vec::new();
+        }
+        let mut groups: Vec<String> = self
+            .ecs
+            .describe_tasks()
+            .cluster(CLUSTER)
+            .set_tasks(Some(arns))
+            .send()
+            .await
+            .expect("describe tasks")
+            .tasks()
+            .iter()
+            .map(|t| t.group().unwrap_or_default().to_owned())
+            .collect();
+        groups.sort();
+        groups
+    }
+
     /// The calculator with `ECS_CLUSTER`, `AUTO_SCALING_GROUP_NAME`, no stability window and
     /// a fresh read each run, plus `vars` (which win).
     pub fn calculator(&self, vars: &[(&str, &str)]) -> MotoDeps {
