@@ -33,8 +33,10 @@
 //! DescribeServices reports them); it moves no task off a DRAINING host and removes no
 //! instance, so the tests check what the calculator asks of ECS and Auto Scaling.
 //!
-//! One test is ignored until capacity-core is fixed: with the job alone on a2 (beside its
-//! daemon task), capacity-provider mode takes a2 for empty, closes its room, and so keeps a1.
+//! With the job alone on a2 (beside its daemon task) a2 is not empty as managed scaling
+//! counts it: capacity-provider mode moves a1's tasks onto it (this failed before
+//! `ClusterHost::runs_only_daemons`: a host running a standalone task was taken for empty and
+//! its room closed).
 
 mod moto_world;
 
@@ -581,9 +583,6 @@ async fn capacity_provider_mode_drains_only_the_host_whose_tasks_move_and_leaves
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "capacity-core bug: in capacity-provider mode plan_scale_in closes the room of every \
-            host with no task that moves (leave_empty_hosts), so a host running a standalone \
-            task is taken for empty and a1's web task, bound to us-east-1a, finds no room there"]
 async fn capacity_provider_mode_moves_tasks_onto_a_host_whose_other_task_is_standalone() {
     // a2 runs only the job beside its daemon task: not empty (managed scaling scales in a host
     // once its non-daemon tasks have stopped; ECS places tasks beside the job), so a1's two

@@ -462,6 +462,25 @@ fn capacity_provider_mode_leaves_empty_hosts_to_managed_scaling_and_moves_nothin
 }
 
 #[test]
+fn capacity_provider_mode_moves_tasks_beside_a_standalone_task_whose_host_is_not_empty() {
+    // "job" runs only a standalone task (and the daemon): not empty as managed scaling counts
+    // it, and ECS places service tasks beside the job. light's web task goes there.
+    let w = World::new()
+        .host("job", "z", &[standalone()])
+        .host("light", "z", &[service("web")])
+        .capacity_provider();
+    let d = w.decide();
+    assert_eq!(
+        kept(&d, "job"),
+        Unconsolidatable::StandaloneTask {
+            group: "family:report".into()
+        }
+    );
+    assert_eq!(d.plan.ids(), ["light"], "{}", d.plan);
+    assert!(d.plan.placements.iter().all(|p| p.onto == "job"));
+}
+
+#[test]
 fn a_drain_that_still_has_tasks_after_the_give_up_time_is_undone_and_held() {
     let drained_at = (NOW - 901).to_string();
     let w = World::new()

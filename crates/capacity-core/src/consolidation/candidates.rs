@@ -88,7 +88,7 @@ pub(super) fn not_a_candidate(input: &ScaleInInput<'_>, i: usize) -> Option<Unco
             service: service.to_owned(),
             expression,
         })
-    } else if input.leave_empty_hosts && h.moving_tasks().next().is_none() {
+    } else if input.leave_empty_hosts && h.runs_only_daemons() {
         Some(Unconsolidatable::LeftToManagedScaling)
     } else {
         None

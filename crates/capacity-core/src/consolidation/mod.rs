@@ -220,6 +220,18 @@ impl ClusterHost {
         self.tasks.iter().filter(|t| t.moves())
     }
 
+    /// Empty as managed scaling counts it: its tasks are known and every one is a DAEMON
+    /// service's ("When all non-daemon tasks are stopped on an instance, Amazon ECS initiates
+    /// the scale-in process"). A standalone task keeps a host from being empty although it
+    /// does not move.
+    pub fn runs_only_daemons(&self) -> bool {
+        self.tasks_known
+            && self
+                .tasks
+                .iter()
+                .all(|t| matches!(t.owner, TaskOwner::Daemon(_)))
+    }
+
     /// Its first standalone task's group, if it runs one.
     pub fn standalone_task(&self) -> Option<&str> {
         self.tasks.iter().find_map(|t| match &t.owner {
@@ -480,7 +492,7 @@ pub fn plan_scale_in(input: &ScaleInInput<'_>) -> ScaleInPlan {
     let short = shortfall(input, &mut plan, trial.free_slots());
     if input.leave_empty_hosts {
         for (i, h) in hosts.iter().enumerate() {
-            if h.instance.accepts_tasks() && h.moving_tasks().next().is_none() {
+            if h.instance.accepts_tasks() && h.runs_only_daemons() {
                 trial.close_empty(i);
             }
         }

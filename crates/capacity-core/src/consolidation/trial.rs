@@ -248,12 +248,13 @@ impl<'a> Trial<'a> {
         }
     }
 
-    /// Closes host `i`'s room for good when nothing would move off it (capacity-provider
+    /// Closes host `i`'s room for good when it is empty as managed scaling counts it
+    /// ([`ClusterHost::runs_only_daemons`]) and nothing was moved onto it (capacity-provider
     /// mode leaves such hosts to managed scaling and moves nothing onto them). Whether it
     /// was closed.
     pub(super) fn close_empty(&mut self, i: usize) -> bool {
         match self.room_of[i] {
-            Some(r) if self.tasks_to_move(i) == 0 => {
+            Some(r) if self.tasks_to_move(i) == 0 && self.hosts[i].runs_only_daemons() => {
                 self.packer.set_open(r, false);
                 true
             }
