@@ -49,6 +49,13 @@ export function addCapacityCalculator(scope: Construct, p: CheckedProps): lambda
             actions: ['autoscaling:DescribeAutoScalingGroups'],
             resources: ['*'],
           }),
+          // The instance types the group launches and their sizes: new hosts are sized on them,
+          // and StrandedVcpu / StrandedMemoryGiB measured. Read once an hour.
+          new iam.PolicyStatement({
+            sid: 'ReadTheGroupsInstanceTypes',
+            actions: ['autoscaling:DescribeLaunchConfigurations', 'ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstanceTypes'],
+            resources: ['*'],
+          }),
           new iam.PolicyStatement({
             sid: 'PublishToThisNamespaceOnly',
             actions: ['cloudwatch:PutMetricData'],
@@ -63,7 +70,8 @@ export function addCapacityCalculator(scope: Construct, p: CheckedProps): lambda
   suppressNag(calculatorRole.node.defaultChild as CfnResource, [iam5(
     'ECS container instance, service and task reads, container instance attributes and PutMetricData support no resource ARN here; '
     + 'each of those "*" statements is conditioned on ecs:cluster (this cluster) or cloudwatch:namespace; '
-    + 'autoscaling:DescribeAutoScalingGroups supports no resource-level permission at all (a read only)')]);
+    + 'autoscaling:DescribeAutoScalingGroups, autoscaling:DescribeLaunchConfigurations, ec2:DescribeLaunchTemplateVersions and '
+    + 'ec2:DescribeInstanceTypes support no resource-level permission at all (reads only)')]);
   if (!p.worstCase) {
     // ecs:DescribeTaskDefinition on "*": AWS scopes it neither by resource nor by condition key
     // (task definitions belong to no cluster); granted only to discover the worst case. (cdk-nag's

@@ -1,6 +1,7 @@
 // The CloudWatch dashboard: the template's body, widget by widget. The drain and chooser
 // widgets exist in self-managed mode only; the consolidation widget shows, on a capacity
-// provider, what the calculator drains and undoes itself.
+// provider, what the calculator drains and undoes itself; the stranded room, in both modes, the
+// CPU and memory today's tasks would leave unusable on hosts of the type the group launches.
 import { Aws, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -133,6 +134,14 @@ function dashboardBody(i: DashboardInputs): object {
             byCluster('DrainsGivenUp', { stat: 'Sum', label: 'drains given up (see the runbook)' }),
             byCluster('ConsolidationRefused', { stat: 'Maximum', label: 'refused (see the log)' }),
           ] : []),
+        ],
+      }),
+      // Below the self-managed widgets (rows 20 and 26), or in their place on a capacity provider.
+      metricWidget(0, sm ? 32 : 20, 12, {
+        title: 'Stranded room', stat: 'Average', period: 300, yAxis: { left: { min: 0 }, right: { min: 0 } },
+        metrics: [
+          byCluster('StrandedVcpu', { label: 'vCPUs no task of the mix can use, on the type the group launches' }),
+          byCluster('StrandedMemoryGiB', { yAxis: 'right', label: 'memory (GiB) no task of the mix can use' }),
         ],
       }),
       ...selfManagedWidgets,

@@ -294,6 +294,20 @@ describe('EcsCapacity scaling modes', () => {
       });
     }
   });
+
+  it('the calculator reads the group\'s instance types in both modes, alone on "*", and shows the stranded room', () => {
+    for (const scalingMode of Object.values(ScalingMode)) {
+      const t = Template.fromStack(build({ scalingMode }).stack);
+      t.hasResourceProperties('AWS::IAM::Role', {
+        Policies: [{ PolicyName: 'capacity-calculator', PolicyDocument: { Statement: Match.arrayWith([
+          Match.objectEquals({ Sid: 'ReadTheGroupsInstanceTypes', Effect: 'Allow', Resource: '*',
+            Action: ['autoscaling:DescribeLaunchConfigurations', 'ec2:DescribeLaunchTemplateVersions', 'ec2:DescribeInstanceTypes'] }),
+        ]) } }],
+      });
+      const body = JSON.stringify(t.toJSON().Resources[Object.keys(t.findResources('AWS::CloudWatch::Dashboard'))[0]].Properties.DashboardBody);
+      for (const shown of ['Stranded room', 'StrandedVcpu', 'StrandedMemoryGiB']) assert.ok(body.includes(shown), `${scalingMode}: ${shown}`);
+    }
+  });
 });
 
 describe('EcsCapacity props reach the resources', () => {
