@@ -43,6 +43,7 @@ Examples:
   ecs-capacity simulate batch --compare      # a batch fleet arriving at once
   ecs-capacity simulate batch --sweep --chart out/frontier.svg   # compare at equal cost
   ecs-capacity simulate deploy --sensitivity # ECS's back-off and our reaction delay
+  ecs-capacity simulate fragmented --compare --with-consolidation --what-if recommended-types
   ecs-capacity simulate diurnal --compare --backoff none --reaction-delay 0s
   ecs-capacity simulate my-scenario.yaml --policy hosts-to-add --seed 3
   ecs-capacity simulate diurnal --policy hosts-to-add --termination default
@@ -144,6 +145,13 @@ pub struct SimulateArgs {
     /// Override the scenario's seed (which instance a scale-in terminates)
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Rerun the scenario with a change the project recommends or a setting it replaced
+    /// (repeatable): recommended-types (the group launches the types in the order the fit
+    /// recommends for the day's tasks, prioritized), worst-case-margin (the consolidation
+    /// plan keeps room for one more worst-case task, as before, instead of the largest task
+    /// that moves)
+    #[arg(long, value_enum, value_name = "CHANGE")]
+    pub what_if: Vec<WhatIfArg>,
     /// Write a chart of the run(s) to this SVG file
     #[arg(long, value_name = "FILE.svg")]
     pub chart: Option<PathBuf>,
@@ -188,6 +196,16 @@ pub enum PolicyArg {
     /// IdleHostCapacity, one host per cooldown
     #[value(name = "hosts-to-add-minus-one")]
     HostsToAddMinusOne,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WhatIfArg {
+    /// The group launches the allowed types in the order the fit recommends (fewest vCPUs
+    /// for the day's tasks first), prioritized
+    RecommendedTypes,
+    /// The consolidation plan's margin in worst-case tasks (before issue 27), not the
+    /// largest task that moves
+    WorstCaseMargin,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

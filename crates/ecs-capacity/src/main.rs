@@ -5,6 +5,7 @@ use capacity_core::{ScalePolicy, TaskShape, WorstCase};
 use clap::Parser;
 use ecs_capacity::cli::{
     BackoffArg, Cli, Command, Format, PolicyArg, ReportArgs, SimulateArgs, TerminationArg,
+    WhatIfArg,
 };
 use ecs_capacity::scenario::{self, PolicyKind, Termination};
 use ecs_capacity::summary::{Summary, summary_table, timeline};
@@ -145,6 +146,16 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
     if let Some(cap) = args.largest_step {
         base.largest_step = cap;
     }
+    let day_fits = args
+        .what_if
+        .contains(&WhatIfArg::RecommendedTypes)
+        .then(|| sim::what_if::day_fit_table(&base));
+    if day_fits.is_some() {
+        base = sim::what_if::with_recommended_types(&base);
+    }
+    if args.what_if.contains(&WhatIfArg::WorstCaseMargin) {
+        base.margin_task = capacity_core::consolidation::MarginTask::WorstCase;
+    }
     if args.with_consolidation && !args.compare && !args.sweep {
         return Err(
             "--with-consolidation adds columns to --compare or runs to --sweep: give one of them"
@@ -227,6 +238,12 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
         Format::Text => {
             let show_timeline = !args.no_timeline && (args.timeline || outcomes.len() == 1);
             println!("Scenario {}: {}", base.name, base.description);
+            if let Some(fits) = &day_fits {
+                println!(
+                    "\nThe day's tasks on whole instances of each allowed type (sampled every 15m), best first:"
+                );
+                print!("{}", ecs_capacity::summary::day_fit_table(fits));
+            }
             if show_timeline {
                 for o in &outcomes {
                     println!("\nTimeline ({}):", o.policy);

@@ -32,8 +32,11 @@ pub fn summary_table(summaries: &[Summary]) -> String {
     });
     row("instance-hours", &|s| format!("{:.1}", s.instance_hours));
     row("vCPU-hours", &|s| format!("{:.1}", s.vcpu_hours));
-    row("ideal vCPU-hours", &|s| {
+    row("ideal vCPU-hours (fluid)", &|s| {
         format!("{:.1}", s.ideal_vcpu_hours)
+    });
+    row("ideal vCPU-hours (whole hosts)", &|s| {
+        format!("{:.1}", s.ideal_whole_vcpu_hours)
     });
     row("scale actions (out/in)", &|s| {
         format!(
@@ -157,4 +160,29 @@ pub fn timeline(o: &Outcome) -> String {
         let _ = writeln!(out, "{}  {}", clock(e.t), e.what);
     }
     out
+}
+
+/// The fit of a scenario's day on each allowed type (`--what-if recommended-types`).
+pub fn day_fit_table(fits: &[crate::sim::what_if::DayFit]) -> String {
+    let mut rows = vec![
+        [
+            "instance type",
+            "vCPU-hours",
+            "stranded vCPU-hours",
+            "stranded GiB-hours",
+            "tasks that fit on none",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    ];
+    for f in fits {
+        rows.push(vec![
+            f.instance_type.clone(),
+            format!("{:.1}", f.vcpu_hours),
+            format!("{:.1}", f.stranded_vcpu_hours),
+            format!("{:.1}", f.stranded_memory_gib_hours),
+            f.unplaceable.to_string(),
+        ]);
+    }
+    table(&rows, &[1, 2, 3, 4])
 }

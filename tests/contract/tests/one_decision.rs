@@ -262,6 +262,7 @@ fn simulator(vars: &[(&str, &str)], provider: ClusterShape) -> (SimReading, Vec<
     }
     let config = config(vars);
     let reading = SimReading {
+        launch: None,
         instances,
         worst_case: WorstCase::of([&web()]).expect("worst case"),
         demand: Demand::none(),

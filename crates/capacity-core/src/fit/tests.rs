@@ -161,3 +161,28 @@ fn the_launch_order_follows_the_mixed_instances_policy() {
     };
     assert_eq!(spot.order(), LaunchOrder::ByPrice);
 }
+
+#[test]
+fn types_within_five_percent_of_the_fewest_vcpus_go_larger_host_first() {
+    let fit_of = |name: &str, hosts: u32, vcpus: u32| TypeFit {
+        instance_type: name.to_owned(),
+        hosts,
+        vcpus,
+        stranded_vcpu: 0.0,
+        stranded_memory_gib: 0.0,
+        unplaceable: 0,
+    };
+    // m5.large saves 4 % of the vCPUs with twice the hosts: m5.xlarge first.
+    let close = [
+        fit_of("m5.large", 50, 100),
+        fit_of("m5.xlarge", 26, 104),
+        fit_of("c5.xlarge", 30, 120),
+    ];
+    assert_eq!(
+        recommend(&close, None).order,
+        ["m5.xlarge", "m5.large", "c5.xlarge"]
+    );
+    // Saving 10 %: the smaller type first.
+    let far = [fit_of("m5.large", 45, 90), fit_of("m5.xlarge", 25, 100)];
+    assert_eq!(recommend(&far, None).order, ["m5.large", "m5.xlarge"]);
+}

@@ -117,6 +117,9 @@ pub(super) struct AsgFile {
     /// elsewhere), of the first instance type, spread over the zones.
     #[serde(default)]
     pub(super) outside_group: u32,
+    /// `round-robin` (the types in turn; default) or `prioritized` (always the first).
+    #[serde(default)]
+    pub(super) launch_order: super::model::LaunchOrderSetting,
 }
 
 fn default_launch_delay() -> Secs {

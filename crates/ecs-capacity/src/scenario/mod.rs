@@ -17,8 +17,8 @@ use thiserror::Error;
 
 pub use alarm::{Action, Alarm, Comparison, Metric, MissingData, Statistic};
 pub use model::{
-    Asg, Change, ChangeKind, DEFAULT_ZONES, InstanceType, JobRun, ManagedScaling, PlacementBackoff,
-    Scenario, Service, ServiceKind, Strategy,
+    Asg, Change, ChangeKind, DEFAULT_ZONES, InstanceType, JobRun, LaunchOrderSetting,
+    ManagedScaling, PlacementBackoff, Scenario, Service, ServiceKind, Strategy,
 };
 pub use parse::parse;
 pub use policy::{HOSTS_TO_ADD_ALARM_PERIOD, LARGEST_STEP, PolicyKind, Termination};
@@ -36,15 +36,18 @@ pub const FRAGMENTED: &str = include_str!("../../scenarios/fragmented.yaml");
 /// A production-shaped day: three zones, a daemon, zone-spread services, a one-per-host
 /// cache, standalone jobs, hosts outside the group.
 pub const PRODUCTION: &str = include_str!("../../scenarios/production.yaml");
+/// A group with no instance (MinSize 0): its first service and a nightly job.
+pub const FROM_ZERO: &str = include_str!("../../scenarios/from-zero.yaml");
 
 /// The embedded scenarios by name.
-pub const EMBEDDED: [(&str, &str); 6] = [
+pub const EMBEDDED: [(&str, &str); 7] = [
     ("book", BOOK),
     ("diurnal", DIURNAL),
     ("batch", BATCH),
     ("deploy", DEPLOY),
     ("fragmented", FRAGMENTED),
     ("production", PRODUCTION),
+    ("from-zero", FROM_ZERO),
 ];
 
 /// Why a scenario cannot be used.

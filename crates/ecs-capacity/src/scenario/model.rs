@@ -1,6 +1,7 @@
 //! The validated model the simulator runs: the scenario, its group, services and changes,
 //! ECS's placement settings, and which of the template's settings a run differs from.
 
+use capacity_core::fit::{AllowedType, GroupLaunch, InstanceTypeInfo, LaunchOrder};
 use capacity_core::{ScalePolicy, TaskShape};
 use serde::Deserialize;
 
@@ -136,6 +137,22 @@ pub struct Asg {
     pub zones: Vec<String>,
     /// Container instances of the cluster the group does not own.
     pub outside_group: u32,
+    /// How the group picks the type of its next instance.
+    pub launch_order: LaunchOrderSetting,
+}
+
+/// How the simulated group picks the type of its next instance (`asg.launch_order`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LaunchOrderSetting {
+    /// The types in turn (a group that picks by price or spreads its types: which comes
+    /// next is not known to the calculator, which sizes on the type that holds fewest
+    /// tasks per unit).
+    #[default]
+    RoundRobin,
+    /// Always the first type (a mixed instances policy with `prioritized` On-Demand
+    /// instances, or a single type).
+    Prioritized,
 }
 
 /// The zones a scenario's group spans when it names none.
@@ -238,11 +255,60 @@ pub struct Scenario {
     pub disruption_budget: capacity_core::DisruptionBudget,
     /// The plan's stability window, seconds (`ConsolidationStabilitySeconds`; 300).
     pub consolidation_stability: u64,
+    /// What the plan's margin is counted in (the calculator's default: the largest task
+    /// that moves).
+    pub margin_task: capacity_core::consolidation::MarginTask,
     /// The settings as written, so that `with_policy` can rebuild the alarms.
     pub(super) scaling: ScalingSettings,
 }
 
 impl Scenario {
+    /// The group's instance types as the calculator reads them (`capacity_core::fit`): each
+    /// allowed type once, in the group's order, with what its instances register; the order
+    /// as [`Asg::launch_order`] says.
+    pub fn group_launch(&self) -> GroupLaunch {
+        let mut seen: Vec<usize> = Vec::new();
+        for &i in &self.asg.launch_types {
+            if !seen.contains(&i) {
+                seen.push(i);
+            }
+        }
+        GroupLaunch {
+            types: seen
+                .into_iter()
+                .filter_map(|i| self.instance_types.get(i))
+                .map(|t| AllowedType {
+                    info: InstanceTypeInfo {
+                        name: t.name.clone(),
+                        vcpus: t.cpu.div_ceil(1024),
+                        memory_mib: t.memory_mib,
+                        max_enis: t.max_enis,
+                        gpus: t.gpus,
+                        registered: Some(capacity_core::Resources {
+                            gpus: t.gpus,
+                            ..capacity_core::Resources::new(t.cpu, t.memory_mib)
+                        }),
+                    },
+                    weight: 1,
+                })
+                .collect(),
+            order: match (self.asg.launch_order, self.asg.launch_types.len()) {
+                (_, 0 | 1) => LaunchOrder::OneType,
+                (LaunchOrderSetting::Prioritized, _) => LaunchOrder::Prioritized,
+                (LaunchOrderSetting::RoundRobin, _) => LaunchOrder::ByPrice,
+            },
+        }
+    }
+
+    /// The same scenario whose group launches `types` (indexes into
+    /// [`Scenario::instance_types`]) prioritized: the first always.
+    pub fn with_launch_order(&self, types: Vec<usize>) -> Scenario {
+        let mut s = self.clone();
+        s.asg.launch_types = types;
+        s.asg.launch_order = LaunchOrderSetting::Prioritized;
+        s
+    }
+
     /// The same scenario with another scale-out policy (for `--compare`).
     pub fn with_policy(&self, policy: PolicyKind) -> Scenario {
         let mut s = self.clone();
@@ -285,6 +351,11 @@ impl Scenario {
         };
         let secs = |s: u64| crate::duration::Secs(s).to_string();
         if self.policy.consolidates() {
+            check(
+                "plan margin",
+                format!("{:?}", self.margin_task),
+                format!("{:?}", capacity_core::consolidation::MarginTask::default()),
+            );
             check(
                 "disruption budget",
                 self.disruption_budget.to_string(),

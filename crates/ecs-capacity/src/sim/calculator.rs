@@ -101,10 +101,9 @@ impl Sim<'_> {
     }
 
     fn capacity_seen(&self, with_enis: bool) -> Result<Option<ClusterCapacity>, CapacityError> {
+        // With no container instance the calculator still publishes (ContainerCapacity 0,
+        // HostsToAdd sized on the type the group launches): a cluster scales from zero.
         let instances = self.container_instances(with_enis);
-        if instances.is_empty() {
-            return Ok(None);
-        }
         cluster_capacity(&instances, &self.worst_case()?).map(Some)
     }
 

@@ -31,6 +31,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use capacity_core::fit::GroupLaunch;
 use capacity_core::placement::ServicePlacement;
 use capacity_core::run::{
     Action, AutoScalingGroup, ClusterShape, Consolidation, Decision, Execution, GroupInstance,
@@ -65,6 +66,8 @@ pub struct SimReading {
     pub placement: TaskPlacement,
     pub services: Vec<ServicePlacement>,
     pub group: AutoScalingGroup,
+    /// The group's instance types, as the calculator reads them.
+    pub launch: Option<GroupLaunch>,
     pub provider: Option<ClusterShape>,
     pub memory: PlanMemory,
     pub tags: BTreeMap<String, String>,
@@ -106,7 +109,7 @@ pub fn decide_on(reading: &SimReading) -> Result<(Decision, Vec<Effect>, u32), C
         placement: &reading.placement,
         services: &reading.services,
         group: Ok(&reading.group),
-        launch: None,
+        launch: reading.launch.as_ref(),
         provider: reading.provider.as_ref().map(Ok),
         memory: &reading.memory,
         cluster_tags: Ok(&reading.tags),
@@ -206,6 +209,7 @@ impl Sim<'_> {
             placement: self.task_placement(trigger),
             services: self.placement_rules(),
             group: self.group_reading(),
+            launch: Some(self.sc.group_launch()),
             provider: (settings.mode == ScalingMode::CapacityProvider).then(|| ClusterShape {
                 providers: vec![ProviderShape {
                     name: GROUP.to_owned(),
@@ -239,6 +243,7 @@ impl Sim<'_> {
             budget: self.sc.disruption_budget,
             stability_window: Duration::from_secs(self.sc.consolidation_stability),
             auto_scaling_group: Some(GROUP.to_owned()),
+            margin_task: self.sc.margin_task,
             ..Settings::default()
         }
     }

@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use capacity_core::scale_in::{CapacityToTerminate, DrainCost, SuggestedInstance, choose};
 
 use super::{InstState, Instance, Sim};
-use crate::scenario::Termination;
+use crate::scenario::{LaunchOrderSetting, Termination};
 
 const MARKET: &str = "on-demand";
 
@@ -42,10 +42,11 @@ impl Sim<'_> {
 
     fn launch_in(&mut self, zone: usize) -> u32 {
         let types = &self.sc.asg.launch_types;
-        let type_index = types
-            .get(self.launches % types.len().max(1))
-            .copied()
-            .unwrap_or(0);
+        let next = match self.sc.asg.launch_order {
+            LaunchOrderSetting::RoundRobin => self.launches % types.len().max(1),
+            LaunchOrderSetting::Prioritized => 0,
+        };
+        let type_index = types.get(next).copied().unwrap_or(0);
         self.launches += 1;
         let id = self.instances.len() as u32 + 1;
         self.instances.push(Instance {

@@ -44,6 +44,7 @@ mod state;
 pub mod sweep;
 #[cfg(test)]
 mod tests;
+pub mod what_if;
 
 use capacity_core::CapacityError;
 
@@ -121,8 +122,10 @@ pub struct Outcome {
     pub tasks_moved_by_consolidation: u64,
     /// Hosts the consolidation policies set back to ACTIVE because tasks waited.
     pub consolidation_undone: u64,
-    /// The scenario's ideal vCPU-hours ([`ideal::ideal_vcpu_hours`]).
+    /// The scenario's ideal vCPU-hours, fluid ([`ideal::ideal`]).
     pub ideal_vcpu_hours: f64,
+    /// The ideal at whole instances of the best type at each step ([`ideal::ideal`]).
+    pub ideal_whole_vcpu_hours: f64,
     /// For every task placed, seconds from when its service wanted it to when it was placed
     /// (0 for a task placed at once), in placement order.
     pub placement_waits: Vec<u64>,
@@ -185,6 +188,7 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, Capa
             progress(i as f64 / steps as f64);
         }
     }
+    let ideal = ideal::ideal(sc);
     Ok(Outcome {
         scenario: sc.name.clone(),
         policy: sc.policy.label(),
@@ -192,7 +196,8 @@ pub fn run(sc: &Scenario, progress: &mut dyn FnMut(f64)) -> Result<Outcome, Capa
         tasks_moved_by_scale_in: sim.tasks_moved_by_scale_in,
         tasks_moved_by_consolidation: sim.calculator.tasks_moved,
         consolidation_undone: sim.calculator.undone,
-        ideal_vcpu_hours: ideal::ideal_vcpu_hours(sc),
+        ideal_vcpu_hours: ideal.fluid,
+        ideal_whole_vcpu_hours: ideal.whole_instances,
         placement_waits: sim.placement_waits,
         step: sc.step,
         flap_window: sc.flap_window,

@@ -39,8 +39,10 @@ pub struct Summary {
     /// Steps with more instances DRAINING than the default disruption budget (10 % of the
     /// registered instances, at least 1) allows.
     pub steps_over_budget: usize,
-    /// The scenario's floor: its tasks packed perfectly, no boot ([`super::ideal::ideal_vcpu_hours`]).
+    /// The scenario's floor: its tasks packed perfectly, no boot ([`super::ideal::ideal`]).
     pub ideal_vcpu_hours: f64,
+    /// The floor at whole instances of the best type at each step.
+    pub ideal_whole_vcpu_hours: f64,
     /// Of the vCPU-hours, those of instances still booting.
     pub booting_vcpu_hours: f64,
     /// Of the vCPU-hours, those of registered instances with no task on them.
@@ -106,6 +108,7 @@ impl Summary {
                 .filter(|s| s.draining_instances > s.disruption_budget)
                 .count(),
             ideal_vcpu_hours: o.ideal_vcpu_hours,
+            ideal_whole_vcpu_hours: o.ideal_whole_vcpu_hours,
             booting_vcpu_hours: round1(
                 o.samples.iter().map(|s| s.booting_cpu).sum::<u64>() as f64 / 1024.0 * step
                     / 3600.0,

@@ -93,6 +93,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         largest_step: LARGEST_STEP,
         disruption_budget: DEPLOYED.disruption_budget,
         consolidation_stability: DEPLOYED.consolidation_stability,
+        margin_task: capacity_core::consolidation::MarginTask::default(),
         scaling: scaling.settings,
     })
 }
@@ -272,6 +273,7 @@ fn asg(
     Ok(Asg {
         zones,
         outside_group: asg.outside_group,
+        launch_order: asg.launch_order,
         min: asg.min,
         max: asg.max,
         desired: asg.desired,
