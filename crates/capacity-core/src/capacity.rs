@@ -363,7 +363,7 @@ impl ClusterCapacity {
     }
 
     /// The same capacity, with new hosts sized on `host`, the type the group launches next
-    /// ([`crate::fit::next_type`]), each counting `weight` capacity units of the group.
+    /// (the fit module's `next_type`), each counting `weight` capacity units of the group.
     pub fn launching(mut self, host: HostTemplate, weight: u32) -> ClusterCapacity {
         self.launched = Some((host, weight.max(1)));
         self
