@@ -8,6 +8,8 @@ use capacity_aws::attributes::InstanceAttributes;
 use capacity_aws::capacity_provider::{CapacityProviderOps, ClusterShape, TargetStatus};
 use capacity_aws::clock::{Clock, SystemClock};
 use capacity_aws::group::{AutoScalingGroup, GroupReader};
+use capacity_aws::instance_types::InstanceTypeReader;
+use capacity_core::fit::{GroupLaunch, LaunchSpec};
 use capacity_core::run::PlanMemory;
 
 use crate::cache::ClusterCache;
@@ -27,7 +29,7 @@ pub(crate) struct ShapeRead {
 /// What the handler needs, built once per process and reused across warm invocations.
 /// `G` reads the Auto Scaling group, `A` marks container instances; both default to
 /// [`Unconfigured`] (every call fails, saying so), for a calculator run without a group.
-pub struct Deps<C, T, M, G = Unconfigured, A = Unconfigured, P = Unconfigured> {
+pub struct Deps<C, T, M, G = Unconfigured, A = Unconfigured, P = Unconfigured, L = Unconfigured> {
     pub cluster: C,
     pub task_shapes: TaskShapeCache<T>,
     pub metrics: M,
@@ -36,6 +38,9 @@ pub struct Deps<C, T, M, G = Unconfigured, A = Unconfigured, P = Unconfigured> {
     /// Reads the capacity providers and sets hosts DRAINING or ACTIVE (capacity-provider
     /// mode).
     pub capacity_providers: P,
+    /// Reads the group's instance types (cached per launch specification): new hosts are
+    /// sized on the type it launches.
+    pub instance_types: L,
     pub config: Config,
     /// The last read of the cluster, brought up to date by the events.
     pub cache: ClusterCache,
@@ -58,6 +63,7 @@ impl<C, T: TaskDefinitionReader, M> Deps<C, T, M> {
             group: Unconfigured,
             attributes: Unconfigured,
             capacity_providers: Unconfigured,
+            instance_types: Unconfigured,
             cache: ClusterCache::new(config.cluster_refresh),
             config,
             clock: Arc::new(SystemClock),
@@ -67,10 +73,10 @@ impl<C, T: TaskDefinitionReader, M> Deps<C, T, M> {
     }
 }
 
-impl<C, T, M, G, A, P> Deps<C, T, M, G, A, P> {
+impl<C, T, M, G, A, P, L> Deps<C, T, M, G, A, P, L> {
     /// The same dependencies reading the group with `group` and marking hosts with
     /// `attributes`.
-    pub fn with_group<G2, A2>(self, group: G2, attributes: A2) -> Deps<C, T, M, G2, A2, P> {
+    pub fn with_group<G2, A2>(self, group: G2, attributes: A2) -> Deps<C, T, M, G2, A2, P, L> {
         Deps {
             cluster: self.cluster,
             task_shapes: self.task_shapes,
@@ -78,6 +84,25 @@ impl<C, T, M, G, A, P> Deps<C, T, M, G, A, P> {
             group,
             attributes,
             capacity_providers: self.capacity_providers,
+            instance_types: self.instance_types,
+            config: self.config,
+            cache: self.cache,
+            clock: self.clock,
+            memory: self.memory,
+            shape: self.shape,
+        }
+    }
+
+    /// The same dependencies reading the group's instance types with `instance_types`.
+    pub fn with_instance_types<L2>(self, instance_types: L2) -> Deps<C, T, M, G, A, P, L2> {
+        Deps {
+            cluster: self.cluster,
+            task_shapes: self.task_shapes,
+            metrics: self.metrics,
+            group: self.group,
+            attributes: self.attributes,
+            capacity_providers: self.capacity_providers,
+            instance_types,
             config: self.config,
             cache: self.cache,
             clock: self.clock,
@@ -87,7 +112,7 @@ impl<C, T, M, G, A, P> Deps<C, T, M, G, A, P> {
     }
 
     /// The same dependencies acting through `capacity_providers` (capacity-provider mode).
-    pub fn with_capacity_providers<P2>(self, capacity_providers: P2) -> Deps<C, T, M, G, A, P2> {
+    pub fn with_capacity_providers<P2>(self, capacity_providers: P2) -> Deps<C, T, M, G, A, P2, L> {
         Deps {
             cluster: self.cluster,
             task_shapes: self.task_shapes,
@@ -95,6 +120,7 @@ impl<C, T, M, G, A, P> Deps<C, T, M, G, A, P> {
             group: self.group,
             attributes: self.attributes,
             capacity_providers,
+            instance_types: self.instance_types,
             config: self.config,
             cache: self.cache,
             clock: self.clock,
@@ -172,6 +198,15 @@ impl CapacityProviderOps for Unconfigured {
     }
 }
 
+impl InstanceTypeReader for Unconfigured {
+    async fn group_launch(&self, _: &LaunchSpec) -> Result<GroupLaunch, capacity_aws::Error> {
+        Err(capacity_aws::Error::LaunchNotFound {
+            what: "the group's instance types",
+            id: "(no EC2 client configured)".to_owned(),
+        })
+    }
+}
+
 fn unconfigured(operation: &'static str, cluster: &str) -> capacity_aws::Error {
     capacity_aws::Error::Rejected {
         operation,
@@ -180,7 +215,7 @@ fn unconfigured(operation: &'static str, cluster: &str) -> capacity_aws::Error {
     }
 }
 
-impl<C, T, M, G, A, P> Deps<C, T, M, G, A, P> {
+impl<C, T, M, G, A, P, L> Deps<C, T, M, G, A, P, L> {
     /// Seconds since the Unix epoch on the deps' clock.
     pub(crate) fn unix_now(&self) -> u64 {
         self.clock

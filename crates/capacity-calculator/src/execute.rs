@@ -11,10 +11,10 @@ use capacity_core::run::{Action, Decision, Executed, Execution, StepKind};
 
 use crate::deps::Deps;
 
-pub(crate) async fn execute<C, T, M, G, A, P>(
+pub(crate) async fn execute<C, T, M, G, A, P, L>(
     cluster: &ClusterArn,
     decision: &Decision,
-    deps: &Deps<C, T, M, G, A, P>,
+    deps: &Deps<C, T, M, G, A, P, L>,
 ) -> Executed
 where
     A: InstanceAttributes,

@@ -19,6 +19,7 @@
 use capacity_aws::attributes::InstanceAttributes;
 use capacity_aws::capacity_provider::CapacityProviderOps;
 use capacity_aws::group::GroupReader;
+use capacity_aws::instance_types::InstanceTypeReader;
 use capacity_aws::{ClusterArn, ClusterReader, MetricsPublisher, TaskDefinitionReader};
 use capacity_core::run::{RunInput, ScalingMode, Trigger, decide};
 use serde_json::Value;
@@ -32,9 +33,9 @@ use crate::{execute, publish, read};
 
 /// Handles one event; see the module. A scheduled run (which names no cluster) takes
 /// `ECS_CLUSTER` and always reads the whole cluster: it is what keeps the metrics fresh.
-pub async fn handle<C, T, M, G, A, P>(
+pub async fn handle<C, T, M, G, A, P, L>(
     event: Value,
-    deps: &Deps<C, T, M, G, A, P>,
+    deps: &Deps<C, T, M, G, A, P, L>,
 ) -> Result<Outcome, HandlerError>
 where
     C: ClusterReader,
@@ -43,6 +44,7 @@ where
     G: GroupReader,
     A: InstanceAttributes,
     P: CapacityProviderOps,
+    L: InstanceTypeReader,
 {
     let input = event::parse_input(event)?;
     let (cluster, trigger) = match what_to_size(&input, deps) {
@@ -65,6 +67,7 @@ where
         read::cluster_tags(&cluster, deps)
     );
     let (view, source) = read?;
+    let launch = read::launch(&cluster, &group, deps).await;
 
     let settings = deps.config.settings();
     let decision = {
@@ -76,7 +79,7 @@ where
             placement: &view.placement,
             services: &view.placement_rules,
             group: group.as_ref().map_err(String::as_str),
-            launch: None,
+            launch: launch.as_ref(),
             provider: shape.as_ref().map(|s| s.as_ref().map_err(String::as_str)),
             memory: &memory,
             cluster_tags: tags.as_ref().map_err(String::as_str),
@@ -113,8 +116,7 @@ where
     if deps.config.consolidation == Consolidation::Observe {
         tracing::info!(cluster = %cluster_name, hosts_removable = settled.hosts_removable, plan = %decision.plan, "consolidation observes: the plan, acted on by nothing");
     }
-    let metrics_published =
-        publish::publish(&cluster, &decision.assessment, &settled, checked, deps).await?;
+    let metrics_published = publish::publish(&cluster, &decision, &settled, checked, deps).await?;
 
     let assessment = &decision.assessment;
     tracing::info!(
@@ -143,6 +145,7 @@ where
     Ok(Outcome::Published(Box::new(Summary {
         cluster: cluster_name,
         assessment: decision.assessment,
+        fit: decision.fit,
         scale_in_plan: decision.plan,
         scaling_mode: mode,
         hosts_removable: settled.hosts_removable,
@@ -183,7 +186,7 @@ enum Asked {
 }
 
 /// The cluster the input asks to size and what started the run, or why not.
-fn what_to_size<C, T, M, G, A, P>(input: &Input, deps: &Deps<C, T, M, G, A, P>) -> Asked {
+fn what_to_size<C, T, M, G, A, P, L>(input: &Input, deps: &Deps<C, T, M, G, A, P, L>) -> Asked {
     let cluster = match (input.cluster(), &deps.config.cluster) {
         (None, Some(configured)) => configured.clone(),
         (None, None) => return Asked::NoCluster,

@@ -1,7 +1,7 @@
 //! Step 4: the figures, in one PutMetricData call.
 
 use capacity_aws::{ClusterArn, Metric, MetricsPublisher, Unit};
-use capacity_core::run::Settled;
+use capacity_core::run::{Decision, Settled};
 use capacity_core::{Assessment, Resource, ScaleDecision};
 
 use crate::deps::Deps;
@@ -37,18 +37,24 @@ pub const HOSTS_DRAINED: &str = "HostsDrained";
 /// Capacity-provider mode: container instances this function had drained that this run set
 /// ACTIVE again because tasks wait.
 pub const HOSTS_REACTIVATED: &str = "HostsReactivated";
+/// What today's tasks would strand on the type the group launches, packed first-fit
+/// decreasing (capacity-core's `fit`): vCPUs free on hosts whose memory no task of the mix
+/// fits in. Published when the group's types and a task listing were read.
+pub const STRANDED_VCPU: &str = "StrandedVcpu";
+/// The same for memory, GiB: free on hosts whose CPU no task of the mix fits in.
+pub const STRANDED_MEMORY_GIB: &str = "StrandedMemoryGiB";
 /// Capacity-provider mode: 1 when the cluster is not in the shape the mode needs (or it could
 /// not be read) and nothing is drained, 0 when it is.
 pub const CONSOLIDATION_REFUSED: &str = "ConsolidationRefused";
 
 /// Every figure of the assessment and, as the run settled them, `HostsToRemove` (when known)
 /// and capacity-provider mode's counts, in one PutMetricData call; how many were sent.
-pub(crate) async fn publish<C, T, M, G, A, P>(
+pub(crate) async fn publish<C, T, M, G, A, P, L>(
     cluster: &ClusterArn,
-    assessment: &Assessment,
+    decision: &Decision,
     settled: &Settled,
     capacity_provider_mode: Option<bool>,
-    deps: &Deps<C, T, M, G, A, P>,
+    deps: &Deps<C, T, M, G, A, P, L>,
 ) -> Result<usize, HandlerError>
 where
     M: MetricsPublisher,
@@ -60,8 +66,22 @@ where
         dimensions: vec![("ClusterName", cluster.name().to_owned())],
         high_resolution: false,
     };
-    let mut metrics = metrics(cluster, assessment);
+    let mut metrics = metrics(cluster, &decision.assessment);
     metrics.push(count(HOSTS_REMOVABLE, settled.hosts_removable));
+    if let Some(fit) = &decision.fit {
+        for (name, value) in [
+            (STRANDED_VCPU, fit.stranded_vcpu),
+            (STRANDED_MEMORY_GIB, fit.stranded_memory_gib),
+        ] {
+            metrics.push(Metric {
+                name,
+                value,
+                unit: Unit::None,
+                dimensions: vec![("ClusterName", cluster.name().to_owned())],
+                high_resolution: false,
+            });
+        }
+    }
     if let Some(hosts) = settled.hosts_to_remove {
         metrics.push(count(HOSTS_TO_REMOVE, hosts));
     }
@@ -79,6 +99,7 @@ where
             cluster: cluster.name().to_owned(),
             source,
         })?;
+    let assessment = &decision.assessment;
     if assessment.decision == ScaleDecision::TaskDoesNotFit || assessment.unplaceable_tasks > 0 {
         tracing::warn!(cluster = %cluster.name(), reason = %assessment.explanation, "a task fits on no host");
     }

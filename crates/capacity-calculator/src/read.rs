@@ -8,8 +8,10 @@ use std::collections::BTreeMap;
 use capacity_aws::attributes::InstanceAttributes;
 use capacity_aws::capacity_provider::{CapacityProviderOps, ClusterShape};
 use capacity_aws::group::{AutoScalingGroup, GroupReader};
+use capacity_aws::instance_types::InstanceTypeReader;
 use capacity_aws::{ClusterArn, ClusterReader, TaskDefinitionReader, error_chain};
 use capacity_core::PlacementFailure;
+use capacity_core::fit::GroupLaunch;
 
 use crate::cache::ClusterView;
 use crate::config::{AUTO_SCALING_GROUP_NAME, Consolidation};
@@ -21,10 +23,10 @@ use crate::summary::Source;
 /// The cluster as it is now. A state change is applied to the cached read when the cache can
 /// take it ([`crate::cache::ClusterCache::apply`]); a placement failure, a scheduled run, or
 /// an event the cache cannot take reads the whole cluster (and replaces the cache).
-pub(crate) async fn cluster<C, T, M, G, A, P>(
+pub(crate) async fn cluster<C, T, M, G, A, P, L>(
     input: &Input,
     cluster: &ClusterArn,
-    deps: &Deps<C, T, M, G, A, P>,
+    deps: &Deps<C, T, M, G, A, P, L>,
 ) -> Result<(ClusterView, Source), HandlerError>
 where
     C: ClusterReader,
@@ -65,8 +67,8 @@ where
 
 /// The group (`AUTO_SCALING_GROUP_NAME`), read beside the cluster; why not, when it could not
 /// be read.
-pub(crate) async fn group<C, T, M, G: GroupReader, A, P>(
-    deps: &Deps<C, T, M, G, A, P>,
+pub(crate) async fn group<C, T, M, G: GroupReader, A, P, L>(
+    deps: &Deps<C, T, M, G, A, P, L>,
 ) -> Result<AutoScalingGroup, String> {
     let Some(name) = &deps.config.auto_scaling_group else {
         return Err(format!(
@@ -79,11 +81,30 @@ pub(crate) async fn group<C, T, M, G: GroupReader, A, P>(
         .map_err(|e| format!("reading the Auto Scaling group failed: {}", error_chain(&e)))
 }
 
+/// The group's instance types, when the group was read and names them: new hosts are then
+/// sized on the type it launches. Read once per launch specification and kept an hour
+/// (`capacity_aws::instance_types::GroupLaunchCache`). A failure is logged and the run sizes
+/// new hosts on the largest registered host, as without the read: it never stops a run.
+pub(crate) async fn launch<C, T, M, G, A, P, L: InstanceTypeReader>(
+    cluster: &ClusterArn,
+    group: &Result<AutoScalingGroup, String>,
+    deps: &Deps<C, T, M, G, A, P, L>,
+) -> Option<GroupLaunch> {
+    let spec = group.as_ref().ok()?.launch.as_ref()?;
+    match deps.instance_types.group_launch(spec).await {
+        Ok(launch) => Some(launch),
+        Err(e) => {
+            tracing::warn!(cluster = %cluster.name(), error = %error_chain(&e), "reading the group's instance types failed: new hosts are sized on the largest registered host");
+            None
+        }
+    }
+}
+
 /// The cluster's tags (the plan's memory the cluster holds), when consolidation acts with a
 /// group to act on; otherwise nothing is read (the decision does not need them).
-pub(crate) async fn cluster_tags<C, T, M, G, A: InstanceAttributes, P>(
+pub(crate) async fn cluster_tags<C, T, M, G, A: InstanceAttributes, P, L>(
     cluster: &ClusterArn,
-    deps: &Deps<C, T, M, G, A, P>,
+    deps: &Deps<C, T, M, G, A, P, L>,
 ) -> Result<BTreeMap<String, String>, String> {
     if deps.config.consolidation != Consolidation::Act || deps.config.auto_scaling_group.is_none() {
         return Ok(BTreeMap::new());
@@ -97,9 +118,9 @@ pub(crate) async fn cluster_tags<C, T, M, G, A: InstanceAttributes, P>(
 /// The cluster's capacity providers: the last read when it is younger than
 /// [`SHAPE_CHECK_INTERVAL_SECS`], else a new one. A failed read is why not, and is not kept
 /// (the next run reads again).
-pub(crate) async fn capacity_providers<C, T, M, G, A, P: CapacityProviderOps>(
+pub(crate) async fn capacity_providers<C, T, M, G, A, P: CapacityProviderOps, L>(
     cluster: &ClusterArn,
-    deps: &Deps<C, T, M, G, A, P>,
+    deps: &Deps<C, T, M, G, A, P, L>,
 ) -> Result<ClusterShape, String> {
     let now = deps.unix_now();
     let cached = deps

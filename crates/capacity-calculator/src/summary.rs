@@ -39,6 +39,10 @@ pub struct Summary {
     pub cluster: String,
     #[serde(flatten)]
     pub assessment: Assessment,
+    /// Today's tasks packed on the type the group launches (`StrandedVcpu`,
+    /// `StrandedMemoryGiB`), when its types and a task listing were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit: Option<capacity_core::fit::TypeFit>,
     /// The consolidation plan: which hosts could go, why each, why the others stay.
     pub scale_in_plan: ScaleInPlan,
     pub scaling_mode: ScalingMode,

@@ -91,6 +91,24 @@ pub struct ReportArgs {
     /// Worst-case tasks that must always fit (the scale-out threshold)
     #[arg(long, value_name = "TASKS", default_value_t = 1)]
     pub headroom: u32,
+    /// With --cluster: the cluster's Auto Scaling group: new hosts are sized on the type it
+    /// launches (as the calculator does), and today's tasks are fitted on each of its types
+    #[arg(long, value_name = "NAME", requires = "cluster")]
+    pub auto_scaling_group: Option<String>,
+    /// With --cluster: instance types to fit today's tasks on too (ones the group does not
+    /// have yet), comma-separated, e.g. m5.xlarge,r5.large,c6i.2xlarge
+    #[arg(
+        long,
+        value_name = "TYPES",
+        value_delimiter = ',',
+        requires = "cluster"
+    )]
+    pub instance_types: Vec<String>,
+    /// Order the types by cost instead of vCPUs: USD per instance-hour as TYPE=PRICE pairs
+    /// (m5.xlarge=0.192,c5.xlarge=0.17) or a JSON file of {"TYPE": PRICE}; every type
+    /// compared needs a price
+    #[arg(long, value_name = "PRICES|FILE", requires = "cluster")]
+    pub prices: Option<String>,
     /// Output format: text for people, json for machines
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

@@ -64,6 +64,23 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
         if !snap.task_shapes.is_empty() {
             shapes = snap.task_shapes;
         }
+        let mut types =
+            live::instance_types(args.auto_scaling_group.as_deref(), &args.instance_types)?;
+        if let Some(value) = &args.prices {
+            let prices = live::prices(value)?;
+            if let Some(t) = types
+                .candidates
+                .iter()
+                .find(|t| !prices.contains_key(&t.name))
+            {
+                return Err(format!(
+                    "--prices: no price for {}: every type compared needs one",
+                    t.name
+                )
+                .into());
+            }
+            types.prices = Some(prices);
+        }
         report::build(
             &snap.cluster_name,
             &snap.instances,
@@ -73,6 +90,7 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
             &snap.placement,
             &snap.placement_rules,
             &policy,
+            &types,
         )?
     } else {
         if shapes.is_empty() {
@@ -101,6 +119,7 @@ fn run_report(args: ReportArgs) -> Result<(), Failure> {
             &Default::default(),
             &[],
             &policy,
+            &report::TypeChoice::default(),
         )?
     };
     match args.format {

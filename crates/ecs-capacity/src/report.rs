@@ -4,8 +4,13 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use capacity_aws::TaskPlacement;
+use std::collections::BTreeMap;
+
+use capacity_core::fit::{GroupLaunch, InstanceTypeInfo, Recommendation, TypeFit, fit, recommend};
 use capacity_core::placement::ServicePlacement;
-use capacity_core::run::{Consolidation, PlanMemory, RunInput, Settings, Trigger, decide};
+use capacity_core::run::{
+    Consolidation, PlanMemory, RunInput, Settings, Trigger, decide, tasks_to_fit,
+};
 use capacity_core::{
     Assessment, CapacityError, ClusterCapacity, ContainerInstance, Demand, Resource, ScaleInPlan,
     ScalePolicy, TaskShape, WorstCase, cluster_capacity,
@@ -31,6 +36,31 @@ pub struct Report {
     /// the reading cannot vouch for (an offline dump names no task) is never planned.
     pub scale_in_plan: ScaleInPlan,
     pub per_resource: Vec<ResourceTotal>,
+    /// Today's tasks on each instance type asked about (`--auto-scaling-group`,
+    /// `--instance-types`), and the launch order that needs the fewest vCPUs or costs least.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fit: Option<FitReport>,
+}
+
+/// The instance types to fit today's tasks on: the group's (which also size new hosts) and
+/// others to compare, with a price per type per hour when given.
+#[derive(Debug, Clone, Default)]
+pub struct TypeChoice {
+    /// The group's types, as read (`--auto-scaling-group`).
+    pub launch: Option<GroupLaunch>,
+    /// Every type to compare, the group's first, in order.
+    pub candidates: Vec<InstanceTypeInfo>,
+    /// USD per instance-hour, per type.
+    pub prices: Option<BTreeMap<String, f64>>,
+}
+
+/// Today's tasks (running and waiting) packed on each type ([`capacity_core::fit`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct FitReport {
+    pub types: Vec<TypeFit>,
+    pub recommendation: Recommendation,
+    /// One sentence: what to launch first, and what it saves.
+    pub advice: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,6 +127,7 @@ pub fn build(
     placement: &TaskPlacement,
     rules: &[ServicePlacement],
     policy: &ScalePolicy,
+    types: &TypeChoice,
 ) -> Result<Report, CapacityError> {
     let cap: ClusterCapacity = cluster_capacity(instances, worst)?;
     let rows = instances
@@ -144,7 +175,7 @@ pub fn build(
         placement,
         services: rules,
         group: Err("the report reads no Auto Scaling group"),
-        launch: None,
+        launch: types.launch.as_ref(),
         provider: None,
         memory: &PlanMemory::default(),
         cluster_tags: Ok(&tags),
@@ -162,6 +193,37 @@ pub fn build(
         book_capacity: cap.book_capacity(),
         scale_in_plan: decision.plan,
         per_resource,
+        fit: fit_report(instances, worst, demand, placement, types),
+    })
+}
+
+/// Today's tasks on each candidate type, when there are candidates and the tasks were listed.
+fn fit_report(
+    instances: &[ContainerInstance],
+    worst: &WorstCase,
+    demand: &Demand,
+    placement: &TaskPlacement,
+    types: &TypeChoice,
+) -> Option<FitReport> {
+    if types.candidates.is_empty() {
+        return None;
+    }
+    let tasks = tasks_to_fit(placement, demand)?;
+    let fits: Vec<TypeFit> = types
+        .candidates
+        .iter()
+        .map(|t| fit(&tasks, &demand.daemons, &t.host(instances), worst))
+        .collect();
+    let recommendation = recommend(&fits, types.prices.as_ref());
+    let current = types
+        .launch
+        .as_ref()
+        .and_then(|l| l.types.first())
+        .map(|t| t.info.name.as_str());
+    Some(FitReport {
+        advice: recommendation.advice(&fits, current),
+        types: fits,
+        recommendation,
     })
 }
 
@@ -324,6 +386,50 @@ impl Report {
             self.assessment.headroom, self.assessment.decision, self.assessment.explanation
         );
         let _ = write!(out, "Consolidation plan: {}", self.scale_in_plan);
+        if let Some(fit) = &self.fit {
+            out.push_str(&fit.to_text());
+        }
         out
+    }
+}
+
+impl FitReport {
+    /// The table per type, best first, and the advice.
+    pub fn to_text(&self) -> String {
+        let mut rows = vec![
+            [
+                "instance type",
+                "hosts",
+                "vCPUs",
+                "stranded vCPUs",
+                "stranded GiB",
+                "tasks that fit on none",
+                "cost per hour",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        ];
+        for name in &self.recommendation.order {
+            let Some(f) = self.types.iter().find(|f| &f.instance_type == name) else {
+                continue;
+            };
+            rows.push(vec![
+                f.instance_type.clone(),
+                f.hosts.to_string(),
+                f.vcpus.to_string(),
+                format!("{:.1}", f.stranded_vcpu),
+                format!("{:.1}", f.stranded_memory_gib),
+                f.unplaceable.to_string(),
+                self.recommendation
+                    .hourly_cost
+                    .get(name)
+                    .map_or_else(|| "-".to_owned(), |c| format!("{c:.2}")),
+            ]);
+        }
+        format!(
+            "\nToday's tasks on each instance type (first-fit decreasing, each host running the daemons), best first:\n{}{}\n",
+            table(&rows, &[1, 2, 3, 4, 5, 6]),
+            self.advice
+        )
     }
 }

@@ -198,6 +198,7 @@ fn check_dumps(text: &str, shapes: &[TaskShape]) -> Result<(), TestCaseError> {
             &Default::default(),
             &[],
             &policy,
+            &Default::default(),
         ) {
             prop_assert!(!report.to_text().is_empty());
         }
@@ -305,7 +306,7 @@ proptest! {
             && let Ok(worst) = WorstCase::of(std::slice::from_ref(&shape))
             && let Ok(policy) = ScalePolicy::new(1)
         {
-            let _ = report::build("fuzz", &dump.instances, &[shape], &worst, &Default::default(), &Default::default(), &[], &policy);
+            let _ = report::build("fuzz", &dump.instances, &[shape], &worst, &Default::default(), &Default::default(), &[], &policy, &Default::default());
         }
     }
 

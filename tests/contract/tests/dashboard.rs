@@ -10,19 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use capacity_calculator::publish::{
     ACTIVE_INSTANCES, CONSOLIDATION_REFUSED, CONTAINER_CAPACITY, DRAINS_GIVEN_UP, HOSTS_DRAINED,
     HOSTS_REACTIVATED, HOSTS_REMOVABLE, HOSTS_TO_ADD, HOSTS_TO_REMOVE, IDLE_HOST_CAPACITY,
-    RESOURCE_CAPACITY, UNPLACED_TASKS,
+    RESOURCE_CAPACITY, STRANDED_MEMORY_GIB, STRANDED_VCPU, UNPLACED_TASKS,
 };
 use infra_contract::{Template, render_sub};
 use serde_json::Value;
 
 const TEMPLATE: &str = include_str!("../../../infra/template.yaml");
 const DASHBOARD: &str = "Dashboard";
-
-/// The room stranded on hosts of the type the group launches (issue #27), in vCPUs and GiB.
-/// Named here until crates/capacity-calculator/src/publish.rs defines them; then these two
-/// lines become its constants.
-const STRANDED_VCPU: &str = "StrandedVcpu";
-const STRANDED_MEMORY_GIB: &str = "StrandedMemoryGiB";
 
 /// What the calculator publishes (crates/capacity-calculator/src/handler.rs).
 const CALCULATOR_METRICS: &[&str] = &[

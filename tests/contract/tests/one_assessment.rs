@@ -113,6 +113,7 @@ async fn both(
         &snap.placement,
         &snap.placement_rules,
         &policy,
+        &Default::default(),
     )
     .expect("report");
     (published.assessment, report.assessment)

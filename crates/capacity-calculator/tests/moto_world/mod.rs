@@ -278,13 +278,14 @@ impl World {
 }
 
 /// One run on `event`, which must publish.
-pub async fn calculate<G, P>(
+pub async fn calculate<G, P, L>(
     event: Value,
-    deps: &Deps<EcsReader, EcsReader, CloudWatchPublisher, G, EcsAttributes, P>,
+    deps: &Deps<EcsReader, EcsReader, CloudWatchPublisher, G, EcsAttributes, P, L>,
 ) -> Summary
 where
     G: capacity_aws::group::GroupReader,
     P: capacity_aws::capacity_provider::CapacityProviderOps,
+    L: capacity_aws::InstanceTypeReader,
 {
     handle(event, deps)
         .await

@@ -186,3 +186,22 @@ fn types_within_five_percent_of_the_fewest_vcpus_go_larger_host_first() {
     let far = [fit_of("m5.large", 45, 90), fit_of("m5.xlarge", 25, 100)];
     assert_eq!(recommend(&far, None).order, ["m5.large", "m5.xlarge"]);
 }
+
+#[test]
+fn the_advice_names_the_type_to_launch_first_and_what_it_saves_against_todays_first() {
+    let task = TaskShape::new("cache:3", 1024, 6144);
+    let worst = WorstCase::of([&task]).unwrap();
+    let tasks = [(task, 10)];
+    let c5 = fit(&tasks, &[], &host("c5.xlarge", 4096, 7418), &worst);
+    let m5 = fit(&tasks, &[], &host("m5.xlarge", 4096, 15708), &worst);
+    let fits = [c5, m5];
+    let r = recommend(&fits, None);
+    assert_eq!(
+        r.advice(&fits, Some("c5.xlarge")),
+        "launch m5.xlarge first: 50 % fewer vCPUs for today's tasks than c5.xlarge (20 against 40 vCPUs, on 5 hosts against 10)"
+    );
+    assert!(
+        r.advice(&fits, Some("m5.xlarge"))
+            .starts_with("the group already launches m5.xlarge first")
+    );
+}
