@@ -18,7 +18,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PAGES: [&str; 4] = [
+const PAGES: [&str; 5] = [
+    "docs/fitting-hosts.md",
     "README.md",
     "docs/cli.md",
     "docs/figures.md",
