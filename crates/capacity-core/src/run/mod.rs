@@ -67,6 +67,7 @@
 
 mod capacity_provider;
 mod group;
+mod headroom;
 mod memory;
 mod reading;
 pub mod self_managed;
@@ -80,6 +81,7 @@ pub use capacity_provider::{Acting, Allowed, GaveUp};
 pub use group::{
     AutoScalingGroup, GroupFit, GroupInstance, LEAVING_STATES, hosts_in_group, relabel,
 };
+pub use headroom::HeadroomTask;
 pub use reading::{TaskPlacement, assess_reading, cluster_hosts, marks_of, tasks_to_fit};
 pub use self_managed::MarkChanges;
 pub use shape::{ClusterShape, ProviderShape, TargetStatus};
