@@ -170,6 +170,10 @@ pub struct SimulateArgs {
     /// that moves)
     #[arg(long, value_enum, value_name = "CHANGE")]
     pub what_if: Vec<WhatIfArg>,
+    /// Override what the headroom is counted in (scaling.headroom_task, the calculator's
+    /// HEADROOM_TASK): worst-case, service:NAME or CPU/MEMORY
+    #[arg(long, value_name = "TASK")]
+    pub headroom_task: Option<String>,
     /// Write a chart of the run(s) to this SVG file
     #[arg(long, value_name = "FILE.svg")]
     pub chart: Option<PathBuf>,

@@ -172,6 +172,16 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
     if day_fits.is_some() {
         base = sim::what_if::with_recommended_types(&base);
     }
+    if let Some(value) = &args.headroom_task {
+        let task = capacity_core::run::HeadroomTask::parse(value)
+            .map_err(|e| format!("--headroom-task {e}"))?;
+        if let capacity_core::run::HeadroomTask::Service(name) = &task
+            && !base.services.iter().any(|s| &s.name == name)
+        {
+            return Err(format!("--headroom-task: the scenario has no service named {name:?}").into());
+        }
+        base.headroom_task = task;
+    }
     if args.what_if.contains(&WhatIfArg::WorstCaseMargin) {
         base.margin_task = capacity_core::consolidation::MarginTask::WorstCase;
     }

@@ -18,7 +18,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const PAGES: [&str; 5] = [
+const PAGES: [&str; 6] = [
+    "docs/figures-fitting.md",
     "docs/fitting-hosts.md",
     "README.md",
     "docs/cli.md",

@@ -240,6 +240,10 @@ pub(super) struct ScalingFile {
     pub(super) scale_in: Spanned<AlarmFile>,
     #[serde(default)]
     pub(super) flap_window: Option<Secs>,
+    /// What the headroom is counted in: `worst-case` (default), `service:NAME` or
+    /// `CPU/MEMORY` (the calculator's `HEADROOM_TASK`).
+    #[serde(default)]
+    pub(super) headroom_task: Option<String>,
 }
 
 fn default_headroom() -> u32 {
@@ -254,6 +258,7 @@ impl Default for ScalingFile {
             scale_out: default_unspanned(),
             scale_in: default_unspanned(),
             flap_window: None,
+            headroom_task: None,
         }
     }
 }

@@ -258,6 +258,9 @@ pub struct Scenario {
     /// What the plan's margin is counted in (the calculator's default: the largest task
     /// that moves).
     pub margin_task: capacity_core::consolidation::MarginTask,
+    /// What the headroom is counted in (the calculator's `HEADROOM_TASK`; default the worst
+    /// case).
+    pub headroom_task: capacity_core::run::HeadroomTask,
     /// The settings as written, so that `with_policy` can rebuild the alarms.
     pub(super) scaling: ScalingSettings,
 }
@@ -367,6 +370,14 @@ impl Scenario {
                 secs(d.consolidation_stability),
             );
         }
+        if self.policy.consolidates() || !self.policy.is_capacity_provider() {
+            // The headroom's unit binds the consolidation plan in both modes.
+            check(
+                "headroom task",
+                self.headroom_task.to_string(),
+                capacity_core::run::HeadroomTask::default().to_string(),
+            );
+        }
         if self.policy.is_capacity_provider() {
             return out;
         }
@@ -375,6 +386,7 @@ impl Scenario {
             self.headroom.headroom().to_string(),
             d.headroom.to_string(),
         );
+
         let r#in = &self.scale_in;
         check(
             "scale-in period",

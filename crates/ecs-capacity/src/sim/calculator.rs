@@ -86,7 +86,13 @@ impl Sim<'_> {
                 }
             }
         }
-        WorstCase::of(shapes)
+        let worst = WorstCase::of(shapes)?;
+        // HEADROOM_TASK: the unit counted in, as the calculator applies it to its reading.
+        let unit = self.sc.headroom_task.unit(&worst, |name| {
+            let index = self.sc.services.iter().position(|s| s.name == name)?;
+            self.services.get(index)?.revisions.last().cloned()
+        });
+        Ok(unit.unwrap_or_else(|(kept, _)| kept))
     }
 
     /// ContainerCapacity and IdleHostCapacity now, as the calculator reads them (no ENI

@@ -8,6 +8,7 @@ mod services;
 use std::collections::BTreeMap;
 
 use capacity_core::ScalePolicy;
+use capacity_core::run::HeadroomTask;
 use serde_saphyr::Spanned;
 
 use super::ScenarioError;
@@ -17,7 +18,9 @@ use super::file::{
     AlarmFile, AsgFile, BackoffFile, CalculatorFile, CapacityProviderFile, EcsFile,
     InstanceTypeFile, ScalingFile, ScenarioFile,
 };
-use super::model::{Asg, DEFAULT_ZONES, InstanceType, ManagedScaling, PlacementBackoff, Scenario};
+use super::model::{
+    Asg, DEFAULT_ZONES, InstanceType, ManagedScaling, PlacementBackoff, Scenario, Service,
+};
 use super::policy::{
     AlarmSettings, LARGEST_STEP, PolicyKind, ScalingSettings, Termination, scale_in_alarm,
     scale_out_alarm, termination,
@@ -63,7 +66,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         duration,
         &services,
     )?);
-    let scaling = scaling(&c, &raw.scaling, step)?;
+    let scaling = scaling(&c, &raw.scaling, step, &services)?;
     let (calculator_schedule, reaction_delay) = calculator(&c, &raw.calculator, step)?;
     let placement_backoff = placement_backoff(&c, &raw.ecs)?;
     let managed_scaling = managed_scaling(&c, &raw.capacity_provider, asg.launch_delay)?;
@@ -94,6 +97,7 @@ pub fn parse(file: &str, text: &str) -> Result<Scenario, ScenarioError> {
         disruption_budget: DEPLOYED.disruption_budget,
         consolidation_stability: DEPLOYED.consolidation_stability,
         margin_task: capacity_core::consolidation::MarginTask::default(),
+        headroom_task: scaling.headroom_task,
         scaling: scaling.settings,
     })
 }
@@ -352,16 +356,33 @@ fn managed_scaling(
 struct Scaling {
     policy: PolicyKind,
     headroom: ScalePolicy,
+    headroom_task: HeadroomTask,
     scale_out: Alarm,
     scale_in: Alarm,
     flap_window: u64,
     settings: ScalingSettings,
 }
 
-fn scaling(c: &Checker, raw: &Spanned<ScalingFile>, step: u64) -> Result<Scaling, ScenarioError> {
+fn scaling(
+    c: &Checker,
+    raw: &Spanned<ScalingFile>,
+    step: u64,
+    services: &[Service],
+) -> Result<Scaling, ScenarioError> {
     let sc = &raw.value;
     let headroom = ScalePolicy::new(sc.headroom)
         .map_err(|e| c.err(line(raw), "scaling.headroom", e.to_string()))?;
+    let headroom_task = HeadroomTask::parse(sc.headroom_task.as_deref().unwrap_or_default())
+        .map_err(|e| c.err(line(raw), "scaling.headroom_task", e))?;
+    if let HeadroomTask::Service(name) = &headroom_task
+        && !services.iter().any(|s| &s.name == name)
+    {
+        return Err(c.err(
+            line(raw),
+            "scaling.headroom_task",
+            format!("no service named {name:?}"),
+        ));
+    }
     let d = DEPLOYED;
     let out = alarm_settings(
         c,
@@ -389,6 +410,7 @@ fn scaling(c: &Checker, raw: &Spanned<ScalingFile>, step: u64) -> Result<Scaling
     Ok(Scaling {
         policy: sc.policy,
         headroom,
+        headroom_task,
         scale_out: scale_out_alarm(sc.policy, headroom, &out, step),
         scale_in: scale_in_alarm(sc.policy, &r#in),
         flap_window: sc.flap_window.map_or(900, |s| s.0),
