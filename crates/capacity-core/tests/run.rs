@@ -481,6 +481,22 @@ fn capacity_provider_mode_moves_tasks_beside_a_standalone_task_whose_host_is_not
 }
 
 #[test]
+fn capacity_provider_mode_starts_a_drain_only_on_a_full_read() {
+    // A run on a container instance's event reuses the last full read: a do-not-disrupt mark
+    // put since is not in it, so it starts no drain; the schedule's full read does.
+    let mut w = World::new()
+        .host("light", "z", &[service("web")])
+        .host("busy", "z", &vec![service("web"); 4])
+        .capacity_provider();
+    w.trigger = Trigger::ContainerInstanceStateChange;
+    let on_event = w.decide();
+    assert_eq!(on_event.plan.ids(), ["light"], "planned all the same");
+    assert!(set_to(&on_event, TargetStatus::Draining).is_empty());
+    w.trigger = Trigger::Schedule;
+    assert_eq!(set_to(&w.decide(), TargetStatus::Draining), ["light"]);
+}
+
+#[test]
 fn a_drain_that_still_has_tasks_after_the_give_up_time_is_undone_and_held() {
     let drained_at = (NOW - 901).to_string();
     let w = World::new()

@@ -352,6 +352,13 @@ pub fn changes(
     if tasks_wait || !allowed.drain {
         return acting;
     }
+    // A drain starts only on a run that read every container instance afresh (the schedule,
+    // a placement failure): a run on a container instance's event reuses the last full read,
+    // whose attributes may miss a do-not-disrupt mark put since (PutAttributes raises no
+    // event). It delays a drain by at most the schedule's minute.
+    if input.trigger == Trigger::ContainerInstanceStateChange {
+        return acting;
+    }
     let Some(removable) = allowed.removable else {
         return acting;
     };
