@@ -14,18 +14,14 @@ mod moto_world;
 use std::sync::Arc;
 
 use aws_sdk_ecs::Client as Ecs;
-use capacity_aws::attributes::EcsAttributes;
 use capacity_aws::clock::SystemClock;
-use capacity_aws::group::AsgGroupReader;
 use capacity_aws::instance_types::{Ec2InstanceTypes, GroupLaunchCache};
-use capacity_aws::{CloudWatchPublisher, EcsReader};
-use capacity_calculator::{Config, Deps};
 use moto_harness::MotoServer;
 use moto_harness::autoscaling::{
     launch_template, launch_template_group, mixed_instances_group, template,
 };
 use moto_harness::ecs::{container, register_task_definition, start_service_task};
-use moto_world::{CLUSTER, CLUSTER_ARN, GROUP, NAMESPACE, calculate, scheduled};
+use moto_world::{CLUSTER, GROUP, MotoDeps, NAMESPACE, calculate, calculator_on, scheduled};
 use serde_json::json;
 
 struct Env {
@@ -77,32 +73,8 @@ impl Env {
 
     /// The calculator wired as `main.rs` wires it, without the group's instance types (add
     /// them with [`Env::types`]).
-    fn calculator(
-        &self,
-    ) -> Deps<EcsReader, EcsReader, CloudWatchPublisher, AsgGroupReader, EcsAttributes> {
-        let config = Config::from_lookup(|k| {
-            [
-                ("ECS_CLUSTER", CLUSTER_ARN),
-                ("AUTO_SCALING_GROUP_NAME", GROUP),
-                ("CONSOLIDATION_STABILITY_SECONDS", "0"),
-                ("CLUSTER_REFRESH_SECONDS", "0"),
-            ]
-            .iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-        })
-        .expect("config");
-        let reader = EcsReader::new(self.ecs.clone());
-        Deps::new(
-            reader.clone(),
-            reader,
-            CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&self.sdk)),
-            config,
-        )
-        .with_group(
-            AsgGroupReader::new(aws_sdk_autoscaling::Client::new(&self.sdk)),
-            EcsAttributes::new(self.ecs.clone()),
-        )
+    fn calculator(&self) -> MotoDeps {
+        calculator_on(&self.sdk, &self.ecs, &[])
     }
 
     /// The group's instance types as `main.rs` reads them: cached per launch specification.

@@ -15,12 +15,7 @@ pub fn snapshot(
     cluster: &str,
     worst_case: Option<WorstCase>,
 ) -> Result<ClusterSnapshot, LiveError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(LiveError::Runtime)?;
-    runtime.block_on(async {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    with_sdk(|sdk| async move {
         EcsReader::new(aws_sdk_ecs::Client::new(&sdk))
             .snapshot(cluster, worst_case)
             .await
@@ -28,16 +23,25 @@ pub fn snapshot(
     })
 }
 
-/// The instance types to fit today's tasks on: the group `group`'s (read as the calculator
-/// reads them, in its order; they also size new hosts) and then `others` (by name, from
-/// DescribeInstanceTypes), each once.
-pub fn instance_types(group: Option<&str>, others: &[String]) -> Result<TypeChoice, LiveError> {
+/// Runs `read` on a one-thread runtime with the standard AWS configuration.
+fn with_sdk<T, F>(read: impl FnOnce(aws_config::SdkConfig) -> F) -> Result<T, LiveError>
+where
+    F: std::future::Future<Output = Result<T, LiveError>>,
+{
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(LiveError::Runtime)?;
     runtime.block_on(async {
-        let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        read(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await).await
+    })
+}
+
+/// The instance types to fit today's tasks on: the group `group`'s (read as the calculator
+/// reads them, in its order; they also size new hosts) and then `others` (by name, from
+/// DescribeInstanceTypes), each once.
+pub fn instance_types(group: Option<&str>, others: &[String]) -> Result<TypeChoice, LiveError> {
+    with_sdk(|sdk| async move {
         let reader = Ec2InstanceTypes::from_conf(&sdk);
         let mut choice = TypeChoice::default();
         if let Some(name) = group {

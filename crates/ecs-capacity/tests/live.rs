@@ -15,8 +15,17 @@ use serde_json::Value;
 const CLUSTER: &str = "report-cluster";
 
 fn report(moto: &MotoServer, extra: &[&str]) -> Output {
+    ecs_capacity(
+        moto,
+        &["report", "--cluster", CLUSTER, "--format", "json"],
+        extra,
+    )
+}
+
+/// The binary with `args` then `extra`, pointed at the emulator the standard way.
+fn ecs_capacity(moto: &MotoServer, args: &[&str], extra: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ecs-capacity"))
-        .args(["report", "--cluster", CLUSTER, "--format", "json"])
+        .args(args)
         .args(extra)
         .env("AWS_ENDPOINT_URL", moto.endpoint())
         .env("AWS_REGION", REGION)
@@ -217,19 +226,7 @@ async fn types_the_group_does_not_have_and_their_prices_are_compared_too() {
 }
 
 fn report_text(moto: &MotoServer, extra: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_ecs-capacity"))
-        .args(["report", "--cluster", CLUSTER])
-        .args(extra)
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env_remove("AWS_PROFILE")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .expect("the binary runs");
+    let out = ecs_capacity(moto, &["report", "--cluster", CLUSTER], extra);
     assert!(
         out.status.success(),
         "{}",

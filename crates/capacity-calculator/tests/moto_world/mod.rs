@@ -211,30 +211,7 @@ impl World {
     /// The calculator with `ECS_CLUSTER`, `AUTO_SCALING_GROUP_NAME`, no stability window and
     /// a fresh read each run, plus `vars` (which win).
     pub fn calculator(&self, vars: &[(&str, &str)]) -> MotoDeps {
-        let config = Config::from_lookup(|k| {
-            vars.iter()
-                .chain(&[
-                    ("ECS_CLUSTER", CLUSTER_ARN),
-                    ("AUTO_SCALING_GROUP_NAME", GROUP),
-                    ("CONSOLIDATION_STABILITY_SECONDS", "0"),
-                    ("CLUSTER_REFRESH_SECONDS", "0"),
-                ])
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_owned())
-        })
-        .expect("config");
-        let reader = EcsReader::new(self.ecs.clone());
-        Deps::new(
-            reader.clone(),
-            reader,
-            CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(&self.sdk)),
-            config,
-        )
-        .with_group(
-            AsgGroupReader::new(self.asg.clone()),
-            EcsAttributes::new(self.ecs.clone()),
-        )
-        .with_capacity_providers(EcsCapacityProviders::new(self.ecs.clone()))
+        calculator_on(&self.sdk, &self.ecs, vars)
     }
 
     /// Each host's status and the value of its attribute `name`, as ECS (moto) describes them.
@@ -275,6 +252,41 @@ impl World {
             .filter_map(|m| m["value"].as_f64())
             .collect()
     }
+}
+
+/// The calculator on the SDK clients of `sdk`, as `main.rs` wires it (without the group's
+/// instance types: add them with `Deps::with_instance_types`), with `ECS_CLUSTER`,
+/// `AUTO_SCALING_GROUP_NAME`, no stability window and a fresh read each run, plus `vars`
+/// (which win).
+pub fn calculator_on(
+    sdk: &aws_config::SdkConfig,
+    ecs: &aws_sdk_ecs::Client,
+    vars: &[(&str, &str)],
+) -> MotoDeps {
+    let config = Config::from_lookup(|k| {
+        vars.iter()
+            .chain(&[
+                ("ECS_CLUSTER", CLUSTER_ARN),
+                ("AUTO_SCALING_GROUP_NAME", GROUP),
+                ("CONSOLIDATION_STABILITY_SECONDS", "0"),
+                ("CLUSTER_REFRESH_SECONDS", "0"),
+            ])
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .expect("config");
+    let reader = EcsReader::new(ecs.clone());
+    Deps::new(
+        reader.clone(),
+        reader,
+        CloudWatchPublisher::new(aws_sdk_cloudwatch::Client::new(sdk)),
+        config,
+    )
+    .with_group(
+        AsgGroupReader::new(aws_sdk_autoscaling::Client::new(sdk)),
+        EcsAttributes::new(ecs.clone()),
+    )
+    .with_capacity_providers(EcsCapacityProviders::new(ecs.clone()))
 }
 
 /// One run on `event`, which must publish.

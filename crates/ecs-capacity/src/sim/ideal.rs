@@ -31,12 +31,7 @@ pub struct Ideal {
 /// Both floors of `sc` (see the module).
 pub fn ideal(sc: &Scenario) -> Ideal {
     let types: Vec<HostTemplate> = launch_templates(sc);
-    let daemons: Vec<TaskShape> = sc
-        .services
-        .iter()
-        .filter(|s| s.is_daemon())
-        .map(|s| s.shape.clone())
-        .collect();
+    let daemons = daemon_shapes(sc);
     let (daemon_cpu, daemon_memory) = daemons.iter().fold((0.0, 0.0), |(c, m), s| {
         (c + f64::from(s.cpu), m + f64::from(s.memory_mib))
     });
@@ -102,6 +97,15 @@ fn fewest_vcpus(tasks: &[(TaskShape, u32)], daemons: &[TaskShape], types: &[Host
         .map(|f| f64::from(f.vcpus))
         .fold(f64::INFINITY, f64::min)
         .min(f64::MAX)
+}
+
+/// One task of every DAEMON service: what each host runs first.
+pub(crate) fn daemon_shapes(sc: &Scenario) -> Vec<TaskShape> {
+    sc.services
+        .iter()
+        .filter(|s| s.is_daemon())
+        .map(|s| s.shape.clone())
+        .collect()
 }
 
 /// The group's allowed types as what an instance of each registers.

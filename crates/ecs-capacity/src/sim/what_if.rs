@@ -2,10 +2,10 @@
 //! for its tasks ([`capacity_core::fit::recommend`]) — what `ecs-capacity report --cluster`
 //! would tell the team to put first in its mixed instances policy.
 
+use capacity_core::WorstCase;
 use capacity_core::fit::{TypeFit, fit, recommend};
-use capacity_core::{TaskShape, WorstCase};
 
-use super::ideal::{for_each_step, launch_templates};
+use super::ideal::{daemon_shapes, for_each_step, launch_templates};
 use crate::scenario::Scenario;
 
 /// How often the day's tasks are sampled for the recommendation.
@@ -16,12 +16,7 @@ const SAMPLE_EVERY: u64 = 900;
 /// (and stranded vCPU-hours) over the day.
 pub fn day_fits(sc: &Scenario) -> Vec<TypeFit> {
     let templates = launch_templates(sc);
-    let daemons: Vec<TaskShape> = sc
-        .services
-        .iter()
-        .filter(|s| s.is_daemon())
-        .map(|s| s.shape.clone())
-        .collect();
+    let daemons = daemon_shapes(sc);
     let mut totals: Vec<TypeFit> = templates
         .iter()
         .map(|t| TypeFit {
