@@ -51,8 +51,12 @@ const MAX_DRAIN_GIVE_UP_SECONDS: u32 = 86_400;
 pub const MIN_HOSTS_PER_ZONE: &str = "MIN_HOSTS_PER_ZONE";
 pub const DEFAULT_MIN_HOSTS_PER_ZONE: u32 = 1;
 const MAX_MIN_HOSTS_PER_ZONE: u32 = 1_000;
+/// The task the headroom and every figure in worst-case tasks are counted in: `worst-case`
+/// (default), `service:NAME` (that service's task as the read finds it) or `CPU/MEMORY` in CPU
+/// units and MiB (e.g. `512/1024`).
+pub const HEADROOM_TASK: &str = "HEADROOM_TASK";
 
-pub use capacity_core::run::{Consolidation, ScalingMode};
+pub use capacity_core::run::{Consolidation, HeadroomTask, ScalingMode};
 
 /// Largest CPU units and memory for one task ECS accepts on EC2 (192 vCPU, 24 TiB would
 /// be absurd; these are the documented task-size maxima with room for the largest hosts).
@@ -75,6 +79,7 @@ pub const ENV_VARS: &[(&str, bool)] = &[
     (CONSOLIDATION, false),
     (DRAIN_GIVE_UP_SECONDS, false),
     (MIN_HOSTS_PER_ZONE, false),
+    (HEADROOM_TASK, false),
 ];
 
 pub use capacity_aws::config::ConfigError;
@@ -104,6 +109,8 @@ pub struct Config {
     pub drain_give_up: std::time::Duration,
     /// `MIN_HOSTS_PER_ZONE`.
     pub min_hosts_per_zone: u32,
+    /// `HEADROOM_TASK`: what the headroom is counted in, applied to each run's reading.
+    pub headroom_task: HeadroomTask,
 }
 
 impl Config {
@@ -215,6 +222,14 @@ impl Config {
             .map(|v| range(MIN_HOSTS_PER_ZONE, &v, 0, MAX_MIN_HOSTS_PER_ZONE))
             .transpose()?
             .unwrap_or(DEFAULT_MIN_HOSTS_PER_ZONE);
+        let headroom_task = match get(HEADROOM_TASK) {
+            None => HeadroomTask::default(),
+            Some(v) => HeadroomTask::parse(&v).map_err(|why| ConfigError::Invalid {
+                variable: HEADROOM_TASK,
+                expected: headroom_task_expected(&v, &why),
+                value: v,
+            })?,
+        };
         let auto_scaling_group = get(AUTO_SCALING_GROUP_NAME).map(|v| v.trim().to_owned());
         if scaling_mode == ScalingMode::CapacityProvider && auto_scaling_group.is_none() {
             return Err(ConfigError::Missing {
@@ -228,6 +243,7 @@ impl Config {
             consolidation,
             drain_give_up: std::time::Duration::from_secs(u64::from(drain_give_up)),
             min_hosts_per_zone,
+            headroom_task,
             disruption_budget,
             stability_window: std::time::Duration::from_secs(u64::from(stability)),
             worst_case,
@@ -262,6 +278,18 @@ fn range(variable: &'static str, value: &str, min: u32, max: u32) -> Result<u32,
         value: value.to_owned(),
         expected: format!("a whole number from {min} to {max}"),
     })
+}
+
+/// What `HEADROOM_TASK` takes, with why `value` is not that: capacity-core's reason without
+/// the value it starts with (the error names the value already).
+fn headroom_task_expected(value: &str, why: &str) -> String {
+    let why = why
+        .strip_prefix(&format!("{:?}: ", value.trim()))
+        .unwrap_or(why);
+    match why.strip_prefix("expected ") {
+        Some(forms) => forms.to_owned(),
+        None => format!("worst-case, service:NAME or CPU/MEMORY: {why}"),
+    }
 }
 
 /// CloudWatch namespaces: 1–255 characters of letters, digits and `.-_/#:`, not starting
@@ -427,6 +455,61 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("AUTO_SCALING_GROUP_NAME is required"), "{err}");
+    }
+
+    #[test]
+    fn the_headroom_task_is_the_worst_case_unless_a_service_or_a_shape_is_named() {
+        assert_eq!(config(&[]).unwrap().headroom_task, HeadroomTask::WorstCase);
+        assert_eq!(
+            config(&[(HEADROOM_TASK, "")]).unwrap().headroom_task,
+            HeadroomTask::WorstCase,
+            "empty, as the template passes its default"
+        );
+        assert_eq!(
+            config(&[(HEADROOM_TASK, "worst-case")])
+                .unwrap()
+                .headroom_task,
+            HeadroomTask::WorstCase
+        );
+        assert_eq!(
+            config(&[(HEADROOM_TASK, "service:web")])
+                .unwrap()
+                .headroom_task,
+            HeadroomTask::Service("web".into())
+        );
+        assert_eq!(
+            config(&[(HEADROOM_TASK, "512/1024")])
+                .unwrap()
+                .headroom_task,
+            HeadroomTask::Shape {
+                cpu: 512,
+                memory_mib: 1024
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_headroom_task_names_the_variable_the_value_and_the_forms() {
+        for (bad, why) in [
+            (
+                "web",
+                "worst-case, service:NAME or CPU/MEMORY (e.g. 512/1024)",
+            ),
+            ("service:", "needs a service name"),
+            (
+                "0/1024",
+                "CPU units must be a whole number from 1 to 196608",
+            ),
+            ("512/lots", "MiB must be a whole number from 1 to 6291456"),
+        ] {
+            let err = config(&[(HEADROOM_TASK, bad)]).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("HEADROOM_TASK={bad:?} is invalid: expected "))
+                    && err.contains(why)
+                    && err.matches(&format!("{bad:?}")).count() == 1,
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //!    by the event), the Auto Scaling group beside it and, in capacity-provider mode, the
 //!    cluster's capacity providers — concurrently. A failed cluster read ends the run before
 //!    anything is published;
-//! 2. **decide**: one [`capacity_core::run::Decision`] from the reading, the group, the shape,
-//!    the plan's memory and the settings;
+//! 2. **decide**: one [`capacity_core::run::Decision`] from the reading (its worst case
+//!    replaced by `HEADROOM_TASK`'s task, [`crate::headroom`]), the group, the shape, the
+//!    plan's memory and the settings;
 //! 3. **execute** ([`crate::execute`]): its steps in order (marks before drains), each failure
 //!    logged;
 //! 4. **publish** ([`crate::publish`]): every figure in one PutMetricData call, settled on what
@@ -29,7 +30,7 @@ use crate::deps::Deps;
 use crate::error::HandlerError;
 use crate::event::{self, Input};
 use crate::summary::{ActingSummary, GroupSummary, NothingToDo, Outcome, Summary};
-use crate::{execute, publish, read};
+use crate::{execute, headroom, publish, read};
 
 /// Handles one event; see the module. A scheduled run (which names no cluster) takes
 /// `ECS_CLUSTER` and always reads the whole cluster: it is what keeps the metrics fresh.
@@ -66,7 +67,8 @@ where
         providers,
         read::cluster_tags(&cluster, deps)
     );
-    let (view, source) = read?;
+    let (mut view, source) = read?;
+    let counted_in = headroom::count_in(&deps.config.headroom_task, &mut view, &cluster_name);
     let launch = read::launch(&cluster, &group, deps).await;
 
     let settings = deps.config.settings();
@@ -161,11 +163,7 @@ where
         marks: decision.marks,
         acting,
         instances: view.instances.len(),
-        worst_case_source: if view.task_shapes == 0 {
-            "configured".to_owned()
-        } else {
-            format!("discovered from {} task definition(s)", view.task_shapes)
-        },
+        worst_case_source: counted_in.source(view.task_shapes),
         worst_case: view.worst_case,
         source,
         trigger,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 mod execute;
 pub mod handler;
+mod headroom;
 pub mod publish;
 mod read;
 pub mod summary;

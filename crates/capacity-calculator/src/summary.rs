@@ -63,9 +63,11 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acting: Option<ActingSummary>,
     pub instances: usize,
-    /// The worst case the figures are in.
+    /// The task the figures are in: the worst case, or `HEADROOM_TASK`'s task.
     pub worst_case: WorstCase,
-    /// `configured`, or `discovered from N task definition(s)`.
+    /// `configured`, or `discovered from N task definition(s)`; `headroom task service:web`
+    /// (or `CPU/MEMORY`) when `HEADROOM_TASK` applied, and why not, after the first two, when
+    /// the reading did not show its service.
     pub worst_case_source: String,
     pub namespace: String,
     pub metrics_published: usize,

@@ -124,6 +124,8 @@ export function addCapacityCalculator(scope: Construct, p: CheckedProps): lambda
     // observe: plan and publish HostsRemovable, act on nothing.
     CONSOLIDATION: p.consolidation,
     MIN_HOSTS_PER_ZONE: String(p.minHostsPerZone),
+    // The task the headroom is counted in ('': the worst case).
+    HEADROOM_TASK: p.headroomTask,
     // Read in capacity-provider mode only; set in both, as the template does.
     DRAIN_GIVE_UP_SECONDS: String(p.drainGiveUp),
     // The cluster of the scheduled runs (a scheduled event names none).

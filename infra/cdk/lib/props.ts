@@ -97,6 +97,14 @@ export interface EcsCapacityProps {
   readonly metricNamespace?: string;
   /** Worst-case tasks that must always fit, 1 to 1000. @default 1 */
   readonly scaleOutHeadroom?: number;
+  /**
+   * The task the headroom, ContainerCapacity and HostsToAdd are counted in: '' or 'worst-case'
+   * (the worst case), 'service:NAME' (that service's task, as the calculator reads it) or
+   * 'CPU/MEMORY' in CPU units 1 to 99999 and MiB 1 to 999999 (e.g. '512/1024'). Smaller than
+   * the worst case, a rare large task waits for a host instead of one being kept free all day
+   * (docs/fitting-hosts.md). @default '' (the worst case)
+   */
+  readonly headroomTask?: string;
   /** 5 to 300 seconds. @default Duration.seconds(30) */
   readonly calculatorTimeout?: Duration;
   /**
@@ -191,6 +199,7 @@ export interface EcsCapacityProps {
 export const ECS_CAPACITY_DEFAULTS = {
   metricNamespace: 'ECS/ClusterCapacity',
   scaleOutHeadroom: 1,
+  headroomTask: '',
   calculatorTimeout: Duration.seconds(30),
   calculatorSchedule: Duration.minutes(1),
   calculatorSilentAfter: Duration.minutes(5),
@@ -233,6 +242,8 @@ export interface CheckedProps {
   readonly worstCase?: WorstCaseTask;
   readonly metricNamespace: string;
   readonly headroom: number;
+  /** As the calculator reads it ('' is the worst case). */
+  readonly headroomTask: string;
   readonly calculatorTimeout: number;
   /** 0: no schedule (and no silent alarm). */
   readonly scheduleMinutes: number;
@@ -294,6 +305,9 @@ export function checkProps(props: EcsCapacityProps): CheckedProps {
   const metricNamespace = v.pattern(name('metricNamespace', 'MetricNamespace'), props.metricNamespace ?? d.metricNamespace,
     /^(?!AWS\/)[A-Za-z0-9 ._/#:-]{1,255}$/, '1-255 characters of A-Z a-z 0-9 space . _ / # : -, not starting with AWS/');
   const headroom = v.count(name('scaleOutHeadroom', 'ScaleOutHeadroom'), props.scaleOutHeadroom ?? d.scaleOutHeadroom, 1, 1000);
+  const headroomTask = v.pattern(name('headroomTask', 'HeadroomTask'), props.headroomTask ?? d.headroomTask,
+    /^$|^worst-case$|^service:[A-Za-z0-9_-]{1,255}$|^[1-9][0-9]{0,4}\/[1-9][0-9]{0,5}$/,
+    "empty, worst-case, service:NAME (an ECS service name) or CPU/MEMORY in CPU units 1-99999 and MiB 1-999999 (e.g. 512/1024)");
   const calculatorTimeout = v.seconds(name('calculatorTimeout', 'CalculatorTimeoutSeconds'), props.calculatorTimeout ?? d.calculatorTimeout, 5, 300);
   const scheduleMinutes = v.minutes(name('calculatorSchedule', 'CalculatorScheduleMinutes'), props.calculatorSchedule ?? d.calculatorSchedule, 0, 60);
   const silentMinutes = v.minutes(name('calculatorSilentAfter', 'CalculatorSilentMinutes'), props.calculatorSilentAfter ?? d.calculatorSilentAfter, 2, 60);
@@ -335,7 +349,7 @@ export function checkProps(props: EcsCapacityProps): CheckedProps {
     : v.pattern(name('alarmEmail', 'AlarmEmail'), props.alarmEmail, /^[^@\s]+@[^@\s]+\.[^@\s]+$/, 'one e-mail address');
   const selfManaged = scalingMode === ScalingMode.SELF_MANAGED;
   return {
-    worstCase, metricNamespace, headroom, calculatorTimeout, scheduleMinutes, silentMinutes, adjustment,
+    worstCase, metricNamespace, headroom, headroomTask, calculatorTimeout, scheduleMinutes, silentMinutes, adjustment,
     scaleOutPeriod, scaleOutEvaluations, scaleInPeriod, scaleInEvaluations, warmup, cooldown, scalingMode,
     scaleInAdjustment, consolidation, disruptionBudget, stability, minHostsPerZone, drainGiveUp, heartbeat, pollInterval, drainMax, deadlineResult, readBudget,
     serviceLinkedRole, chooserFunctionName, retention, logLevel, alarmEmail, alarmTopic: props.alarmTopic,

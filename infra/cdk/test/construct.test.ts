@@ -82,6 +82,12 @@ describe('EcsCapacity limits are the template parameters\' limits', () => {
       ['DisruptionBudget', '05'],
       ['DisruptionBudget', '-1'],
       ['DisruptionBudget', ''],
+      ['HeadroomTask', 'web'],
+      ['HeadroomTask', 'service:'],
+      ['HeadroomTask', 'Worst-Case'],
+      ['HeadroomTask', '0/1024'],
+      ['HeadroomTask', '100000/1024'],
+      ['HeadroomTask', '512/1024 '],
     ];
     for (const [name, value] of cases) {
       assert.ok(!new RegExp(String(declared()[name].AllowedPattern)).test(value), `the template accepts ${name}=${value}`);
@@ -90,14 +96,40 @@ describe('EcsCapacity limits are the template parameters\' limits', () => {
   });
 });
 
-describe('EcsCapacity consolidation props', () => {
-  const refused = (extra: Parameters<typeof build>[0], parameter: string, shown: string) =>
-    assert.throws(() => build(extra), (e: Error) => {
-      assert.ok(e instanceof EcsCapacityPropError, String(e));
-      assert.match(e.message, new RegExp(`the template's ${parameter}\\)`));
-      assert.ok(e.message.includes(`got ${shown}`), `the message does not name the bad value ${shown}: ${e.message}`);
-      return true;
+/** Building with extra throws an EcsCapacityPropError naming the parameter and the value shown. */
+const refused = (extra: Parameters<typeof build>[0], parameter: string, shown: string) =>
+  assert.throws(() => build(extra), (e: Error) => {
+    assert.ok(e instanceof EcsCapacityPropError, String(e));
+    assert.match(e.message, new RegExp(`the template's ${parameter}\\)`));
+    assert.ok(e.message.includes(`got ${shown}`), `the message does not name the bad value ${shown}: ${e.message}`);
+    return true;
+  });
+
+describe('EcsCapacity headroom task', () => {
+  const calculatorEnv = (extra: Parameters<typeof build>[0], variables: Record<string, string>) =>
+    Template.fromStack(build(extra).stack).hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike(variables) },
     });
+
+  it('is the worst case by default, a service or a shape when given, and the calculator is told in both modes', () => {
+    calculatorEnv({}, { HEADROOM_TASK: '' });
+    for (const scalingMode of Object.values(ScalingMode)) {
+      calculatorEnv({ scalingMode, headroomTask: 'service:web' }, { HEADROOM_TASK: 'service:web', SCALING_MODE: scalingMode });
+    }
+    // The other forms at their edges (the lighter capacity-provider build).
+    for (const headroomTask of ['worst-case', `service:${'a'.repeat(255)}`, '1/1', '99999/999999']) {
+      calculatorEnv({ scalingMode: ScalingMode.CAPACITY_PROVIDER, headroomTask }, { HEADROOM_TASK: headroomTask });
+    }
+  });
+
+  it('refuses what the template refuses, naming the value', () => {
+    for (const bad of ['web', 'service:', 'service:a b', '0/1024', '512/0', '100000/1', '1/1000000', ' 512/1024']) {
+      refused({ headroomTask: bad }, 'HeadroomTask', JSON.stringify(bad));
+    }
+  });
+});
+
+describe('EcsCapacity consolidation props', () => {
 
   it('refuses a disruption budget the template refuses, naming the value', () => {
     for (const bad of ['11 %', '150%', '0%', '1.5', 'ten', '10000']) refused({ disruptionBudget: bad }, 'DisruptionBudget', JSON.stringify(bad));

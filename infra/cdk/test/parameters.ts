@@ -37,6 +37,7 @@ export const PARAMETER_PROPS: Readonly<Record<string, ParameterProp>> = {
   ContainerMaxMemory: { props: (_v, all) => worstCase(all), changed: 1024 },
   MetricNamespace: { props: (v) => ({ metricNamespace: str(v) }), changed: 'Team/Capacity' },
   ScaleOutHeadroom: { props: (v) => ({ scaleOutHeadroom: num(v) }), changed: 3 },
+  HeadroomTask: { props: (v) => ({ headroomTask: str(v) }), changed: 'service:web' },
   CalculatorTimeoutSeconds: { props: (v) => ({ calculatorTimeout: Duration.seconds(num(v)) }), changed: 60 },
   CalculatorScheduleMinutes: { props: (v) => ({ calculatorSchedule: Duration.minutes(num(v)) }), changed: 5 },
   CalculatorSilentMinutes: { props: (v) => ({ calculatorSilentAfter: Duration.minutes(num(v)) }), changed: 15 },

@@ -89,6 +89,8 @@ pub struct Parameter {
     pub max_value: Option<Value>,
     #[serde(rename = "AllowedValues", default)]
     pub allowed_values: Option<Vec<Value>>,
+    #[serde(rename = "AllowedPattern", default)]
+    pub allowed_pattern: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -166,6 +166,10 @@ fn parameter_defaults_are_the_binaries_defaults() {
         default("MinHostsPerZone"),
         calculator::DEFAULT_MIN_HOSTS_PER_ZONE.to_string()
     );
+    assert_eq!(
+        calculator::HeadroomTask::parse(&default("HeadroomTask")),
+        Ok(calculator::HeadroomTask::default())
+    );
 }
 
 /// The calculator's consolidation settings: each variable is its stack parameter on every
@@ -259,4 +263,68 @@ fn the_chooser_budget_parameter_spans_exactly_the_range_the_binary_accepts() {
     let (min, max) = scale_in_chooser::config::ECS_READ_BUDGET_RANGE;
     assert_eq!(parameter.min_value, Some(serde_json::json!(min)));
     assert_eq!(parameter.max_value, Some(serde_json::json!(max)));
+}
+
+/// `HeadroomTask` is `HEADROOM_TASK` on every deployment, and its AllowedPattern admits only
+/// values the calculator accepts: its forms at their edges, as a deployment can give them (no
+/// default, minimum or maximum stands for a pattern, so `deployable_environments` tries only
+/// the empty default).
+#[test]
+fn the_headroom_task_parameter_admits_only_what_the_calculator_accepts() {
+    let template = template();
+    let calculator = template
+        .functions()
+        .into_iter()
+        .find(|f| f.binary.as_deref() == Some("capacity-calculator"))
+        .expect("the template deploys the calculator");
+    let variable = capacity_calculator::config::HEADROOM_TASK;
+    assert_eq!(
+        calculator.variables.get(variable),
+        Some(&Source::Parameter("HeadroomTask".to_owned())),
+        "{variable} is !Ref HeadroomTask"
+    );
+    let pattern = template
+        .parameter("HeadroomTask")
+        .and_then(|p| p.allowed_pattern.clone())
+        .expect("HeadroomTask has an AllowedPattern");
+    let pattern = regex_lite::Regex::new(&pattern).expect("the pattern is a regular expression");
+    let longest_name = format!("service:{}", "a".repeat(255));
+    let admitted = [
+        "",
+        "worst-case",
+        "service:web",
+        "service:My_app-2",
+        &longest_name,
+        "1/1",
+        "512/1024",
+        "99999/999999",
+    ];
+    for value in admitted {
+        assert!(pattern.is_match(value), "the pattern refuses {value:?}");
+        assert!(
+            calculator_accepts(variable, value),
+            "HeadroomTask={value:?} is refused by the calculator"
+        );
+    }
+    // What the calculator refuses, the pattern refuses too (a stack never deploys a calculator
+    // that cannot start); it also refuses a few the calculator would take (leading zeros,
+    // 100000 CPU units and more, blanks, a service name with characters ECS does not allow).
+    let refused = ["web", "service:", "512", "0/1024", "512/0", "512/x"];
+    for value in refused {
+        assert!(!calculator_accepts(variable, value), "{value:?}");
+        assert!(!pattern.is_match(value), "the pattern admits {value:?}");
+    }
+    for stricter in [
+        &format!("{longest_name}a"),
+        "0512/1024",
+        "100000/1",
+        "1/1000000",
+        "1024 / 2048",
+        "service:a.b",
+    ] {
+        assert!(
+            !pattern.is_match(stricter),
+            "the pattern admits {stricter:?}"
+        );
+    }
 }
