@@ -178,7 +178,9 @@ fn run_simulate(args: SimulateArgs) -> Result<(), Failure> {
         if let capacity_core::run::HeadroomTask::Service(name) = &task
             && !base.services.iter().any(|s| &s.name == name)
         {
-            return Err(format!("--headroom-task: the scenario has no service named {name:?}").into());
+            return Err(
+                format!("--headroom-task: the scenario has no service named {name:?}").into(),
+            );
         }
         base.headroom_task = task;
     }
