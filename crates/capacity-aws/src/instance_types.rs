@@ -24,11 +24,15 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_ec2::error::ProvideErrorMetadata;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use capacity_core::fit::{AllowedType, GroupLaunch, InstanceTypeInfo, LaunchSpec, TemplateRef};
 
 use crate::Error;
 use crate::clock::Clock;
+use crate::ec2_query::{Ec2CallError, Ec2Query};
+
+mod ec2;
+pub use ec2::DescribedType;
 
 /// Reads the instance types a group launches.
 pub trait InstanceTypeReader: Send + Sync {
@@ -174,25 +178,36 @@ fn template_id(template: &TemplateRef) -> String {
     )
 }
 
-/// [`InstanceTypeReader`] on the EC2 and Auto Scaling SDK clients, uncached (wrap it in a
-/// [`GroupLaunchCache`]). Clone is cheap.
+/// [`InstanceTypeReader`] on EC2 ([`Ec2Query`]: why not the `aws-sdk-ec2` client is said
+/// there) and the Auto Scaling SDK client, uncached (wrap it in a [`GroupLaunchCache`]).
+/// Clone is cheap.
 #[derive(Debug, Clone)]
 pub struct Ec2InstanceTypes {
-    ec2: aws_sdk_ec2::Client,
+    ec2: Ec2Query,
     autoscaling: aws_sdk_autoscaling::Client,
 }
 
 impl Ec2InstanceTypes {
-    pub fn new(ec2: aws_sdk_ec2::Client, autoscaling: aws_sdk_autoscaling::Client) -> Self {
+    pub fn new(ec2: Ec2Query, autoscaling: aws_sdk_autoscaling::Client) -> Self {
         Ec2InstanceTypes { ec2, autoscaling }
     }
 
     /// Both clients built from `sdk`.
     pub fn from_conf(sdk: &aws_config::SdkConfig) -> Self {
-        Ec2InstanceTypes::new(
-            aws_sdk_ec2::Client::new(sdk),
-            aws_sdk_autoscaling::Client::new(sdk),
-        )
+        Ec2InstanceTypes::new(Ec2Query::new(sdk), aws_sdk_autoscaling::Client::new(sdk))
+    }
+
+    /// One EC2 call with owned parameters.
+    async fn call(
+        &self,
+        action: &'static str,
+        params: &[(String, String)],
+    ) -> Result<String, Ec2CallError> {
+        let params: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.ec2.call(action, &params).await
     }
 }
 
@@ -212,20 +227,13 @@ impl LaunchReads for Ec2InstanceTypes {
                 field: "LaunchTemplateId or LaunchTemplateName",
             });
         }
-        let out = self
-            .ec2
-            .describe_launch_template_versions()
-            .set_launch_template_id(template.id.clone())
-            // Both may be given by the group; EC2 takes one.
-            .set_launch_template_name(
-                template
-                    .id
-                    .is_none()
-                    .then(|| template.name.clone())
-                    .flatten(),
-            )
-            .versions(template.version.as_deref().unwrap_or("$Default"))
-            .send()
+        let params = ec2::versions_request(
+            template.id.as_deref(),
+            template.name.as_deref(),
+            template.version.as_deref().unwrap_or("$Default"),
+        );
+        let xml = self
+            .call(DESCRIBE_VERSIONS, &params)
             .await
             .map_err(|e| match e.code() {
                 Some(code) if code.starts_with("InvalidLaunchTemplate") => Error::LaunchNotFound {
@@ -234,24 +242,23 @@ impl LaunchReads for Ec2InstanceTypes {
                 },
                 _ => Error::launch(DESCRIBE_VERSIONS, format!("launch template {id}"), e),
             })?;
-        let version =
-            out.launch_template_versions()
-                .first()
-                .ok_or_else(|| Error::LaunchNotFound {
-                    what: "launch template",
-                    id: id.clone(),
-                })?;
-        let data = version
-            .launch_template_data()
-            .ok_or_else(|| Error::MissingField {
+        let versions = ec2::template_versions(&xml)
+            .map_err(|e| Error::launch(DESCRIBE_VERSIONS, format!("launch template {id}"), e))?;
+        let version = versions.first().ok_or_else(|| Error::LaunchNotFound {
+            what: "launch template",
+            id: id.clone(),
+        })?;
+        if !version.has_data {
+            return Err(Error::MissingField {
                 what: "launch template",
-                id: id.clone(),
+                id,
                 field: "LaunchTemplateData",
-            })?;
-        match (data.instance_type(), data.instance_requirements()) {
-            (Some(t), _) => Ok(TemplateType::Named(t.as_str().to_owned())),
-            (None, Some(_)) => Ok(TemplateType::ByAttributes),
-            (None, None) => Err(Error::MissingField {
+            });
+        }
+        match (&version.instance_type, version.by_attributes) {
+            (Some(t), _) => Ok(TemplateType::Named(t.clone())),
+            (None, true) => Ok(TemplateType::ByAttributes),
+            (None, false) => Err(Error::MissingField {
                 what: "launch template",
                 id,
                 field: "LaunchTemplateData.InstanceType",
@@ -296,17 +303,9 @@ impl LaunchReads for Ec2InstanceTypes {
         let mut infos = Vec::with_capacity(names.len());
         let mut next_token: Option<String> = None;
         loop {
-            let out = self
-                .ec2
-                .describe_instance_types()
-                .set_instance_types(Some(
-                    names
-                        .iter()
-                        .map(|n| aws_sdk_ec2::types::InstanceType::from(n.as_str()))
-                        .collect(),
-                ))
-                .set_next_token(next_token.take())
-                .send()
+            let params = ec2::types_request(names, next_token.as_deref());
+            let xml = self
+                .call(DESCRIBE_TYPES, &params)
                 .await
                 .map_err(|e| match e.code() {
                     // "The following supplied instance types do not exist: [m5.larg]"
@@ -320,12 +319,14 @@ impl LaunchReads for Ec2InstanceTypes {
                     }
                     _ => Error::launch(DESCRIBE_TYPES, asked(), e),
                 })?;
-            for t in out.instance_types() {
+            let page =
+                ec2::types_page(&xml).map_err(|e| Error::launch(DESCRIBE_TYPES, asked(), e))?;
+            for t in &page.types {
                 infos.push(type_info(t)?);
             }
-            match out.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => break,
+            match page.next_token {
+                Some(token) => next_token = Some(token),
+                None => break,
             }
         }
         Ok(infos)
@@ -339,50 +340,40 @@ fn bracketed(message: &str) -> Option<String> {
     (!inside.trim().is_empty()).then(|| inside.trim().to_owned())
 }
 
-/// One described type as ours: a missing or negative vCPU count or memory, or a GPU entry
-/// without its count, is an error naming the field.
-pub fn type_info(t: &aws_sdk_ec2::types::InstanceTypeInfo) -> Result<InstanceTypeInfo, Error> {
-    let name = t
-        .instance_type()
-        .map(|n| n.as_str().to_owned())
-        .ok_or_else(|| Error::MissingField {
-            what: "instance type",
-            id: "(unnamed)".to_owned(),
-            field: "InstanceType",
-        })?;
-    let missing = |field| Error::MissingField {
+/// One described type as ours: a missing, negative or non-numeric vCPU count or memory, or a
+/// GPU entry without its count, is an error naming the field.
+pub fn type_info(t: &DescribedType) -> Result<InstanceTypeInfo, Error> {
+    let name = t.instance_type.clone().ok_or_else(|| Error::MissingField {
         what: "instance type",
-        id: name.clone(),
-        field,
-    };
-    let number = |field: &'static str, value: Option<i64>| {
-        let value = value.ok_or_else(|| missing(field))?;
-        u32::try_from(value).map_err(|_| Error::InvalidField {
+        id: "(unnamed)".to_owned(),
+        field: "InstanceType",
+    })?;
+    let number = |field: &'static str, value: Option<&String>| {
+        let value = value.ok_or_else(|| Error::MissingField {
             what: "instance type",
             id: name.clone(),
             field,
-            value: value.to_string(),
-        })
+        })?;
+        value
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| Error::InvalidField {
+                what: "instance type",
+                id: name.clone(),
+                field,
+                value: value.clone(),
+            })
     };
-    let vcpus = number(
-        "VCpuInfo.DefaultVCpus",
-        t.v_cpu_info()
-            .and_then(|v| v.default_v_cpus())
-            .map(i64::from),
-    )?;
-    let memory_mib = number(
-        "MemoryInfo.SizeInMiB",
-        t.memory_info().and_then(|m| m.size_in_mib()),
-    )?;
+    let vcpus = number("VCpuInfo.DefaultVCpus", t.default_vcpus.as_ref())?;
+    let memory_mib = number("MemoryInfo.SizeInMiB", t.memory_mib.as_ref())?;
     let max_enis = t
-        .network_info()
-        .and_then(|n| n.maximum_network_interfaces())
-        .map(|m| number("NetworkInfo.MaximumNetworkInterfaces", Some(i64::from(m))))
+        .max_enis
+        .as_ref()
+        .map(|m| number("NetworkInfo.MaximumNetworkInterfaces", Some(m)))
         .transpose()?;
     let mut gpus = 0u32;
-    for gpu in t.gpu_info().map(|g| g.gpus()).unwrap_or_default() {
-        let count = number("GpuInfo.Gpus[].Count", gpu.count().map(i64::from))?;
-        gpus = gpus.saturating_add(count);
+    for count in &t.gpu_counts {
+        gpus = gpus.saturating_add(number("GpuInfo.Gpus[].Count", count.as_ref())?);
     }
     Ok(InstanceTypeInfo {
         name,

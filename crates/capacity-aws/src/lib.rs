@@ -15,6 +15,7 @@
 //! | [`drain`] | one per call the lifecycle drainer makes | [`drain::AwsDrain`] | `FakeDrainWorld` |
 //! | [`group`] | [`group::GroupReader`]: the Auto Scaling group's sizes and instances, and how it launches | [`group::AsgGroupReader`] | `FakeGroup` |
 //! | [`instance_types`] | [`InstanceTypeReader`]: the instance types the group launches and their sizes, cached by [`GroupLaunchCache`] | [`Ec2InstanceTypes`] | `FakeInstanceTypes` |
+//! | [`ec2_query`] | (the transport of [`instance_types`]): EC2's Query protocol on the SDK's runtime, signer and XML reader, instead of the whole `aws-sdk-ec2` | [`ec2_query::Ec2Query`] | the SDK's test HTTP client |
 //! | [`attributes`] | [`attributes::InstanceAttributes`]: marks put on and deleted from container instances | [`attributes::EcsAttributes`] | `FakeAttributes` |
 //! | [`capacity_provider`] | [`capacity_provider::CapacityProviderOps`]: the cluster's capacity providers, container instances set DRAINING or ACTIVE | [`capacity_provider::EcsCapacityProviders`] | `FakeCapacityProviders` |
 //!
@@ -37,6 +38,7 @@ mod cluster_arn;
 pub mod config;
 pub mod convert;
 pub mod drain;
+pub mod ec2_query;
 pub mod ecs_json;
 mod error;
 #[cfg(any(test, feature = "fake"))]

@@ -6,6 +6,7 @@ use aws_sdk_autoscaling::types::{
     InstancesDistribution, LaunchTemplate, LaunchTemplateOverrides, LaunchTemplateSpecification,
     MixedInstancesPolicy,
 };
+use capacity_aws::ec2_query::Ec2Query;
 
 /// Creates the group `name` (minimum 0, maximum 10, one launch configuration of its own) and
 /// attaches the EC2 instances `instance_ids` to it, which makes its desired capacity their
@@ -61,28 +62,25 @@ pub async fn group_of(
 const IMAGE: &str = "ami-12c6146b";
 
 /// Creates the launch template `name` whose first version (its default) launches
-/// `instance_type`. Returns the template's id.
+/// `instance_type`. Returns the template's id. (Through the project's own EC2 Query client,
+/// as the calculator reads it: the project does not build `aws-sdk-ec2`.)
 pub async fn launch_template(
     sdk: &aws_config::SdkConfig,
     name: &str,
     instance_type: &str,
 ) -> String {
-    let ec2 = aws_sdk_ec2::Client::new(sdk);
-    ec2.create_launch_template()
-        .launch_template_name(name)
-        .launch_template_data(
-            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
-                .image_id(IMAGE)
-                .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
-                .build(),
+    let xml = Ec2Query::new(sdk)
+        .call(
+            "CreateLaunchTemplate",
+            &[
+                ("LaunchTemplateName", name),
+                ("LaunchTemplateData.ImageId", IMAGE),
+                ("LaunchTemplateData.InstanceType", instance_type),
+            ],
         )
-        .send()
         .await
-        .expect("launch template")
-        .launch_template()
-        .and_then(|t| t.launch_template_id())
-        .expect("the template's id")
-        .to_owned()
+        .expect("launch template");
+    element(&xml, "launchTemplateId").expect("the template's id")
 }
 
 /// Adds a version to the launch template `id` that launches `instance_type`, without making
@@ -93,21 +91,27 @@ pub async fn new_template_version(
     id: &str,
     instance_type: &str,
 ) -> i64 {
-    aws_sdk_ec2::Client::new(sdk)
-        .create_launch_template_version()
-        .launch_template_id(id)
-        .launch_template_data(
-            aws_sdk_ec2::types::RequestLaunchTemplateData::builder()
-                .image_id(IMAGE)
-                .instance_type(aws_sdk_ec2::types::InstanceType::from(instance_type))
-                .build(),
+    let xml = Ec2Query::new(sdk)
+        .call(
+            "CreateLaunchTemplateVersion",
+            &[
+                ("LaunchTemplateId", id),
+                ("LaunchTemplateData.ImageId", IMAGE),
+                ("LaunchTemplateData.InstanceType", instance_type),
+            ],
         )
-        .send()
         .await
-        .expect("launch template version")
-        .launch_template_version()
-        .and_then(|v| v.version_number())
+        .expect("launch template version");
+    element(&xml, "versionNumber")
+        .and_then(|n| n.parse().ok())
         .expect("the version's number")
+}
+
+/// The text of the first `<tag>` of an answer (the two creates above answer one of each).
+fn element(xml: &str, tag: &str) -> Option<String> {
+    let (_, rest) = xml.split_once(&format!("<{tag}>"))?;
+    let (text, _) = rest.split_once(&format!("</{tag}>"))?;
+    Some(text.to_owned())
 }
 
 /// A launch template named by id or name, at `version` (`$Latest`, `$Default`, a number).

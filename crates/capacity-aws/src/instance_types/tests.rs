@@ -1,80 +1,156 @@
-//! The instance-type reads through the SDK's own mocks (the calls' shapes, errors and
-//! pagination), and the cache and the fake on a pinned clock. The same reads against moto:
+//! The instance-type reads through EC2's Query protocol on the SDK's test HTTP client (the
+//! requests' parameters, errors, retries and pagination) and the Auto Scaling SDK's mocks, and
+//! the cache and the fake on a pinned clock. The same reads against moto:
 //! crates/capacity-calculator/tests/instance_types_moto.rs.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_autoscaling::operation::describe_launch_configurations::DescribeLaunchConfigurationsOutput;
-use aws_sdk_ec2::error::ErrorMetadata;
-use aws_sdk_ec2::operation::describe_instance_types::{
-    DescribeInstanceTypesError, DescribeInstanceTypesInput, DescribeInstanceTypesOutput,
-};
-use aws_sdk_ec2::operation::describe_launch_template_versions::{
-    DescribeLaunchTemplateVersionsInput, DescribeLaunchTemplateVersionsOutput,
-};
-use aws_sdk_ec2::types as ec2;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use capacity_core::fit::{LaunchOrder, TypeOverride};
 
 use super::*;
 use crate::clock::Sleep;
+use crate::ec2_query::tests::sdk_answering;
 
-fn sdk_type(name: &str, vcpus: i32, memory_mib: i64) -> ec2::InstanceTypeInfo {
-    ec2::InstanceTypeInfo::builder()
-        .instance_type(ec2::InstanceType::from(name))
-        .v_cpu_info(ec2::VCpuInfo::builder().default_v_cpus(vcpus).build())
-        .memory_info(ec2::MemoryInfo::builder().size_in_mib(memory_mib).build())
-        .network_info(
-            ec2::NetworkInfo::builder()
-                .maximum_network_interfaces(4)
-                .build(),
-        )
-        .build()
+/// A request's form parameters.
+type Params = BTreeMap<String, String>;
+
+/// One answer of the test EC2: to `action` when `asked` holds, `status` and `xml`; counts
+/// its calls.
+struct Answer {
+    action: &'static str,
+    asked: fn(&Params) -> bool,
+    status: u16,
+    xml: String,
+    calls: AtomicUsize,
 }
 
-type TypesAsked = fn(&DescribeInstanceTypesInput) -> bool;
-type VersionsAsked = fn(&DescribeLaunchTemplateVersionsInput) -> bool;
-
-fn types_answer(types: Vec<ec2::InstanceTypeInfo>, next: Option<&str>, asked: TypesAsked) -> Rule {
-    let next = next.map(str::to_owned);
-    mock!(aws_sdk_ec2::Client::describe_instance_types)
-        .match_requests(asked)
-        .then_output(move || {
-            DescribeInstanceTypesOutput::builder()
-                .set_instance_types(Some(types.clone()))
-                .set_next_token(next.clone())
-                .build()
+impl Answer {
+    fn new(
+        action: &'static str,
+        asked: fn(&Params) -> bool,
+        status: u16,
+        xml: String,
+    ) -> Arc<Answer> {
+        Arc::new(Answer {
+            action,
+            asked,
+            status,
+            xml,
+            calls: AtomicUsize::new(0),
         })
+    }
+
+    fn num_calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
 }
 
-fn version_answer(data: ec2::ResponseLaunchTemplateData, asked: VersionsAsked) -> Rule {
-    mock!(aws_sdk_ec2::Client::describe_launch_template_versions)
-        .match_requests(asked)
-        .then_output(move || {
-            DescribeLaunchTemplateVersionsOutput::builder()
-                .launch_template_versions(
-                    ec2::LaunchTemplateVersion::builder()
-                        .launch_template_id("lt-0abc")
-                        .version_number(3)
-                        .launch_template_data(data.clone())
-                        .build(),
-                )
-                .build()
-        })
+/// `<item>` of DescribeInstanceTypes for `(name, vCPUs, MiB)`, with 4 network interfaces.
+fn type_item(name: &str, vcpus: u32, memory_mib: u32) -> String {
+    format!(
+        "<item><instanceType>{name}</instanceType><vCpuInfo><defaultVCpus>{vcpus}</defaultVCpus></vCpuInfo>\
+         <memoryInfo><sizeInMiB>{memory_mib}</sizeInMiB></memoryInfo>\
+         <networkInfo><maximumNetworkInterfaces>4</maximumNetworkInterfaces></networkInfo></item>"
+    )
 }
 
-fn template_of(instance_type: &str) -> ec2::ResponseLaunchTemplateData {
-    ec2::ResponseLaunchTemplateData::builder()
-        .instance_type(ec2::InstanceType::from(instance_type))
-        .build()
+fn types_answer(
+    types: &[(&str, u32, u32)],
+    next: Option<&str>,
+    asked: fn(&Params) -> bool,
+) -> Arc<Answer> {
+    let items: String = types.iter().map(|(n, v, m)| type_item(n, *v, *m)).collect();
+    let next = next
+        .map(|t| format!("<nextToken>{t}</nextToken>"))
+        .unwrap_or_default();
+    Answer::new(
+        "DescribeInstanceTypes",
+        asked,
+        200,
+        format!(
+            "<DescribeInstanceTypesResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+             <requestId>r</requestId><instanceTypeSet>{items}</instanceTypeSet>{next}</DescribeInstanceTypesResponse>"
+        ),
+    )
 }
 
-fn reader(ec2_rules: &[&Rule], asg_rules: &[&Rule]) -> Ec2InstanceTypes {
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, ec2_rules);
+/// A DescribeLaunchTemplateVersions answer whose one version's `launchTemplateData` holds `data`.
+fn version_answer(data: &str, asked: fn(&Params) -> bool) -> Arc<Answer> {
+    Answer::new(
+        "DescribeLaunchTemplateVersions",
+        asked,
+        200,
+        format!(
+            "<DescribeLaunchTemplateVersionsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\
+             <requestId>r</requestId><launchTemplateVersionSet><item><launchTemplateId>lt-0abc</launchTemplateId>\
+             <versionNumber>3</versionNumber><launchTemplateData>{data}</launchTemplateData></item>\
+             </launchTemplateVersionSet></DescribeLaunchTemplateVersionsResponse>"
+        ),
+    )
+}
+
+/// EC2's refusal of `action` with `code` and `message`.
+fn refusal(action: &'static str, status: u16, code: &str, message: &str) -> Arc<Answer> {
+    Answer::new(
+        action,
+        |_| true,
+        status,
+        format!(
+            "<Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors>\
+             <RequestID>r</RequestID></Response>"
+        ),
+    )
+}
+
+fn template_of(instance_type: &str) -> String {
+    format!("<imageId>ami-1</imageId><instanceType>{instance_type}</instanceType>")
+}
+
+/// The asked types, sorted.
+fn asked_types(p: &Params) -> Vec<&str> {
+    let mut asked: Vec<&str> = p
+        .iter()
+        .filter(|(k, _)| k.starts_with("InstanceType."))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    asked.sort_unstable();
+    asked
+}
+
+fn param<'a>(p: &'a Params, name: &str) -> Option<&'a str> {
+    p.get(name).map(String::as_str)
+}
+
+fn reader(ec2_answers: &[&Arc<Answer>], asg_rules: &[&Rule]) -> Ec2InstanceTypes {
+    let answers: Vec<Arc<Answer>> = ec2_answers.iter().map(|a| Arc::clone(a)).collect();
+    let (sdk, _) = sdk_answering(move |body| {
+        let params: Params = form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        let action = param(&params, "Action").unwrap_or_default();
+        match answers
+            .iter()
+            .find(|a| a.action == action && (a.asked)(&params))
+        {
+            Some(a) => {
+                a.calls.fetch_add(1, Ordering::SeqCst);
+                (a.status, a.xml.clone())
+            }
+            None => (
+                400,
+                format!(
+                    "<Response><Errors><Error><Code>NoRule</Code><Message>no answer for {body}</Message></Error></Errors></Response>"
+                ),
+            ),
+        }
+    });
     let asg = mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, asg_rules);
-    Ec2InstanceTypes::new(ec2, asg)
+    Ec2InstanceTypes::new(Ec2Query::new(&sdk), asg)
 }
 
 fn by_id(id: &str, version: Option<&str>) -> TemplateRef {
@@ -103,13 +179,13 @@ fn names(launch: &GroupLaunch) -> Vec<(&str, u32)> {
 
 #[tokio::test]
 async fn a_launch_template_is_one_type_with_its_size() {
-    let versions = version_answer(template_of("m5.large"), |r| {
-        r.launch_template_id() == Some("lt-0abc")
-            && r.launch_template_name().is_none()
-            && r.versions() == ["$Latest"]
+    let versions = version_answer(&template_of("m5.large"), |p| {
+        param(p, "LaunchTemplateId") == Some("lt-0abc")
+            && param(p, "LaunchTemplateName").is_none()
+            && param(p, "LaunchTemplateVersion.1") == Some("$Latest")
     });
-    let types = types_answer(vec![sdk_type("m5.large", 2, 8192)], None, |r| {
-        r.instance_types() == [ec2::InstanceType::M5Large]
+    let types = types_answer(&[("m5.large", 2, 8192)], None, |p| {
+        asked_types(p) == ["m5.large"]
     });
     let spec = LaunchSpec {
         launch_template: Some(by_id("lt-0abc", Some("$Latest"))),
@@ -140,12 +216,12 @@ async fn a_launch_template_is_one_type_with_its_size() {
 
 #[tokio::test]
 async fn a_template_without_a_version_is_read_at_its_default_by_name() {
-    let versions = version_answer(template_of("m5.large"), |r| {
-        r.launch_template_name() == Some("ecs-hosts")
-            && r.launch_template_id().is_none()
-            && r.versions() == ["$Default"]
+    let versions = version_answer(&template_of("m5.large"), |p| {
+        param(p, "LaunchTemplateName") == Some("ecs-hosts")
+            && param(p, "LaunchTemplateId").is_none()
+            && param(p, "LaunchTemplateVersion.1") == Some("$Default")
     });
-    let types = types_answer(vec![sdk_type("m5.large", 2, 8192)], None, |_| true);
+    let types = types_answer(&[("m5.large", 2, 8192)], None, |_| true);
     let spec = LaunchSpec {
         launch_template: Some(TemplateRef {
             id: None,
@@ -164,21 +240,18 @@ async fn a_template_without_a_version_is_read_at_its_default_by_name() {
 #[tokio::test]
 async fn the_overrides_are_the_types_in_their_order_with_one_describe_of_the_distinct_names() {
     // The third override has a template of its own and no type: its template says the type.
-    let versions = version_answer(template_of("m6g.xlarge"), |r| {
-        r.launch_template_id() == Some("lt-arm") && r.versions() == ["2"]
+    let versions = version_answer(&template_of("m6g.xlarge"), |p| {
+        param(p, "LaunchTemplateId") == Some("lt-arm")
+            && param(p, "LaunchTemplateVersion.1") == Some("2")
     });
     let types = types_answer(
-        vec![
-            sdk_type("c5.xlarge", 4, 8192),
-            sdk_type("m5.2xlarge", 8, 32768),
-            sdk_type("m6g.xlarge", 4, 16384),
+        &[
+            ("c5.xlarge", 4, 8192),
+            ("m5.2xlarge", 8, 32768),
+            ("m6g.xlarge", 4, 16384),
         ],
         None,
-        |r| {
-            let mut asked: Vec<&str> = r.instance_types().iter().map(|t| t.as_str()).collect();
-            asked.sort_unstable();
-            asked == ["c5.xlarge", "m5.2xlarge", "m6g.xlarge"]
-        },
+        |p| asked_types(p) == ["c5.xlarge", "m5.2xlarge", "m6g.xlarge"],
     );
     let spec = LaunchSpec {
         launch_template: Some(by_id("lt-0abc", Some("$Latest"))),
@@ -229,7 +302,7 @@ async fn a_launch_configuration_is_its_instance_type() {
                 )
                 .build()
         });
-    let types = types_answer(vec![sdk_type("c5.large", 2, 4096)], None, |_| true);
+    let types = types_answer(&[("c5.large", 2, 4096)], None, |_| true);
     let spec = LaunchSpec {
         launch_configuration: Some("ecs-hosts-v3".into()),
         ..LaunchSpec::default()
@@ -263,15 +336,11 @@ async fn a_missing_launch_configuration_is_not_found_by_name() {
 
 #[tokio::test]
 async fn a_template_that_selects_by_attributes_is_an_error_naming_it_not_a_size() {
-    let by_attributes = ec2::ResponseLaunchTemplateData::builder()
-        .instance_requirements(
-            ec2::InstanceRequirements::builder()
-                .v_cpu_count(ec2::VCpuCountRange::builder().min(2).build())
-                .build(),
-        )
-        .build();
-    let versions = version_answer(by_attributes, |_| true);
-    let types = types_answer(vec![], None, |_| true);
+    let versions = version_answer(
+        "<instanceRequirements><vCpuCount><min>2</min></vCpuCount></instanceRequirements>",
+        |_| true,
+    );
+    let types = types_answer(&[], None, |_| true);
     let spec = LaunchSpec {
         launch_template: Some(by_id("lt-0abc", Some("$Latest"))),
         ..LaunchSpec::default()
@@ -292,14 +361,12 @@ async fn a_template_that_selects_by_attributes_is_an_error_naming_it_not_a_size(
 
 #[tokio::test]
 async fn a_type_ec2_does_not_know_is_an_error_naming_it() {
-    let refused = mock!(aws_sdk_ec2::Client::describe_instance_types).then_error(|| {
-        DescribeInstanceTypesError::generic(
-            ErrorMetadata::builder()
-                .code("InvalidInstanceType")
-                .message("The following supplied instance types do not exist: [m5.larg]")
-                .build(),
-        )
-    });
+    let refused = refusal(
+        "DescribeInstanceTypes",
+        400,
+        "InvalidInstanceType",
+        "The following supplied instance types do not exist: [m5.larg]",
+    );
     let spec = LaunchSpec {
         overrides: vec![over("m5.large", None), over("m5.larg", None)],
         ..LaunchSpec::default()
@@ -313,7 +380,7 @@ async fn a_type_ec2_does_not_know_is_an_error_naming_it() {
         "{err:?}"
     );
     // An answer that leaves a name out is the same error.
-    let partial = types_answer(vec![sdk_type("m5.large", 2, 8192)], None, |_| true);
+    let partial = types_answer(&[("m5.large", 2, 8192)], None, |_| true);
     let err = reader(&[&partial], &[])
         .group_launch(&spec)
         .await
@@ -323,14 +390,12 @@ async fn a_type_ec2_does_not_know_is_an_error_naming_it() {
 
 #[tokio::test]
 async fn a_failed_call_names_the_operation_and_what_it_asked_and_keeps_the_cause() {
-    let throttled = mock!(aws_sdk_ec2::Client::describe_instance_types).then_error(|| {
-        DescribeInstanceTypesError::generic(
-            ErrorMetadata::builder()
-                .code("RequestLimitExceeded")
-                .message("Request limit exceeded.")
-                .build(),
-        )
-    });
+    let throttled = refusal(
+        "DescribeInstanceTypes",
+        503,
+        "RequestLimitExceeded",
+        "Request limit exceeded.",
+    );
     let spec = LaunchSpec {
         overrides: vec![over("c5.xlarge", None)],
         ..LaunchSpec::default()
@@ -348,49 +413,64 @@ async fn a_failed_call_names_the_operation_and_what_it_asked_and_keeps_the_cause
     );
     assert!(std::error::Error::source(&err).is_some());
     assert!(err.is_retryable());
+    assert_eq!(
+        throttled.num_calls(),
+        3,
+        "throttling is retried as the SDK retries it (standard mode: three attempts)"
+    );
 }
 
 #[tokio::test]
 async fn the_described_types_are_read_across_pages() {
-    let first = types_answer(vec![sdk_type("c5.xlarge", 4, 8192)], Some("page-2"), |r| {
-        r.next_token().is_none()
+    let first = types_answer(&[("c5.xlarge", 4, 8192)], Some("page-2"), |p| {
+        param(p, "NextToken").is_none()
     });
-    let second = types_answer(vec![sdk_type("m5.xlarge", 4, 16384)], None, |r| {
-        r.next_token() == Some("page-2")
+    let second = types_answer(&[("m5.xlarge", 4, 16384)], None, |p| {
+        param(p, "NextToken") == Some("page-2") && asked_types(p) == ["c5.xlarge", "m5.xlarge"]
     });
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&first, &second]);
-    let asg = mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, []);
     let spec = LaunchSpec {
         overrides: vec![over("m5.xlarge", None), over("c5.xlarge", None)],
         ..LaunchSpec::default()
     };
-    let launch = Ec2InstanceTypes::new(ec2, asg)
+    let launch = reader(&[&first, &second], &[])
         .group_launch(&spec)
         .await
         .expect("resolved");
     assert_eq!(names(&launch), [("m5.xlarge", 1), ("c5.xlarge", 1)]);
+    assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
 }
 
 #[test]
 fn a_types_gpus_are_summed_and_a_missing_size_is_an_error_naming_the_field() {
-    let gpu = |count| ec2::GpuDeviceInfo::builder().count(count).build();
-    let g5 = ec2::InstanceTypeInfo::builder()
-        .instance_type(ec2::InstanceType::G512xlarge)
-        .v_cpu_info(ec2::VCpuInfo::builder().default_v_cpus(48).build())
-        .memory_info(ec2::MemoryInfo::builder().size_in_mib(196_608).build())
-        .gpu_info(ec2::GpuInfo::builder().gpus(gpu(3)).gpus(gpu(1)).build())
-        .build();
+    let text = |v: &str| Some(v.to_owned());
+    let g5 = DescribedType {
+        instance_type: text("g5.12xlarge"),
+        default_vcpus: text("48"),
+        memory_mib: text("196608"),
+        max_enis: None,
+        gpu_counts: vec![text("3"), text("1")],
+    };
     let info = type_info(&g5).expect("converted");
     assert_eq!((info.vcpus, info.memory_mib, info.gpus), (48, 196_608, 4));
     assert_eq!(info.max_enis, None);
-    let no_vcpus = ec2::InstanceTypeInfo::builder()
-        .instance_type(ec2::InstanceType::M5Large)
-        .memory_info(ec2::MemoryInfo::builder().size_in_mib(8192).build())
-        .build();
+    let no_vcpus = DescribedType {
+        instance_type: text("m5.large"),
+        memory_mib: text("8192"),
+        ..DescribedType::default()
+    };
     let err = type_info(&no_vcpus).expect_err("no vCPUs");
     assert!(
         err.to_string().contains("m5.large") && err.to_string().contains("VCpuInfo.DefaultVCpus"),
         "{err}"
+    );
+    let negative = DescribedType {
+        default_vcpus: text("-2"),
+        ..no_vcpus
+    };
+    let err = type_info(&negative).expect_err("negative vCPUs");
+    assert!(
+        matches!(&err, Error::InvalidField { field: "VCpuInfo.DefaultVCpus", value, .. } if value == "-2"),
+        "{err:?}"
     );
 }
 
