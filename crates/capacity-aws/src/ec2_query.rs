@@ -1,5 +1,5 @@
 //! EC2's Query protocol for the few EC2 calls this project makes (the two reads of
-//! [`crate::instance_types`]; the tests' harness creates launch templates with it), on the
+//! `instance_types`; the tests' harness creates launch templates with it), on the
 //! SDK's own runtime.
 //!
 //! **Why not `aws-sdk-ec2`.** It is the generated client of all of EC2's operations (about
@@ -18,7 +18,8 @@
 //! The endpoint is chosen as the SDK chooses it: `AWS_ENDPOINT_URL_EC2` (or the profile's
 //! `endpoint_url` for EC2), else `AWS_ENDPOINT_URL`, else `ec2[-fips].<region>.amazonaws.com`
 //! (`.amazonaws.com.cn` in China). Only what the reads need is written here: each request's
-//! parameters and the fields read from each answer are in [`crate::instance_types`].
+//! parameters and the fields read from each answer are in `instance_types` (which uses this
+//! module; this one names it only in words, so the two are no import circle).
 
 use std::borrow::Cow;
 use std::fmt;
