@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export MOTO_PYTHON := $(CURDIR)/$(PY)
 
-.PHONY: help test lint bench demo venv clean
+.PHONY: help test lint fmt-check bench demo venv clean
 
 help: ## this list
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -20,13 +20,24 @@ $(STAMP): tests/requirements.txt
 
 venv: $(STAMP) ## install the test tools (moto, cfn-lint) into .venv
 
-test: $(STAMP) infra-check cdk-test ## run every test (unit, property, doc, integration against moto)
-	cargo test --workspace --all-targets
-	cargo test --workspace --doc
+# The tests are built with clippy as the compiler of our own crates (RUSTC_WORKSPACE_WRAPPER and
+# CLIPPY_ARGS, which is how `cargo clippy` runs it), warnings as errors: the lint and the test
+# build are one compilation, so the dependencies are compiled once, not once checked for clippy
+# and once built for the tests. Dependencies are compiled by plain rustc either way.
+CLIPPY_DRIVER := $(shell command -v clippy-driver 2>/dev/null)
+LINTED := RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+
+test: $(STAMP) infra-check cdk-test ## run every test (unit, property, doc, integration against moto), linted by clippy as it builds
+	@test -n "$(CLIPPY_DRIVER)" || { echo "make test lints as it builds: clippy-driver not found (rustup component add clippy)" >&2; exit 2; }
+	$(LINTED) cargo test --workspace --all-targets
+	$(LINTED) cargo test --workspace --doc
 
 lint: ## cargo fmt --check and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt-check: ## cargo fmt --check (CI: clippy runs inside make test's build)
+	cargo fmt --all -- --check
 
 bench: $(STAMP) ## criterion benchmark of the math; cold/warm start and RSS of the calculator and the scale-in chooser as Lambda runs them
 	cargo bench -p capacity-core --bench capacity
