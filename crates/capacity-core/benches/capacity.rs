@@ -6,6 +6,8 @@ use std::hint::black_box;
 
 use std::collections::BTreeMap;
 
+use capacity_core::HostTemplate;
+use capacity_core::fit::fit;
 use capacity_core::{
     ClusterHost, ContainerInstance, Demand, DisruptionBudget, EniLimit, InstanceStatus, Resources,
     ScaleInInput, ScalePolicy, TaskShape, UnplacedTasks, WorstCase, cluster_capacity,
@@ -262,5 +264,54 @@ fn bench_consolidation(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, bench, bench_consolidation);
+/// The fit (`ecs-capacity report`, and every calculator run with the group's types): the
+/// tasks of the consolidation cluster (50,000 tasks of 50 shapes) packed first-fit decreasing
+/// onto empty hosts of each of the five types, beside one daemon task a host.
+fn bench_fit(c: &mut Criterion) {
+    let mut rng = Rng(0x0dd_ba11_c0ff_ee00);
+    let (hosts, shapes) = consolidation_cluster(&mut rng);
+    let worst = WorstCase::of(&shapes).expect("generated shapes are valid");
+    let mut counts: BTreeMap<&str, (TaskShape, u32)> = BTreeMap::new();
+    for task in hosts.iter().flat_map(|h| &h.tasks) {
+        counts
+            .entry(task.shape.name.as_str())
+            .or_insert_with(|| (task.shape.clone(), 0))
+            .1 += 1;
+    }
+    let tasks: Vec<(TaskShape, u32)> = counts.into_values().collect();
+    let daemon = TaskShape::new("daemon", 128, 256);
+    let templates: Vec<HostTemplate> = TYPES
+        .iter()
+        .map(|(name, cpu, memory_mib, _)| HostTemplate {
+            instance_type: Some((*name).to_owned()),
+            registered: Resources {
+                ports_tcp: RESERVED_PORTS.into(),
+                ..Resources::new(*cpu, *memory_mib)
+            },
+            eni_task_slots: None,
+        })
+        .collect();
+    let fits: Vec<_> = templates
+        .iter()
+        .map(|t| fit(&tasks, std::slice::from_ref(&daemon), t, &worst))
+        .collect();
+    eprintln!(
+        "fit bench: {} tasks of {} shapes; hosts per type {:?}",
+        tasks.iter().map(|(_, n)| u64::from(*n)).sum::<u64>(),
+        tasks.len(),
+        fits.iter()
+            .map(|f| (f.instance_type.as_str(), f.hosts))
+            .collect::<Vec<_>>()
+    );
+    c.bench_function("fit 50000 tasks of 50 shapes on each of 5 types", |b| {
+        b.iter(|| {
+            templates
+                .iter()
+                .map(|t| fit(black_box(&tasks), std::slice::from_ref(&daemon), t, &worst))
+                .collect::<Vec<_>>()
+        })
+    });
+}
+
+criterion_group!(benches, bench, bench_consolidation, bench_fit);
 criterion_main!(benches);
