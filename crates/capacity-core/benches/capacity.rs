@@ -265,7 +265,7 @@ fn bench_consolidation(c: &mut Criterion) {
 }
 
 /// The fit (`ecs-capacity report`, and every calculator run with the group's types): the
-/// tasks of the consolidation cluster (50,000 tasks of 50 shapes) packed first-fit decreasing
+/// tasks of the consolidation cluster (50,000 tasks of 20 shapes) packed first-fit decreasing
 /// onto empty hosts of each of the five types, beside one daemon task a host.
 fn bench_fit(c: &mut Criterion) {
     let mut rng = Rng(0x0dd_ba11_c0ff_ee00);
@@ -303,7 +303,7 @@ fn bench_fit(c: &mut Criterion) {
             .map(|f| (f.instance_type.as_str(), f.hosts))
             .collect::<Vec<_>>()
     );
-    c.bench_function("fit 50000 tasks of 50 shapes on each of 5 types", |b| {
+    c.bench_function("fit 50000 tasks of 20 shapes on each of 5 types", |b| {
         b.iter(|| {
             templates
                 .iter()
