@@ -12,10 +12,7 @@
 
 mod moto_world;
 
-use aws_sdk_ecs::types::{
-    Attribute, AutoScalingGroupProvider, ContainerInstanceStatus, ManagedScaling,
-    ManagedScalingStatus, ManagedTerminationProtection,
-};
+use aws_sdk_ecs::types::{Attribute, ContainerInstanceStatus};
 use capacity_core::consolidation::{DO_NOT_DISRUPT_ATTRIBUTE, Unconsolidatable};
 use capacity_core::mark::DRAINED_BY_ATTRIBUTE;
 use moto_harness::logs::LogLines;
@@ -44,37 +41,8 @@ fn placement_failure() -> Value {
 /// cluster's capacity provider (managed termination protection as given, managed scaling on).
 async fn cp_world(termination_protection: bool) -> World {
     let w = moto_world::world(&[3, 3], true).await;
-    w.ecs
-        .create_capacity_provider()
-        .name(PROVIDER)
-        .auto_scaling_group_provider(
-            AutoScalingGroupProvider::builder()
-                .auto_scaling_group_arn(&w.group_arn)
-                .managed_scaling(
-                    ManagedScaling::builder()
-                        .status(ManagedScalingStatus::Enabled)
-                        .target_capacity(100)
-                        .build(),
-                )
-                .managed_termination_protection(if termination_protection {
-                    ManagedTerminationProtection::Enabled
-                } else {
-                    ManagedTerminationProtection::Disabled
-                })
-                .build()
-                .expect("provider"),
-        )
-        .send()
-        .await
-        .expect("capacity provider");
-    w.ecs
-        .put_cluster_capacity_providers()
-        .cluster(CLUSTER)
-        .capacity_providers(PROVIDER)
-        .set_default_capacity_provider_strategy(Some(vec![]))
-        .send()
-        .await
-        .expect("the cluster's capacity providers");
+    w.with_capacity_provider(PROVIDER, termination_protection)
+        .await;
     w
 }
 

@@ -8,14 +8,27 @@ use aws_sdk_autoscaling::types::{
 };
 use capacity_aws::ec2_query::Ec2Query;
 
-/// Creates the group `name` (minimum 0, maximum 10, one launch configuration of its own) and
-/// attaches the EC2 instances `instance_ids` to it, which makes its desired capacity their
-/// number. `protected`: new instances protected from scale in, as a capacity provider with
-/// managed termination protection wants. Returns the client and the group's ARN.
+/// Creates the group `name` (minimum 0, maximum 10, one launch configuration of its own) in
+/// the zone us-east-1a and attaches the EC2 instances `instance_ids` to it, which makes its
+/// desired capacity their number. `protected`: new instances protected from scale in, as a
+/// capacity provider with managed termination protection wants. Returns the client and the
+/// group's ARN.
 pub async fn group_of(
     sdk: &aws_config::SdkConfig,
     name: &str,
     instance_ids: &[String],
+    protected: bool,
+) -> (aws_sdk_autoscaling::Client, String) {
+    group_in_zones(sdk, name, instance_ids, &["us-east-1a"], protected).await
+}
+
+/// [`group_of`] spanning the Availability Zones `zones` (each attached instance stays in the
+/// zone it runs in, which the group then reports for it).
+pub async fn group_in_zones(
+    sdk: &aws_config::SdkConfig,
+    name: &str,
+    instance_ids: &[String],
+    zones: &[&str],
     protected: bool,
 ) -> (aws_sdk_autoscaling::Client, String) {
     let asg = aws_sdk_autoscaling::Client::new(sdk);
@@ -33,7 +46,7 @@ pub async fn group_of(
         .min_size(0)
         .max_size(10)
         .desired_capacity(0)
-        .availability_zones("us-east-1a")
+        .set_availability_zones(Some(zones.iter().map(|z| (*z).to_owned()).collect()))
         .new_instances_protected_from_scale_in(protected)
         .send()
         .await

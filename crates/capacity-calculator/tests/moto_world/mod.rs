@@ -84,54 +84,15 @@ pub async fn world(tasks: &[usize], protected: bool) -> World {
     }
 }
 
-/// Creates the group [`GROUP`] (minimum 0, maximum 10, one launch configuration of its own)
-/// spanning the Availability Zones `zones`, and attaches the EC2 instances `instance_ids` to it
-/// (each stays in the zone it runs in, which the group then reports for it); `protected`: new
-/// instances protected from scale in. Returns the client and the group's ARN.
+/// The group [`GROUP`] spanning `zones` with the EC2 instances `instance_ids`
+/// ([`moto_harness::autoscaling::group_in_zones`]).
 pub async fn group_in_zones(
     sdk: &aws_config::SdkConfig,
     instance_ids: &[String],
     zones: &[&str],
     protected: bool,
 ) -> (aws_sdk_autoscaling::Client, String) {
-    let asg = aws_sdk_autoscaling::Client::new(sdk);
-    let launch_configuration = format!("{GROUP}-hosts");
-    asg.create_launch_configuration()
-        .launch_configuration_name(&launch_configuration)
-        .image_id("ami-12c6146b")
-        .instance_type("m5.large")
-        .send()
-        .await
-        .expect("launch configuration");
-    asg.create_auto_scaling_group()
-        .auto_scaling_group_name(GROUP)
-        .launch_configuration_name(&launch_configuration)
-        .min_size(0)
-        .max_size(10)
-        .desired_capacity(0)
-        .set_availability_zones(Some(zones.iter().map(|z| (*z).to_owned()).collect()))
-        .new_instances_protected_from_scale_in(protected)
-        .send()
-        .await
-        .expect("group");
-    asg.attach_instances()
-        .auto_scaling_group_name(GROUP)
-        .set_instance_ids(Some(instance_ids.to_vec()))
-        .send()
-        .await
-        .expect("attach the hosts");
-    let arn = asg
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(GROUP)
-        .send()
-        .await
-        .expect("describe the group")
-        .auto_scaling_groups()
-        .first()
-        .and_then(|g| g.auto_scaling_group_arn())
-        .expect("the group's ARN")
-        .to_owned();
-    (asg, arn)
+    moto_harness::autoscaling::group_in_zones(sdk, GROUP, instance_ids, zones, protected).await
 }
 
 impl World {
