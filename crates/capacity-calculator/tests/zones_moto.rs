@@ -44,6 +44,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{PlacementConstraint, PlacementStrategy};
 use capacity_aws::scale_in::EcsInstanceTasks;
+use capacity_core::ScaleInPlan;
 use capacity_core::consolidation::{Removal, Unconsolidatable};
 use capacity_core::mark::{DRAINED_BY_ATTRIBUTE, PLANNED_REMOVAL_ATTRIBUTE};
 use capacity_core::placement::ZONE_ATTRIBUTE;
@@ -366,23 +367,9 @@ fn web_does_not_fit(why: Option<&Unconsolidatable>, web: &str) -> bool {
     matches!(why, Some(Unconsolidatable::TasksDoNotFit { shape, .. }) if shape == web)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn self_managed_removes_the_emptied_host_and_the_daemon_only_one_and_keeps_a_host_per_zone() {
-    let (w, arns) = zoned_world(&LAYOUT, false).await;
-    let summary = calculate(scheduled(), &w.calculator(BUDGET)).await;
-    let plan = &summary.scale_in_plan;
-
-    // Round by round, as Auto Scaling shrinks the zones: us-east-1a and us-east-1b are tied
-    // at two hosts and each has one that can go, so the cheaper goes first — b2, empty (its
-    // log-agent task does not move); then us-east-1a has the most: a1, whose two tasks move
-    // onto a2. Then every zone is at its minimum of one.
-    assert_eq!(plan.ids(), [w.arn(B2), w.arn(A1)], "{plan}");
-    assert_eq!(plan.remove[0].why, Removal::Empty, "{plan}");
-    assert_eq!(
-        plan.remove[1].why,
-        Removal::TasksMove { tasks: 2, onto: 1 },
-        "{plan}"
-    );
+/// a1's web and cache tasks move onto a2 (the web task within its zone, us-east-1a), and a2,
+/// which runs the standalone job, is kept for it.
+fn a1s_tasks_move_beside_the_job_on_a2(plan: &ScaleInPlan, w: &World, arns: &Arns) {
     let mut moved: Vec<(&str, &str, &str)> = plan
         .placements
         .iter()
@@ -402,6 +389,26 @@ async fn self_managed_removes_the_emptied_host_and_the_daemon_only_one_and_keeps
         }),
         "{plan}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn self_managed_removes_the_emptied_host_and_the_daemon_only_one_and_keeps_a_host_per_zone() {
+    let (w, arns) = zoned_world(&LAYOUT, false).await;
+    let summary = calculate(scheduled(), &w.calculator(BUDGET)).await;
+    let plan = &summary.scale_in_plan;
+
+    // Round by round, as Auto Scaling shrinks the zones: us-east-1a and us-east-1b are tied
+    // at two hosts and each has one that can go, so the cheaper goes first — b2, empty (its
+    // log-agent task does not move); then us-east-1a has the most: a1, whose two tasks move
+    // onto a2. Then every zone is at its minimum of one.
+    assert_eq!(plan.ids(), [w.arn(B2), w.arn(A1)], "{plan}");
+    assert_eq!(plan.remove[0].why, Removal::Empty, "{plan}");
+    assert_eq!(
+        plan.remove[1].why,
+        Removal::TasksMove { tasks: 2, onto: 1 },
+        "{plan}"
+    );
+    a1s_tasks_move_beside_the_job_on_a2(plan, &w, &arns);
     for (host, zone) in [(B1, ZONE_B), (C1, ZONE_C)] {
         assert_eq!(
             plan.why_kept(w.arn(host)),
@@ -592,25 +599,7 @@ async fn capacity_provider_mode_moves_tasks_onto_a_host_whose_other_task_is_stan
     let summary = calculate(scheduled(), &w.calculator(CAPACITY_PROVIDER)).await;
     let plan = &summary.scale_in_plan;
     assert_eq!(plan.ids(), [w.arn(A1)], "{plan}");
-    let mut moved: Vec<(&str, &str, &str)> = plan
-        .placements
-        .iter()
-        .map(|p| (p.shape.as_str(), p.from.as_str(), p.onto.as_str()))
-        .collect();
-    moved.sort_unstable();
-    let mut wanted = [
-        (arns.web.as_str(), w.arn(A1), w.arn(A2)),
-        (arns.cache.as_str(), w.arn(A1), w.arn(A2)),
-    ];
-    wanted.sort_unstable();
-    assert_eq!(moved, wanted, "{plan}");
-    assert_eq!(
-        plan.why_kept(w.arn(A2)),
-        Some(&Unconsolidatable::StandaloneTask {
-            group: JOB_GROUP.to_owned()
-        }),
-        "{plan}"
-    );
+    a1s_tasks_move_beside_the_job_on_a2(plan, &w, &arns);
     let hosts = w.hosts_with(DRAINED_BY_ATTRIBUTE).await;
     assert_eq!(hosts[A1].0, "DRAINING", "{hosts:?}");
     assert_eq!(w.published("HostsDrained"), [1.0]);
