@@ -112,15 +112,22 @@ pub(super) fn ordered(
             None => hosts.push(i),
         }
     }
-    let cost = |i: usize| Cost {
-        tasks: trial.tasks_to_move(i),
-        cpu: u64::from(input.hosts[i].instance.registered.cpu),
-    };
-    hosts.sort_by(|a, b| cost(*a).cmp_per_cpu(&cost(*b)));
+    // Each host's cost once, not once per comparison (a host's tasks are scanned for it).
+    let mut costed: Vec<(usize, Cost)> = hosts
+        .into_iter()
+        .map(|i| {
+            let cost = Cost {
+                tasks: trial.tasks_to_move(i),
+                cpu: u64::from(input.hosts[i].instance.registered.cpu),
+            };
+            (i, cost)
+        })
+        .collect();
+    costed.sort_by(|(_, a), (_, b)| a.cmp_per_cpu(b));
     let mut ordered: Vec<Candidate> = (0..input.not_in_cluster.len())
         .map(Candidate::Stranger)
         .collect();
-    ordered.extend(hosts.into_iter().map(Candidate::Host));
+    ordered.extend(costed.into_iter().map(|(i, _)| Candidate::Host(i)));
     (ordered, others)
 }
 
