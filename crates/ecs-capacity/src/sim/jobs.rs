@@ -10,7 +10,7 @@
 //! RunTask leaves nothing to count (only the headroom makes room for them).
 
 use super::scheduler::{fits, take};
-use super::{InstState, Sim, Task, TaskState, Usage};
+use super::{InstState, Sim, TaskState, Usage};
 use crate::scenario::ServiceKind;
 
 impl Sim<'_> {
@@ -58,18 +58,7 @@ impl Sim<'_> {
             match usage.iter_mut().find(|(i, _)| *i == id) {
                 Some((_, u)) if fits(u, &shape) => {
                     take(u, &shape);
-                    self.tasks.push(Task {
-                        id: self.next_task_id,
-                        service: s,
-                        revision: current,
-                        instance: id,
-                        state: TaskState::Starting {
-                            until: self.t + self.sc.task_start,
-                        },
-                        ends_at: None,
-                    });
-                    self.next_task_id += 1;
-                    self.changed = true;
+                    self.start_task(s, current, id, None);
                 }
                 _ => missing += 1,
             }
@@ -120,18 +109,7 @@ impl Sim<'_> {
             if let Some((_, u)) = usage.iter_mut().find(|(id, _)| *id == instance) {
                 take(u, &shape);
             }
-            self.tasks.push(Task {
-                id: self.next_task_id,
-                service: s,
-                revision: 0,
-                instance,
-                state: TaskState::Starting {
-                    until: t + self.sc.task_start,
-                },
-                ends_at: Some(t + self.sc.task_start + duration),
-            });
-            self.next_task_id += 1;
-            self.changed = true;
+            self.start_task(s, 0, instance, Some(duration));
             self.placement_waits.push(t - since);
             if let Some(state) = self.services.get_mut(s) {
                 state.queued.pop_front();

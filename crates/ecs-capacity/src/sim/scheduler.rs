@@ -25,6 +25,28 @@ use super::{InstState, RESERVED_PORTS, Sim, Task, TaskState, Usage};
 use crate::scenario::Strategy;
 
 impl Sim<'_> {
+    /// Starts a task of service `s` at `revision` on `instance`: it runs after the task start
+    /// time, and stops by itself `runs_for` after that (a job's task) or never.
+    pub(super) fn start_task(
+        &mut self,
+        s: usize,
+        revision: usize,
+        instance: u32,
+        runs_for: Option<u64>,
+    ) {
+        let started = self.t + self.sc.task_start;
+        self.tasks.push(Task {
+            id: self.next_task_id,
+            service: s,
+            revision,
+            instance,
+            state: TaskState::Starting { until: started },
+            ends_at: runs_for.map(|d| started + d),
+        });
+        self.next_task_id += 1;
+        self.changed = true;
+    }
+
     pub(super) fn advance_instances_and_tasks(&mut self) {
         let t = self.t;
         let mut registered = Vec::new();
@@ -185,19 +207,8 @@ impl Sim<'_> {
                 if let Some((_, u)) = usage.iter_mut().find(|(id, _)| *id == instance) {
                     take(u, &shape);
                 }
-                self.tasks.push(Task {
-                    id: self.next_task_id,
-                    service: s,
-                    revision: current,
-                    instance,
-                    state: TaskState::Starting {
-                        until: self.t + self.sc.task_start,
-                    },
-                    ends_at: None,
-                });
-                self.next_task_id += 1;
+                self.start_task(s, current, instance, None);
                 placed += 1;
-                self.changed = true;
             }
             let pending = tries - placed;
             let t = self.t;
